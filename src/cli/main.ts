@@ -1,0 +1,26 @@
+/** berth command line: parsing only; every command delegates to a domain operation. */
+import { Command } from 'commander';
+import { registerAuditCommands } from './commands/audit.js';
+import { registerConfigCommand } from './commands/config.js';
+import { registerDeployCommands } from './commands/deploy.js';
+import { registerLogsCommand } from './commands/logs.js';
+import { registerStackCommands } from './commands/stack.js';
+
+const program = new Command('berth')
+  .description('Operations control plane for self-hosted Docker Compose stacks: zero-downtime deploys, rollback, audit.')
+  .version('0.1.0')
+  .option('-C, --dir <path>', 'project folder holding compose.yaml and berth.yaml', '.')
+  .option('-f, --file <file...>', 'compose file(s), later ones override earlier ones')
+  .option('--state-dir <path>', 'where berth keeps its state (default <project>/.berth, or $BERTH_STATE_DIR)')
+  .option('--json', 'machine-readable output on stdout')
+  .option('-q, --quiet', 'no progress lines on stderr')
+  .option('--verbose', 'show stack traces on errors')
+  .showHelpAfterError('(run with --help for usage)');
+
+registerStackCommands(program);
+registerDeployCommands(program);
+registerLogsCommand(program);
+registerAuditCommands(program);
+registerConfigCommand(program);
+
+await program.parseAsync(process.argv);

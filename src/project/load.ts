@@ -1,0 +1,253 @@
+/**
+ * `loadProject()`: compose file(s) + optional berth.yaml + `.env` → the readonly `Project`.
+ * Raw config in, resolved config out: parse with positions, interpolate, merge, validate each
+ * section, resolve references, then throw one `ConfigError` listing every problem found.
+ */
+import { readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { ConfigError } from '../lib/errors.js';
+import { berthSchema, type RawBerth } from './berth-schema.js';
+import { applyBerthServices } from './berth-services.js';
+import { composeSchema, fileSourceSchema, networkSchema, serviceSchema, volumeSchema } from './compose-schema.js';
+import { parseDotenv } from './dotenv.js';
+import { resolveEdge } from './edge.js';
+import { checkFixedAddresses } from './fixed-addresses.js';
+import { type EnvLookup, interpolateTree } from './interpolate.js';
+import { mergeTrees } from './merge.js';
+import type { Network, Project, Secret, Volume } from './model.js';
+import { normalizeService, type ProjectRefs, type ServiceDraft } from './normalize-service.js';
+import { type ConfigPath, IssueList, PositionIndex } from './positions.js';
+import { projectName, resolveNetwork, resolveSecret, resolveVolume } from './resources.js';
+import type { Schema } from './schema-kit.js';
+import { parseYaml } from './yaml-source.js';
+import { addZodIssues, buildRefusal } from './zod-issues.js';
+
+export interface LoadOptions {
+  /** The environment for interpolation; default `process.env`. `.env` values apply beneath it. */
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  /** Compose files, relative to `dir`; later files override earlier ones. */
+  readonly composeFiles?: readonly string[];
+  readonly stateDir?: string;
+}
+
+/** Looked for in this order when no compose file is given, as `docker compose` does. */
+export const composeFileNames = ['compose.yaml', 'compose.yml', 'docker-compose.yaml', 'docker-compose.yml'] as const;
+export const berthFileName = 'berth.yaml';
+
+export async function loadProject(dir: string, opts: LoadOptions = {}): Promise<Project> {
+  const root = path.resolve(dir);
+  const issues = new IssueList(new PositionIndex());
+  const display = (file: string): string => displayName(root, file);
+  const env = await readEnvironment(root, opts.env ?? process.env, issues);
+  const composeFiles = await findComposeFiles(root, opts.composeFiles);
+  const composeTrees = [];
+  for (const file of composeFiles) composeTrees.push(parseTree(file, (await readOptional(file)) ?? '', display, issues));
+  const berthPath = path.join(root, berthFileName);
+  const berthText = await readOptional(berthPath);
+  const berthTree = berthText === undefined ? {} : parseTree(berthPath, berthText, display, issues);
+  // Past this point the trees are whole, so every remaining problem can be collected.
+  issues.throwIfAny();
+  const compose = interpolateAndMerge(composeTrees, env, issues);
+  const berth = validate(berthSchema, berthTree, berthTree, [], issues) ?? {};
+  const project = resolveProject({ root, env, opts, compose, berth, berthTree, issues });
+  issues.throwIfAny();
+  return { ...project, composeFiles, ...(berthText === undefined ? {} : { berthFile: berthPath }) };
+}
+
+interface ResolveInput {
+  readonly root: string;
+  readonly env: EnvLookup;
+  readonly opts: LoadOptions;
+  readonly compose: unknown;
+  readonly berth: RawBerth;
+  readonly berthTree: unknown;
+  readonly issues: IssueList;
+}
+
+function resolveProject(input: ResolveInput): Omit<Project, 'composeFiles' | 'berthFile'> {
+  const { root, env, compose, berth, issues } = input;
+  validate(composeSchema, compose, compose, [], issues);
+  const top = asMap(compose);
+  const name = projectName({
+    env: env.COMPOSE_PROJECT_NAME,
+    berth: berth.name,
+    compose: typeof top.name === 'string' ? top.name : undefined,
+    dir: root,
+  });
+  if (!name) issues.at(compose, ['name'], 'project name must contain a letter or digit', 'key');
+  const { networks, volumes, secrets, configs } = resolveResources(root, name, compose, issues);
+  const keys = (section: string): Set<string> => new Set(Object.keys(asMap(top[section])));
+  const refs: ProjectRefs = {
+    dir: root,
+    env,
+    services: keys('services'),
+    volumes: keys('volumes'),
+    networks: keys('networks'),
+    secrets: keys('secrets'),
+    configs,
+    readFile: readOptionalSync,
+    displayName: (file) => displayName(root, file),
+  };
+  const drafts = resolveServices(compose, refs, issues);
+  if (!networks.default && Object.values(drafts).some((d) => d.service.networks.default)) {
+    networks.default = resolveNetwork(name, 'default', {});
+  }
+  const bases = Object.fromEntries(Object.entries(drafts).map(([k, d]) => [k, d.service]));
+  checkFixedAddresses(bases, networks, compose, issues);
+  const withBerth = applyBerthServices(bases, [...refs.services], berth, input.berthTree, issues);
+  const edgeInput = { services: withBerth, drafts, berth, composeRoot: compose, berthRoot: input.berthTree };
+  const { edge, services } = resolveEdge(edgeInput, issues);
+  const stateDir = resolveStateDir(root, input.opts.stateDir, env.BERTH_STATE_DIR, berth.state_dir);
+  return { name, dir: root, stateDir, services, networks, volumes, secrets, edge };
+}
+
+/** Top-level networks, volumes, secrets and configs; each entry is validated on its own. */
+function resolveResources(root: string, name: string, compose: unknown, issues: IssueList) {
+  const top = asMap(compose);
+  const section = <T, R>(key: string, schema: Schema<T>, make: (k: string, v: T) => R): Record<string, R> =>
+    mapEntries(asMap(top[key]), (k, v) => {
+      const parsed = validate(schema, v, compose, [key, k], issues);
+      return parsed === undefined ? undefined : make(k, parsed);
+    });
+  return {
+    networks: section('networks', networkSchema, (k, v): Network => resolveNetwork(name, k, v)),
+    volumes: section('volumes', volumeSchema, (k, v): Volume => resolveVolume(name, k, v)),
+    secrets: section('secrets', fileSourceSchema, (k, v): Secret => resolveSecret(root, k, v)),
+    configs: section('configs', fileSourceSchema, (k, v) => resolveSecret(root, k, v).file),
+  };
+}
+
+function resolveServices(compose: unknown, refs: ProjectRefs, issues: IssueList): Record<string, ServiceDraft> {
+  const services = asMap(asMap(compose).services);
+  if (Object.keys(services).length === 0 && asMap(compose).services !== undefined) {
+    issues.at(compose, ['services'], 'no services are defined', 'key');
+  }
+  return mapEntries(services, (name, raw) => {
+    const tree = asMap(raw);
+    // Checked on the raw tree so the refusal shows even when other keys of the service are invalid.
+    if ('build' in tree) issues.at(compose, ['services', name, 'build'], buildRefusal, 'key');
+    else if (!tree.image) {
+      issues.at(compose, ['services', name], 'service has no `image`; berth deploys images, set `image: NAME`', 'key');
+    }
+    const parsed = validate(serviceSchema, raw, compose, ['services', name], issues);
+    return parsed && normalizeService(name, parsed, compose, refs, issues);
+  });
+}
+
+/** opts.stateDir, else BERTH_STATE_DIR (both relative to the working folder), else berth.yaml `state_dir`, else `.berth`. */
+function resolveStateDir(root: string, fromOpts?: string, fromEnv?: string, fromBerth?: string): string {
+  if (fromOpts) return path.resolve(fromOpts);
+  if (fromEnv) return path.resolve(fromEnv);
+  return path.resolve(root, fromBerth ?? '.berth');
+}
+
+function validate<T>(schema: Schema<T>, value: unknown, root: unknown, base: ConfigPath, issues: IssueList): T | undefined {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  addZodIssues(issues, root, base, result.error.issues);
+  return undefined;
+}
+
+async function readEnvironment(root: string, processEnv: EnvLookup, issues: IssueList): Promise<EnvLookup> {
+  const file = path.join(root, '.env');
+  const text = await readOptional(file);
+  if (text === undefined) return processEnv;
+  const parsed = parseDotenv(text, processEnv);
+  for (const { line, message } of parsed.issues) issues.add({ pos: { file: '.env', line, col: 1 }, path: '', message });
+  return { ...definedOnly(parsed.values), ...definedOnly(processEnv) };
+}
+
+async function findComposeFiles(root: string, given: readonly string[] | undefined): Promise<string[]> {
+  if (given && given.length > 0) {
+    const files = given.map((f) => path.resolve(root, f));
+    const missing = [];
+    for (const file of files) if ((await readOptional(file)) === undefined) missing.push(file);
+    if (missing.length > 0) {
+      throw new ConfigError(missing.map((file) => ({ path: '', message: `compose file ${file} not found` })));
+    }
+    return files;
+  }
+  for (const name of composeFileNames) {
+    const file = path.join(root, name);
+    if ((await readOptional(file)) !== undefined) return [file];
+  }
+  const message = `no compose file in ${root}; looked for ${composeFileNames.join(', ')}`;
+  throw new ConfigError([{ path: '', message }], 'run berth in the project folder or pass --file');
+}
+
+/** Interpolates each file on its own (so positions stay per file), then merges them in order. */
+function interpolateAndMerge(trees: readonly unknown[], env: EnvLookup, issues: IssueList): unknown {
+  let merged: unknown = {};
+  for (const tree of trees) {
+    interpolateTree(
+      tree,
+      env,
+      (p, message) => {
+        issues.at(tree, p, message);
+        // The value is left as written; checking it again would only repeat the problem.
+        issues.mute(p);
+      },
+      // Compose leaves unset variables empty; a problem with such a value names them.
+      (p, names, written) => issues.note(tree, p, unsetNote(names, written)),
+    );
+    merged = trees.length === 1 ? tree : mergeTrees(merged, tree, issues.index);
+  }
+  return merged;
+}
+
+function unsetNote(names: readonly string[], written: string): string {
+  const one = names.length === 1;
+  const list = one ? `${names[0]} is` : `${names.slice(0, -1).join(', ')} and ${names.at(-1)} are`;
+  return `written ${JSON.stringify(written)} and ${list} not set (set ${one ? 'it' : 'them'} in the environment or in .env)`;
+}
+
+function parseTree(file: string, text: string, display: (file: string) => string, issues: IssueList): unknown {
+  const { value, issues: found } = parseYaml(display(file), text, issues.index);
+  found.forEach((i) => issues.add(i));
+  if (value === null || value === undefined) return {};
+  if (typeof value !== 'object' || Array.isArray(value)) {
+    issues.add({ pos: { file: display(file), line: 1, col: 1 }, path: '', message: 'should be a mapping' });
+    return {};
+  }
+  return value;
+}
+
+/** Paths inside the project folder are shown relative to it (`compose.yaml:12:5`). */
+function displayName(root: string, file: string): string {
+  const rel = path.relative(root, file);
+  return rel && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : file;
+}
+
+async function readOptional(file: string): Promise<string | undefined> {
+  try {
+    return await readFile(file, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+function readOptionalSync(file: string): string | undefined {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+function asMap(value: unknown): Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : {};
+}
+
+function mapEntries<R>(map: Record<string, unknown>, fn: (key: string, value: unknown) => R | undefined): Record<string, R> {
+  const out: Record<string, R> = {};
+  for (const [key, value] of Object.entries(map)) {
+    const result = fn(key, value);
+    if (result !== undefined) out[key] = result;
+  }
+  return out;
+}
+
+function definedOnly(env: Readonly<Record<string, string | null | undefined>>): Record<string, string> {
+  return Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => typeof e[1] === 'string'));
+}
