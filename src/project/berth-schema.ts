@@ -3,6 +3,7 @@
  * gated by an HTTP probe, and deploy timings. Optional; snake_case keys; `x-*` allowed.
  */
 import { z } from 'zod';
+import { notifySchema } from './notify-schema.js';
 import { count, duration, leaf, port, section, SpecError, text } from './schema-kit.js';
 
 export interface Listen {
@@ -81,6 +82,7 @@ export const berthSchema = section({
   }).optional(),
   deploy: deployPolicy.optional().describe('defaults for all services'),
   services: z.record(berthService).optional(),
+  notify: notifySchema.optional().describe('notification channels, routes and retries'),
 });
 
 export type RawBerth = z.output<typeof berthSchema>;

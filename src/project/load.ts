@@ -15,6 +15,7 @@ import { resolveEdge } from './edge.js';
 import { checkFixedAddresses } from './fixed-addresses.js';
 import { type EnvLookup, interpolateTree } from './interpolate.js';
 import { mergeTrees } from './merge.js';
+import { resolveNotify } from './notify-schema.js';
 import type { Network, Project, Secret, Volume } from './model.js';
 import { normalizeService, type ProjectRefs, type ServiceDraft } from './normalize-service.js';
 import { type ConfigPath, IssueList, PositionIndex } from './positions.js';
@@ -99,7 +100,8 @@ function resolveProject(input: ResolveInput): Omit<Project, 'composeFiles' | 'be
   const edgeInput = { services: withBerth, drafts, berth, composeRoot: compose, berthRoot: input.berthTree };
   const { edge, services } = resolveEdge(edgeInput, issues);
   const stateDir = resolveStateDir(root, input.opts.stateDir, env.BERTH_STATE_DIR, berth.state_dir);
-  return { name, dir: root, stateDir, services, networks, volumes, secrets, edge };
+  const notify = berth.notify && resolveNotify({ raw: berth.notify, root: input.berthTree, dir: root, env, issues });
+  return { name, dir: root, stateDir, services, networks, volumes, secrets, edge, ...(notify ? { notify } : {}) };
 }
 
 /** Top-level networks, volumes, secrets and configs; each entry is validated on its own. */

@@ -27,7 +27,7 @@ describe('openStore', () => {
       assert.equal(store.db.pragma('foreign_keys', { simple: true }), 1);
       assert.equal(store.db.pragma('user_version', { simple: true }), migrations.length);
       const tables = store.db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").pluck().all();
-      assert.deepEqual(tables, ['audit', 'deployments', 'live', 'locks']);
+      assert.deepEqual(tables, ['audit', 'deployments', 'live', 'locks', 'notify_channels', 'notify_outbox']);
     } finally {
       store.close();
     }

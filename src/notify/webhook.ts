@@ -1,0 +1,61 @@
+/**
+ * Webhook channel: one POST per notification, JSON (the notification plus `project`) or a
+ * Slack-compatible `{text, blocks}` body. The whole request is bounded by the channel timeout;
+ * any answer outside 2xx is a failure, retried by the outbox.
+ */
+import type { WebhookChannelConfig } from '../project/notify-schema.js';
+import type { Channel, FetchLike } from './channel.js';
+import { renderJson, renderSlack } from './render.js';
+
+export interface WebhookDeps {
+  readonly fetch?: FetchLike;
+}
+
+export function createWebhookChannel(config: WebhookChannelConfig, deps: WebhookDeps = {}): Channel {
+  const doFetch = deps.fetch ?? fetch;
+  return {
+    name: config.name,
+    type: 'webhook',
+    async send(d, signal) {
+      const body = config.format === 'slack' ? renderSlack(d) : renderJson(d);
+      const timeout = AbortSignal.timeout(config.timeoutMs);
+      let res: Response;
+      try {
+        res = await doFetch(config.url, {
+          method: 'POST',
+          headers: {
+            'content-type': 'application/json',
+            'user-agent': 'berth-notify',
+            'idempotency-key': d.id,
+            ...config.headers,
+          },
+          body: JSON.stringify(body),
+          signal: AbortSignal.any([signal, timeout]),
+        });
+      } catch (err) {
+        if (timeout.aborted) throw new Error(`webhook ${redact(config.url)}: no answer within ${config.timeoutMs} ms`);
+        throw new Error(`webhook ${redact(config.url)}: ${describe(err)}`, { cause: err });
+      }
+      const text = await res.text().catch(() => '');
+      if (res.status < 200 || res.status > 299) {
+        throw new Error(`webhook ${redact(config.url)} answered ${res.status}${text ? `: ${text.slice(0, 200)}` : ''}`);
+      }
+    },
+    async close() {},
+  };
+}
+
+/** Webhook URLs often carry their secret in the path (Slack); messages show scheme and host only. */
+function redact(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.protocol}//${u.host}/…`;
+  } catch {
+    return 'URL';
+  }
+}
+
+function describe(err: unknown): string {
+  const e = err as { message?: string; cause?: { code?: string; message?: string } };
+  return e.cause?.code ?? e.cause?.message ?? e.message ?? String(err);
+}
