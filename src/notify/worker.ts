@@ -89,6 +89,11 @@ class Worker implements OutboxWorker {
   start(): void {
     const freed = this.store.releaseClaims((w) => w !== this.id && isDeadLocalWorker(w));
     if (freed > 0) this.opts.log?.('info', 'freed outbox rows claimed by a worker that is gone', { rows: freed });
+    const orphans = this.store.pending().filter((r) => !this.opts.channels[r.channel]);
+    if (orphans.length > 0) {
+      const channels = [...new Set(orphans.map((r) => r.channel))];
+      this.opts.log?.('warn', 'pending notifications for channels no longer in berth.yaml stay queued', { rows: orphans.length, channels });
+    }
     this.loop = this.run();
   }
 
