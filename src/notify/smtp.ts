@@ -17,7 +17,7 @@ export function createSmtpChannel(config: SmtpChannelConfig): Channel {
     secure: config.tls === 'secure',
     requireTLS: config.tls === 'starttls',
     ignoreTLS: config.tls === 'none',
-    ...(config.user !== undefined ? { auth: { user: config.user, pass: config.password ?? '' } } : {}),
+    ...(config.user !== undefined ? { auth: { user: config.user, pass: config.password?.reveal() ?? '' } } : {}),
     ...(ca ? { tls: { ca } } : {}),
     connectionTimeout: config.timeoutMs,
     greetingTimeout: config.timeoutMs,

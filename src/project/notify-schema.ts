@@ -21,8 +21,8 @@ export interface SmtpChannelConfig {
   /** `starttls`: plain connect, then STARTTLS is required; `secure`: TLS from the first byte; `none`: plain text. */
   readonly tls: 'starttls' | 'secure' | 'none';
   readonly user?: string;
-  /** Read from the environment variable `passwordEnv` at load. */
-  readonly password?: string;
+  /** Read from the environment variable `passwordEnv` at load; prints as "(secret)". */
+  readonly password?: SecretText;
   readonly passwordEnv?: string;
   /** Absolute path of a PEM file with extra CA certificates to trust (a private relay). */
   readonly caFile?: string;
@@ -30,6 +30,16 @@ export interface SmtpChannelConfig {
   readonly to: readonly string[];
   /** Connection, greeting and socket timeout each. */
   readonly timeoutMs: number;
+}
+
+/** A secret from the environment: `reveal()` gives it to the adapter; JSON and logs show "(secret)". */
+export interface SecretText {
+  reveal(): string;
+  toJSON(): string;
+}
+
+export function secretText(value: string): SecretText {
+  return { reveal: () => value, toJSON: () => '(secret)' };
 }
 
 export interface WebhookChannelConfig {
@@ -224,7 +234,7 @@ function resolveSmtp(name: string, c: z.output<typeof smtpChannel>, dir: string,
     port: c.port ?? (tls === 'secure' ? 465 : tls === 'none' ? 25 : 587),
     tls,
     ...(c.user !== undefined ? { user: c.user } : {}),
-    ...(password !== undefined ? { password } : {}),
+    ...(password !== undefined ? { password: secretText(password) } : {}),
     ...(c.password_env !== undefined ? { passwordEnv: c.password_env } : {}),
     ...(c.ca_file !== undefined ? { caFile: path.resolve(dir, c.ca_file) } : {}),
     from: c.from,

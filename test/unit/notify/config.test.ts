@@ -19,8 +19,11 @@ describe('berth.yaml notify:', () => {
       ),
       { env: { PW: 'pw' } },
     );
-    assert.deepEqual(p.notify?.channels.mail, {
-      type: 'smtp', name: 'mail', host: 'smtp.example.com', port: 587, tls: 'starttls', user: 'alerts', password: 'pw',
+    const mail = p.notify?.channels.mail;
+    assert.equal(mail?.type === 'smtp' && mail.password?.reveal(), 'pw');
+    assert.equal(JSON.stringify(mail).includes('"password":"(secret)"'), true, 'never printed');
+    assert.deepEqual(JSON.parse(JSON.stringify(mail)), {
+      type: 'smtp', name: 'mail', host: 'smtp.example.com', port: 587, tls: 'starttls', user: 'alerts', password: '(secret)',
       passwordEnv: 'PW', from: 'berth@example.com', to: ['ops@example.com'], timeoutMs: 5000,
     });
     assert.deepEqual(p.notify?.channels.chat, { type: 'webhook', name: 'chat', url: 'https://hooks.example.com/x', format: 'slack', timeoutMs: 5000, headers: {} });
