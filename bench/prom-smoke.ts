@@ -1,55 +1,67 @@
 /**
  * Self-test of the Prometheus + Alertmanager reference (bench/lib/prometheus-reference.ts):
- * one HTTP target stops answering; measures failure → webhook and failure → e-mail through the
- * real Debian daemons. Prints one JSON line per configuration.
+ * HTTP targets stop answering (each at a random moment within one scrape interval); measures
+ * failure → webhook and failure → e-mail through the real Debian daemons. Prints one JSON object
+ * per configuration.
  *
- *   node --import tsx bench/prom-smoke.ts            # tuned (5 s scrape/eval, group_wait 0s): ~15 s
- *   node --import tsx bench/prom-smoke.ts --default  # built-in defaults (1m/1m/30s): up to ~3 min
- *   node --import tsx bench/prom-smoke.ts --both
+ *   node --import tsx bench/prom-smoke.ts                # tuned (5 s scrape/eval, group_wait 0s): ~20 s
+ *   node --import tsx bench/prom-smoke.ts --default      # built-in defaults (1m/1m/30s): ~3-4 min
+ *   node --import tsx bench/prom-smoke.ts --both --samples 10
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { startSmtpSink, startWebhookSink } from './lib/alert-sinks.js';
-import { startPrometheusReference } from './lib/prometheus-reference.js';
+import { measureReferenceLatency, p99, type FailureTarget } from './lib/reference-latency.js';
 
-const args = new Set(process.argv.slice(2));
+const argv = process.argv.slice(2);
+const args = new Set(argv);
+const samples = Number(argv[argv.indexOf('--samples') + 1]) || 1;
 const configs = args.has('--both') ? [true, false] : [!args.has('--default')];
 
-for (const tuned of configs) console.log(JSON.stringify(await measure(tuned)));
+for (const tuned of configs) console.log(JSON.stringify(await measure(tuned), null, 1));
 
 async function measure(tuned: boolean): Promise<Record<string, unknown>> {
-  const target = http.createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/plain' }).end('bench_alive 1\n'));
-  await new Promise<void>((resolve) => target.listen(0, '127.0.0.1', () => resolve()));
-  const targetUrl = `http://127.0.0.1:${(target.address() as AddressInfo).port}/metrics`;
   const webhook = await startWebhookSink();
   const smtp = await startSmtpSink();
-  const ref = await startPrometheusReference({ target: targetUrl, webhookUrl: webhook.url, smtp, tuned });
+  const targets: FailureTarget[] = [];
+  for (let i = 0; i < samples; i++) targets.push(await metricsServer());
   try {
-    process.stderr.write(`${ref.label}: waiting for the first successful scrape…\n`);
-    await ref.waitHealthy();
-    const t0 = Date.now();
-    target.closeAllConnections();
-    await new Promise<void>((resolve) => target.close(() => resolve()));
-    process.stderr.write('target stopped answering; waiting for the alert…\n');
-    const timeout = tuned ? 60_000 : 300_000;
-    const [hook, mail] = await Promise.all([
-      webhook.next(t0, (b) => b.status === 'firing', timeout),
-      smtp.next(t0, (m) => /FIRING/i.test(m.subject), timeout),
-    ]);
-    const usage = ref.usage();
+    let rss: Record<string, number> = {};
+    const result = await measureReferenceLatency({
+      targets,
+      webhook,
+      smtp,
+      tuned,
+      onReady: (ref) => {
+        const u = ref.usage();
+        rss = { prometheus: mb(u.prometheus.rssBytes), alertmanager: mb(u.alertmanager.rssBytes) };
+        process.stderr.write(`${ref.label}: all ${samples} target(s) scraped; failing them…\n`);
+      },
+    });
     return {
-      reference: ref.label,
-      intervals: ref.intervals,
-      httpFailureToWebhookMs: hook.t - t0,
-      httpFailureToMailMs: mail.t - t0,
-      mailSubject: mail.value.subject,
-      rssMb: { prometheus: mb(usage.prometheus.rssBytes), alertmanager: mb(usage.alertmanager.rssBytes) },
+      reference: result.label,
+      samples: result.samples.map(({ instance, webhookMs, mailMs }) => ({ instance, webhookMs, mailMs })),
+      httpFailureToWebhookP99Ms: p99(result.samples.map((s) => s.webhookMs)),
+      httpFailureToMailP99Ms: p99(result.samples.map((s) => s.mailMs)),
+      rssMb: rss,
     };
   } finally {
-    await ref.stop();
     await webhook.close();
     await smtp.close();
   }
+}
+
+/** A target serving the Prometheus text format until `fail()` closes it (connections refused). */
+async function metricsServer(): Promise<FailureTarget> {
+  const server = http.createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/plain' }).end('bench_alive 1\n'));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/metrics`,
+    async fail() {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
 }
 
 function mb(bytes: number): number {

@@ -3,7 +3,7 @@
  * `notify:` config, the outbox worker, and a `Notifier` that wakes the worker on each new row.
  */
 import type { Clock } from '../lib/time.js';
-import type { NotifyConfig } from '../project/notify-schema.js';
+import { notifyDefaults, type NotifyConfig } from '../project/notify-schema.js';
 import type { Db } from '../store/db.js';
 import type { Channel, FetchLike } from './channel.js';
 import { createChannels } from './channels.js';
@@ -15,7 +15,8 @@ import { type OutboxWorker, startOutboxWorker } from './worker.js';
 export interface NotificationsOptions {
   readonly db: Db;
   readonly project: string;
-  readonly config: NotifyConfig;
+  /** `project.notify`; undefined (no `notify:` in berth.yaml) gives a notifier that only logs. */
+  readonly config: NotifyConfig | undefined;
   readonly clock?: Clock;
   readonly log?: NotifyLog;
   readonly fetch?: FetchLike;
@@ -30,7 +31,10 @@ export interface Notifications {
   stop(): Promise<void>;
 }
 
-export function startNotifications(opts: NotificationsOptions): Notifications {
+const noChannels: NotifyConfig = { channels: {}, routes: [], repeatMs: 0, retry: notifyDefaults.retry };
+
+export function startNotifications(options: NotificationsOptions): Notifications {
+  const opts = { ...options, config: options.config ?? noChannels };
   const channels = createChannels(opts.config, opts.fetch ? { fetch: opts.fetch } : {});
   const worker = startOutboxWorker({
     db: opts.db,
