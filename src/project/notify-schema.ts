@@ -3,6 +3,7 @@
  * (routes by severity and labels, with fallbacks), and how delivery retries. Raw config in,
  * resolved `NotifyConfig` out; every problem names file:line:col and key path.
  */
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import type { EnvLookup } from './interpolate.js';
@@ -227,6 +228,8 @@ function resolveSmtp(name: string, c: z.output<typeof smtpChannel>, dir: string,
   if (c.password_env && password === undefined) {
     at(['channels', name, 'password_env'], `${c.password_env} is not set (set it in the environment or in .env)`);
   }
+  const caFile = c.ca_file === undefined ? undefined : path.resolve(dir, c.ca_file);
+  if (caFile && !existsSync(caFile)) at(['channels', name, 'ca_file'], `${caFile} not found`);
   return {
     type: 'smtp',
     name,
@@ -236,7 +239,7 @@ function resolveSmtp(name: string, c: z.output<typeof smtpChannel>, dir: string,
     ...(c.user !== undefined ? { user: c.user } : {}),
     ...(password !== undefined ? { password: secretText(password) } : {}),
     ...(c.password_env !== undefined ? { passwordEnv: c.password_env } : {}),
-    ...(c.ca_file !== undefined ? { caFile: path.resolve(dir, c.ca_file) } : {}),
+    ...(caFile !== undefined ? { caFile } : {}),
     from: c.from,
     to: c.to,
     timeoutMs: c.timeout ?? notifyDefaults.smtpTimeoutMs,

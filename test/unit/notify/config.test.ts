@@ -59,6 +59,7 @@ describe('berth.yaml notify:', () => {
     ['fallback to unknown channel', ['  channels:', '    a: { type: webhook, url: "http://a/" }', '  routes:', '    - { channels: [a], fallback: [b] }'], /notify\.routes\[0\]\.fallback\[0\]: unknown channel `b`/],
     ['bad severity', ['  channels:', '    a: { type: webhook, url: "http://a/" }', '  routes:', '    - { match: { severity: [urgent] }, channels: [a] }'], /severity\[0\]: should be one of "critical", "warning", "info"/],
     ['retry max below initial', ['  channels:', '    a: { type: webhook, url: "http://a/" }', '  retry: { initial: 10s, max: 1s }'], /notify\.retry\.max: should not be shorter than retry\.initial/],
+    ['missing CA file', ['  channels:', '    m: { type: smtp, host: h, ca_file: nope.pem, from: a@b.c, to: [d@e.f] }'], /notify\.channels\.m\.ca_file: \/.*\/nope\.pem not found/],
     ['no channels', ['  channels: {}'], /notify\.channels: should define at least one channel/],
   ];
   for (const [name, lines, expected] of cases) {
