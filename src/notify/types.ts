@@ -8,7 +8,7 @@ export interface Notification {
   /**
    * Incident/group key; same key+status is delivered once per channel. An incident episode is
    * (dedupKey, startsAtMs): calling `notify()` again for the same episode and status is a no-op
-   * until `notify.repeat` has passed since the last delivery (then it is sent again, as a repeat);
+   * (unless berth.yaml `notify.repeat` is set and has passed since the delivery: then it is sent again);
    * a new episode of the same key (a new `startsAtMs`) is a new notification.
    */
   readonly dedupKey: string;

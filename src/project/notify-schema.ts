@@ -75,13 +75,14 @@ export interface NotifyConfig {
   readonly channels: Readonly<Record<string, ChannelConfig>>;
   /** Every notification goes to every route that matches; no `routes:` means one route to all channels. */
   readonly routes: readonly NotifyRoute[];
-  /** A firing notification reported again after this long is delivered again; 0 = never. */
+  /** A firing notification reported again this long after its delivery is delivered again; 0 = never. */
   readonly repeatMs: number;
   readonly retry: RetryPolicy;
 }
 
 export const notifyDefaults = {
-  repeatMs: 4 * 3_600_000,
+  // The monitor's rules repeat incidents themselves (a new dedup key per repeat); this is for producers that re-report.
+  repeatMs: 0,
   retry: { initialMs: 1_000, maxMs: 60_000, fallbackAttempts: 4, fallbackAfterMs: 60_000 },
   smtpTimeoutMs: 5_000,
   webhookTimeoutMs: 5_000,
@@ -164,7 +165,7 @@ const route = section({
 export const notifySchema = section({
   channels: z.record(channelSchema).describe('named SMTP and webhook channels'),
   routes: z.array(route).optional().describe('which notifications go to which channels; default: all to all'),
-  repeat: duration.optional().describe('resend a still-firing notification after this long; default 4h, 0 = never'),
+  repeat: duration.optional().describe('resend a still-firing notification reported again this long after its delivery; default 0 = never (alert rules have their own repeat_interval)'),
   retry: section({
     initial: duration.optional().describe('first retry delay, doubled per failure; default 1s'),
     max: duration.optional().describe('longest retry delay; default 60s'),
