@@ -53,7 +53,7 @@ export interface OutboxWorker {
   stop(): Promise<void>;
   /** Look at the outbox now (new rows were queued). */
   kick(): void;
-  /** One pass over every channel; resolves when it is done. Serialized with the loop's own passes. */
+  /** Drains every channel now (after a drain already in progress); resolves when done. */
   drainOnce(): Promise<DrainResult>;
 }
 
@@ -71,10 +71,10 @@ class Worker implements OutboxWorker {
   private readonly pollMs: number;
   private readonly leaseMs: number;
   private readonly stopping = new AbortController();
-  private chain: Promise<unknown> = Promise.resolve();
   private loop: Promise<void> = Promise.resolve();
   private wake: (() => void) | undefined;
-  private kicked = false;
+  /** Each channel drains on its own lane, so a slow SMTP relay never holds up a webhook. */
+  private readonly lanes = new Map<string, Lane>();
   private lastPrune = 0;
 
   constructor(private readonly opts: OutboxWorkerOptions) {
@@ -101,29 +101,26 @@ class Worker implements OutboxWorker {
     this.stopping.abort(new Error('notify worker stopping'));
     this.wake?.();
     await this.loop;
-    await this.chain.catch(() => undefined);
+    await Promise.all([...this.lanes.values()].map((l) => l.queued ?? l.running));
   }
 
   kick(): void {
-    this.kicked = true;
-    this.wake?.();
+    if (this.stopping.signal.aborted) return;
+    this.pass().catch((err: Error) => this.opts.log?.('warn', 'outbox pass failed', { error: err.message }));
   }
 
   drainOnce(): Promise<DrainResult> {
-    const next = this.chain.then(() => this.pass());
-    this.chain = next.catch(() => undefined);
-    return next;
+    return this.pass();
   }
 
   private async run(): Promise<void> {
     while (!this.stopping.signal.aborted) {
-      this.kicked = false;
       try {
-        await this.drainOnce();
+        await this.pass();
       } catch (err) {
         this.opts.log?.('warn', 'outbox pass failed', { error: (err as Error).message });
       }
-      if (this.stopping.signal.aborted || this.kicked) continue;
+      if (this.stopping.signal.aborted) break;
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, this.waitMs());
         this.wake = () => (clearTimeout(timer), resolve());
@@ -143,10 +140,26 @@ class Worker implements OutboxWorker {
     return Math.max(10, wait);
   }
 
+  /** Drains every channel: one that is draining already drains again right after (it may have missed new rows). */
   private async pass(): Promise<DrainResult> {
-    const results = await Promise.all(Object.keys(this.opts.channels).map((name) => this.drainChannel(name)));
+    const results = await Promise.all(Object.keys(this.opts.channels).map((name) => this.lane(name)));
     this.maybePrune();
     return results.reduce((a, b) => ({ delivered: a.delivered + b.delivered, failed: a.failed + b.failed }), { delivered: 0, failed: 0 });
+  }
+
+  private lane(name: string): Promise<DrainResult> {
+    let lane = this.lanes.get(name);
+    if (!lane) this.lanes.set(name, (lane = {}));
+    const l = lane;
+    if (!l.running) {
+      l.running = this.drainChannel(name).finally(() => (l.running = undefined));
+      return l.running;
+    }
+    l.queued ??= l.running.then(
+      () => ((l.queued = undefined), this.lane(name)),
+      () => ((l.queued = undefined), this.lane(name)),
+    );
+    return l.queued;
   }
 
   private async drainChannel(name: string): Promise<DrainResult> {
@@ -293,6 +306,11 @@ class Worker implements OutboxWorker {
     this.lastPrune = now;
     this.store.prune(now - (this.opts.retentionMs ?? 30 * 86_400_000));
   }
+}
+
+interface Lane {
+  running?: Promise<DrainResult>;
+  queued?: Promise<DrainResult>;
 }
 
 /** `host:pid:nonce` of a worker on this host whose process no longer exists. */

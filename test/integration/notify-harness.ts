@@ -69,6 +69,7 @@ export async function createSmtpSink(dir: string): Promise<SmtpSink> {
         key,
         cert,
         logger: false,
+        disableReverseLookup: true,
         authMethods: ['PLAIN'],
         onConnect: (_session, cb) => {
           sink.connections++;
