@@ -22,6 +22,7 @@ import type { Db } from '../store/db.js';
 import { type ChannelHealth, createOutboxStore, type OutboxRow, type OutboxStore } from '../store/notify-outbox.js';
 import type { Channel, Delivery } from './channel.js';
 import type { NotifyLog } from './log.js';
+import { afterFailure, fallbackCopies, noticeRows } from './health.js';
 import { channelNotice, channelNoticeKey } from './notices.js';
 import type { Notification } from './types.js';
 
@@ -199,49 +200,19 @@ class Worker implements OutboxWorker {
 
   private onFailure(channel: Channel, error: string): void {
     const now = this.clock();
-    const h = this.store.health(channel.name);
-    const failures = h.failures + 1;
-    const failingSince = h.failingSince ?? now;
-    const delay = Math.min(this.retry.maxMs, this.retry.initialMs * 2 ** Math.min(failures - 1, 30));
-    const down = failures >= this.retry.fallbackAttempts || now - failingSince >= this.retry.fallbackAfterMs;
-    const next: ChannelHealth = {
-      channel: channel.name,
-      failures,
-      failingSince,
-      nextAttemptAt: now + delay,
-      lastError: error,
-      ...(h.downNoticeAt !== undefined ? { downNoticeAt: h.downNoticeAt } : down ? { downNoticeAt: failingSince } : {}),
-    };
+    const { next, delayMs, down, outageStarts } = afterFailure(this.store.health(channel.name), error, now, this.retry);
     this.store.saveHealth(next);
-    this.opts.log?.('warn', 'notification channel failed', { channel: channel.name, failures, retryInMs: delay, error });
-    if (down) this.fallBack(channel.name, next, h.downNoticeAt === undefined);
+    this.opts.log?.('warn', 'notification channel failed', { channel: channel.name, failures: next.failures, retryInMs: delayMs, error });
+    if (down) this.fallBack(channel.name, next, outageStarts);
   }
 
   /** Sends the channel's pending rows that have not fallen back yet to their fallbacks, with the failure notice. */
   private fallBack(name: string, h: ChannelHealth, outageStarts = false): void {
     const now = this.clock();
-    const rows = this.store.takeForFallback(name, now);
-    const standIns = new Set<string>();
-    const copies = [];
-    for (const row of rows) {
-      for (const f of row.fallback) {
-        if (f === name || !this.opts.channels[f]) continue;
-        standIns.add(f);
-        copies.push({
-          project: row.project,
-          channel: f,
-          dedupKey: row.dedupKey,
-          status: row.status,
-          startsAt: row.startsAt,
-          reason: 'fallback' as const,
-          origin: name,
-          payload: row.payload,
-        });
-      }
-    }
+    const { copies, standIns } = fallbackCopies(this.store.takeForFallback(name, now), name, (c) => Object.hasOwn(this.opts.channels, c));
     // With no fallback configured the outage is still reported, on every other channel.
-    if (outageStarts && standIns.size === 0) for (const other of Object.keys(this.opts.channels)) if (other !== name) standIns.add(other);
-    if (copies.length === 0 && standIns.size === 0) return;
+    if (outageStarts && standIns.length === 0) standIns.push(...Object.keys(this.opts.channels).filter((c) => c !== name));
+    if (copies.length === 0 && standIns.length === 0) return;
     const notice = channelNotice({
       project: this.opts.project,
       channel: name,
@@ -250,21 +221,11 @@ class Worker implements OutboxWorker {
       failures: h.failures,
       lastError: h.lastError ?? 'unknown',
       pending: this.store.pending(name).length,
-      standIns: [...standIns],
+      standIns,
     });
-    const noticeRows = [...standIns].map((channel) => ({
-      project: this.opts.project,
-      channel,
-      dedupKey: notice.dedupKey,
-      status: notice.status,
-      startsAt: notice.startsAtMs,
-      reason: 'channel-down' as const,
-      payload: JSON.stringify(notice),
-    }));
     // The notice first: whoever reads the stand-in channel learns why the copies arrive there.
-    const added = this.store.enqueue([...noticeRows, ...copies], now, 0);
-    if (added > 0) {
-      this.opts.log?.('warn', 'channel down: using fallback channels', { channel: name, rows: copies.length, standIns: [...standIns] });
+    if (this.store.enqueue([...noticeRows(this.opts.project, notice, standIns), ...copies], now, 0) > 0) {
+      this.opts.log?.('warn', 'channel down: using fallback channels', { channel: name, rows: copies.length, standIns });
       this.kick();
     }
   }
@@ -287,17 +248,8 @@ class Worker implements OutboxWorker {
       recoveredAt: now,
     });
     const targets = this.store.channelsOf(channelNoticeKey(channel.name), 'firing', h.downNoticeAt);
-    const rows = targets.map((c) => ({
-      project: this.opts.project,
-      channel: c,
-      dedupKey: notice.dedupKey,
-      status: notice.status,
-      startsAt: notice.startsAtMs,
-      reason: 'channel-down' as const,
-      payload: JSON.stringify(notice),
-    }));
     this.opts.log?.('info', 'notification channel recovered', { channel: channel.name });
-    if (this.store.enqueue(rows, now, 0) > 0) this.kick();
+    if (this.store.enqueue(noticeRows(this.opts.project, notice, targets), now, 0) > 0) this.kick();
   }
 
   private maybePrune(): void {
