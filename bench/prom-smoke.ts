@@ -2,15 +2,19 @@
  * Self-test of the Prometheus + Alertmanager reference (bench/lib/prometheus-reference.ts):
  * HTTP targets stop answering (each at a random moment within one scrape interval); measures
  * failure → webhook and failure → e-mail through the real Debian daemons. Prints one JSON object
- * per configuration.
+ * per configuration and writes them to bench/results/prom-smoke-<date>.json.
  *
  *   node --import tsx bench/prom-smoke.ts                # tuned (5 s scrape/eval, group_wait 0s): ~20 s
  *   node --import tsx bench/prom-smoke.ts --default      # built-in defaults (1m/1m/30s): ~3-4 min
  *   node --import tsx bench/prom-smoke.ts --both --samples 10
  */
+import fs from 'node:fs';
 import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { startSmtpSink, startWebhookSink } from './lib/alert-sinks.js';
+import { repoRoot } from './lib/proc.js';
 import { measureReferenceLatency, p99, type FailureTarget } from './lib/reference-latency.js';
 
 const argv = process.argv.slice(2);
@@ -18,7 +22,15 @@ const args = new Set(argv);
 const samples = Number(argv[argv.indexOf('--samples') + 1]) || 1;
 const configs = args.has('--both') ? [true, false] : [!args.has('--default')];
 
-for (const tuned of configs) console.log(JSON.stringify(await measure(tuned), null, 1));
+const results = [];
+for (const tuned of configs) {
+  const r = await measure(tuned);
+  console.log(JSON.stringify(r, null, 1));
+  results.push(r);
+}
+const out = path.join(repoRoot, 'bench/results', `prom-smoke-${new Date().toISOString().slice(0, 10)}.json`);
+fs.writeFileSync(out, `${JSON.stringify({ date: new Date().toISOString(), host: `${os.cpus().length} × ${os.cpus()[0]?.model}`, results }, null, 1)}\n`);
+process.stderr.write(`wrote ${path.relative(repoRoot, out)}\n`);
 
 async function measure(tuned: boolean): Promise<Record<string, unknown>> {
   const webhook = await startWebhookSink();
