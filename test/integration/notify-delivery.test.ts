@@ -4,6 +4,7 @@
  * route's fallback is used and the outage reported), all through the SQLite outbox.
  */
 import assert from 'node:assert/strict';
+import net, { type AddressInfo } from 'node:net';
 import { after, afterEach, before, describe, it } from 'node:test';
 import type { NotifyConfig } from '../../src/project/notify-schema.js';
 import { startNotifications, type Notifications } from '../../src/notify/service.js';
@@ -176,6 +177,29 @@ describe('notify: durable delivery to real SMTP and webhook receivers', () => {
     const [row] = createOutboxStore(store.db).recent(1);
     assert.equal(row!.state, 'delivered');
     assert.equal(row!.attempts, 2);
+  });
+
+  it('an SMTP relay that accepts the connection but never greets is timed out, then retried', async () => {
+    const silent = net.createServer(() => undefined); // accepts, says nothing
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', () => resolve()));
+    const port = (silent.address() as AddressInfo).port;
+    try {
+      const config = await loadNotifyConfig(`notify:
+  channels:
+    mail: { type: smtp, host: 127.0.0.1, port: ${port}, starttls: false, from: berth@example.com, to: [ops@example.com], timeout: 300ms }
+  ${fastRetry}
+`);
+      const { notifier } = start(config);
+      notifier.notify(incident('silent-relay'));
+      const outbox = createOutboxStore(store.db);
+      await waitFor('two timed-out attempts', () => outbox.health('mail').failures >= 2);
+      assert.match(outbox.health('mail').lastError ?? '', /greeting|timeout/i);
+      assert.equal(outbox.pending('mail').length, 1, 'still queued');
+    } finally {
+      await running?.stop();
+      running = undefined;
+      silent.close();
+    }
   });
 
   it('a channel that stays down: fallback gets the notifications and a failure notice; on recovery each goes out once', async () => {
