@@ -25,3 +25,12 @@ export interface Channel {
 }
 
 export type FetchLike = typeof fetch;
+
+/**
+ * The receiver refused this notification itself (e.g. a webhook's 400 or 413), so sending it again
+ * cannot succeed: the row is set aside instead of blocking the rows behind it, and the channel does
+ * not count as down.
+ */
+export class PermanentDeliveryError extends Error {
+  override readonly name = 'PermanentDeliveryError';
+}

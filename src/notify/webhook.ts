@@ -4,8 +4,11 @@
  * any answer outside 2xx is a failure, retried by the outbox.
  */
 import type { WebhookChannelConfig } from '../project/notify-schema.js';
-import type { Channel, FetchLike } from './channel.js';
+import { type Channel, type FetchLike, PermanentDeliveryError } from './channel.js';
 import { renderJson, renderSlack } from './render.js';
+
+/** Answers about the request itself; anything else (401/403/404 config, 429, 5xx) is retried. */
+const permanentStatuses = new Set([400, 413, 422]);
 
 export interface WebhookDeps {
   readonly fetch?: FetchLike;
@@ -38,7 +41,8 @@ export function createWebhookChannel(config: WebhookChannelConfig, deps: Webhook
       }
       const text = await res.text().catch(() => '');
       if (res.status < 200 || res.status > 299) {
-        throw new Error(`webhook ${redact(config.url)} answered ${res.status}${text ? `: ${text.slice(0, 200)}` : ''}`);
+        const Failure = permanentStatuses.has(res.status) ? PermanentDeliveryError : Error;
+        throw new Failure(`webhook ${redact(config.url)} answered ${res.status}${text ? `: ${text.slice(0, 200)}` : ''}`);
       }
     },
     async close() {},

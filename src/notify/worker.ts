@@ -20,7 +20,7 @@ import { type Clock, systemClock } from '../lib/time.js';
 import { notifyDefaults, type RetryPolicy } from '../project/notify-schema.js';
 import type { Db } from '../store/db.js';
 import { type ChannelHealth, createOutboxStore, type OutboxRow, type OutboxStore } from '../store/notify-outbox.js';
-import type { Channel, Delivery } from './channel.js';
+import { type Channel, type Delivery, PermanentDeliveryError } from './channel.js';
 import type { NotifyLog } from './log.js';
 import { afterFailure, fallbackCopies, noticeRows } from './health.js';
 import { channelNotice, channelNoticeKey } from './notices.js';
@@ -175,6 +175,10 @@ class Worker implements OutboxWorker {
         await channel.send(this.toDelivery(row), this.stopping.signal);
       } catch (err) {
         const message = err instanceof Error ? err.message : String(err);
+        if (err instanceof PermanentDeliveryError) {
+          this.setAside(row, message);
+          continue;
+        }
         this.store.release(row.id, this.id, message);
         if (this.stopping.signal.aborted) break;
         this.onFailure(channel, message);
@@ -228,6 +232,14 @@ class Worker implements OutboxWorker {
       this.opts.log?.('warn', 'channel down: using fallback channels', { channel: name, rows: copies.length, standIns });
       this.kick();
     }
+  }
+
+  /** A notification the receiver refuses for good: never retried, but still sent to the route's fallback. */
+  private setAside(row: OutboxRow, error: string): void {
+    this.store.markFailed(row.id, this.id, error);
+    const { copies } = fallbackCopies([row], row.channel, (c) => Object.hasOwn(this.opts.channels, c));
+    this.opts.log?.('warn', 'notification refused by its receiver; not retried', { channel: row.channel, dedupKey: row.dedupKey, fallbacks: copies.length, error });
+    if (this.store.enqueue(copies, this.clock(), 0) > 0) this.kick();
   }
 
   private onSuccess(channel: Channel): void {

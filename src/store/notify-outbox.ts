@@ -21,7 +21,7 @@ export const notifySchemaSql = `
     origin        TEXT,                       -- for fallback rows: the channel that was down
     payload       TEXT NOT NULL,              -- JSON Notification
     fallback      TEXT NOT NULL DEFAULT '[]', -- JSON array of channel names
-    state         TEXT NOT NULL CHECK (state IN ('pending', 'delivered')),
+    state         TEXT NOT NULL CHECK (state IN ('pending', 'delivered', 'failed')), -- failed: refused for good
     attempts      INTEGER NOT NULL DEFAULT 0,
     last_error    TEXT,
     created_at    INTEGER NOT NULL,
@@ -57,7 +57,7 @@ export interface OutboxRow {
   readonly origin?: string;
   readonly payload: string;
   readonly fallback: readonly string[];
-  readonly state: 'pending' | 'delivered';
+  readonly state: 'pending' | 'delivered' | 'failed';
   readonly attempts: number;
   readonly lastError?: string;
   readonly createdAt: number;
@@ -96,6 +96,8 @@ export interface OutboxStore {
   /** Claims the oldest pending row of `channel` not claimed by a live worker; undefined when none. */
   claimNext(channel: string, worker: string, now: number, leaseMs: number): OutboxRow | undefined;
   markDelivered(id: number, worker: string, now: number): void;
+  /** Sets a claimed row aside for good: the receiver refused this notification itself. */
+  markFailed(id: number, worker: string, error: string): void;
   /** Gives a claimed row back after a failed attempt. */
   release(id: number, worker: string, error: string): void;
   /** Drops claims held by workers that are known to be gone (e.g. a SIGKILLed agent on this host). */
@@ -124,7 +126,7 @@ interface RawRow {
   origin: string | null;
   payload: string;
   fallback: string;
-  state: 'pending' | 'delivered';
+  state: 'pending' | 'delivered' | 'failed';
   attempts: number;
   last_error: string | null;
   created_at: number;
@@ -208,6 +210,12 @@ export function createOutboxStore(db: Db): OutboxStore {
     },
     markDelivered(id, worker, now) {
       delivered.run(now, id, worker);
+    },
+    markFailed(id, worker, error) {
+      db.prepare(
+        `UPDATE notify_outbox SET state = 'failed', attempts = attempts + 1, last_error = ?, claimed_by = NULL, claimed_until = NULL
+         WHERE id = ? AND claimed_by = ?`,
+      ).run(error.slice(0, 2000), id, worker);
     },
     release(id, worker, error) {
       released.run(error.slice(0, 2000), id, worker);

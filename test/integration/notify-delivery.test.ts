@@ -163,6 +163,26 @@ describe('notify: durable delivery to real SMTP and webhook receivers', () => {
     assert.ok(all.includes('FATAL out of memory') && all.includes('<https://runbooks.example.com/web-down|'));
   });
 
+  it('a notification the webhook refuses for good (400) is set aside and does not block the ones behind it', async () => {
+    hook.script([400], 200);
+    const config = await loadNotifyConfig(`notify:
+  channels:
+    hook: { type: webhook, url: "${hook.url}" }
+  ${fastRetry}
+`);
+    const { notifier } = start(config);
+    notifier.notify(incident('poison'));
+    notifier.notify(incident('next-one'));
+    await waitFor('the next one delivered', () => hook.accepted().length === 1);
+    await running!.worker.drainOnce();
+    assert.deepEqual(hook.requests.map((r) => [r.body.dedupKey, r.answer]), [['poison', 400], ['next-one', 200]]);
+    const outbox = createOutboxStore(store.db);
+    const states = outbox.recent(10).reverse().map((r) => [r.dedupKey, r.state, r.attempts]);
+    assert.deepEqual(states, [['poison', 'failed', 1], ['next-one', 'delivered', 1]]);
+    assert.match(outbox.recent(10).at(-1)!.lastError ?? '', /answered 400/);
+    assert.equal(outbox.health('hook').failures, 0, 'the channel itself is fine');
+  });
+
   it('a webhook that hangs is timed out and retried', async () => {
     hook.script(['hang'], 200);
     const config = await loadNotifyConfig(`notify:
@@ -173,6 +193,7 @@ describe('notify: durable delivery to real SMTP and webhook receivers', () => {
     const { notifier } = start(config);
     notifier.notify(incident('slow-receiver'));
     await waitFor('delivery after the timeout', () => hook.accepted().length === 1);
+    await running!.worker.drainOnce(); // the in-flight send is marked before this resolves
     assert.equal(hook.requests.length, 2);
     const [row] = createOutboxStore(store.db).recent(1);
     assert.equal(row!.state, 'delivered');
