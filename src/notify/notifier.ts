@@ -1,6 +1,6 @@
 /**
- * The `Notifier` the monitor calls: route the notification, then one synchronous SQLite insert
- * per channel into the outbox. Nothing is sent here; the outbox worker delivers, so a caller is
+ * The `Notifier` the monitor calls: check and route the notification (a malformed one throws a
+ * TypeError), then one synchronous SQLite insert per channel into the outbox. Nothing is sent here; the outbox worker delivers, so a caller is
  * never slowed down by a dead SMTP relay and nothing is lost when the process dies right after.
  */
 import type { NotifyConfig } from '../project/notify-schema.js';
@@ -8,6 +8,7 @@ import type { Db } from '../store/db.js';
 import { createOutboxStore } from '../store/notify-outbox.js';
 import { type Clock, systemClock } from '../lib/time.js';
 import type { NotifyLog } from './log.js';
+import { checkNotification } from './notification-schema.js';
 import { routeNotification } from './route.js';
 import type { Notification, Notifier } from './types.js';
 
@@ -26,6 +27,7 @@ export function createNotifier(opts: NotifierOptions): Notifier {
   const clock = opts.clock ?? systemClock;
   return {
     notify(n: Notification): void {
+      checkNotification(n);
       const targets = routeNotification(opts.config.routes, n);
       if (targets.length === 0) {
         opts.log?.('warn', 'notification matches no route; not sent', { dedupKey: n.dedupKey, severity: n.severity });

@@ -70,3 +70,16 @@ it('backs off 1s, 2s, 4s, 4s… and falls back once failing for fallback_after',
     store.close();
   }
 });
+
+it('notify() refuses a malformed notification at once and queues nothing', () => {
+  const store = openStore(fs.mkdtempSync(path.join(os.tmpdir(), 'berth-notifier-')));
+  try {
+    const config: NotifyConfig = { channels: {}, routes: [{ match: {}, channels: ['a'], fallback: [] }], repeatMs: 0, retry: { initialMs: 1, maxMs: 1, fallbackAttempts: 1, fallbackAfterMs: 1 } };
+    const notifier = createNotifier({ db: store.db, config, project: 'demo' });
+    const bad = { dedupKey: '', status: 'burning', severity: 'critical', title: 'T', summary: 'S', labels: {}, startsAtMs: 0 } as unknown as Parameters<typeof notifier.notify>[0];
+    assert.throws(() => notifier.notify(bad), /invalid notification "": dedupKey: .*; status: .*; details: Required/);
+    assert.equal(createOutboxStore(store.db).recent(10).length, 0);
+  } finally {
+    store.close();
+  }
+});
