@@ -107,7 +107,7 @@ export interface OutboxStore {
   takeForFallback(channel: string, now: number): OutboxRow[];
   channelsOf(dedupKey: string, status: 'firing' | 'resolved', startsAt: number): string[];
   recent(limit: number): OutboxRow[];
-  /** Deletes delivered rows delivered before `before`; returns how many. */
+  /** Deletes delivered rows delivered before `before`, and rows set aside (failed) queued before it; returns how many. */
   prune(before: number): number;
   health(channel: string): ChannelHealth;
   allHealth(): ChannelHealth[];
@@ -173,6 +173,17 @@ export function createOutboxStore(db: Db): OutboxStore {
      WHERE id = ? AND claimed_by = ?`,
   );
   const getHealth = db.prepare('SELECT * FROM notify_channels WHERE channel = ?');
+  const putHealth = db.prepare(
+    `INSERT INTO notify_channels (channel, failures, failing_since, next_attempt_at, last_error, down_notice_at)
+     VALUES (@channel, @failures, @failingSince, @nextAttemptAt, @lastError, @downNoticeAt)
+     ON CONFLICT (channel) DO UPDATE SET failures = excluded.failures, failing_since = excluded.failing_since,
+       next_attempt_at = excluded.next_attempt_at, last_error = excluded.last_error, down_notice_at = excluded.down_notice_at`,
+  );
+  const pendingAll = db.prepare(`SELECT * FROM notify_outbox WHERE state = 'pending' ORDER BY id`);
+  const pendingOf = db.prepare(`SELECT * FROM notify_outbox WHERE state = 'pending' AND channel = ? ORDER BY id`);
+  const prune = db.prepare(
+    `DELETE FROM notify_outbox WHERE (state = 'delivered' AND delivered_at < @before) OR (state = 'failed' AND created_at < @before)`,
+  );
 
   const enqueueAll = db.transaction((rows: readonly NewOutboxRow[], now: number, repeatMs: number): number => {
     let added = 0;
@@ -229,8 +240,7 @@ export function createOutboxStore(db: Db): OutboxStore {
       return n;
     },
     pending(channel) {
-      const sql = `SELECT * FROM notify_outbox WHERE state = 'pending' ${channel ? 'AND channel = ?' : ''} ORDER BY id`;
-      return (db.prepare(sql).all(...(channel ? [channel] : [])) as RawRow[]).map(fromRaw);
+      return ((channel ? pendingOf.all(channel) : pendingAll.all()) as RawRow[]).map(fromRaw);
     },
     takeForFallback: (channel, now) => takeForFallback.immediate(channel, now),
     channelsOf(dedupKey, status, startsAt) {
@@ -243,7 +253,7 @@ export function createOutboxStore(db: Db): OutboxStore {
       return (db.prepare('SELECT * FROM notify_outbox ORDER BY id DESC LIMIT ?').all(limit) as RawRow[]).map(fromRaw);
     },
     prune(before) {
-      return db.prepare(`DELETE FROM notify_outbox WHERE state = 'delivered' AND delivered_at < ?`).run(before).changes;
+      return prune.run({ before }).changes;
     },
     health(channel) {
       const raw = getHealth.get(channel) as RawHealth | undefined;
@@ -253,12 +263,7 @@ export function createOutboxStore(db: Db): OutboxStore {
       return (db.prepare('SELECT * FROM notify_channels ORDER BY channel').all() as RawHealth[]).map(healthFromRaw);
     },
     saveHealth(h) {
-      db.prepare(
-        `INSERT INTO notify_channels (channel, failures, failing_since, next_attempt_at, last_error, down_notice_at)
-         VALUES (@channel, @failures, @failingSince, @nextAttemptAt, @lastError, @downNoticeAt)
-         ON CONFLICT (channel) DO UPDATE SET failures = excluded.failures, failing_since = excluded.failing_since,
-           next_attempt_at = excluded.next_attempt_at, last_error = excluded.last_error, down_notice_at = excluded.down_notice_at`,
-      ).run({
+      putHealth.run({
         channel: h.channel,
         failures: h.failures,
         failingSince: h.failingSince ?? null,

@@ -62,3 +62,15 @@ describe('outbox rows', () => {
     assert.deepEqual(outbox.takeForFallback('mail', 6), []);
   });
 });
+
+describe('outbox retention', () => {
+  it('prunes delivered and set-aside rows older than the cut-off, never pending ones', () => {
+    outbox.enqueue([row({ dedupKey: 'old' }), row({ dedupKey: 'bad' }), row({ dedupKey: 'waiting' }), row({ dedupKey: 'new' })], 0, hour);
+    const old = outbox.claimNext('mail', 'w', 0, 1000)!;
+    outbox.markDelivered(old.id, 'w', 10);
+    const bad = outbox.claimNext('mail', 'w', 0, 1000)!;
+    outbox.markFailed(bad.id, 'w', 'answered 400');
+    assert.equal(outbox.prune(100), 2);
+    assert.deepEqual(outbox.recent(10).map((r) => r.dedupKey).sort(), ['new', 'waiting']);
+  });
+});
