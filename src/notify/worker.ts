@@ -90,7 +90,7 @@ class Worker implements OutboxWorker {
   start(): void {
     const freed = this.store.releaseClaims((w) => w !== this.id && isDeadLocalWorker(w));
     if (freed > 0) this.opts.log?.('info', 'freed outbox rows claimed by a worker that is gone', { rows: freed });
-    const orphans = this.store.pending().filter((r) => !this.opts.channels[r.channel]);
+    const orphans = this.store.pending().filter((r) => !Object.hasOwn(this.opts.channels, r.channel));
     if (orphans.length > 0) {
       const channels = [...new Set(orphans.map((r) => r.channel))];
       this.opts.log?.('warn', 'pending notifications for channels no longer in berth.yaml stay queued', { rows: orphans.length, channels });
@@ -102,7 +102,7 @@ class Worker implements OutboxWorker {
     this.stopping.abort(new Error('notify worker stopping'));
     this.wake?.();
     await this.loop;
-    await Promise.all([...this.lanes.values()].map((l) => l.queued ?? l.running));
+    await Promise.allSettled([...this.lanes.values()].map((l) => l.queued ?? l.running));
   }
 
   kick(): void {
