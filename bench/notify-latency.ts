@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { startNotifications } from '../src/notify/service.js';
 import type { NotifyConfig } from '../src/project/notify-schema.js';
-import { notifyDefaults } from '../src/project/notify-schema.js';
+import { notifyDefaults, secretUrl } from '../src/project/notify-schema.js';
 import { openStore } from '../src/store/db.js';
 import { startSmtpSink, startWebhookSink } from './lib/alert-sinks.js';
 import { p99 } from './lib/reference-latency.js';
@@ -22,7 +22,7 @@ const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-notify-bench-'));
 const store = openStore(dir);
 const config: NotifyConfig = {
   channels: {
-    hook: { type: 'webhook', name: 'hook', url: webhook.url, format: 'json', timeoutMs: 5000, headers: {} },
+    hook: { type: 'webhook', name: 'hook', url: secretUrl(webhook.url), format: 'json', timeoutMs: 5000, headers: {} },
     mail: { type: 'smtp', name: 'mail', host: smtp.host, port: smtp.port, tls: 'none', from: 'berth@example.com', to: ['ops@example.com'], timeoutMs: 5000 },
   },
   routes: [{ match: {}, channels: ['hook', 'mail'], fallback: [] }],

@@ -23,8 +23,9 @@ export function createWebhookChannel(config: WebhookChannelConfig, deps: Webhook
       const body = config.format === 'slack' ? renderSlack(d) : renderJson(d);
       const timeout = AbortSignal.timeout(config.timeoutMs);
       let res: Response;
+      const where = JSON.stringify(config.url); // scheme://host/… only
       try {
-        res = await doFetch(config.url, {
+        res = await doFetch(config.url.reveal(), {
           method: 'POST',
           headers: {
             'content-type': 'application/json',
@@ -36,27 +37,17 @@ export function createWebhookChannel(config: WebhookChannelConfig, deps: Webhook
           signal: AbortSignal.any([signal, timeout]),
         });
       } catch (err) {
-        if (timeout.aborted) throw new Error(`webhook ${redact(config.url)}: no answer within ${config.timeoutMs} ms`);
-        throw new Error(`webhook ${redact(config.url)}: ${describe(err)}`, { cause: err });
+        if (timeout.aborted) throw new Error(`webhook ${where}: no answer within ${config.timeoutMs} ms`);
+        throw new Error(`webhook ${where}: ${describe(err)}`, { cause: err });
       }
       const text = await res.text().catch(() => '');
       if (res.status < 200 || res.status > 299) {
         const Failure = permanentStatuses.has(res.status) ? PermanentDeliveryError : Error;
-        throw new Failure(`webhook ${redact(config.url)} answered ${res.status}${text ? `: ${text.slice(0, 200)}` : ''}`);
+        throw new Failure(`webhook ${where} answered ${res.status}${text ? `: ${text.slice(0, 200)}` : ''}`);
       }
     },
     async close() {},
   };
-}
-
-/** Webhook URLs often carry their secret in the path (Slack); messages show scheme and host only. */
-function redact(url: string): string {
-  try {
-    const u = new URL(url);
-    return `${u.protocol}//${u.host}/…`;
-  } catch {
-    return 'URL';
-  }
 }
 
 function describe(err: unknown): string {

@@ -39,14 +39,21 @@ export interface SecretText {
   toJSON(): string;
 }
 
-export function secretText(value: string): SecretText {
-  return { reveal: () => value, toJSON: () => '(secret)' };
+export function secretText(value: string, shown = '(secret)'): SecretText {
+  return { reveal: () => value, toJSON: () => shown };
+}
+
+export function secretUrl(url: string): SecretText {
+  const u = new URL(url);
+  return secretText(url, `${u.protocol}//${u.host}/…`);
 }
 
 export interface WebhookChannelConfig {
   readonly type: 'webhook';
   readonly name: string;
-  readonly url: string;
+  /** Webhook URLs often carry their secret in the path (Slack): prints as scheme://host/… only. */
+  readonly url: SecretText;
+  readonly urlEnv?: string;
   /** `json`: the notification plus `project`; `slack`: a Slack-compatible `{text, blocks}` body. */
   readonly format: 'json' | 'slack';
   readonly timeoutMs: number;
@@ -93,15 +100,18 @@ const email = leaf('an e-mail address like ops@example.com', (v) => {
   return v;
 });
 
-const httpUrl = leaf('an http:// or https:// URL', (v) => {
-  if (typeof v !== 'string') throw new SpecError();
-  let url: URL;
+function isHttpUrl(v: unknown): v is string {
+  if (typeof v !== 'string') return false;
   try {
-    url = new URL(v);
+    const url = new URL(v);
+    return url.protocol === 'http:' || url.protocol === 'https:';
   } catch {
-    throw new SpecError();
+    return false;
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new SpecError();
+}
+
+const httpUrl = leaf('an http:// or https:// URL', (v) => {
+  if (!isHttpUrl(v)) throw new SpecError();
   return v;
 });
 
@@ -126,7 +136,8 @@ const smtpChannel = section({
 
 const webhookChannel = section({
   type: z.literal('webhook'),
-  url: httpUrl.describe('where the POST goes'),
+  url: httpUrl.optional().describe('where the POST goes (or url_env)'),
+  url_env: envName.optional().describe('environment variable (or .env entry) holding the URL, to keep its token out of berth.yaml'),
   format: z.enum(['json', 'slack']).optional().describe('json (default): the notification; slack: {text, blocks}'),
   timeout: duration.optional().describe('whole-request timeout; default 5s'),
   headers: z.record(text).optional().describe('extra request headers'),
@@ -190,13 +201,15 @@ export function resolveNotify({ raw, root, dir, env, issues }: NotifyResolveInpu
   const at = (p: (string | number)[], message: string): void => issues.at(root, ['notify', ...p], message);
   const channels: Record<string, ChannelConfig> = {};
   for (const [name, c] of Object.entries(raw.channels)) {
-    channels[name] = c.type === 'smtp' ? resolveSmtp(name, c, dir, env, at) : resolveWebhook(name, c);
+    const resolved = c.type === 'smtp' ? resolveSmtp(name, c, dir, env, at) : resolveWebhook(name, c, env, at);
+    if (resolved) channels[name] = resolved;
   }
-  const names = Object.keys(channels);
+  // Raw names: a channel with a problem of its own is reported once, not again by every route naming it.
+  const names = Object.keys(raw.channels);
   if (names.length === 0) at(['channels'], 'should define at least one channel');
   const known = (list: readonly string[] | undefined, p: (string | number)[]): string[] =>
     (list ?? []).filter((name, i) => {
-      if (channels[name]) return true;
+      if (Object.hasOwn(raw.channels, name)) return true;
       at([...p, i], `unknown channel \`${name}\`; channels are: ${names.join(', ') || '(none)'}`);
       return false;
     });
@@ -247,11 +260,25 @@ function resolveSmtp(name: string, c: z.output<typeof smtpChannel>, dir: string,
   };
 }
 
-function resolveWebhook(name: string, c: z.output<typeof webhookChannel>): WebhookChannelConfig {
+function resolveWebhook(name: string, c: z.output<typeof webhookChannel>, env: EnvLookup, at: At): WebhookChannelConfig | undefined {
+  if ((c.url === undefined) === (c.url_env === undefined)) {
+    at(['channels', name], 'set one of `url` and `url_env`');
+    return undefined;
+  }
+  const url = c.url ?? env[c.url_env!];
+  if (url === undefined) {
+    at(['channels', name, 'url_env'], `${c.url_env} is not set (set it in the environment or in .env)`);
+    return undefined;
+  }
+  if (!isHttpUrl(url)) {
+    at(['channels', name, 'url_env'], `${c.url_env} should hold an http:// or https:// URL`);
+    return undefined;
+  }
   return {
     type: 'webhook',
     name,
-    url: c.url,
+    url: secretUrl(url),
+    ...(c.url_env !== undefined ? { urlEnv: c.url_env } : {}),
     format: c.format ?? 'json',
     timeoutMs: c.timeout ?? notifyDefaults.webhookTimeoutMs,
     headers: c.headers ?? {},

@@ -26,10 +26,19 @@ describe('berth.yaml notify:', () => {
       type: 'smtp', name: 'mail', host: 'smtp.example.com', port: 587, tls: 'starttls', user: 'alerts', password: '(secret)',
       passwordEnv: 'PW', from: 'berth@example.com', to: ['ops@example.com'], timeoutMs: 5000,
     });
-    assert.deepEqual(p.notify?.channels.chat, { type: 'webhook', name: 'chat', url: 'https://hooks.example.com/x', format: 'slack', timeoutMs: 5000, headers: {} });
+    const chat = p.notify?.channels.chat;
+    assert.equal(chat?.type === 'webhook' && chat.url.reveal(), 'https://hooks.example.com/x');
+    assert.deepEqual(JSON.parse(JSON.stringify(chat)), { type: 'webhook', name: 'chat', url: 'https://hooks.example.com/…', format: 'slack', timeoutMs: 5000, headers: {} });
     assert.deepEqual(p.notify?.routes, [{ match: { severity: ['critical'] }, channels: ['chat'], fallback: ['mail'] }]);
     assert.deepEqual(p.notify?.retry, { ...notifyDefaults.retry, initialMs: 2000 });
     assert.equal(p.notify?.repeatMs, notifyDefaults.repeatMs);
+  });
+
+  it('url_env keeps the webhook token out of berth.yaml and out of printed config', async () => {
+    const p = await load(withNotify('  channels:', '    chat: { type: webhook, url_env: SLACK_URL }'), { env: { SLACK_URL: 'https://hooks.slack.com/services/T0/B0/s3cr3t' } });
+    const chat = p.notify?.channels.chat;
+    assert.equal(chat?.type === 'webhook' && chat.url.reveal(), 'https://hooks.slack.com/services/T0/B0/s3cr3t');
+    assert.ok(!JSON.stringify(p).includes('s3cr3t'));
   });
 
   it('without routes, everything goes to every channel', async () => {
@@ -60,6 +69,8 @@ describe('berth.yaml notify:', () => {
     ['bad severity', ['  channels:', '    a: { type: webhook, url: "http://a/" }', '  routes:', '    - { match: { severity: [urgent] }, channels: [a] }'], /severity\[0\]: should be one of "critical", "warning", "info"/],
     ['retry max below initial', ['  channels:', '    a: { type: webhook, url: "http://a/" }', '  retry: { initial: 10s, max: 1s }'], /notify\.retry\.max: should not be shorter than retry\.initial/],
     ['missing CA file', ['  channels:', '    m: { type: smtp, host: h, ca_file: nope.pem, from: a@b.c, to: [d@e.f] }'], /notify\.channels\.m\.ca_file: \/.*\/nope\.pem not found/],
+    ['url and url_env', ['  channels:', '    x: { type: webhook, url: "http://a/", url_env: HOOK }'], /^berth\.yaml:3:8 notify\.channels\.x: set one of `url` and `url_env`/],
+    ['unset url_env', ['  channels:', '    x: { type: webhook, url_env: HOOK }'], /notify\.channels\.x\.url_env: HOOK is not set/],
     ['no channels', ['  channels: {}'], /notify\.channels: should define at least one channel/],
   ];
   for (const [name, lines, expected] of cases) {
