@@ -84,3 +84,47 @@ export function p99(values: ReadonlyArray<number | null>): number | null {
   if (xs.length === 0 || xs.length < values.length) return null; // a missing notification has no finite percentile
   return xs[Math.min(xs.length - 1, Math.ceil(0.99 * xs.length) - 1)]!;
 }
+
+export interface ReferenceUsage {
+  readonly label: string;
+  readonly targets: number;
+  readonly durationS: number;
+  /** RSS at the end of the window, MB. */
+  readonly rssMb: { readonly prometheus: number; readonly alertmanager: number; readonly total: number };
+  /** CPU over the window, % of one core. */
+  readonly cpuPercent: { readonly prometheus: number; readonly alertmanager: number; readonly total: number };
+}
+
+/** Resident memory and CPU of Prometheus + Alertmanager watching `targetUrls`, over `durationMs` once all are up. */
+export async function measureReferenceUsage(opts: {
+  readonly targetUrls: readonly string[];
+  readonly webhookUrl: string;
+  readonly smtp: { readonly host: string; readonly port: number };
+  readonly tuned: boolean;
+  readonly durationMs: number;
+}): Promise<ReferenceUsage> {
+  const ref = await startPrometheusReference({ target: opts.targetUrls, webhookUrl: opts.webhookUrl, smtp: opts.smtp, tuned: opts.tuned });
+  try {
+    await ref.waitHealthy();
+    const a = ref.usage();
+    const t0 = Date.now();
+    await new Promise((r) => setTimeout(r, opts.durationMs));
+    const b = ref.usage();
+    const s = (Date.now() - t0) / 1000;
+    const cpu = (k: 'prometheus' | 'alertmanager') => round1(((b[k].cpuSeconds - a[k].cpuSeconds) / s) * 100);
+    const rss = (k: 'prometheus' | 'alertmanager') => round1(b[k].rssBytes / 1048576);
+    return {
+      label: ref.label,
+      targets: opts.targetUrls.length,
+      durationS: Math.round(s),
+      rssMb: { prometheus: rss('prometheus'), alertmanager: rss('alertmanager'), total: round1(rss('prometheus') + rss('alertmanager')) },
+      cpuPercent: { prometheus: cpu('prometheus'), alertmanager: cpu('alertmanager'), total: round1(cpu('prometheus') + cpu('alertmanager')) },
+    };
+  } finally {
+    await ref.stop();
+  }
+}
+
+function round1(n: number): number {
+  return Math.round(n * 10) / 10;
+}
