@@ -175,12 +175,15 @@ class Worker implements OutboxWorker {
         await channel.send(this.toDelivery(row), this.stopping.signal);
       } catch (err) {
         const message = err instanceof Error ? err.message : String(err);
+        if (this.stopping.signal.aborted) {
+          this.store.unclaim(row.id, this.id);
+          break;
+        }
         if (err instanceof PermanentDeliveryError) {
           this.setAside(row, message);
           continue;
         }
         this.store.release(row.id, this.id, message);
-        if (this.stopping.signal.aborted) break;
         this.onFailure(channel, message);
         return { delivered, failed: 1 };
       }

@@ -98,6 +98,8 @@ export interface OutboxStore {
   markDelivered(id: number, worker: string, now: number): void;
   /** Sets a claimed row aside for good: the receiver refused this notification itself. */
   markFailed(id: number, worker: string, error: string): void;
+  /** Gives a claimed row back untouched (an attempt cut short by shutdown is no attempt). */
+  unclaim(id: number, worker: string): void;
   /** Gives a claimed row back after a failed attempt. */
   release(id: number, worker: string, error: string): void;
   /** Drops claims held by workers that are known to be gone (e.g. a SIGKILLed agent on this host). */
@@ -227,6 +229,9 @@ export function createOutboxStore(db: Db): OutboxStore {
         `UPDATE notify_outbox SET state = 'failed', attempts = attempts + 1, last_error = ?, claimed_by = NULL, claimed_until = NULL
          WHERE id = ? AND claimed_by = ?`,
       ).run(error.slice(0, 2000), id, worker);
+    },
+    unclaim(id, worker) {
+      db.prepare('UPDATE notify_outbox SET claimed_by = NULL, claimed_until = NULL WHERE id = ? AND claimed_by = ?').run(id, worker);
     },
     release(id, worker, error) {
       released.run(error.slice(0, 2000), id, worker);

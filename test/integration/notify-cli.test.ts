@@ -53,7 +53,7 @@ describe('berth notify (CLI)', () => {
     assert.equal(hook.accepted().length, 1);
     assert.match(String(hook.accepted()[0]!.body.title), /^\[TEST\] notifycli: berth notification test/);
 
-    const bad = await berth(dir, ['notify', 'test', '--timeout', '1s']);
+    const bad = await berth(dir, ['notify', 'test', '--timeout', '2s']);
     assert.equal(bad.code, 5, bad.stderr);
     assert.match(bad.stdout, /broken\s+FAILED.*answered 500/);
     assert.match(bad.stdout, /ok\s+delivered/);
