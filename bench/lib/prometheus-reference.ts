@@ -66,6 +66,14 @@ export const referenceIntervals = {
 } as const satisfies Record<string, ReferenceIntervals>;
 
 export async function startPrometheusReference(opts: PrometheusReferenceOptions): Promise<PrometheusReference> {
+  const bins = { prometheus: opts.prometheusBin ?? '/usr/bin/prometheus', alertmanager: opts.alertmanagerBin ?? '/usr/bin/prometheus-alertmanager' };
+  for (const bin of Object.values(bins)) {
+    try {
+      fs.accessSync(bin, fs.constants.X_OK);
+    } catch {
+      throw new Error(`${bin} not found: apt-get install -y prometheus prometheus-alertmanager (Debian's packages are the reference)`);
+    }
+  }
   const intervals: ReferenceIntervals = { ...(opts.tuned ? referenceIntervals.tuned : referenceIntervals.default), ...opts.intervals };
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `berth-promref-${opts.tuned ? 'tuned' : 'default'}-`));
   const [promPort, amPort] = [await freePort(), await freePort()];
@@ -82,7 +90,7 @@ export async function startPrometheusReference(opts: PrometheusReferenceOptions)
     fs.rmSync(dir, { recursive: true, force: true });
   };
   try {
-    const am = daemon(opts.alertmanagerBin ?? '/usr/bin/prometheus-alertmanager', [
+    const am = daemon(bins.alertmanager, [
       `--config.file=${path.join(dir, 'alertmanager.yml')}`,
       `--storage.path=${path.join(dir, 'am-data')}`,
       `--web.listen-address=127.0.0.1:${amPort}`,
@@ -90,7 +98,7 @@ export async function startPrometheusReference(opts: PrometheusReferenceOptions)
       '--log.level=warn',
     ], path.join(dir, 'alertmanager.log'));
     procs.push(am);
-    const prom = daemon(opts.prometheusBin ?? '/usr/bin/prometheus', [
+    const prom = daemon(bins.prometheus, [
       `--config.file=${path.join(dir, 'prometheus.yml')}`,
       `--storage.tsdb.path=${path.join(dir, 'prom-data')}`,
       `--web.listen-address=127.0.0.1:${promPort}`,
