@@ -3,13 +3,15 @@
  * webhook given on the command line, delivers them, and runs until it is killed.
  * Usage: node --import tsx test/integration/notify-child.ts STATE_DIR WEBHOOK_URL
  */
+import path from 'node:path';
 import { startNotifications } from '../../src/notify/service.js';
 import { openStore } from '../../src/store/db.js';
 import { loadNotifyConfig } from './notify-harness.js';
 
 const [stateDir, url] = process.argv.slice(2);
 if (!stateDir || !url) throw new Error('usage: notify-child.ts STATE_DIR WEBHOOK_URL');
-const config = await loadNotifyConfig(`notify:\n  channels:\n    hook: { type: webhook, url: "${url}", timeout: 1m }\n`);
+// The project folder inside the parent's temp dir: this process is SIGKILLed and cleans up nothing.
+const config = await loadNotifyConfig(`notify:\n  channels:\n    hook: { type: webhook, url: "${url}", timeout: 1m }\n`, {}, path.join(stateDir, 'project'));
 const store = openStore(stateDir);
 const { notifier } = startNotifications({ db: store.db, project: 'demo', config, pollMs: 50 });
 for (const key of ['a', 'b', 'c']) {

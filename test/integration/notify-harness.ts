@@ -34,8 +34,16 @@ export interface SmtpSink {
   stop(): Promise<void>;
 }
 
+const made: string[] = [];
+process.once('exit', () => {
+  for (const dir of made) fs.rmSync(dir, { recursive: true, force: true });
+});
+
+/** A fresh temp dir, removed when this process exits. */
 export function tempDir(prefix: string): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  made.push(dir);
+  return dir;
 }
 
 /** Self-signed certificate for 127.0.0.1/localhost, made by the real openssl. */
@@ -200,8 +208,9 @@ export function tempStore(): Store & { dir: string } {
 }
 
 /** The `notify:` config of a real project folder with this berth.yaml, loaded as every command does. */
-export async function loadNotifyConfig(berthYaml: string, env: Record<string, string> = {}): Promise<NotifyConfig> {
-  const dir = tempDir('berth-notify-project-');
+export async function loadNotifyConfig(berthYaml: string, env: Record<string, string> = {}, into?: string): Promise<NotifyConfig> {
+  const dir = into ?? tempDir('berth-notify-project-');
+  fs.mkdirSync(dir, { recursive: true });
   fs.writeFileSync(path.join(dir, 'compose.yaml'), 'services:\n  web:\n    image: berth-test/app:v1\n');
   fs.writeFileSync(path.join(dir, 'berth.yaml'), berthYaml);
   const project = await loadProject(dir, { env });

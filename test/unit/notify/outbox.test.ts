@@ -12,7 +12,10 @@ beforeEach(() => {
   store = openStore(fs.mkdtempSync(path.join(os.tmpdir(), 'berth-outbox-')));
   outbox = createOutboxStore(store.db);
 });
-afterEach(() => store.close());
+afterEach(() => {
+  store.close();
+  fs.rmSync(store.stateDir, { recursive: true, force: true });
+});
 
 const row = (over: Partial<NewOutboxRow> = {}): NewOutboxRow => ({
   project: 'demo', channel: 'mail', dedupKey: 'web-down', status: 'firing', startsAt: 1000, reason: 'route', payload: '{}', ...over,

@@ -68,6 +68,7 @@ it('backs off 1s, 2s, 4s, 4s… and falls back once failing for fallback_after',
   } finally {
     await worker.stop();
     store.close();
+    fs.rmSync(store.stateDir, { recursive: true, force: true });
   }
 });
 
@@ -81,5 +82,6 @@ it('notify() refuses a malformed notification at once and queues nothing', () =>
     assert.equal(createOutboxStore(store.db).recent(10).length, 0);
   } finally {
     store.close();
+    fs.rmSync(store.stateDir, { recursive: true, force: true });
   }
 });
