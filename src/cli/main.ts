@@ -4,6 +4,7 @@ import { registerAuditCommands } from './commands/audit.js';
 import { registerConfigCommand } from './commands/config.js';
 import { registerDeployCommands } from './commands/deploy.js';
 import { registerLogsCommand } from './commands/logs.js';
+import { registerReplicateCommands } from './commands/replicate.js';
 import { registerStackCommands } from './commands/stack.js';
 
 const program = new Command('berth')
@@ -22,5 +23,6 @@ registerDeployCommands(program);
 registerLogsCommand(program);
 registerAuditCommands(program);
 registerConfigCommand(program);
+registerReplicateCommands(program);
 
 await program.parseAsync(process.argv);

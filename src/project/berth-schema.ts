@@ -3,6 +3,7 @@
  * gated by an HTTP probe, and deploy timings. Optional; snake_case keys; `x-*` allowed.
  */
 import { z } from 'zod';
+import { replicaRepositoryStub, replicateSection } from './replicate-schema.js';
 import { count, duration, leaf, port, section, SpecError, text } from './schema-kit.js';
 
 export interface Listen {
@@ -81,6 +82,10 @@ export const berthSchema = section({
   }).optional(),
   deploy: deployPolicy.optional().describe('defaults for all services'),
   services: z.record(berthService).optional(),
+  // TEMPORARY (replication branch): the lead mounts replicateSection under `backup.replicate`
+  // and drops both keys in favour of the backup helper's `backup` section.
+  backup: replicaRepositoryStub.optional().describe('the local restic repository (stub until the backup section lands)'),
+  replicate: replicateSection.optional().describe('pull the primary’s snapshots into backup.repository (becomes backup.replicate)'),
 });
 
 export type RawBerth = z.output<typeof berthSchema>;

@@ -1,0 +1,307 @@
+/**
+ * `berth replicate pull`, run on the backup host: copy the primary's snapshots that this host's
+ * repository lacks, over SSH with read-only access to the primary. The runbook:
+ * record run → (list primary → init replica if new → list replica → copy missing → list again)
+ * with bounded retries on link failures → record id map → record run → audit.
+ *
+ * restic writes a copied snapshot's file only after all its data and index are stored, so a
+ * cut link leaves at most unreferenced pack files (harmless; `restic prune` removes them),
+ * never a snapshot with missing data.
+ */
+import type { AuditTrail } from '../audit/trail.js';
+import { BerthError } from '../lib/errors.js';
+import { newId } from '../lib/ids.js';
+import type { Reporter } from '../lib/reporter.js';
+import type { Clock, Sleep } from '../lib/time.js';
+import type { Project } from '../project/model.js';
+import type { ReplicateConfig } from '../project/replicate-schema.js';
+import type { ReplicationStore, SnapshotMapping } from '../store/replications.js';
+import { type RepoRef, type Restic, ResticFailure, type Snapshot, sftpCommand } from './restic.js';
+
+export interface PullDeps {
+  readonly restic: Restic;
+  readonly runs: ReplicationStore;
+  readonly audit: AuditTrail;
+  readonly clock: Clock;
+  readonly sleep: Sleep;
+  readonly user: string;
+  readonly host: string;
+  readonly pid: number;
+  readonly isAlive: (pid: number) => boolean;
+  readonly report: Reporter;
+}
+
+export interface PullOptions {
+  /** Run `restic check` on this host's repository afterwards (`--read-data` with `readData`). */
+  readonly check?: boolean;
+  readonly readData?: boolean;
+  readonly signal?: AbortSignal;
+}
+
+export interface CopiedSnapshot {
+  readonly originalId: string;
+  readonly copyId: string;
+  readonly time: string;
+  readonly tags: readonly string[];
+}
+
+export interface PullResult {
+  readonly runId: string;
+  readonly from: string;
+  readonly to: string;
+  readonly attempts: number;
+  readonly initialized: boolean;
+  readonly primarySnapshots: number;
+  readonly replicaSnapshots: number;
+  /** Snapshots copied by this run, original id → copied id. */
+  readonly copied: readonly CopiedSnapshot[];
+  readonly primaryNewest?: string;
+  readonly replicaNewest?: string;
+  readonly check?: { readonly ok: boolean };
+  readonly durationMs: number;
+}
+
+interface AttemptResult {
+  readonly initialized: boolean;
+  readonly primary: readonly Snapshot[];
+  readonly replica: readonly Snapshot[];
+}
+
+export function replicaRepos(cfg: ReplicateConfig): { from: RepoRef; to: RepoRef } {
+  const cmd = sftpCommand(cfg.from, cfg.ssh);
+  return {
+    from: { url: cfg.from, password: cfg.fromPassword, ...(cmd ? { sftpCommand: cmd } : {}) },
+    to: { url: cfg.to, password: cfg.toPassword },
+  };
+}
+
+export function requireReplicate(project: Project): ReplicateConfig {
+  if (project.replicate) return project.replicate;
+  throw new BerthError(
+    'CONFIG',
+    `project ${project.name} has no replication configured`,
+    'on the backup host, add backup.replicate (from, from_password_file, ssh) and backup.repository to berth.yaml',
+  );
+}
+
+export async function pullReplica(deps: PullDeps, project: Project, opts: PullOptions = {}): Promise<PullResult> {
+  const cfg = requireReplicate(project);
+  const repos = replicaRepos(cfg);
+  const started = deps.clock();
+  const runId = newId(deps.clock);
+  deps.runs.markInterrupted(project.name, deps.host, deps.isAlive);
+  deps.runs.start({ id: runId, project: project.name, source: cfg.from, target: cfg.to, pid: deps.pid, host: deps.host, user: deps.user });
+  let attempts = 0;
+  try {
+    let result: AttemptResult | undefined;
+    for (;;) {
+      attempts++;
+      try {
+        result = await attempt(deps, cfg, repos, opts.signal);
+        break;
+      } catch (err) {
+        if (!(err instanceof ResticFailure) || !err.retryable || attempts > cfg.retries || opts.signal?.aborted) throw err;
+        const delay = Math.min(cfg.retryDelayMs * 2 ** (attempts - 1), 300_000);
+        deps.report.warn(`attempt ${attempts} of ${cfg.retries + 1} failed (${err.kind}): ${err.message}; retrying in ${(delay / 1000).toFixed(1)}s`);
+        await deps.sleep(delay);
+      }
+    }
+    const checked = opts.check ? await checkReplica(deps, repos.to, opts) : undefined;
+    return finishOk(deps, project, cfg, { runId, attempts, started, result, checked });
+  } catch (err) {
+    throw finishFailed(deps, project, cfg, runId, attempts, err);
+  }
+}
+
+async function attempt(deps: PullDeps, cfg: ReplicateConfig, repos: { from: RepoRef; to: RepoRef }, signal?: AbortSignal): Promise<AttemptResult> {
+  const { restic, report } = deps;
+  report.step(`listing snapshots of the primary ${cfg.from}`);
+  const primary = await onSide('primary', () => restic.snapshots(repos.from, { noLock: true, signal }));
+  let initialized = false;
+  if (!(await onSide('replica', () => restic.hasRepository(repos.to, signal)))) {
+    report.step(`creating this host's repository ${cfg.to} with the primary's chunker parameters`);
+    await onSide('replica', () => restic.initFrom(repos.to, repos.from, signal));
+    initialized = true;
+  }
+  const before = await onSide('replica', () => restic.snapshots(repos.to, { signal }));
+  const missing = missingSnapshots(primary, before);
+  if (missing.length === 0) {
+    report.done(`up to date: ${primary.length} snapshot(s) on the primary, all present here`);
+    return { initialized, primary, replica: before };
+  }
+  report.step(`copying ${missing.length} snapshot(s) of ${primary.length} from the primary`);
+  let index = 0;
+  let lastPct = -1;
+  await restic.copy(repos.to, repos.from, missing.map((s) => s.id), {
+    ...(cfg.bandwidthLimit ? { limitDownloadKiB: Math.max(1, Math.floor(cfg.bandwidthLimit / 1024)) } : {}),
+    signal,
+    progress: {
+      onSnapshot: (id) => {
+        index++;
+        lastPct = -1;
+        report.step(`snapshot ${id} (${index}/${missing.length})`);
+      },
+      onPacks: (done, total) => {
+        const pct = total === 0 ? 100 : Math.floor((done / total) * 100);
+        if (pct >= lastPct + 25 || (done === total && pct !== lastPct)) {
+          lastPct = pct;
+          report.info(`${done}/${total} packs copied (${pct}%)`);
+        }
+      },
+      onSaved: (id) => report.done(`saved as ${id}`),
+    },
+  });
+  const replica = await onSide('replica', () => restic.snapshots(repos.to, { signal }));
+  const still = missingSnapshots(primary, replica);
+  if (still.length > 0) {
+    throw new ResticFailure('failed', `restic copy finished but ${still.length} snapshot(s) are still missing: ${still.map((s) => s.shortId).join(', ')}`, '');
+  }
+  return { initialized, primary, replica };
+}
+
+/** Primary snapshots with no copy here. A copy names its source in `original`. */
+export function missingSnapshots(primary: readonly Snapshot[], replica: readonly Snapshot[]): Snapshot[] {
+  const have = new Set(replica.map((s) => s.original ?? s.id));
+  return primary.filter((p) => !have.has(p.original ?? p.id) && !have.has(p.id)).sort((a, b) => a.timeMs - b.timeMs);
+}
+
+/** original id → copy, for every primary snapshot present here. */
+export function mapCopies(primary: readonly Snapshot[], replica: readonly Snapshot[]): SnapshotMapping[] {
+  const byOriginal = new Map(replica.map((s) => [s.original ?? s.id, s]));
+  const out: SnapshotMapping[] = [];
+  for (const p of primary) {
+    const copy = byOriginal.get(p.original ?? p.id) ?? byOriginal.get(p.id);
+    if (copy) out.push({ originalId: p.id, copyId: copy.id, timeMs: p.timeMs, tags: p.tags });
+  }
+  return out;
+}
+
+/** Tags the failure with the repository it concerns, so messages say which password or host is wrong. */
+async function onSide<T>(side: 'primary' | 'replica', fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof ResticFailure) err.side ??= side;
+    throw err;
+  }
+}
+
+async function checkReplica(deps: PullDeps, to: RepoRef, opts: PullOptions): Promise<{ ok: boolean }> {
+  deps.report.step(`checking this host's repository${opts.readData ? ' (reading all data)' : ''}`);
+  const r = await deps.restic.check(to, { readData: opts.readData ?? false, ...(opts.signal ? { signal: opts.signal } : {}) });
+  if (r.ok) deps.report.done('restic check: no errors');
+  else deps.report.warn(`restic check found problems:\n${r.output.trim()}`);
+  return { ok: r.ok };
+}
+
+interface Finished {
+  readonly runId: string;
+  readonly attempts: number;
+  readonly started: number;
+  readonly result: AttemptResult;
+  readonly checked: { ok: boolean } | undefined;
+}
+
+function finishOk(deps: PullDeps, project: Project, cfg: ReplicateConfig, f: Finished): PullResult {
+  const { primary, replica } = f.result;
+  const mappings = mapCopies(primary, replica);
+  const fresh = new Set(deps.runs.recordMappings(project.name, f.runId, mappings));
+  const copied = mappings.filter((m) => fresh.has(m.originalId)).map((m) => ({ originalId: m.originalId, copyId: m.copyId, time: new Date(m.timeMs).toISOString(), tags: m.tags }));
+  const primaryNewest = newest(primary);
+  const replicaNewest = newest(replica.filter((s) => mappings.some((m) => m.copyId === s.id)));
+  deps.runs.finish(f.runId, {
+    status: f.checked && !f.checked.ok ? 'failed' : 'succeeded',
+    attempts: f.attempts,
+    copied: copied.length,
+    primaryCount: primary.length,
+    replicaCount: mappings.length,
+    ...(primaryNewest === undefined ? {} : { primaryNewestAt: primaryNewest }),
+    ...(replicaNewest === undefined ? {} : { replicaNewestAt: replicaNewest }),
+    ...(f.checked ? { checkOk: f.checked.ok } : {}),
+    ...(f.checked && !f.checked.ok ? { errorKind: 'check', error: 'restic check found problems in the replica' } : {}),
+  });
+  const result: PullResult = {
+    runId: f.runId,
+    from: cfg.from,
+    to: cfg.to,
+    attempts: f.attempts,
+    initialized: f.result.initialized,
+    primarySnapshots: primary.length,
+    replicaSnapshots: mappings.length,
+    copied,
+    ...(primaryNewest === undefined ? {} : { primaryNewest: new Date(primaryNewest).toISOString() }),
+    ...(replicaNewest === undefined ? {} : { replicaNewest: new Date(replicaNewest).toISOString() }),
+    ...(f.checked ? { check: f.checked } : {}),
+    durationMs: deps.clock() - f.started,
+  };
+  deps.audit.append({
+    user: deps.user,
+    action: 'replicate.pull',
+    project: project.name,
+    target: cfg.from,
+    outcome: f.checked && !f.checked.ok ? 'failed' : 'succeeded',
+    details: { runId: f.runId, to: cfg.to, attempts: f.attempts, copied: copied.map((c) => ({ original: c.originalId, copy: c.copyId })), ...(f.checked ? { checkOk: f.checked.ok } : {}) },
+  });
+  if (f.checked && !f.checked.ok) {
+    throw new BerthError('REPLICATION', `the replica ${cfg.to} failed restic check after the pull`, 'run `restic check` on it to see the damage; earlier snapshots may need to be copied again');
+  }
+  return result;
+}
+
+function finishFailed(deps: PullDeps, project: Project, cfg: ReplicateConfig, runId: string, attempts: number, err: unknown): Error {
+  // A failed check already finished the run and wrote its audit record.
+  if (err instanceof BerthError) return err;
+  const f = err instanceof ResticFailure ? err : undefined;
+  const side = f?.side;
+  const message = failureMessage(cfg, f, side, attempts, err);
+  deps.runs.finish(runId, { status: 'failed', attempts, copied: 0, errorKind: f?.kind ?? 'internal', error: message });
+  deps.audit.append({
+    user: deps.user,
+    action: 'replicate.pull',
+    project: project.name,
+    target: cfg.from,
+    outcome: 'failed',
+    details: { runId, to: cfg.to, attempts, errorKind: f?.kind ?? 'internal', error: message },
+  });
+  return new BerthError('REPLICATION', message, failureHint(cfg, f?.kind, side), { cause: err });
+}
+
+function failureMessage(cfg: ReplicateConfig, f: ResticFailure | undefined, side: string | undefined, attempts: number, err: unknown): string {
+  const tries = `after ${attempts} attempt(s)`;
+  const repo = side === 'replica' ? `this host's repository ${cfg.to}` : `the primary's repository ${cfg.from}`;
+  switch (f?.kind) {
+    case 'unreachable':
+      return `pull from ${cfg.from} failed ${tries}: the primary is unreachable or the link was cut (${f.message})`;
+    case 'auth':
+      return `pull from ${cfg.from} failed: SSH login to the primary was refused (${f.message})`;
+    case 'wrong-password':
+      return `pull failed: wrong password for ${repo} (${f.message})`;
+    case 'no-repository':
+      return `pull failed: there is no restic repository at ${repo} (${f.message})`;
+    case 'locked':
+      return `pull failed ${tries}: ${repo} is locked by another restic process`;
+    case 'aborted':
+      return `pull from ${cfg.from} was cancelled`;
+    default:
+      return `pull from ${cfg.from} failed: ${(err as Error).message}`;
+  }
+}
+
+function failureHint(cfg: ReplicateConfig, kind: string | undefined, side: string | undefined): string | undefined {
+  switch (kind) {
+    case 'unreachable':
+      return `check that the primary's sshd is up and reachable (port ${cfg.ssh.port ?? 22}); the next scheduled pull copies whatever is still missing`;
+    case 'auth':
+      return "add this host's public key to the primary's read-only account (authorized_keys) and its host key to backup.replicate.ssh.known_hosts";
+    case 'wrong-password':
+      return side === 'replica' ? 'check backup.password_file / backup.password_env on this host' : 'check backup.replicate.from_password_file / from_password_env: it must hold the primary repository password';
+    case 'no-repository':
+      return side === 'replica' ? 'check backup.repository' : 'check backup.replicate.from: the path must be the primary’s backup.repository';
+    default:
+      return undefined;
+  }
+}
+
+function newest(snaps: readonly Snapshot[]): number | undefined {
+  return snaps.length === 0 ? undefined : Math.max(...snaps.map((s) => s.timeMs));
+}
