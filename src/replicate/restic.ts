@@ -4,7 +4,9 @@
  * Passwords travel in the child's environment, never on the command line.
  */
 import { spawn } from 'node:child_process';
-import type { PasswordSource, ReplicateSsh } from '../project/replicate-schema.js';
+import fs from 'node:fs';
+import path from 'node:path';
+import { isLocalRepo, type PasswordSource, type ReplicateSsh } from '../project/replicate-schema.js';
 
 export interface RepoRef {
   readonly url: string;
@@ -164,6 +166,8 @@ export function createRestic(opts: ResticOptions = {}): Restic {
       return parseSnapshots(r.stdout);
     },
     async hasRepository(repo, signal) {
+      // A local repository is a folder with a config file; no need to start restic to know.
+      if (isLocalRepo(repo.url)) return fs.existsSync(path.join(repo.url, 'config'));
       const r = await run([...repoArgs(repo), '--no-lock', 'cat', 'config'], resticEnv(base, repo), { signal });
       if (r.code === 0) return true;
       const f = failure(r.stderr, `restic cat config of ${repo.url}`);
