@@ -142,7 +142,9 @@ export function resticEnv(base: Readonly<Record<string, string | undefined>>, re
 /** Reads restic's stderr: which failure it is, in words a person can act on. */
 export function classify(stderr: string): FailureKind {
   if (/wrong password or no key found/i.test(stderr)) return 'wrong-password';
-  if (/Permission denied \(publickey|Host key verification failed|no matching host key|Too many authentication failures/i.test(stderr)) return 'auth';
+  if (/Permission denied \(publickey|Host key verification failed|host key is known|requested strict checking|HOST IDENTIFICATION HAS CHANGED|no matching host key|Too many authentication failures/i.test(stderr)) {
+    return 'auth';
+  }
   if (/Is there a repository at the following location|unable to open config file/i.test(stderr)) return 'no-repository';
   if (/repository is already locked/i.test(stderr)) return 'locked';
   if (linkLost.test(stderr) || /Connection refused|connect to host|No route to host|Could not resolve hostname|timed out|unable to start the sftp session|Connection reset|Connection closed/i.test(stderr)) {

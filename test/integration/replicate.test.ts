@@ -8,6 +8,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
+import { loadProject } from '../../src/project/load.js';
+import { replicateJobs, replicationStatus } from '../../src/replicate/index.js';
+import { openStore } from '../../src/store/db.js';
 import { createWorld, replicationUnavailable, restic, snapshotsOf, type World } from './replicate-harness.js';
 
 const execFileP = promisify(execFile);
@@ -122,6 +125,25 @@ describe('berth replicate', { skip }, () => {
     assert.match(text.stdout, /last successful pull/);
   });
 
+  it('the agent job pulls in process and replicationStatus reads the same state', async () => {
+    const project = await loadProject(w.projectDir, { env: {} });
+    const jobs = replicateJobs(project);
+    assert.deepEqual(jobs.map((j) => j.cron), ['30 3 * * *']);
+    await jobs[0]!.run(new AbortController().signal);
+    const store = openStore(project.stateDir);
+    try {
+      const s = replicationStatus(store.db, project);
+      assert.equal(s.state, 'ok');
+      assert.equal(s.replicaSnapshots, 3);
+      const runs = store.db.prepare("SELECT status, copied FROM replication_runs ORDER BY started_at DESC LIMIT 1").get() as { status: string; copied: number };
+      assert.deepEqual(runs, { status: 'succeeded', copied: 0 });
+      const map = store.db.prepare('SELECT original_id, copy_id FROM replicated_snapshots').all();
+      assert.equal(map.length, 3);
+    } finally {
+      store.close();
+    }
+  });
+
   it('the backup host’s key cannot write to or delete from the primary (read-only sftp, no shell)', async () => {
     const snapFile = fs.readdirSync(path.join(w.primaryRepo, 'snapshots'))[0]!;
     const target = `${w.sshd.user}@127.0.0.1`;
@@ -193,12 +215,24 @@ describe('berth replicate', { skip }, () => {
     assert.match(s.lastError, /wrong password/);
   });
 
+  it('an unknown primary host key is refused, not retried', async () => {
+    const empty = path.join(w.projectDir, 'empty_known_hosts');
+    fs.writeFileSync(empty, '');
+    w.writeBerth({ ssh: { port: w.sshd.port, identity_file: w.sshd.clientKey, known_hosts: empty } });
+    const r = await w.berth(['replicate', 'pull']);
+    w.writeBerth();
+    assert.equal(r.code, 13, r.stderr);
+    assert.match(r.stderr, /SSH login to the primary was refused \(.*(Host key verification failed|No ED25519 host key is known)/);
+    assert.match(r.stderr, /hint: .*known_hosts/);
+    assert.doesNotMatch(r.stderr, /retrying/);
+  });
+
   it('an unreachable primary is retried with backoff, then fails clearly; the next pull recovers', async () => {
     await w.sshd.stop();
     const r = await w.berth(['replicate', 'pull']);
     assert.equal(r.code, 13, r.stderr);
     assert.match(r.stderr, /after 3 attempt\(s\): the primary is unreachable/);
-    assert.match(r.stderr, /Connection refused/);
+    assert.match(r.stderr, /Connection refused|unable to start the sftp session/);
     assert.equal((r.stderr.match(/retrying in/g) ?? []).length, 2);
     assert.match(r.stderr, /retrying in 0\.3s[\s\S]*retrying in 0\.6s/);
     const s = JSON.parse((await w.berth(['--json', 'replicate', 'status'])).stdout) as { state: string; consecutiveFailures: number };
