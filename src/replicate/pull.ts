@@ -16,7 +16,7 @@ import type { Clock, Sleep } from '../lib/time.js';
 import type { Project } from '../project/model.js';
 import type { ReplicateConfig } from '../project/replicate-schema.js';
 import type { ReplicationStore, SnapshotMapping } from '../store/replications.js';
-import { type RepoRef, type Restic, ResticFailure, type Snapshot, sftpCommand } from './restic.js';
+import { classify, probeSsh, type RepoRef, type Restic, ResticFailure, type Snapshot, sftpCommand, sshArgv } from './restic.js';
 
 export interface PullDeps {
   readonly restic: Restic;
@@ -69,8 +69,9 @@ interface AttemptResult {
 
 export function replicaRepos(cfg: ReplicateConfig): { from: RepoRef; to: RepoRef } {
   const cmd = sftpCommand(cfg.from, cfg.ssh);
+  const argv = sshArgv(cfg.from, cfg.ssh);
   return {
-    from: { url: cfg.from, password: cfg.fromPassword, ...(cmd ? { sftpCommand: cmd } : {}) },
+    from: { url: cfg.from, password: cfg.fromPassword, ...(cmd && argv ? { sftpCommand: cmd, sshArgv: argv } : {}) },
     to: { url: cfg.to, password: cfg.toPassword },
   };
 }
@@ -116,7 +117,7 @@ export async function pullReplica(deps: PullDeps, project: Project, opts: PullOp
 async function attempt(deps: PullDeps, cfg: ReplicateConfig, repos: { from: RepoRef; to: RepoRef }, signal?: AbortSignal): Promise<AttemptResult> {
   const { restic, report } = deps;
   report.step(`listing snapshots of the primary ${cfg.from}`);
-  const primary = await onSide('primary', () => restic.snapshots(repos.from, { noLock: true, signal }));
+  const primary = await onSide('primary', () => explainSsh(repos.from, () => restic.snapshots(repos.from, { noLock: true, signal })));
   let initialized = false;
   if (!(await onSide('replica', () => restic.hasRepository(repos.to, signal)))) {
     report.step(`creating this host's repository ${cfg.to} with the primary's chunker parameters`);
@@ -174,6 +175,20 @@ export function mapCopies(primary: readonly Snapshot[], replica: readonly Snapsh
     if (copy) out.push({ originalId: p.id, copyId: copy.id, timeMs: p.timeMs, tags: p.tags });
   }
   return out;
+}
+
+/** When restic could not reach the primary, ask ssh why: a refused login must not be retried as a dead link. */
+async function explainSsh<T>(from: RepoRef, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (!(err instanceof ResticFailure) || err.kind !== 'unreachable' || !from.sshArgv) throw err;
+    const probe = await probeSsh(from.sshArgv);
+    if (probe.ok || !probe.stderr.trim()) throw err;
+    const reason = probe.stderr.trim().split('\n').filter(Boolean).slice(-2).join('; ');
+    const kind = classify(probe.stderr);
+    throw new ResticFailure(kind === 'failed' ? 'unreachable' : kind, `ssh to the primary failed: ${reason}`, probe.stderr);
+  }
 }
 
 /** Tags the failure with the repository it concerns, so messages say which password or host is wrong. */

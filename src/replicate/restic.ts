@@ -13,6 +13,8 @@ export interface RepoRef {
   readonly password: PasswordSource;
   /** For sftp repositories: the ssh command restic runs (`-o sftp.command=…`). */
   readonly sftpCommand?: string;
+  /** The same command as argv, to ask ssh itself why a connection failed. */
+  readonly sshArgv?: readonly string[];
 }
 
 export interface Snapshot {
@@ -77,6 +79,10 @@ export interface ResticOptions {
 
 /** `ssh … user@host -s sftp` for restic's sftp backend, with strict host keys and no prompts. */
 export function sftpCommand(url: string, ssh: ReplicateSsh): string | undefined {
+  return sshArgv(url, ssh)?.map(quoteArg).join(' ');
+}
+
+export function sshArgv(url: string, ssh: ReplicateSsh): string[] | undefined {
   const m = /^sftp:(?:\/\/)?(?:([^@/]+)@)?([^:/]+|\[[^\]]+\])(?::(\d+))?[:/]/.exec(url);
   if (!m) return undefined;
   const port = ssh.port ?? (m[3] ? Number(m[3]) : undefined);
@@ -87,7 +93,22 @@ export function sftpCommand(url: string, ssh: ReplicateSsh): string | undefined 
   // No prompts; a dead link is noticed within ~45 s instead of hanging on TCP.
   args.push('-o', 'BatchMode=yes', '-o', 'ConnectTimeout=15', '-o', 'ServerAliveInterval=15', '-o', 'ServerAliveCountMax=3');
   args.push(`${m[1] ? `${m[1]}@` : ''}${m[2]}`, '-s', 'sftp');
-  return args.map(quoteArg).join(' ');
+  return args;
+}
+
+/**
+ * Runs the sftp ssh command with no input: it logs in, starts sftp and ends. restic relays ssh's
+ * stderr asynchronously and sometimes exits before the reason arrives ("unable to start the
+ * sftp session, error: EOF"); asking ssh directly gives the reason reliably.
+ */
+export function probeSsh(argv: readonly string[], timeoutMs = 30_000): Promise<{ ok: boolean; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'], timeout: timeoutMs });
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.on('error', (err) => resolve({ ok: false, stderr: err.message }));
+    child.on('close', (code) => resolve({ ok: code === 0, stderr }));
+  });
 }
 
 function quoteArg(a: string): string {

@@ -237,7 +237,7 @@ describe('berth replicate', { skip }, () => {
     assert.match(r.stderr, /retrying in 0\.3s[\s\S]*retrying in 0\.6s/);
     const s = JSON.parse((await w.berth(['--json', 'replicate', 'status'])).stdout) as { state: string; consecutiveFailures: number };
     assert.equal(s.state, 'failing');
-    assert.equal(s.consecutiveFailures, 2);
+    assert.equal(s.consecutiveFailures, 3, 'wrong password, unknown host key, unreachable');
 
     await w.sshd.start();
     const ok = await w.berth(['--json', 'replicate', 'pull']);
