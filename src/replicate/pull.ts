@@ -90,8 +90,11 @@ export async function pullReplica(deps: PullDeps, project: Project, opts: PullOp
   const repos = replicaRepos(cfg);
   const started = deps.clock();
   const runId = newId(deps.clock);
-  deps.runs.markInterrupted(project.name, deps.host, deps.isAlive);
-  deps.runs.start({ id: runId, project: project.name, source: cfg.from, target: cfg.to, pid: deps.pid, host: deps.host, user: deps.user });
+  const begun = deps.runs.begin({ id: runId, project: project.name, source: cfg.from, target: cfg.to, pid: deps.pid, host: deps.host, user: deps.user }, deps.isAlive);
+  if (!begun.ok) {
+    const h = begun.holder;
+    throw new BerthError('LOCK_HELD', `another pull for ${project.name} is running (pid ${h.pid}, started ${new Date(h.startedAt).toISOString()} by ${h.user})`, 'wait for it to finish; `berth replicate status` shows the result');
+  }
   let attempts = 0;
   try {
     let result: AttemptResult | undefined;

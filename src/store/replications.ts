@@ -57,7 +57,11 @@ export interface SnapshotMapping {
 }
 
 export interface ReplicationStore {
-  start(run: RunStart): void;
+  /**
+   * Records a new `running` run, unless a live process on this host is already pulling for the
+   * project (then returns that run). Runs of dead processes become `interrupted` first.
+   */
+  begin(run: RunStart, isAlive: (pid: number) => boolean): { ok: true } | { ok: false; holder: ReplicationRun };
   finish(id: string, result: RunFinish): void;
   /** Runs left `running` by a process that is gone become `interrupted`; returns how many. */
   markInterrupted(project: string, host: string, isAlive: (pid: number) => boolean): number;
@@ -104,6 +108,7 @@ export function createReplicationStore(db: Db, clock: Clock): ReplicationStore {
        WHERE id = @id`,
     ),
     running: db.prepare(`SELECT id, pid FROM replication_runs WHERE project = ? AND host = ? AND status = 'running'`),
+    byId: db.prepare('SELECT * FROM replication_runs WHERE id = ?'),
     interrupt: db.prepare(
       `UPDATE replication_runs SET status = 'interrupted', error = 'the pull process ended before finishing', finished_at = ? WHERE id = ?`,
     ),
@@ -137,10 +142,22 @@ export function createReplicationStore(db: Db, clock: Clock): ReplicationStore {
     return fresh;
   });
 
+  const markInterrupted = (project: string, host: string, isAlive: (pid: number) => boolean): number => {
+    const stale = (q.running.all(project, host) as Array<{ id: string; pid: number }>).filter((r) => !isAlive(r.pid));
+    for (const r of stale) q.interrupt.run(clock(), r.id);
+    return stale.length;
+  };
+
+  const beginTx = db.transaction((run: RunStart, isAlive: (pid: number) => boolean) => {
+    markInterrupted(run.project, run.host, isAlive);
+    const live = q.running.get(run.project, run.host) as { id: string } | undefined;
+    if (live) return { ok: false as const, holder: toRun(q.byId.get(live.id) as RunRow) };
+    q.insert.run({ ...run, started_at: clock() });
+    return { ok: true as const };
+  });
+
   return {
-    start(run) {
-      q.insert.run({ ...run, started_at: clock() });
-    },
+    begin: (run, isAlive) => beginTx.immediate(run, isAlive),
     finish(id, r) {
       q.finish.run({
         id,
@@ -157,11 +174,7 @@ export function createReplicationStore(db: Db, clock: Clock): ReplicationStore {
         finished_at: clock(),
       });
     },
-    markInterrupted(project, host, isAlive) {
-      const stale = (q.running.all(project, host) as Array<{ id: string; pid: number }>).filter((r) => !isAlive(r.pid));
-      for (const r of stale) q.interrupt.run(clock(), r.id);
-      return stale.length;
-    },
+    markInterrupted,
     runs: (project, limit = 20) => (q.runs.all(project, limit) as RunRow[]).map(toRun),
     lastSucceeded(project) {
       const row = q.lastOk.get(project) as RunRow | undefined;

@@ -131,3 +131,34 @@ describe('backup.replicate in berth.yaml', () => {
     }
   });
 });
+
+describe('replication store', () => {
+  it('lets one pull run per project at a time and marks runs of dead processes interrupted', async () => {
+    const { mkdtempSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { openStore } = await import('../../../src/store/db.js');
+    const { createReplicationStore } = await import('../../../src/store/replications.js');
+    const dir = mkdtempSync(join(tmpdir(), 'brep-store-'));
+    const store = openStore(dir);
+    try {
+      let now = 1000;
+      const runs = createReplicationStore(store.db, () => now++);
+      const run = (id: string, pid: number) => ({ id, project: 'p', source: 's', target: 't', pid, host: 'h', user: 'u' });
+      assert.deepEqual(runs.begin(run('a', 10), () => true), { ok: true });
+      const second = runs.begin(run('b', 11), () => true);
+      assert.equal(second.ok, false);
+      assert.equal(!second.ok && second.holder.id, 'a');
+      assert.deepEqual(runs.begin(run('c', 12), (pid) => pid !== 10), { ok: true });
+      assert.deepEqual(runs.runs('p').map((r) => [r.id, r.status]), [['c', 'running'], ['a', 'interrupted']]);
+      runs.finish('c', { status: 'succeeded', attempts: 1, copied: 2, replicaNewestAt: 5 });
+      assert.equal(runs.lastSucceeded('p')?.id, 'c');
+      assert.deepEqual(runs.recordMappings('p', 'c', [{ originalId: 'o1', copyId: 'c1', timeMs: 1, tags: ['x'] }]), ['o1']);
+      assert.deepEqual(runs.recordMappings('p', 'd', [{ originalId: 'o1', copyId: 'c1', timeMs: 1, tags: ['x'] }]), []);
+      assert.deepEqual(runs.mappings('p'), [{ originalId: 'o1', copyId: 'c1', timeMs: 1, tags: ['x'], runId: 'c' }]);
+    } finally {
+      store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
