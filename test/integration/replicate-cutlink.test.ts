@@ -2,14 +2,14 @@
  * A link cut in the middle of copying ~200 MB of random data: with no retries the pull fails
  * cleanly and no partial snapshot appears; with retries it resumes and completes. Either way
  * `restic check --read-data` on the replica passes. The cut is real: the sshd process serving
- * the connection is SIGKILLed while packs are arriving.
+ * the connection (first test) or the ssh client (second test) is SIGKILLed while packs arrive.
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { sleep } from './harness.js';
-import { countFiles, createWorld, replicationUnavailable, restic, snapshotsOf, type World } from './replicate-harness.js';
+import { countFiles, createWorld, descendants, replicationUnavailable, restic, snapshotsOf, type World } from './replicate-harness.js';
 
 const skip = replicationUnavailable();
 
@@ -26,7 +26,7 @@ describe('berth replicate pull with a cut link', { skip }, () => {
   after(async () => w?.cleanup());
 
   /** Starts a pull, waits until some pack files have arrived, cuts the link; returns the pull's result. */
-  async function pullAndCut(extraPacks: number) {
+  async function pullAndCut(extraPacks: number, cut: 'sshd-session' | 'ssh-client') {
     const packsBefore = countFiles(path.join(w.replicaRepo, 'data'));
     const { done, child } = w.spawnBerth(['--json', 'replicate', 'pull']);
     let sawSnapshot = false;
@@ -36,8 +36,14 @@ describe('berth replicate pull with a cut link', { skip }, () => {
       assert.equal(child.exitCode, null, 'the pull finished before the link could be cut');
       await sleep(50);
     }
-    const killed = w.sshd.killSessions();
-    assert.ok(killed >= 1, 'an sshd session process was killed');
+    if (cut === 'sshd-session') {
+      assert.ok(w.sshd.killSessions() >= 1, 'an sshd session process was killed');
+    } else {
+      // The ssh client restic started for the sftp link (berth → restic → ssh).
+      const clients = descendants(child.pid!).filter((p) => p.comm === 'ssh');
+      assert.equal(clients.length, 1, JSON.stringify(descendants(child.pid!)));
+      process.kill(clients[0]!.pid, 'SIGKILL');
+    }
     // Until the pull exits, no snapshot may appear in the replica unless it is complete.
     while (child.exitCode === null) {
       if (countFiles(path.join(w.replicaRepo, 'snapshots')) > 0) sawSnapshot = true;
@@ -48,7 +54,7 @@ describe('berth replicate pull with a cut link', { skip }, () => {
 
   it('without retries: fails clearly, leaves no partial snapshot, the replica checks clean', async () => {
     w.writeBerth({ retries: 0, bandwidth_limit: '30M' });
-    const { result, sawSnapshot } = await pullAndCut(3);
+    const { result, sawSnapshot } = await pullAndCut(3, 'sshd-session');
     assert.equal(result.code, 13, result.stderr);
     assert.match(result.stderr, /after 1 attempt\(s\): the primary is unreachable or the link was cut/);
     assert.match(result.stderr, /connection lost/);
@@ -61,9 +67,9 @@ describe('berth replicate pull with a cut link', { skip }, () => {
     assert.equal(status.state, 'failing');
   });
 
-  it('with retries: the cut is retried with backoff and the snapshot arrives complete', async () => {
+  it('with retries: a killed ssh client is retried with backoff and the snapshot arrives complete', async () => {
     w.writeBerth({ retries: 3, retry_delay: '500ms', bandwidth_limit: '30M' });
-    const { result } = await pullAndCut(3);
+    const { result } = await pullAndCut(3, 'ssh-client');
     assert.equal(result.code, 0, result.stderr);
     const out = JSON.parse(result.stdout) as { attempts: number; copied: Array<{ originalId: string; copyId: string }> };
     assert.ok(out.attempts >= 2, `attempts ${out.attempts}`);

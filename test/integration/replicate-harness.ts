@@ -118,7 +118,7 @@ export async function startSshd(dir: string): Promise<Sshd> {
   return sshd;
 }
 
-function childPids(parent: number): number[] {
+export function childPids(parent: number): number[] {
   const out: number[] = [];
   for (const entry of fs.readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
@@ -272,6 +272,21 @@ export async function createWorld(): Promise<World> {
   };
   world.writeBerth();
   return world;
+}
+
+/** Every process below `pid` (children, grandchildren…). */
+export function descendants(pid: number): Array<{ pid: number; comm: string }> {
+  const out: Array<{ pid: number; comm: string }> = [];
+  for (const child of childPids(pid)) {
+    let comm = '';
+    try {
+      comm = fs.readFileSync(`/proc/${child}/comm`, 'utf8').trim();
+    } catch {
+      continue;
+    }
+    out.push({ pid: child, comm }, ...descendants(child));
+  }
+  return out;
 }
 
 /** Files under `dir`, recursively (0 when it does not exist). */
