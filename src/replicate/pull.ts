@@ -16,6 +16,7 @@ import type { Clock, Sleep } from '../lib/time.js';
 import type { Project } from '../project/model.js';
 import type { ReplicateConfig } from '../project/replicate-schema.js';
 import type { ReplicationStore, SnapshotMapping } from '../store/replications.js';
+import { failureHint, failureMessage } from './failures.js';
 import { classify, probeSsh, type RepoRef, type Restic, ResticFailure, type Snapshot, sftpCommand, sshArgv } from './restic.js';
 
 export interface PullDeps {
@@ -282,42 +283,6 @@ function finishFailed(deps: PullDeps, project: Project, cfg: ReplicateConfig, ru
     details: { runId, to: cfg.to, attempts, errorKind: f?.kind ?? 'internal', error: message },
   });
   return new BerthError('REPLICATION', message, failureHint(cfg, f?.kind, side), { cause: err });
-}
-
-function failureMessage(cfg: ReplicateConfig, f: ResticFailure | undefined, side: string | undefined, attempts: number, err: unknown): string {
-  const tries = `after ${attempts} attempt(s)`;
-  const repo = side === 'replica' ? `this host's repository ${cfg.to}` : `the primary's repository ${cfg.from}`;
-  switch (f?.kind) {
-    case 'unreachable':
-      return `pull from ${cfg.from} failed ${tries}: the primary is unreachable or the link was cut (${f.message})`;
-    case 'auth':
-      return `pull from ${cfg.from} failed: SSH login to the primary was refused (${f.message})`;
-    case 'wrong-password':
-      return `pull failed: wrong password for ${repo} (${f.message})`;
-    case 'no-repository':
-      return `pull failed: there is no restic repository at ${repo} (${f.message})`;
-    case 'locked':
-      return `pull failed ${tries}: ${repo} is locked by another restic process`;
-    case 'aborted':
-      return `pull from ${cfg.from} was cancelled`;
-    default:
-      return `pull from ${cfg.from} failed: ${(err as Error).message}`;
-  }
-}
-
-function failureHint(cfg: ReplicateConfig, kind: string | undefined, side: string | undefined): string | undefined {
-  switch (kind) {
-    case 'unreachable':
-      return `check that the primary's sshd is up and reachable (port ${cfg.ssh.port ?? 22}); the next scheduled pull copies whatever is still missing`;
-    case 'auth':
-      return "add this host's public key to the primary's read-only account (authorized_keys) and its host key to backup.replicate.ssh.known_hosts";
-    case 'wrong-password':
-      return side === 'replica' ? 'check backup.password_file / backup.password_env on this host' : 'check backup.replicate.from_password_file / from_password_env: it must hold the primary repository password';
-    case 'no-repository':
-      return side === 'replica' ? 'check backup.repository' : 'check backup.replicate.from: the path must be the primary’s backup.repository';
-    default:
-      return undefined;
-  }
 }
 
 function newest(snaps: readonly Snapshot[]): number | undefined {
