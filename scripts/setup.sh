@@ -84,6 +84,9 @@ else
     log "packages installed"
 fi
 
+# restic + openssh for pull replication (and the tests' loopback sshd)
+bash "$ROOT/scripts/setup-ssh.sh"
+
 # --- 2. docker daemon -------------------------------------------------------------
 if docker info >/dev/null 2>&1; then
     log "docker ok"

@@ -5,6 +5,7 @@ import { registerConfigCommand } from './commands/config.js';
 import { registerDeployCommands } from './commands/deploy.js';
 import { registerLogsCommand } from './commands/logs.js';
 import { registerNotifyCommands } from './commands/notify.js';
+import { registerReplicateCommands } from './commands/replicate.js';
 import { registerStackCommands } from './commands/stack.js';
 
 const program = new Command('berth')
@@ -24,5 +25,6 @@ registerLogsCommand(program);
 registerAuditCommands(program);
 registerConfigCommand(program);
 registerNotifyCommands(program);
+registerReplicateCommands(program);
 
 await program.parseAsync(process.argv);

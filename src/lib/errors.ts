@@ -13,7 +13,8 @@ export type ErrorCode =
   | 'EDGE'
   | 'DEPLOY_FAILED'
   | 'ROLLED_BACK'
-  | 'AUDIT';
+  | 'AUDIT'
+  | 'REPLICATION';
 
 export const exitCodes: Record<ErrorCode, number> = {
   CONFIG: 2,
@@ -27,6 +28,7 @@ export const exitCodes: Record<ErrorCode, number> = {
   DEPLOY_FAILED: 10,
   ROLLED_BACK: 11,
   AUDIT: 12,
+  REPLICATION: 13,
 };
 
 export class BerthError extends Error {

@@ -22,6 +22,7 @@ import { type ConfigPath, IssueList, PositionIndex } from './positions.js';
 import { projectName, resolveNetwork, resolveSecret, resolveVolume } from './resources.js';
 import type { Schema } from './schema-kit.js';
 import { parseYaml } from './yaml-source.js';
+import { type ReplicateConfig, resolveReplicate } from './replicate-schema.js';
 import { addZodIssues, buildRefusal } from './zod-issues.js';
 
 export interface LoadOptions {
@@ -101,7 +102,8 @@ function resolveProject(input: ResolveInput): Omit<Project, 'composeFiles' | 'be
   const { edge, services } = resolveEdge(edgeInput, issues);
   const stateDir = resolveStateDir(root, input.opts.stateDir, env.BERTH_STATE_DIR, berth.state_dir);
   const notify = berth.notify && resolveNotify({ raw: berth.notify, root: input.berthTree, dir: root, env, issues });
-  return { name, dir: root, stateDir, services, networks, volumes, secrets, edge, ...(notify ? { notify } : {}) };
+  const replicate = resolveReplication(root, berth, input.berthTree, issues);
+  return { name, dir: root, stateDir, services, networks, volumes, secrets, edge, ...(notify ? { notify } : {}), ...(replicate ? { replicate } : {}) };
 }
 
 /** Top-level networks, volumes, secrets and configs; each entry is validated on its own. */
@@ -135,6 +137,14 @@ function resolveServices(compose: unknown, refs: ProjectRefs, issues: IssueList)
     const parsed = validate(serviceSchema, raw, compose, ['services', name], issues);
     return parsed && normalizeService(name, parsed, compose, refs, issues);
   });
+}
+
+/** `replicate` (TEMPORARY top-level mount; `backup.replicate` after the merge) with `backup.repository`. */
+function resolveReplication(root: string, berth: RawBerth, tree: unknown, issues: IssueList): ReplicateConfig | undefined {
+  if (!berth.replicate) return undefined;
+  const { config, issues: found } = resolveReplicate(berth.replicate, berth.backup ?? {}, root);
+  for (const message of found) issues.at(tree, ['replicate'], message, 'key');
+  return config;
 }
 
 /** opts.stateDir, else BERTH_STATE_DIR (both relative to the working folder), else berth.yaml `state_dir`, else `.berth`. */

@@ -5,6 +5,7 @@
  */
 import type { SourcePos } from '../lib/errors.js';
 import type { NotifyConfig } from './notify-schema.js';
+import type { ReplicateConfig } from './replicate-schema.js';
 
 export type DependsCondition = 'service_started' | 'service_healthy' | 'service_completed_successfully';
 export type RestartPolicy = 'no' | 'always' | 'unless-stopped' | 'on-failure';
@@ -208,6 +209,8 @@ export interface Project {
   readonly edge: EdgeConfig;
   /** berth.yaml `notify:`; absent when not configured. */
   readonly notify?: NotifyConfig;
+  /** berth.yaml `backup.replicate`, only on a backup host. */
+  readonly replicate?: ReplicateConfig;
 }
 
 export const defaultDeployPolicy = {

@@ -3,6 +3,7 @@
  * Never edit an entry once released: add a new one instead.
  */
 import { notifySchemaSql } from './notify-outbox.js';
+import { replicateMigration } from './replicate-schema.js';
 
 export const migrations: readonly string[] = [
   /* v1: deployments, live colors, deploy locks, hash-chained audit trail */ `
@@ -65,4 +66,5 @@ export const migrations: readonly string[] = [
   CREATE INDEX audit_by_project ON audit (project, seq);
   `,
   /* v2: notify — durable notification outbox and channel health (src/store/notify-outbox.ts) */ notifySchemaSql,
+  /* replication (issue 3, pull replication): replication_runs, replicated_snapshots */ replicateMigration,
 ];

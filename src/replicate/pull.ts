@@ -1,0 +1,290 @@
+/**
+ * `berth replicate pull`, run on the backup host: copy the primary's snapshots that this host's
+ * repository lacks, over SSH with read-only access to the primary. The runbook:
+ * record run → (list primary → init replica if new → list replica → copy missing → list again)
+ * with bounded retries on link failures → record id map → record run → audit.
+ *
+ * restic writes a copied snapshot's file only after all its data and index are stored, so a
+ * cut link leaves at most unreferenced pack files (harmless; `restic prune` removes them),
+ * never a snapshot with missing data.
+ */
+import type { AuditTrail } from '../audit/trail.js';
+import { BerthError } from '../lib/errors.js';
+import { newId } from '../lib/ids.js';
+import type { Reporter } from '../lib/reporter.js';
+import type { Clock, Sleep } from '../lib/time.js';
+import type { Project } from '../project/model.js';
+import type { ReplicateConfig } from '../project/replicate-schema.js';
+import type { ReplicationStore, SnapshotMapping } from '../store/replications.js';
+import { failureHint, failureMessage } from './failures.js';
+import { classify, probeSsh, type RepoRef, type Restic, ResticFailure, type Snapshot, sftpCommand, sshArgv } from './restic.js';
+
+export interface PullDeps {
+  readonly restic: Restic;
+  readonly runs: ReplicationStore;
+  readonly audit: AuditTrail;
+  readonly clock: Clock;
+  readonly sleep: Sleep;
+  readonly user: string;
+  readonly host: string;
+  readonly pid: number;
+  readonly isAlive: (pid: number) => boolean;
+  readonly report: Reporter;
+}
+
+export interface PullOptions {
+  /** Run `restic check` on this host's repository afterwards (`--read-data` with `readData`). */
+  readonly check?: boolean;
+  readonly readData?: boolean;
+  readonly signal?: AbortSignal;
+}
+
+export interface CopiedSnapshot {
+  readonly originalId: string;
+  readonly copyId: string;
+  readonly time: string;
+  readonly tags: readonly string[];
+}
+
+export interface PullResult {
+  readonly runId: string;
+  readonly from: string;
+  readonly to: string;
+  readonly attempts: number;
+  readonly initialized: boolean;
+  readonly primarySnapshots: number;
+  readonly replicaSnapshots: number;
+  /** Snapshots copied by this run, original id → copied id. */
+  readonly copied: readonly CopiedSnapshot[];
+  readonly primaryNewest?: string;
+  readonly replicaNewest?: string;
+  readonly check?: { readonly ok: boolean };
+  readonly durationMs: number;
+}
+
+interface AttemptResult {
+  readonly initialized: boolean;
+  readonly primary: readonly Snapshot[];
+  readonly replica: readonly Snapshot[];
+}
+
+export function replicaRepos(cfg: ReplicateConfig): { from: RepoRef; to: RepoRef } {
+  const cmd = sftpCommand(cfg.from, cfg.ssh);
+  const argv = sshArgv(cfg.from, cfg.ssh);
+  return {
+    from: { url: cfg.from, password: cfg.fromPassword, ...(cmd && argv ? { sftpCommand: cmd, sshArgv: argv } : {}) },
+    to: { url: cfg.to, password: cfg.toPassword },
+  };
+}
+
+export function requireReplicate(project: Project): ReplicateConfig {
+  if (project.replicate) return project.replicate;
+  throw new BerthError(
+    'CONFIG',
+    `project ${project.name} has no replication configured`,
+    'on the backup host, add backup.replicate (from, from_password_file, ssh) and backup.repository to berth.yaml',
+  );
+}
+
+export async function pullReplica(deps: PullDeps, project: Project, opts: PullOptions = {}): Promise<PullResult> {
+  const cfg = requireReplicate(project);
+  const repos = replicaRepos(cfg);
+  const started = deps.clock();
+  const runId = newId(deps.clock);
+  const begun = deps.runs.begin({ id: runId, project: project.name, source: cfg.from, target: cfg.to, pid: deps.pid, host: deps.host, user: deps.user }, deps.isAlive);
+  if (!begun.ok) {
+    const h = begun.holder;
+    throw new BerthError('LOCK_HELD', `another pull for ${project.name} is running (pid ${h.pid}, started ${new Date(h.startedAt).toISOString()} by ${h.user})`, 'wait for it to finish; `berth replicate status` shows the result');
+  }
+  let attempts = 0;
+  try {
+    let result: AttemptResult | undefined;
+    for (;;) {
+      attempts++;
+      try {
+        result = await attempt(deps, cfg, repos, opts.signal);
+        break;
+      } catch (err) {
+        if (!(err instanceof ResticFailure) || !err.retryable || attempts > cfg.retries || opts.signal?.aborted) throw err;
+        const delay = Math.min(cfg.retryDelayMs * 2 ** (attempts - 1), 300_000);
+        deps.report.warn(`attempt ${attempts} of ${cfg.retries + 1} failed (${err.kind}): ${err.message}; retrying in ${(delay / 1000).toFixed(1)}s`);
+        await deps.sleep(delay);
+      }
+    }
+    const checked = opts.check ? await checkReplica(deps, repos.to, opts) : undefined;
+    return finishOk(deps, project, cfg, { runId, attempts, started, result, checked });
+  } catch (err) {
+    throw finishFailed(deps, project, cfg, runId, attempts, err);
+  }
+}
+
+async function attempt(deps: PullDeps, cfg: ReplicateConfig, repos: { from: RepoRef; to: RepoRef }, signal?: AbortSignal): Promise<AttemptResult> {
+  const { restic, report } = deps;
+  report.step(`listing snapshots of the primary ${cfg.from}`);
+  const primary = await onSide('primary', () => explainSsh(repos.from, () => restic.snapshots(repos.from, { noLock: true, signal })));
+  let initialized = false;
+  if (!(await onSide('replica', () => restic.hasRepository(repos.to, signal)))) {
+    report.step(`creating this host's repository ${cfg.to} with the primary's chunker parameters`);
+    await onSide('replica', () => restic.initFrom(repos.to, repos.from, signal));
+    initialized = true;
+  }
+  const before = await onSide('replica', () => restic.snapshots(repos.to, { signal }));
+  const missing = missingSnapshots(primary, before);
+  if (missing.length === 0) {
+    report.done(`up to date: ${primary.length} snapshot(s) on the primary, all present here`);
+    return { initialized, primary, replica: before };
+  }
+  report.step(`copying ${missing.length} snapshot(s) of ${primary.length} from the primary`);
+  let index = 0;
+  let lastPct = -1;
+  await restic.copy(repos.to, repos.from, missing.map((s) => s.id), {
+    ...(cfg.bandwidthLimit ? { limitDownloadKiB: Math.max(1, Math.floor(cfg.bandwidthLimit / 1024)) } : {}),
+    signal,
+    progress: {
+      onSnapshot: (id) => {
+        index++;
+        lastPct = -1;
+        report.step(`snapshot ${id} (${index}/${missing.length})`);
+      },
+      onPacks: (done, total) => {
+        const pct = total === 0 ? 100 : Math.floor((done / total) * 100);
+        if (pct >= lastPct + 25 || (done === total && pct !== lastPct)) {
+          lastPct = pct;
+          report.info(`${done}/${total} packs copied (${pct}%)`);
+        }
+      },
+      onSaved: (id) => report.done(`saved as ${id}`),
+    },
+  });
+  const replica = await onSide('replica', () => restic.snapshots(repos.to, { signal }));
+  const still = missingSnapshots(primary, replica);
+  if (still.length > 0) {
+    throw new ResticFailure('failed', `restic copy finished but ${still.length} snapshot(s) are still missing: ${still.map((s) => s.shortId).join(', ')}`, '');
+  }
+  return { initialized, primary, replica };
+}
+
+/** Primary snapshots with no copy here. A copy names its source in `original`. */
+export function missingSnapshots(primary: readonly Snapshot[], replica: readonly Snapshot[]): Snapshot[] {
+  const have = new Set(replica.map((s) => s.original ?? s.id));
+  return primary.filter((p) => !have.has(p.original ?? p.id) && !have.has(p.id)).sort((a, b) => a.timeMs - b.timeMs);
+}
+
+/** original id → copy, for every primary snapshot present here. */
+export function mapCopies(primary: readonly Snapshot[], replica: readonly Snapshot[]): SnapshotMapping[] {
+  const byOriginal = new Map(replica.map((s) => [s.original ?? s.id, s]));
+  const out: SnapshotMapping[] = [];
+  for (const p of primary) {
+    const copy = byOriginal.get(p.original ?? p.id) ?? byOriginal.get(p.id);
+    if (copy) out.push({ originalId: p.id, copyId: copy.id, timeMs: p.timeMs, tags: p.tags });
+  }
+  return out;
+}
+
+/** When restic could not reach the primary, ask ssh why: a refused login must not be retried as a dead link. */
+async function explainSsh<T>(from: RepoRef, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (!(err instanceof ResticFailure) || err.kind !== 'unreachable' || !from.sshArgv) throw err;
+    const probe = await probeSsh(from.sshArgv);
+    if (probe.ok || !probe.stderr.trim()) throw err;
+    const reason = probe.stderr.trim().split('\n').filter(Boolean).slice(-2).join('; ');
+    const kind = classify(probe.stderr);
+    throw new ResticFailure(kind === 'failed' ? 'unreachable' : kind, `ssh to the primary failed: ${reason}`, probe.stderr);
+  }
+}
+
+/** Tags the failure with the repository it concerns, so messages say which password or host is wrong. */
+async function onSide<T>(side: 'primary' | 'replica', fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof ResticFailure) err.side ??= side;
+    throw err;
+  }
+}
+
+async function checkReplica(deps: PullDeps, to: RepoRef, opts: PullOptions): Promise<{ ok: boolean }> {
+  deps.report.step(`checking this host's repository${opts.readData ? ' (reading all data)' : ''}`);
+  const r = await deps.restic.check(to, { readData: opts.readData ?? false, ...(opts.signal ? { signal: opts.signal } : {}) });
+  if (r.ok) deps.report.done('restic check: no errors');
+  else deps.report.warn(`restic check found problems:\n${r.output.trim()}`);
+  return { ok: r.ok };
+}
+
+interface Finished {
+  readonly runId: string;
+  readonly attempts: number;
+  readonly started: number;
+  readonly result: AttemptResult;
+  readonly checked: { ok: boolean } | undefined;
+}
+
+function finishOk(deps: PullDeps, project: Project, cfg: ReplicateConfig, f: Finished): PullResult {
+  const { primary, replica } = f.result;
+  const mappings = mapCopies(primary, replica);
+  const fresh = new Set(deps.runs.recordMappings(project.name, f.runId, mappings));
+  const copied = mappings.filter((m) => fresh.has(m.originalId)).map((m) => ({ originalId: m.originalId, copyId: m.copyId, time: new Date(m.timeMs).toISOString(), tags: m.tags }));
+  const primaryNewest = newest(primary);
+  const replicaNewest = newest(replica.filter((s) => mappings.some((m) => m.copyId === s.id)));
+  deps.runs.finish(f.runId, {
+    status: f.checked && !f.checked.ok ? 'failed' : 'succeeded',
+    attempts: f.attempts,
+    copied: copied.length,
+    primaryCount: primary.length,
+    replicaCount: mappings.length,
+    ...(primaryNewest === undefined ? {} : { primaryNewestAt: primaryNewest }),
+    ...(replicaNewest === undefined ? {} : { replicaNewestAt: replicaNewest }),
+    ...(f.checked ? { checkOk: f.checked.ok } : {}),
+    ...(f.checked && !f.checked.ok ? { errorKind: 'check', error: 'restic check found problems in the replica' } : {}),
+  });
+  const result: PullResult = {
+    runId: f.runId,
+    from: cfg.from,
+    to: cfg.to,
+    attempts: f.attempts,
+    initialized: f.result.initialized,
+    primarySnapshots: primary.length,
+    replicaSnapshots: mappings.length,
+    copied,
+    ...(primaryNewest === undefined ? {} : { primaryNewest: new Date(primaryNewest).toISOString() }),
+    ...(replicaNewest === undefined ? {} : { replicaNewest: new Date(replicaNewest).toISOString() }),
+    ...(f.checked ? { check: f.checked } : {}),
+    durationMs: deps.clock() - f.started,
+  };
+  deps.audit.append({
+    user: deps.user,
+    action: 'replicate.pull',
+    project: project.name,
+    target: cfg.from,
+    outcome: f.checked && !f.checked.ok ? 'failed' : 'succeeded',
+    details: { runId: f.runId, to: cfg.to, attempts: f.attempts, copied: copied.map((c) => ({ original: c.originalId, copy: c.copyId })), ...(f.checked ? { checkOk: f.checked.ok } : {}) },
+  });
+  if (f.checked && !f.checked.ok) {
+    throw new BerthError('REPLICATION', `the replica ${cfg.to} failed restic check after the pull`, 'run `restic check` on it to see the damage; earlier snapshots may need to be copied again');
+  }
+  return result;
+}
+
+function finishFailed(deps: PullDeps, project: Project, cfg: ReplicateConfig, runId: string, attempts: number, err: unknown): Error {
+  // A failed check already finished the run and wrote its audit record.
+  if (err instanceof BerthError) return err;
+  const f = err instanceof ResticFailure ? err : undefined;
+  const side = f?.side;
+  const message = failureMessage(cfg, f, side, attempts, err);
+  deps.runs.finish(runId, { status: 'failed', attempts, copied: 0, errorKind: f?.kind ?? 'internal', error: message });
+  deps.audit.append({
+    user: deps.user,
+    action: 'replicate.pull',
+    project: project.name,
+    target: cfg.from,
+    outcome: 'failed',
+    details: { runId, to: cfg.to, attempts, errorKind: f?.kind ?? 'internal', error: message },
+  });
+  return new BerthError('REPLICATION', message, failureHint(cfg, f?.kind, side), { cause: err });
+}
+
+function newest(snaps: readonly Snapshot[]): number | undefined {
+  return snaps.length === 0 ? undefined : Math.max(...snaps.map((s) => s.timeMs));
+}

@@ -1,0 +1,164 @@
+/** Pure parts of pull replication: ssh command, restic argv, failure classes, missing-set, status. */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { mapCopies, missingSnapshots } from '../../../src/replicate/pull.js';
+import { classify, copyArgs, resticEnv, sftpCommand, type Snapshot } from '../../../src/replicate/restic.js';
+import { evaluateReplication } from '../../../src/replicate/status.js';
+import type { ReplicationRun } from '../../../src/store/replications.js';
+
+const snap = (id: string, timeMs: number, original?: string): Snapshot => ({
+  id,
+  shortId: id.slice(0, 8),
+  timeMs,
+  tags: [],
+  paths: [],
+  hostname: 'h',
+  tree: 't',
+  ...(original ? { original } : {}),
+});
+
+describe('sftpCommand', () => {
+  it('builds a strict, non-interactive ssh command', () => {
+    assert.equal(
+      sftpCommand('sftp:berth@primary:/srv/backups/repo', { port: 2222, identityFile: '/k/id', knownHosts: '/k/known hosts' }),
+      'ssh -p 2222 -i /k/id -o IdentitiesOnly=yes -o "UserKnownHostsFile=/k/known hosts" -o StrictHostKeyChecking=yes -o BatchMode=yes -o ConnectTimeout=15 -o ServerAliveInterval=15 -o ServerAliveCountMax=3 berth@primary -s sftp',
+    );
+  });
+  it('takes the port from sftp://host:port/ URLs and ignores non-sftp repositories', () => {
+    assert.match(sftpCommand('sftp://u@h:2200//srv/r', {})!, /^ssh -p 2200 .* u@h -s sftp$/);
+    assert.equal(sftpCommand('/srv/repo', {}), undefined);
+  });
+});
+
+describe('restic argv and environment', () => {
+  it('copies without locking the read-only primary and passes the ssh command', () => {
+    const from = { url: 'sftp:u@h:/r', password: { file: '/p1' }, sftpCommand: 'ssh u@h -s sftp' };
+    const to = { url: '/local', password: { env: 'PW' } };
+    assert.deepEqual(copyArgs(to, from, ['abc'], 100), ['-r', '/local', '--from-repo', 'sftp:u@h:/r', '--no-lock', '-o', 'sftp.command=ssh u@h -s sftp', '--limit-download', '100', 'copy', 'abc']);
+    const env = resticEnv({ PATH: '/bin', PW: 'secret', RESTIC_REPOSITORY: 'x' }, to, from);
+    assert.equal(env.RESTIC_PASSWORD, 'secret');
+    assert.equal(env.RESTIC_FROM_PASSWORD_FILE, '/p1');
+    assert.equal(env.RESTIC_REPOSITORY, undefined);
+  });
+  it('classifies restic failures', () => {
+    const table: Array<[string, string]> = [
+      ['Fatal: wrong password or no key found', 'wrong-password'],
+      ['subprocess ssh: ssh: connect to host 127.0.0.1 port 1: Connection refused', 'unreachable'],
+      ['Load(<data/26>, 0, 0) returned error, retrying after 552ms: ReadFull: connection lost', 'unreachable'],
+      ['subprocess ssh: root@127.0.0.1: Permission denied (publickey).', 'auth'],
+      ['Fatal: unable to open config file: Lstat: file does not exist\nIs there a repository at the following location?', 'no-repository'],
+      ['Fatal: unable to create lock in backend: repository is already locked by PID 1', 'locked'],
+      ['something else', 'failed'],
+    ];
+    for (const [stderr, kind] of table) assert.equal(classify(stderr), kind, stderr);
+  });
+});
+
+describe('missing snapshots and the id map', () => {
+  const primary = [snap('p2', 2000), snap('p1', 1000), snap('p3', 3000)];
+  const replica = [snap('c1', 1000, 'p1')];
+  it('lists primary snapshots without a copy, oldest first', () => {
+    assert.deepEqual(missingSnapshots(primary, replica).map((s) => s.id), ['p2', 'p3']);
+    assert.deepEqual(missingSnapshots(primary, [...replica, snap('c2', 2000, 'p2'), snap('c3', 3000, 'p3')]), []);
+  });
+  it('maps original → copy', () => {
+    assert.deepEqual(mapCopies(primary, replica), [{ originalId: 'p1', copyId: 'c1', timeMs: 1000, tags: [] }]);
+  });
+});
+
+describe('evaluateReplication', () => {
+  const h = 3_600_000;
+  const now = 100 * h;
+  const run = (status: ReplicationRun['status'], at: number, extra: Partial<ReplicationRun> = {}): ReplicationRun => ({
+    id: `r${at}`, project: 'p', source: 's', target: 't', status, attempts: 1, copied: 0, pid: 1, host: 'h', user: 'u', startedAt: at, finishedAt: at, ...extra,
+  });
+  it('ok, behind, failing', () => {
+    const fresh = run('succeeded', now - h, { primaryNewestAt: now - 2 * h, replicaNewestAt: now - 2 * h, primaryCount: 3, replicaCount: 3 });
+    const cases: Array<[ReplicationRun[], string]> = [
+      [[], 'behind'],
+      [[fresh], 'ok'],
+      [[run('succeeded', now - h, { primaryNewestAt: now - 30 * h, replicaNewestAt: now - 30 * h })], 'behind'],
+      [[run('succeeded', now - h)], 'behind'],
+      [[run('failed', now, { error: 'down' }), fresh], 'failing'],
+      [[run('interrupted', now), fresh], 'failing'],
+      [[run('running', now), fresh], 'ok'],
+    ];
+    for (const [runs, state] of cases) assert.equal(evaluateReplication('p', runs, 26 * h, now).state, state, JSON.stringify(runs.map((r) => r.status)));
+  });
+  it('reports lag, age and failures in a row', () => {
+    const s = evaluateReplication('p', [run('failed', now, { error: 'x' }), run('failed', now - 1), run('succeeded', now - h, { primaryNewestAt: now - 2 * h, replicaNewestAt: now - 3 * h })], 26 * h, now);
+    assert.equal(s.consecutiveFailures, 2);
+    assert.equal(s.lagMs, h);
+    assert.equal(s.ageMs, 3 * h);
+    assert.match(s.reason, /last pull failed \(2 in a row\): x/);
+  });
+});
+
+describe('backup.replicate in berth.yaml', () => {
+  it('resolves paths against the project folder and applies defaults', async () => {
+    const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { loadProject } = await import('../../../src/project/load.js');
+    const dir = mkdtempSync(join(tmpdir(), 'brep-unit-'));
+    try {
+      writeFileSync(join(dir, 'compose.yaml'), 'services:\n  app:\n    image: busybox\n');
+      writeFileSync(
+        join(dir, 'berth.yaml'),
+        'backup:\n  repository: repo\n  password_env: LOCAL_PW\nreplicate:\n  from: sftp:berth@primary:/srv/backups/repo\n  from_password_file: keys/primary.pass\n  ssh: { identity_file: keys/id, port: 2222 }\n  bandwidth_limit: 20M\n',
+      );
+      const p = await loadProject(dir, { env: {} });
+      assert.deepEqual(p.replicate, {
+        from: 'sftp:berth@primary:/srv/backups/repo',
+        fromPassword: { file: join(dir, 'keys/primary.pass') },
+        to: join(dir, 'repo'),
+        toPassword: { env: 'LOCAL_PW' },
+        ssh: { port: 2222, identityFile: join(dir, 'keys/id') },
+        cron: '30 3 * * *',
+        maxLagMs: 26 * 3_600_000,
+        retries: 3,
+        retryDelayMs: 10_000,
+        bandwidthLimit: 20 * 1024 * 1024,
+      });
+      writeFileSync(join(dir, 'berth.yaml'), 'replicate:\n  from: sftp:h:/r\n  from_password_file: a\n  from_password_env: B\n  schedule: "daily"\n  bogus: 1\n');
+      await assert.rejects(loadProject(dir, { env: {} }), (err: Error) => {
+        assert.match(err.message, /berth\.yaml:\d+:\d+ replicate\.bogus/);
+        assert.match(err.message, /replicate\.schedule: should be a cron expression/);
+        return true;
+      });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('replication store', () => {
+  it('lets one pull run per project at a time and marks runs of dead processes interrupted', async () => {
+    const { mkdtempSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { openStore } = await import('../../../src/store/db.js');
+    const { createReplicationStore } = await import('../../../src/store/replications.js');
+    const dir = mkdtempSync(join(tmpdir(), 'brep-store-'));
+    const store = openStore(dir);
+    try {
+      let now = 1000;
+      const runs = createReplicationStore(store.db, () => now++);
+      const run = (id: string, pid: number) => ({ id, project: 'p', source: 's', target: 't', pid, host: 'h', user: 'u' });
+      assert.deepEqual(runs.begin(run('a', 10), () => true), { ok: true });
+      const second = runs.begin(run('b', 11), () => true);
+      assert.equal(second.ok, false);
+      assert.equal(!second.ok && second.holder.id, 'a');
+      assert.deepEqual(runs.begin(run('c', 12), (pid) => pid !== 10), { ok: true });
+      assert.deepEqual(runs.runs('p').map((r) => [r.id, r.status]), [['c', 'running'], ['a', 'interrupted']]);
+      runs.finish('c', { status: 'succeeded', attempts: 1, copied: 2, replicaNewestAt: 5 });
+      assert.equal(runs.lastSucceeded('p')?.id, 'c');
+      assert.deepEqual(runs.recordMappings('p', 'c', [{ originalId: 'o1', copyId: 'c1', timeMs: 1, tags: ['x'] }]), ['o1']);
+      assert.deepEqual(runs.recordMappings('p', 'd', [{ originalId: 'o1', copyId: 'c1', timeMs: 1, tags: ['x'] }]), []);
+      assert.deepEqual(runs.mappings('p'), [{ originalId: 'o1', copyId: 'c1', timeMs: 1, tags: ['x'], runId: 'c' }]);
+    } finally {
+      store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
