@@ -13,7 +13,10 @@ export type ErrorCode =
   | 'EDGE'
   | 'DEPLOY_FAILED'
   | 'ROLLED_BACK'
-  | 'AUDIT';
+  | 'AUDIT'
+  | 'BACKUP'
+  | 'REPOSITORY'
+  | 'VERIFY';
 
 export const exitCodes: Record<ErrorCode, number> = {
   CONFIG: 2,
@@ -27,6 +30,12 @@ export const exitCodes: Record<ErrorCode, number> = {
   DEPLOY_FAILED: 10,
   ROLLED_BACK: 11,
   AUDIT: 12,
+  /** A backup or restore failed, or a run was only partial. */
+  BACKUP: 13,
+  /** The restic repository refused: wrong password, full, locked, missing. */
+  REPOSITORY: 14,
+  /** `backup verify` found damage or a restore drill did not match. */
+  VERIFY: 15,
 };
 
 export class BerthError extends Error {

@@ -3,6 +3,7 @@
  * gated by an HTTP probe, and deploy timings. Optional; snake_case keys; `x-*` allowed.
  */
 import { z } from 'zod';
+import { backupSchema } from './backup-schema.js';
 import { count, duration, leaf, port, section, SpecError, text } from './schema-kit.js';
 
 export interface Listen {
@@ -81,6 +82,7 @@ export const berthSchema = section({
   }).optional(),
   deploy: deployPolicy.optional().describe('defaults for all services'),
   services: z.record(berthService).optional(),
+  backup: backupSchema.optional().describe('verified backups: restic repository, schedule, retention, sources'),
 });
 
 export type RawBerth = z.output<typeof berthSchema>;

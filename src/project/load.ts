@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ConfigError } from '../lib/errors.js';
+import { resolveBackup } from './backup-schema.js';
 import { berthSchema, type RawBerth } from './berth-schema.js';
 import { applyBerthServices } from './berth-services.js';
 import { composeSchema, fileSourceSchema, networkSchema, serviceSchema, volumeSchema } from './compose-schema.js';
@@ -99,7 +100,22 @@ function resolveProject(input: ResolveInput): Omit<Project, 'composeFiles' | 'be
   const edgeInput = { services: withBerth, drafts, berth, composeRoot: compose, berthRoot: input.berthTree };
   const { edge, services } = resolveEdge(edgeInput, issues);
   const stateDir = resolveStateDir(root, input.opts.stateDir, env.BERTH_STATE_DIR, berth.state_dir);
-  return { name, dir: root, stateDir, services, networks, volumes, secrets, edge };
+  const backup = resolveBackupSection(input, services);
+  return { name, dir: root, stateDir, services, networks, volumes, secrets, edge, ...(backup && { backup }) };
+}
+
+/** `backup:` with its references to services and volumes checked. */
+function resolveBackupSection(input: ResolveInput, services: Record<string, unknown>) {
+  const raw = input.berth.backup;
+  if (!raw) return undefined;
+  const { config, problems } = resolveBackup(raw, input.root);
+  const at = (p: string[], message: string) => input.issues.at(input.berthTree, ['backup', ...p], message);
+  for (const p of problems) at(p.path, p.message);
+  for (const s of Object.values(config.sources)) {
+    if (s.service && !(s.service in services)) at(['sources', s.name, 'service'], `unknown service "${s.service}"`);
+    for (const w of s.writers ?? []) if (!(w in services)) at(['sources', s.name, 'writers'], `unknown service "${w}"`);
+  }
+  return config;
 }
 
 /** Top-level networks, volumes, secrets and configs; each entry is validated on its own. */

@@ -2,6 +2,8 @@
  * Schema migrations, in order. Entry i brings the database from `user_version` i to i + 1.
  * Never edit an entry once released: add a new one instead.
  */
+import { backupSchemaSql } from './backup-schema.js';
+
 export const migrations: readonly string[] = [
   /* v1: deployments, live colors, deploy locks, hash-chained audit trail */ `
   CREATE TABLE deployments (
@@ -62,4 +64,5 @@ export const migrations: readonly string[] = [
   );
   CREATE INDEX audit_by_project ON audit (project, seq);
   `,
+  /* v2: backup runs, results, verify drills (backup area) */ backupSchemaSql,
 ];

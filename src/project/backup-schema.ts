@@ -1,0 +1,174 @@
+/**
+ * berth.yaml `backup:`: the restic repository, its password, the schedule and retention, and
+ * what to back up. Raw schema here; `resolveBackup()` applies the defaults in one place.
+ */
+import path from 'node:path';
+import { z } from 'zod';
+import { count, duration, leaf, port, section, SpecError, text } from './schema-kit.js';
+
+export const sourceTypes = ['mariadb', 'mysql', 'postgres', 'redis', 'volume', 'config'] as const;
+export type SourceType = (typeof sourceTypes)[number];
+
+const cron = leaf('a cron expression like "0 2 * * *"', (v) => {
+  if (typeof v !== 'string' || !/^\S+(\s+\S+){4,5}$/.test(v.trim())) throw new SpecError();
+  return v.trim();
+});
+
+const name = leaf('a name of letters, digits, "-" and "_"', (v) => {
+  if (typeof v !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9_-]*$/.test(v)) throw new SpecError();
+  return v;
+});
+
+const ratio = leaf('a number between 0 and 1', (v) => {
+  if (typeof v !== 'number' || v < 0 || v > 1) throw new SpecError();
+  return v;
+});
+
+const sourceSchema = section({
+  type: z.enum(sourceTypes).describe('what kind of data this is'),
+  service: text.optional().describe('dump inside this compose service\'s container (docker exec); else over TCP on the host'),
+  host: text.optional().describe('database host for TCP dumps (default 127.0.0.1)'),
+  port: port.optional(),
+  user: text.optional().describe('database user (default root / postgres)'),
+  password_env: text.optional().describe('environment variable holding the database password'),
+  password_file: text.optional().describe('file holding the database password, relative to the project folder'),
+  database: text.optional().describe('the database to dump (mariadb, postgres)'),
+  volume: text.optional().describe('volume source: a compose volume key or an engine volume name'),
+  path: text.optional().describe('volume source: a bind path on the host, read through a helper container'),
+  writers: z.array(text).optional().describe('services stopped while this source is restored (default: services depending on `service`)'),
+  include_env: z.boolean().optional().describe('config source: include .env (only if you accept storing it in the encrypted repository)'),
+});
+
+const replicateSchema = section({
+  from: text.describe('the primary\'s repository, e.g. sftp:berth@primary:/srv/backups/repo'),
+  from_password_file: text.optional(),
+  from_password_env: text.optional(),
+  ssh: section({ port: port.optional(), identity_file: text.optional(), known_hosts: text.optional() }).optional(),
+  schedule: cron.optional(),
+  max_lag: duration.optional(),
+});
+
+export const backupSchema = section({
+  repository: text.describe('restic repository: a local path or sftp:user@host:/path'),
+  password_file: text.optional().describe('file holding the repository password, relative to the project folder'),
+  password_env: text.optional().describe('environment variable holding the repository password'),
+  schedule: cron.optional().describe('when `berth agent` runs `backup run` (default "0 2 * * *")'),
+  retention: section({ daily: count.optional(), weekly: count.optional(), monthly: count.optional() }).optional(),
+  suspect_ratio: ratio.optional().describe('a dump smaller than this share of the previous one is suspect (default 0.5)'),
+  helper_image: text.optional().describe('image with tar and sha256sum used to read volumes (default berth-helper:local, built on first use)'),
+  sources: z.record(name, sourceSchema).optional(),
+  replicate: replicateSchema.optional(),
+});
+
+export type RawBackup = z.output<typeof backupSchema>;
+export type RawBackupSource = z.output<typeof sourceSchema>;
+
+export interface Retention {
+  readonly daily: number;
+  readonly weekly: number;
+  readonly monthly: number;
+}
+
+export type RepositoryPassword = { readonly file: string } | { readonly env: string };
+
+/** One resolved backup source; unused fields for its type are left out. */
+export interface BackupSource {
+  readonly name: string;
+  readonly type: SourceType;
+  readonly service?: string;
+  readonly host: string;
+  readonly port?: number;
+  readonly user?: string;
+  readonly password?: RepositoryPassword;
+  readonly database?: string;
+  readonly volume?: string;
+  readonly path?: string;
+  readonly writers?: readonly string[];
+  readonly includeEnv: boolean;
+}
+
+export interface ReplicateConfig {
+  readonly from: string;
+  readonly password?: RepositoryPassword;
+  readonly ssh: { readonly port?: number; readonly identityFile?: string; readonly knownHosts?: string };
+  readonly schedule: string;
+  readonly maxLagMs: number;
+}
+
+export interface BackupConfig {
+  readonly repository: string;
+  readonly password: RepositoryPassword;
+  readonly schedule: string;
+  readonly retention: Retention;
+  readonly suspectRatio: number;
+  readonly helperImage: string;
+  readonly sources: Readonly<Record<string, BackupSource>>;
+  readonly replicate?: ReplicateConfig;
+}
+
+export const backupDefaults = {
+  schedule: '0 2 * * *',
+  retention: { daily: 7, weekly: 4, monthly: 12 },
+  suspectRatio: 0.5,
+  helperImage: 'berth-helper:local',
+  passwordFile: '.berth/backup.pass',
+  replicateSchedule: '30 3 * * *',
+  maxLagMs: 26 * 3600_000,
+} as const;
+
+/** Raw `backup:` → resolved config. Returns problems as (key path, message) for the loader to position. */
+export function resolveBackup(raw: RawBackup, dir: string): { config: BackupConfig; problems: Array<{ path: string[]; message: string }> } {
+  const problems: Array<{ path: string[]; message: string }> = [];
+  const abs = (p: string) => path.resolve(dir, p);
+  const password = (file: string | undefined, env: string | undefined, at: string[]): RepositoryPassword | undefined => {
+    if (file && env) problems.push({ path: at, message: 'give password_file or password_env, not both' });
+    return env ? { env } : file ? { file: abs(file) } : undefined;
+  };
+  const repository = /^[a-z0-9]+:/.test(raw.repository) ? raw.repository : abs(raw.repository);
+  const sources: Record<string, BackupSource> = {};
+  for (const [key, s] of Object.entries(raw.sources ?? {})) {
+    const at = ['sources', key];
+    if (s.type === 'volume' && !s.volume === !s.path) problems.push({ path: at, message: 'a volume source needs exactly one of `volume` or `path`' });
+    if ((s.type === 'mariadb' || s.type === 'mysql' || s.type === 'postgres') && !s.database) {
+      problems.push({ path: at, message: `a ${s.type} source needs \`database\` (one database per source, so a restore drill can load it into a scratch database)` });
+    }
+    sources[key] = dropEmpty({
+      name: key,
+      type: s.type,
+      service: s.service,
+      host: s.host ?? '127.0.0.1',
+      port: s.port,
+      user: s.user,
+      password: password(s.password_file, s.password_env, at),
+      database: s.database,
+      volume: s.volume,
+      path: s.path === undefined ? undefined : abs(s.path),
+      writers: s.writers,
+      includeEnv: s.include_env ?? false,
+    });
+  }
+  const r = raw.replicate;
+  const config: BackupConfig = {
+    repository,
+    password: password(raw.password_file, raw.password_env, []) ?? { file: abs(backupDefaults.passwordFile) },
+    schedule: raw.schedule ?? backupDefaults.schedule,
+    retention: { ...backupDefaults.retention, ...dropEmpty(raw.retention ?? {}) },
+    suspectRatio: raw.suspect_ratio ?? backupDefaults.suspectRatio,
+    helperImage: raw.helper_image ?? backupDefaults.helperImage,
+    sources,
+    ...(r && {
+      replicate: {
+        from: r.from,
+        ...dropEmpty({ password: password(r.from_password_file, r.from_password_env, ['replicate']) }),
+        ssh: dropEmpty({ port: r.ssh?.port, identityFile: r.ssh?.identity_file && abs(r.ssh.identity_file), knownHosts: r.ssh?.known_hosts && abs(r.ssh.known_hosts) }),
+        schedule: r.schedule ?? backupDefaults.replicateSchedule,
+        maxLagMs: r.max_lag ?? backupDefaults.maxLagMs,
+      },
+    }),
+  };
+  return { config, problems };
+}
+
+function dropEmpty<T extends object>(value: T): T {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined && v !== '')) as T;
+}
