@@ -3,6 +3,7 @@
  * what to back up. Raw schema here; `resolveBackup()` applies the defaults in one place.
  */
 import path from 'node:path';
+import { Cron } from 'croner';
 import { z } from 'zod';
 import { count, duration, leaf, port, section, SpecError, text } from './schema-kit.js';
 
@@ -11,6 +12,11 @@ export type SourceType = (typeof sourceTypes)[number];
 
 const cron = leaf('a cron expression like "0 2 * * *"', (v) => {
   if (typeof v !== 'string' || !/^\S+(\s+\S+){4,5}$/.test(v.trim())) throw new SpecError();
+  try {
+    new Cron(v.trim(), { paused: true });
+  } catch (err) {
+    throw new SpecError(`should be a cron expression like "0 2 * * *" (${(err as Error).message.replace(/^CronPattern: /, '')})`);
+  }
   return v.trim();
 });
 
