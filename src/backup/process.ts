@@ -1,5 +1,6 @@
 /** Child processes for dumps and restic: argv as data, bounded waits, stderr kept for the error message. */
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
+import fs from 'node:fs';
 
 export interface Cmd {
   readonly file: string;
@@ -19,8 +20,17 @@ export function describe(cmd: Cmd): string {
   return [cmd.file, ...cmd.args].join(' ');
 }
 
+/**
+ * Children die with berth: if berth is killed mid-backup, a surviving `restic backup --stdin`
+ * would see EOF and save the truncated stream as a normal-looking snapshot. `setpriv
+ * --pdeathsig` (util-linux) makes the kernel kill the child instead.
+ */
+const setpriv = ['/usr/bin/setpriv', '/bin/setpriv'].find((p) => fs.existsSync(p));
+
 export function start(cmd: Cmd, stdio: StdioOptions = ['pipe', 'pipe', 'pipe']): ChildProcess {
-  return spawn(cmd.file, [...cmd.args], { stdio, env: { ...process.env, ...cmd.env } });
+  const env = { ...process.env, ...cmd.env };
+  if (setpriv) return spawn(setpriv, ['--pdeathsig', 'KILL', '--', cmd.file, ...cmd.args], { stdio, env });
+  return spawn(cmd.file, [...cmd.args], { stdio, env });
 }
 
 /** Runs to completion (killed after `timeoutMs`), feeding `input` to stdin. Never rejects for a non-zero exit. */

@@ -21,8 +21,10 @@ export const resticArgs = {
   forget: (r: Retention, tags: readonly string[]): string[] => [
     'forget',
     '--json',
+    // One group: the caller selects one source by tags; restic's own grouping would split it
+    // on host names and berth versions.
     '--group-by',
-    'tags',
+    '',
     '--keep-daily',
     String(r.daily),
     '--keep-weekly',

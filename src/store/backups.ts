@@ -66,7 +66,7 @@ export interface BackupStore {
   addResult(result: BackupResult): void;
   runs(project: string, limit?: number): BackupRun[];
   results(runId: string): BackupResult[];
-  /** The newest successful result of a source (any kind of run). */
+  /** The newest successful result of a source in a regular (not safety) run. */
   lastResult(project: string, source: string): BackupResult | undefined;
   /** The result that produced a snapshot (matched by full id or id prefix). */
   resultBySnapshot(snapshotId: string): BackupResult | undefined;
@@ -90,7 +90,7 @@ export function createBackupStore(db: Db, clock: Clock): BackupStore {
     results: db.prepare(`SELECT * FROM backup_results WHERE run_id = ? ORDER BY source`),
     lastResult: db.prepare(
       `SELECT r.* FROM backup_results r JOIN backup_runs u ON u.id = r.run_id
-       WHERE u.project = ? AND r.source = ? AND r.status = 'succeeded' ORDER BY r.finished_at DESC LIMIT 1`,
+       WHERE u.project = ? AND u.kind = 'backup' AND r.source = ? AND r.status = 'succeeded' ORDER BY r.finished_at DESC LIMIT 1`,
     ),
     bySnapshot: db.prepare(`SELECT * FROM backup_results WHERE snapshot_id = ? OR substr(snapshot_id, 1, length(?)) = ? ORDER BY finished_at DESC LIMIT 1`),
     insertVerify: db.prepare(`INSERT INTO backup_verifies (id, project, status, started_at) VALUES (?, ?, 'running', ?)`),
