@@ -2,7 +2,8 @@
 import { BerthError } from '../lib/errors.js';
 
 export function classifyResticFailure(stderr: string, code: number | null, repository: string, action: string): BerthError {
-  const text = stderr.trim();
+  // eslint-disable-next-line no-control-regex
+  const text = stderr.replace(/\x1b\[[0-9;]*[A-Za-z]/g, '').trim();
   const last = lastMeaningfulLine(text) || `restic exited with ${code ?? 'a signal'}`;
   if (/wrong password or no key found/i.test(text)) {
     return new BerthError('REPOSITORY', `wrong password for the restic repository ${repository}`, 'check backup.password_file / backup.password_env in berth.yaml; the snapshots are unchanged');

@@ -166,17 +166,20 @@ async function backupStream(cmd: Cmd, feed: Feed, fail: (r: { stderr: string; co
     ac.abort();
   });
   let feedError: unknown;
+  let resticFailedFirst = false;
   try {
     await feed(child.stdin!, ac.signal);
     child.stdin!.end();
   } catch (err) {
     feedError = err;
+    // restic failing first (full disk, wrong password) is the cause; the producer only lost its reader.
+    resticFailedFirst = resticGaveUp;
     // Interrupt before EOF: restic then saves no snapshot of the partial stream.
     if (!resticGaveUp) child.kill('SIGINT');
   }
   const r = await exit;
   if (feedError !== undefined) {
-    if (resticGaveUp && r.code !== 0) throw fail(r, 'backup');
+    if (resticFailedFirst && r.code !== 0) throw fail(r, 'backup');
     throw feedError;
   }
   if (r.code !== 0 || !summary) throw fail(r, 'backup');

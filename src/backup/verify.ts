@@ -70,7 +70,7 @@ export async function verifyBackups(ctx: BackupContext, opts: VerifyOptions = {}
   try {
     ctx.report.step(`restic check --read-data-subset=${subset} on ${restic.repository}`);
     const c = await restic.check(subset);
-    const damagedPacks = [...new Set([...c.output.matchAll(/pack ([0-9a-f]{8,64})/gi)].map((m) => m[1]!))];
+    const damagedPacks = [...new Set([...c.output.matchAll(/(?:\bpack\s+|does not match, want\s+)([0-9a-f]{8,64})/gi)].map((m) => m[1]!))];
     c.ok ? ctx.report.done('repository structure and the read data are intact') : ctx.report.warn(`restic check found damage${damagedPacks.length ? ` in pack(s) ${damagedPacks.join(', ')}` : ''}`);
     const drills: DrillResult[] = [];
     for (const snap of await snapshotsToUse(ctx, restic, opts)) drills.push(await drill(ctx, restic, snap, verifyId));

@@ -3,8 +3,10 @@ import type { Readable, Writable } from 'node:stream';
 import { BerthError } from '../../lib/errors.js';
 import { capture, describe, exitOf, start, type Cmd } from '../process.js';
 
-function lastLine(text: string): string {
-  return text.trim().split('\n').filter(Boolean).at(-1) ?? '';
+/** The stderr line that says what went wrong (tools often end with a generic advice line). */
+export function lastLine(text: string): string {
+  const lines = text.split('\n').map((l) => l.trim()).filter(Boolean);
+  return [...lines].reverse().find((l) => /error|fatal|refused|denied|failed|unknown|cannot|can't|not found|no such/i.test(l)) ?? lines.at(-1) ?? '';
 }
 
 /** Runs `cmd` and copies its stdout into `out` without ending it. Rejects naming the tool and its last stderr line. */
