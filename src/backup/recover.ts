@@ -25,6 +25,8 @@ export interface RecoverOptions {
 export interface RecoverOutcome {
   readonly project: string;
   readonly sources: readonly RestoredSource[];
+  /** Sources that need a hand (a host redis: files only). */
+  readonly skipped: readonly string[];
   readonly bytes: number;
   readonly totalMs: number;
   readonly upMs: number;
@@ -72,13 +74,19 @@ export async function recoverAll(open: () => Promise<Opened>, dir: string, opts:
     ctx.report.step('berth up');
     await upProject(ctx, { wait: true });
     const upMs = Date.now() - tUp;
+    const skipped: string[] = [];
     for (const item of await planRestore(ctx, { snapshot: opts.snapshot, types: databaseTypes })) {
+      if (item.source.type === 'redis' && !item.source.service) {
+        ctx.report.warn(`${item.source.name}: a redis on the host is restored as files only; run \`berth restore ${item.snapshot.short_id} --to DIR\` and copy them into its data directory`);
+        skipped.push(item.source.name);
+        continue;
+      }
       sources.push(await untilReady(ctx, () => restorePlanned(ctx, [item], { snapshot: opts.snapshot, noSafety: true }).then((r) => r[0]!)));
     }
     const totalMs = Date.now() - t0;
     const bytes = sources.reduce((n, s) => n + s.bytes, bootstrapBytes ?? 0);
     const bytesPerSecond = bytes / Math.max(totalMs / 1000, 0.001);
-    const outcome = { project: ctx.project.name, sources, bytes, totalMs, upMs, bytesPerSecond, projected500GbHours: 500e9 / Math.max(bytesPerSecond, 1) / 3600 };
+    const outcome = { project: ctx.project.name, sources, skipped, bytes, totalMs, upMs, bytesPerSecond, projected500GbHours: 500e9 / Math.max(bytesPerSecond, 1) / 3600 };
     ctx.audit.append({ user: ctx.user, action: 'backup.recover', project: ctx.project.name, target: '*', outcome: 'succeeded', details: { sources: sources.map((s) => `${s.source}@${s.snapshot}`).join(' '), bytes, totalMs } });
     ctx.report.done(`project ${ctx.project.name} rebuilt in ${formatMs(totalMs)}`);
     return outcome;

@@ -137,17 +137,17 @@ export function registerBackupCommands(program: Command): void {
     .option('-s, --source <name>', 'only this source (repeatable)', collect)
     .option('--to <target>', 'restore elsewhere: a directory (volume, redis, config) or a database name')
     .option('--all', 'fresh host: config, volumes, `berth up`, then databases; timed end to end')
-    .option('--repository <repo>', 'with --all when the project folder is empty: the restic repository')
-    .option('--password-file <file>', 'with --all when the project folder is empty: the repository password file')
+    .option('--repository <repo>', 'use this restic repository instead of backup.repository (needed by --all in an empty folder)')
+    .option('--password-file <file>', 'use this repository password file instead of the configured one')
     .option('--project <name>', 'with --all when the repository holds several projects')
     .option('--no-safety', 'do not take a safety snapshot of the current data first')
     .option('-y, --yes', 'do not ask for confirmation')
     .action(async (snapshot: string | undefined, o: { source?: string[]; to?: string; all?: boolean; repository?: string; passwordFile?: string; project?: string; safety: boolean; yes?: boolean }, cmd: Command) => {
       const g = globals(cmd);
+      const override = { repository: o.repository && (/^[a-z0-9]+:/.test(o.repository) ? o.repository : path.resolve(o.repository)), passwordFile: o.passwordFile && path.resolve(o.passwordFile) };
       if (o.all) {
         try {
           await confirm(o.yes, 'rebuild this project from the backup repository (config, volumes, databases are overwritten)');
-          const override = { repository: o.repository && (/^[a-z0-9]+:/.test(o.repository) ? o.repository : path.resolve(o.repository)), passwordFile: o.passwordFile && path.resolve(o.passwordFile) };
           const open = async () => {
             const base = await openContext(g);
             return { ctx: createBackupContext(base, override), close: () => base.close() };
@@ -161,7 +161,7 @@ export function registerBackupCommands(program: Command): void {
       }
       await runWithContext(cmd, async (base) => {
         if (!snapshot) throw new BerthError('CONFIG', 'which snapshot? give "latest" or a snapshot id', 'see `berth backup list --snapshots`');
-        const ctx = createBackupContext(base);
+        const ctx = createBackupContext(base, override);
         const opts = { snapshot, sources: o.source, to: o.to, noSafety: !o.safety };
         const plan = await planRestore(ctx, opts);
         if (plan.length === 0) throw new BerthError('NOT_FOUND', 'nothing to restore', 'name a source with --source');
