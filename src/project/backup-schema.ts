@@ -178,3 +178,45 @@ export function resolveBackup(raw: RawBackup, dir: string): { config: BackupConf
 function dropEmpty<T extends object>(value: T): T {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined && v !== '')) as T;
 }
+
+/** What `detectSources` needs to know of a service (a subset of the model's Service). */
+export interface DetectableService {
+  readonly name: string;
+  readonly image: string;
+  readonly environment: Readonly<Record<string, string>>;
+  readonly mounts: ReadonlyArray<{ readonly type: string; readonly source?: string }>;
+}
+
+/**
+ * Defaults when `backup.sources` is not given: databases recognised by their image (dumped
+ * inside their container), every other named volume through a helper container. The project's
+ * config is always added by the backup domain.
+ */
+export function detectSources(services: readonly DetectableService[], volumeKeys: readonly string[]): BackupSource[] {
+  const out: BackupSource[] = [];
+  const dbVolumes = new Set<string>();
+  const base = (image: string) => image.split('@')[0]!.split(':')[0]!.split('/').pop()!;
+  for (const s of services) {
+    const kind = base(s.image);
+    const env = s.environment;
+    const common = { name: s.name, service: s.name, host: '127.0.0.1', includeEnv: false };
+    let found: BackupSource | undefined;
+    if (/^(mariadb|mysql|percona)/.test(kind)) {
+      const database = env.MARIADB_DATABASE ?? env.MYSQL_DATABASE;
+      if (database) found = { ...common, type: kind.startsWith('mariadb') ? 'mariadb' : 'mysql', database };
+    } else if (/^(postgres|postgis)/.test(kind)) {
+      found = { ...common, type: 'postgres', database: env.POSTGRES_DB ?? env.POSTGRES_USER ?? 'postgres' };
+    } else if (/^(redis|valkey|keydb)/.test(kind)) {
+      found = { ...common, type: 'redis' };
+    }
+    if (!found) continue;
+    out.push(found);
+    for (const m of s.mounts) if (m.type === 'volume' && m.source) dbVolumes.add(m.source);
+  }
+  for (const key of volumeKeys) {
+    if (dbVolumes.has(key)) continue; // a live database's files are not a consistent backup; its dump is
+    const name = out.some((o) => o.name === key) ? `${key}-volume` : key;
+    out.push({ name, type: 'volume', volume: key, host: '127.0.0.1', includeEnv: false });
+  }
+  return out;
+}

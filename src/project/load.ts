@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ConfigError } from '../lib/errors.js';
-import { resolveBackup } from './backup-schema.js';
+import { detectSources, resolveBackup } from './backup-schema.js';
 import { berthSchema, type RawBerth } from './berth-schema.js';
 import { applyBerthServices } from './berth-services.js';
 import { composeSchema, fileSourceSchema, networkSchema, serviceSchema, volumeSchema } from './compose-schema.js';
@@ -16,7 +16,7 @@ import { resolveEdge } from './edge.js';
 import { checkFixedAddresses } from './fixed-addresses.js';
 import { type EnvLookup, interpolateTree } from './interpolate.js';
 import { mergeTrees } from './merge.js';
-import type { Network, Project, Secret, Volume } from './model.js';
+import type { Network, Project, Secret, Service, Volume } from './model.js';
 import { normalizeService, type ProjectRefs, type ServiceDraft } from './normalize-service.js';
 import { type ConfigPath, IssueList, PositionIndex } from './positions.js';
 import { projectName, resolveNetwork, resolveSecret, resolveVolume } from './resources.js';
@@ -100,15 +100,19 @@ function resolveProject(input: ResolveInput): Omit<Project, 'composeFiles' | 'be
   const edgeInput = { services: withBerth, drafts, berth, composeRoot: compose, berthRoot: input.berthTree };
   const { edge, services } = resolveEdge(edgeInput, issues);
   const stateDir = resolveStateDir(root, input.opts.stateDir, env.BERTH_STATE_DIR, berth.state_dir);
-  const backup = resolveBackupSection(input, services);
+  const backup = resolveBackupSection(input, services, volumes);
   return { name, dir: root, stateDir, services, networks, volumes, secrets, edge, ...(backup && { backup }) };
 }
 
 /** `backup:` with its references to services and volumes checked. */
-function resolveBackupSection(input: ResolveInput, services: Record<string, unknown>) {
+function resolveBackupSection(input: ResolveInput, services: Record<string, Service>, volumes: Record<string, Volume>) {
   const raw = input.berth.backup;
   if (!raw) return undefined;
-  const { config, problems } = resolveBackup(raw, input.root);
+  const resolved = resolveBackup(raw, input.root);
+  const { problems } = resolved;
+  const config = raw.sources
+    ? resolved.config
+    : { ...resolved.config, sources: Object.fromEntries(detectSources(Object.values(services), Object.keys(volumes).filter((k) => !volumes[k]!.external)).map((s) => [s.name, s])) };
   const at = (p: string[], message: string) => input.issues.at(input.berthTree, ['backup', ...p], message);
   for (const p of problems) at(p.path, p.message);
   for (const s of Object.values(config.sources)) {

@@ -28,6 +28,35 @@ describe('backup config', () => {
     assert.deepEqual(sftp.backup!.retention, { daily: 30, weekly: 4, monthly: 12 });
   });
 
+  it('detects sources from images when none are declared', async () => {
+    const p = await load({
+      'compose.yaml': yaml(
+        'services:',
+        '  db:',
+        '    image: docker.io/library/mariadb:11',
+        '    environment: { MARIADB_DATABASE: shop, MARIADB_ROOT_PASSWORD: x }',
+        '    volumes: [dbdata:/var/lib/mysql]',
+        '  pg:',
+        '    image: postgres:16',
+        '    environment: { POSTGRES_USER: app }',
+        '  cache:',
+        '    image: redis:7',
+        '  web:',
+        '    image: app:1',
+        '    volumes: [uploads:/srv/uploads]',
+        'volumes:',
+        '  dbdata: {}',
+        '  uploads: {}',
+      ),
+      'berth.yaml': yaml('backup:', '  repository: /srv/repo'),
+    });
+    const s = p.backup!.sources;
+    assert.deepEqual(Object.keys(s).sort(), ['cache', 'db', 'pg', 'uploads']);
+    assert.deepEqual([s.db!.type, s.db!.service, s.db!.database], ['mariadb', 'db', 'shop']);
+    assert.deepEqual([s.pg!.type, s.pg!.database], ['postgres', 'app']);
+    assert.deepEqual([s.cache!.type, s.uploads!.type, s.uploads!.volume], ['redis', 'volume', 'uploads']);
+  });
+
   const bad: Array<[string, string[], RegExp]> = [
     ['unknown key', ['backup:', '  repository: r', '  keep: 3'], /berth.yaml:3:3 backup.keep: unsupported key `keep`/],
     ['bad cron', ['backup:', '  repository: r', '  schedule: "every night"'], /berth.yaml:3:13 backup.schedule: should be a cron expression/],
