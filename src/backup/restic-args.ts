@@ -36,6 +36,7 @@ export const resticArgs = {
   forgetIds: (ids: readonly string[]): string[] => ['forget', '--quiet', ...ids],
   prune: (): string[] => ['prune'],
   check: (readDataSubset?: string): string[] => ['check', ...(readDataSubset ? [`--read-data-subset=${readDataSubset}`] : [])],
+  restore: (snapshot: string, target: string): string[] => ['restore', '--quiet', '--verify', snapshot, '--target', target],
   dump: (snapshot: string, file: string): string[] => ['dump', '--quiet', snapshot, file],
   ls: (snapshot: string): string[] => ['ls', '--json', '--no-lock', snapshot],
   /** Without --remove-all restic removes only stale locks (dead pid on this host, or older than 30 min). */

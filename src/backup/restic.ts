@@ -24,6 +24,7 @@ export type Snapshot = z.output<typeof snapshotSchema>;
 const summarySchema = z.object({
   message_type: z.literal('summary'),
   snapshot_id: z.string(),
+  total_files_processed: z.number().optional(),
   total_bytes_processed: z.number(),
   data_added: z.number(),
   total_duration: z.number(),
@@ -49,6 +50,12 @@ export type Feed = (stdin: Writable, signal: AbortSignal) => Promise<void>;
 
 export interface Restic {
   readonly repository: string;
+  /** A local path (not sftp:, rest:, s3:…): it can be bind-mounted into a helper container. */
+  readonly local: boolean;
+  /** RESTIC_REPOSITORY and RESTIC_PASSWORD (the value), for a restic run inside a helper container. */
+  containerEnv(): Record<string, string>;
+  /** restic's stderr → the BerthError for it. */
+  failure(stderr: string, code: number | null, action: string): BerthError;
   /** Creates the repository when there is none; true if it was created. */
   ensureInit(): Promise<boolean>;
   backupStream(args: StdinBackupArgs, feed: Feed): Promise<BackupSummary>;
@@ -57,6 +64,8 @@ export interface Restic {
   forgetIds(ids: readonly string[]): Promise<void>;
   prune(): Promise<string>;
   check(readDataSubset?: string): Promise<CheckResult>;
+  /** `restic restore --verify`: restic re-reads the restored files and checks them against the recorded chunk hashes. */
+  restoreVerified(snapshot: string, target: string): Promise<void>;
   /** Streams one file of a snapshot; `done` rejects with a BerthError when restic fails. */
   dump(snapshot: string, file: string): { stdout: Readable; done: Promise<void> };
   unlockStale(): Promise<void>;
@@ -87,7 +96,18 @@ export function createRestic(opts: ResticOptions): Restic {
 
   return {
     repository,
+    local: !/^[a-z0-9]+:/i.test(repository),
+    containerEnv() {
+      const password = env.RESTIC_PASSWORD ?? fs.readFileSync(env.RESTIC_PASSWORD_FILE!, 'utf8').replace(/\r?\n$/, '');
+      return { RESTIC_REPOSITORY: repository, RESTIC_PASSWORD: password };
+    },
+    failure: (stderr, code, action) => classifyResticFailure(stderr, code, repository, action),
+    async restoreVerified(snapshot, target) {
+      await run(resticArgs.restore(snapshot, target), 'restore');
+    },
     async ensureInit() {
+      // A local repository with a config file exists; its password is checked by the first real command.
+      if (!/^[a-z0-9]+:/i.test(repository) && fs.existsSync(`${repository}/config`)) return false;
       const probe = await capture(cmd(resticArgs.probe()));
       if (probe.code === 0) return false;
       const err = fail(probe, 'open');
@@ -148,16 +168,7 @@ async function backupStream(cmd: Cmd, feed: Feed, fail: (r: { stderr: string; co
   const child = start(cmd);
   const exit = exitOf(child);
   let summary: BackupSummary | undefined;
-  let buffered = '';
-  child.stdout!.on('data', (d: Buffer) => {
-    buffered += d.toString('utf8');
-    const lines = buffered.split('\n');
-    buffered = lines.pop() ?? '';
-    for (const line of lines) {
-      const parsed = line.startsWith('{"message_type":"summary"') ? summarySchema.safeParse(JSON.parse(line)) : undefined;
-      if (parsed?.success) summary = parsed.data;
-    }
-  });
+  watchSummary(child.stdout!, (s) => (summary = s));
   child.stdin!.on('error', () => undefined); // EPIPE when restic gave up; its exit says why
   const ac = new AbortController();
   let resticGaveUp = false;
@@ -184,6 +195,20 @@ async function backupStream(cmd: Cmd, feed: Feed, fail: (r: { stderr: string; co
   }
   if (r.code !== 0 || !summary) throw fail(r, 'backup');
   return summary;
+}
+
+/** Calls `onSummary` with the summary line of `restic backup --json` output. */
+export function watchSummary(stdout: Readable, onSummary: (s: BackupSummary) => void): void {
+  let buffered = '';
+  stdout.on('data', (d: Buffer) => {
+    buffered += d.toString('utf8');
+    const lines = buffered.split('\n');
+    buffered = lines.pop() ?? '';
+    for (const line of lines) {
+      const parsed = line.startsWith('{"message_type":"summary"') ? summarySchema.safeParse(JSON.parse(line)) : undefined;
+      if (parsed?.success) onSummary(parsed.data);
+    }
+  });
 }
 
 function parseJson<T>(schema: z.ZodType<T>, text: string, what: string): T {

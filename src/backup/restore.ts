@@ -89,9 +89,14 @@ async function restoreOne(ctx: BackupContext, { source, snapshot }: RestorePlanI
   let summary: string;
   try {
     ctx.report.step(`${source.name}: restoring snapshot ${snapshot.short_id}${opts.to ? ` to ${opts.to}` : ''}${stopped.length ? ` (stopped ${stopped.map((s) => s.service).join(', ')})` : ''}`);
-    const dump = ctx.restic().dump(snapshot.id, snapshot.paths?.[0] ?? '');
-    dump.stdout.on('data', (d: Buffer) => (bytes += d.length));
-    [summary] = await Promise.all([driver.restore(sctx, dump.stdout, opts.to ? { to: opts.to } : {}), dump.done]);
+    const restic = ctx.restic();
+    if (driver.direct?.owns(snapshot)) {
+      ({ summary, bytes } = await driver.direct.restore(sctx, restic, snapshot, opts.to ? { to: opts.to } : {}));
+    } else {
+      const dump = restic.dump(snapshot.id, snapshot.paths?.[0] ?? '');
+      dump.stdout.on('data', (d: Buffer) => (bytes += d.length));
+      [summary] = await Promise.all([driver.restore(sctx, dump.stdout, opts.to ? { to: opts.to } : {}), dump.done]);
+    }
   } catch (err) {
     ctx.audit.append({ user: ctx.user, action: 'backup.restore', project: ctx.project.name, target: source.name, outcome: 'failed', details: { snapshot: snapshot.short_id, error: (err as Error).message, ...(safetySnapshot && { safety: safetySnapshot }) } });
     throw err;

@@ -13,7 +13,7 @@ import { berthVersion } from '../lib/version.js';
 import type { BackupSource } from '../project/backup-schema.js';
 import type { BackupResult, BackupRunKind, BackupRunStatus } from '../store/backups.js';
 import { requireBackup, selectSources, sourceContext, type BackupContext } from './context.js';
-import type { Restic } from './restic.js';
+import type { BackupSummary, Restic } from './restic.js';
 import { snapshotTags } from './restic-args.js';
 import { sourceDrivers, type Facts } from './sources/index.js';
 
@@ -64,7 +64,15 @@ export async function runBackup(ctx: BackupContext, opts: RunOptions = {}): Prom
     finish(ctx, runId, kind, 'failed', results, (err as Error).message);
     throw err;
   }
-  for (const source of sources) results.push(await backupOne(ctx, restic, source, runId, kind));
+  for (const source of sources) {
+    const { outcome, fatal } = await backupOne(ctx, restic, source, runId, kind);
+    results.push(outcome);
+    if (fatal) {
+      // The repository itself refused (wrong password, missing): every other source would fail the same way.
+      finish(ctx, runId, kind, results.some((r) => r.status === 'succeeded') ? 'partial' : 'failed', results, fatal.message);
+      throw fatal;
+    }
+  }
   const ok = results.filter((r) => r.status === 'succeeded').length;
   const status: BackupRunStatus = ok === results.length ? 'succeeded' : ok > 0 ? 'partial' : 'failed';
   const failed = results.filter((r) => r.status === 'failed');
@@ -84,7 +92,7 @@ function finish(ctx: BackupContext, runId: string, kind: BackupRunKind, status: 
   });
 }
 
-async function backupOne(ctx: BackupContext, restic: Restic, source: BackupSource, runId: string, kind: BackupRunKind): Promise<SourceOutcome> {
+async function backupOne(ctx: BackupContext, restic: Restic, source: BackupSource, runId: string, kind: BackupRunKind): Promise<{ outcome: SourceOutcome; fatal?: BerthError }> {
   const driver = sourceDrivers[source.type];
   const startedAt = ctx.clock();
   const previous = ctx.backups.lastResult(ctx.project.name, source.name);
@@ -92,28 +100,34 @@ async function backupOne(ctx: BackupContext, restic: Restic, source: BackupSourc
   let facts: Facts = {};
   ctx.report.step(`${source.name}: ${source.type} → ${restic.repository}`);
   const ticker = setInterval(() => ctx.report.info(`${source.name}: ${formatBytes(bytes)} streamed (${formatMs(ctx.clock() - startedAt)})`), progressEveryMs);
+  const sctx = sourceContext(ctx, source);
+  const tags = snapshotTags(ctx.project.name, source.name, berthVersion, kind === 'safety' ? ['kind=safety'] : []);
   try {
-    const summary = await restic.backupStream(
-      { filename: driver.filename(source), host: ctx.host, tags: snapshotTags(ctx.project.name, source.name, berthVersion, kind === 'safety' ? ['kind=safety'] : []) },
-      async (stdin, signal) => {
+    let summary: BackupSummary;
+    if (driver.direct && (await driver.direct.usable(sctx, restic))) {
+      ({ summary, facts } = await driver.direct.backup(sctx, restic, { tags, host: ctx.host }, (n) => (bytes = n)));
+      bytes = summary.total_bytes_processed;
+    } else {
+      summary = await restic.backupStream({ filename: driver.filename(source), host: ctx.host, tags }, async (stdin, signal) => {
         const counter = forwardTo(stdin, (n) => (bytes += n));
-        facts = await driver.dump(sourceContext(ctx, source), counter, signal);
+        facts = await driver.dump(sctx, counter, signal);
         await new Promise<void>((resolve, reject) => counter.end((err?: Error | null) => (err ? reject(err) : resolve())));
-      },
-    );
+      });
+    }
     const suspect = suspectReason(bytes, facts, previous, requireBackup(ctx.project).suspectRatio);
     const outcome: SourceOutcome = { source: source.name, type: source.type, status: 'succeeded', snapshotId: summary.snapshot_id, bytes, dataAdded: summary.data_added, durationMs: ctx.clock() - startedAt, ...(suspect && { suspect }) };
     record(ctx, runId, source, startedAt, outcome, facts);
     const rate = bytes / Math.max(outcome.durationMs / 1000, 0.001);
     ctx.report.done(`${source.name}: snapshot ${summary.snapshot_id}, ${formatBytes(bytes)} (${formatBytes(summary.data_added)} new) in ${formatMs(outcome.durationMs)}, ${formatBytes(rate)}/s`);
     if (suspect) ctx.report.warn(`${source.name}: SUSPECT — ${suspect}`);
-    return outcome;
+    return { outcome };
   } catch (err) {
     const e = err instanceof BerthError ? err : new BerthError('BACKUP', (err as Error).message, undefined, { cause: err });
     const outcome: SourceOutcome = { source: source.name, type: source.type, status: 'failed', durationMs: ctx.clock() - startedAt, error: e.message, ...(e.hint && { hint: e.hint }) };
     record(ctx, runId, source, startedAt, outcome, undefined);
     ctx.report.warn(`${source.name}: FAILED — ${e.message}`);
-    return outcome;
+    const fatal = e.code === 'REPOSITORY' && /wrong password|no restic repository|password file|is not set/.test(e.message);
+    return { outcome, ...(fatal && { fatal: e }) };
   } finally {
     clearInterval(ticker);
   }
@@ -141,8 +155,8 @@ function record(ctx: BackupContext, runId: string, source: BackupSource, started
 export function suspectReason(bytes: number, facts: Facts, previous: Pick<BackupResult, 'bytes'> | undefined, ratio: number): string | undefined {
   if (bytes === 0) return 'the dump is empty';
   if (Array.isArray(facts.tables) && facts.tables.length === 0) return 'the database has no tables';
-  const manifest = facts.manifest as { files?: number } | undefined;
-  if (manifest && manifest.files === 0) return 'no files';
+  const manifest = (facts.manifest ?? facts) as { files?: number };
+  if (manifest.files === 0) return 'no files';
   if (previous?.bytes && bytes < previous.bytes * ratio) {
     return `${formatBytes(bytes)} is ${Math.round((bytes / previous.bytes) * 100)}% of the previous dump (${formatBytes(previous.bytes)}); under ${Math.round(ratio * 100)}% counts as suspect`;
   }

@@ -96,9 +96,16 @@ async function drill(ctx: BackupContext, restic: Restic, snap: Snapshot, verifyI
   try {
     if (!source) throw new BerthError('CONFIG', `source ${sourceName} is no longer in berth.yaml; cannot drill its snapshot`);
     const facts = ctx.backups.resultBySnapshot(snap.short_id)?.facts as Record<string, unknown> | undefined;
-    const dump = restic.dump(snap.id, file);
-    dump.stdout.on('data', (d: Buffer) => (bytes += d.length));
-    const [outcome] = await Promise.all([sourceDrivers[source.type].drill(sourceContext(ctx, source), dump.stdout, facts), dump.done]);
+    const driver = sourceDrivers[source.type];
+    let outcome;
+    if (driver.direct?.owns(snap)) {
+      outcome = await driver.direct.drill(sourceContext(ctx, source), restic, snap, facts);
+      bytes = outcome.bytes;
+    } else {
+      const dump = restic.dump(snap.id, file);
+      dump.stdout.on('data', (d: Buffer) => (bytes += d.length));
+      [outcome] = await Promise.all([driver.drill(sourceContext(ctx, source), dump.stdout, facts), dump.done]);
+    }
     result = { source: sourceName, snapshot: snap.short_id, ok: outcome.ok, restoreMs: ctx.clock() - t0, bytes, summary: outcome.summary, mismatches: outcome.mismatches };
   } catch (err) {
     result = { source: sourceName, snapshot: snap.short_id, ok: false, restoreMs: ctx.clock() - t0, bytes, summary: 'drill failed', mismatches: [], error: (err as Error).message };

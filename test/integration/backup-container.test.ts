@@ -45,8 +45,10 @@ name: {{NAME}}
 backup:
   repository: repo
   password_file: backup.pass
+  helper_image: berth-test/app:v1     # not berth's own helper: volumes are streamed as tar
   sources:
     cache: { type: redis, service: cache }
+    files: { type: volume, volume: cachedata }
 `,
       'backup.pass': 'container-test\n',
     });
@@ -59,14 +61,15 @@ backup:
     await p?.cleanup();
   });
 
-  it('backs up RDB and AOF through docker exec and drills them', async () => {
-    const r = await p.berth(['--json', 'backup', 'run', '--source', 'cache']);
+  it('backs up RDB and AOF through docker exec, a volume as a tar stream, and drills them', async () => {
+    const r = await p.berth(['--json', 'backup', 'run', '--source', 'cache', '--source', 'files']);
     assert.equal(r.code, 0, r.stderr);
-    const v = await p.berth(['--json', 'backup', 'verify', '--source', 'cache']);
+    const v = await p.berth(['--json', 'backup', 'verify', '--source', 'cache', '--source', 'files']);
     assert.equal(v.code, 0, v.stderr);
-    const [drill] = (JSON.parse(v.stdout) as { drills: Array<{ ok: boolean; summary: string }> }).drills;
-    assert.ok(drill!.ok);
-    assert.equal(drill!.summary, 'RDB valid, 3 keys, AOF present');
+    const [cache, files] = (JSON.parse(v.stdout) as { drills: Array<{ ok: boolean; summary: string }> }).drills;
+    assert.ok(cache!.ok && files!.ok);
+    assert.equal(cache!.summary, 'RDB valid, 3 keys, AOF present');
+    assert.match(files!.summary, /^\d+ files, \d+ bytes, digests equal$/);
   });
 
   it('restores into the container: the service is stopped, its data replaced, started again', async () => {

@@ -85,7 +85,7 @@ describe('backup faults', { timeout: 240_000 }, () => {
     child.kill('SIGKILL');
     assert.equal(await child.done, -1, `berth finished before it was killed:\n${child.output()}`);
     // restic died with berth (parent-death signal), so it cannot save the truncated stream.
-    await waitFor('restic to exit', () => spawnSync('pgrep', ['-f', 'stdin-filename volume/big.tar']).status !== 0, 10_000);
+    await waitFor('restic to exit', () => spawnSync('pgrep', ['-f', 'source=big']).status !== 0, 10_000);
     await sleep(500);
     assert.equal(p.snapshots('big').length, 0);
 

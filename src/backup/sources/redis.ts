@@ -116,7 +116,7 @@ export const redisSource: SourceDriver = {
     if (!ctr) throw new BerthError('BACKUP', `${ctx.source.name}: service ${svc} has no container to restore into`, 'run `berth up` first');
     // The caller stopped the service (it is one of the writers); write into its /data through a helper.
     const image = ctx.project.backup?.helperImage ?? 'berth-helper:local';
-    const cmd: Cmd = { file: 'docker', args: ['run', '--rm', '-i', '--network', 'none', '--volumes-from', ctr.name, '--entrypoint', '/bin/sh', image, '-c', 'cd /data && rm -rf appendonlydir && tar -x'] };
+    const cmd: Cmd = { file: 'docker', args: ['run', '--rm', '-i', '--log-driver', 'none', '--network', 'none', '--volumes-from', ctr.name, '--entrypoint', '/bin/sh', image, '-c', 'cd /data && rm -rf appendonlydir && tar -x'] };
     await pipeInto(cmd, input, `${ctx.source.name}: write /data of ${ctr.name}`);
     return `RDB/AOF restored into ${ctr.name}:/data`;
   },

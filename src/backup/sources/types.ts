@@ -4,6 +4,7 @@ import type { Engine } from '../../engine/engine.js';
 import type { Reporter } from '../../lib/reporter.js';
 import type { BackupSource } from '../../project/backup-schema.js';
 import type { Project } from '../../project/model.js';
+import type { BackupSummary, Restic, Snapshot } from '../restic.js';
 
 export interface SourceContext {
   readonly project: Project;
@@ -40,4 +41,19 @@ export interface SourceDriver {
   restore(ctx: SourceContext, input: Readable, opts: RestoreOptions): Promise<string>;
   /** Services to stop while restoring (besides the source's own `writers`). */
   writers(ctx: SourceContext): readonly string[];
+  readonly direct?: DirectSource;
+}
+
+/**
+ * A source restic reads itself instead of a stream (a volume, through a helper container that
+ * runs restic): restic's own change detection then skips unchanged files.
+ */
+export interface DirectSource {
+  /** Whether this backup can run direct (a local repository, a helper image with restic). */
+  usable(ctx: SourceContext, restic: Restic): Promise<boolean>;
+  backup(ctx: SourceContext, restic: Restic, args: { tags: readonly string[]; host: string }, onBytes: (n: number) => void): Promise<{ summary: BackupSummary; facts: Facts; bytes: number }>;
+  /** Whether a snapshot was made by `backup` above (else it holds a stream). */
+  owns(snapshot: Snapshot): boolean;
+  drill(ctx: SourceContext, restic: Restic, snapshot: Snapshot, facts: Facts | undefined): Promise<DrillOutcome & { bytes: number }>;
+  restore(ctx: SourceContext, restic: Restic, snapshot: Snapshot, opts: RestoreOptions): Promise<{ summary: string; bytes: number }>;
 }

@@ -12,20 +12,16 @@ import { ensureHelperImage } from '../helper-image.js';
 import type { Cmd } from '../process.js';
 import { compareManifests, digestTar, listedFileLimit, type Manifest } from '../tar-digest.js';
 import { pipeFrom, pipeInto } from './io.js';
+import { directVolume } from './volume-direct.js';
 import type { DrillOutcome, SourceContext, SourceDriver } from './types.js';
+import { volumeMount } from './where.js';
 
-/** `-v` argument for the data: the engine volume name, or the bind path. */
-export function volumeMount(ctx: SourceContext, readOnly: boolean): string {
-  const s = ctx.source;
-  const src = s.path ?? ctx.project.volumes[s.volume!]?.name ?? s.volume!;
-  return `${src}:/data${readOnly ? ':ro' : ''}`;
-}
 
 function helper(ctx: SourceContext, readOnly: boolean, argv: string[]): Cmd {
   const name = `berth-helper-${ctx.project.name}-${ctx.source.name}-${process.pid}`;
   return {
     file: 'docker',
-    args: ['run', '--rm', '-i', '--name', name, '--network', 'none', '--label', `${label.role}=helper`, '-v', volumeMount(ctx, readOnly), '--entrypoint', '/bin/sh', image(ctx), '-c', ...argv],
+    args: ['run', '--rm', '-i', '--log-driver', 'none', '--name', name, '--network', 'none', '--label', `${label.role}=helper`, '-v', volumeMount(ctx, readOnly), '--entrypoint', '/bin/sh', image(ctx), '-c', ...argv],
   };
 }
 
@@ -33,6 +29,7 @@ const image = (ctx: SourceContext) => ctx.project.backup?.helperImage ?? 'berth-
 
 export const volumeSource: SourceDriver = {
   filename: (s) => `volume/${s.name}.tar`,
+  direct: directVolume,
 
   async dump(ctx, out: Writable, signal) {
     await ensureHelperImage(image(ctx));

@@ -53,3 +53,10 @@ export function scratchName(prefix: string): string {
 export function relativeTo(dir: string, file: string): string {
   return path.relative(dir, file).split(path.sep).join('/');
 }
+
+/** `-v` argument for the data: the engine volume name, or the bind path. */
+export function volumeMount(ctx: SourceContext, readOnly: boolean): string {
+  const s = ctx.source;
+  const src = s.path ?? ctx.project.volumes[s.volume!]?.name ?? s.volume!;
+  return `${src}:/data${readOnly ? ':ro' : ''}`;
+}
