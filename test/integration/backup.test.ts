@@ -123,5 +123,11 @@ describe('backup run, verify, restore', { timeout: 180_000 }, () => {
     assert.equal(sched.value.schedule, '0 2 * * *');
     assert.equal(sched.value.next.length, 3);
     for (const n of sched.value.next) assert.match(n, /T0[0-9]:00:00.000Z|T02:00:00.000Z/);
+
+    // Every backup operation is in the hash-chained audit trail, which still verifies.
+    const audit = await p.json<Array<{ action: string; outcome: string }>>(['audit', 'list', '-n', '50']);
+    const actions = new Set(audit.value.map((a) => a.action));
+    for (const a of ['backup.run', 'backup.verify', 'backup.safety', 'backup.restore', 'backup.prune']) assert.ok(actions.has(a), `${a} missing from ${[...actions].join(', ')}`);
+    assert.equal((await p.run(['audit', 'verify'])).code, 0);
   });
 });
