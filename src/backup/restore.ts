@@ -10,6 +10,7 @@ import { BerthError } from '../lib/errors.js';
 import { formatMs } from '../lib/time.js';
 import type { BackupSource } from '../project/backup-schema.js';
 import { effectiveSources, requireBackup, sourceContext, type BackupContext } from './context.js';
+import { startProgress } from './progress.js';
 import type { Snapshot } from './restic.js';
 import { runBackup } from './run.js';
 import { sourceDrivers } from './sources/index.js';
@@ -87,6 +88,7 @@ async function restoreOne(ctx: BackupContext, { source, snapshot }: RestorePlanI
   const stopped = opts.to ? [] : await stopWriters(ctx, [...new Set([...driver.writers(sctx), ...(source.writers ?? [])])]);
   let bytes = 0;
   let summary: string;
+  const stopProgress = startProgress(ctx.report, ctx.clock, `${source.name}: restored`, () => bytes);
   try {
     ctx.report.step(`${source.name}: restoring snapshot ${snapshot.short_id}${opts.to ? ` to ${opts.to}` : ''}${stopped.length ? ` (stopped ${stopped.map((s) => s.service).join(', ')})` : ''}`);
     const restic = ctx.restic();
@@ -101,6 +103,7 @@ async function restoreOne(ctx: BackupContext, { source, snapshot }: RestorePlanI
     ctx.audit.append({ user: ctx.user, action: 'backup.restore', project: ctx.project.name, target: source.name, outcome: 'failed', details: { snapshot: snapshot.short_id, error: (err as Error).message, ...(safetySnapshot && { safety: safetySnapshot }) } });
     throw err;
   } finally {
+    stopProgress();
     for (const s of stopped) await ctx.engine.startContainer(s.id);
   }
   const ms = ctx.clock() - t0;

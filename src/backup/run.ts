@@ -13,6 +13,7 @@ import { berthVersion } from '../lib/version.js';
 import type { BackupSource } from '../project/backup-schema.js';
 import type { BackupResult, BackupRunKind, BackupRunStatus } from '../store/backups.js';
 import { requireBackup, selectSources, sourceContext, type BackupContext } from './context.js';
+import { startProgress } from './progress.js';
 import type { BackupSummary, Restic } from './restic.js';
 import { snapshotTags } from './restic-args.js';
 import { sourceDrivers, type Facts } from './sources/index.js';
@@ -43,8 +44,6 @@ export interface RunOptions {
   readonly sources?: readonly string[];
   readonly kind?: BackupRunKind;
 }
-
-const progressEveryMs = 2000;
 
 export async function runBackup(ctx: BackupContext, opts: RunOptions = {}): Promise<RunOutcome> {
   const cfg = requireBackup(ctx.project);
@@ -99,7 +98,7 @@ async function backupOne(ctx: BackupContext, restic: Restic, source: BackupSourc
   let bytes = 0;
   let facts: Facts = {};
   ctx.report.step(`${source.name}: ${source.type} → ${restic.repository}`);
-  const ticker = setInterval(() => ctx.report.info(`${source.name}: ${formatBytes(bytes)} streamed (${formatMs(ctx.clock() - startedAt)})`), progressEveryMs);
+  const stopProgress = startProgress(ctx.report, ctx.clock, `${source.name}: streamed`, () => bytes);
   const sctx = sourceContext(ctx, source);
   const tags = snapshotTags(ctx.project.name, source.name, berthVersion, kind === 'safety' ? ['kind=safety'] : []);
   try {
@@ -129,7 +128,7 @@ async function backupOne(ctx: BackupContext, restic: Restic, source: BackupSourc
     const fatal = e.code === 'REPOSITORY' && /wrong password|no restic repository|password file|is not set/.test(e.message);
     return { outcome, ...(fatal && { fatal: e }) };
   } finally {
-    clearInterval(ticker);
+    stopProgress();
   }
 }
 

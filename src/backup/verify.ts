@@ -8,6 +8,7 @@ import { BerthError } from '../lib/errors.js';
 import { newId } from '../lib/ids.js';
 import { formatMs } from '../lib/time.js';
 import { effectiveSources, requireBackup, sourceContext, type BackupContext } from './context.js';
+import { startProgress } from './progress.js';
 import type { Restic, Snapshot } from './restic.js';
 import { sourceDrivers } from './sources/index.js';
 
@@ -93,6 +94,7 @@ async function drill(ctx: BackupContext, restic: Restic, snap: Snapshot, verifyI
   ctx.report.step(`${sourceName}: restore drill of snapshot ${snap.short_id} (${file})`);
   let result: DrillResult;
   let bytes = 0;
+  const stopProgress = startProgress(ctx.report, ctx.clock, `${sourceName}: restored`, () => bytes);
   try {
     if (!source) throw new BerthError('CONFIG', `source ${sourceName} is no longer in berth.yaml; cannot drill its snapshot`);
     const facts = ctx.backups.resultBySnapshot(snap.short_id)?.facts as Record<string, unknown> | undefined;
@@ -109,6 +111,8 @@ async function drill(ctx: BackupContext, restic: Restic, snap: Snapshot, verifyI
     result = { source: sourceName, snapshot: snap.short_id, ok: outcome.ok, restoreMs: ctx.clock() - t0, bytes, summary: outcome.summary, mismatches: outcome.mismatches };
   } catch (err) {
     result = { source: sourceName, snapshot: snap.short_id, ok: false, restoreMs: ctx.clock() - t0, bytes, summary: 'drill failed', mismatches: [], error: (err as Error).message };
+  } finally {
+    stopProgress();
   }
   ctx.backups.addDrill({ verifyId, source: sourceName, snapshotId: snap.short_id, status: result.ok ? 'passed' : 'failed', restoreMs: result.restoreMs, bytes, details: { summary: result.summary, mismatches: result.mismatches }, ...(result.error && { error: result.error }) });
   const line = `${sourceName}: ${result.summary}; ${formatBytes(bytes)} restored in ${formatMs(result.restoreMs)}`;

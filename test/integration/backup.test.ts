@@ -5,7 +5,9 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { createBackupProject, mariadb, psql, restic, writeVolume, type BackupProject } from './backup-harness.js';
+import { backupJobs } from '../../src/backup/schedule.js';
+import { loadProject } from '../../src/project/load.js';
+import { createBackupProject, dbEnv, mariadb, psql, restic, writeVolume, type BackupProject } from './backup-harness.js';
 
 interface RunJson {
   runId: string;
@@ -129,5 +131,18 @@ describe('backup run, verify, restore', { timeout: 180_000 }, () => {
     const actions = new Set(audit.value.map((a) => a.action));
     for (const a of ['backup.run', 'backup.verify', 'backup.safety', 'backup.restore', 'backup.prune']) assert.ok(actions.has(a), `${a} missing from ${[...actions].join(', ')}`);
     assert.equal((await p.run(['audit', 'verify'])).code, 0);
+  });
+
+  it('the agent job (backupJobs) runs a backup and applies the retention', async () => {
+    Object.assign(process.env, dbEnv);
+    const project = await loadProject(p.dir);
+    const [job] = backupJobs(project);
+    assert.equal(job!.name, `backup:${p.name}`);
+    assert.equal(job!.cron, '0 2 * * *');
+    await job!.run(new AbortController().signal);
+    // One run more, then pruned back to one snapshot per source (all taken today).
+    assert.equal(p.snapshots('db').length, 1);
+    const list = await p.json<Array<{ status: string; user: string }>>(['backup', 'list', '-n', '1']);
+    assert.equal(list.value[0]!.status, 'succeeded');
   });
 });
