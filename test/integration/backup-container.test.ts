@@ -2,7 +2,9 @@
  * A database inside its service container: the dump runs through `docker exec` (BGSAVE, then a
  * tar of RDB + AOF made in the container), the drill loads it into a scratch redis-server, and
  * the restore stops the service, writes its /data through a helper container and starts it again.
- * The Redis image is made here from this host's redis binaries with `docker import` (no registry).
+ * The same for PostgreSQL: pg_dump in the container, the drill in a scratch database of that
+ * server, the restore with the services depending on it stopped.
+ * The images are made here from this host's binaries with `docker import` (no registry).
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -24,19 +26,68 @@ tar -C "$r" -c . | docker import --change 'ENV PATH=/usr/bin:/bin' --change 'WOR
 rm -rf "$r"
 `;
 
+const pgImage = 'berth-test/postgres:local';
+/** PostgreSQL 15 from this host's binaries, with an entrypoint like the official image's (POSTGRES_PASSWORD, POSTGRES_DB). */
+const buildPgImage = `
+set -eu
+r=$(mktemp -d)
+bin=/usr/lib/postgresql/15/bin
+bins="$bin/postgres $bin/initdb $bin/pg_ctl $bin/psql $bin/pg_dump $bin/pg_dumpall $bin/pg_restore"
+files="$bins $(ldd $bins | awk '/=>/ {print $3} /^[[:space:]]+\\// {print $1}' | sort -u)"
+for f in $files; do mkdir -p "$r$(dirname "$f")"; cp -L "$f" "$r$f"; done
+mkdir -p "$r/usr/share/postgresql" "$r/usr/share/zoneinfo" "$r/bin" "$r/etc" "$r/tmp" "$r/var/run/postgresql" "$r/var/lib/postgresql/data"
+cp -a /usr/share/postgresql/15 "$r/usr/share/postgresql/"
+cp -a /usr/lib/postgresql/15/lib "$r/usr/lib/postgresql/15/"
+cp -a /usr/share/zoneinfo/UTC /usr/share/zoneinfo/Etc "$r/usr/share/zoneinfo/" 2>/dev/null || true
+cp /bin/busybox "$r/bin/busybox"
+for a in sh cat ls rm mkdir chown su env id; do ln -s busybox "$r/bin/$a"; done
+printf 'root:x:0:0:root:/root:/bin/sh\\npostgres:x:999:999:postgres:/var/lib/postgresql:/bin/sh\\n' >"$r/etc/passwd"
+printf 'root:x:0:\\npostgres:x:999:\\n' >"$r/etc/group"
+cat >"$r/entrypoint.sh" <<'SH'
+#!/bin/sh
+set -e
+D=/var/lib/postgresql/data
+chown -R 999:999 "$D" /var/run/postgresql
+if [ ! -s "$D/PG_VERSION" ]; then
+  echo "$POSTGRES_PASSWORD" > /tmp/pw; chown 999 /tmp/pw
+  su postgres -c "/usr/lib/postgresql/15/bin/initdb -D $D -U \${POSTGRES_USER:-postgres} --pwfile=/tmp/pw --auth-local=trust --auth-host=scram-sha-256 -E UTF8 --locale=C" >/dev/null
+  rm /tmp/pw
+  echo "host all all 0.0.0.0/0 scram-sha-256" >> "$D/pg_hba.conf"
+  if [ -n "\${POSTGRES_DB:-}" ]; then
+    su postgres -c "/usr/lib/postgresql/15/bin/postgres --single -j -D $D postgres" <<SQL >/dev/null
+CREATE DATABASE "$POSTGRES_DB";
+SQL
+  fi
+fi
+exec su postgres -c "exec /usr/lib/postgresql/15/bin/postgres -D $D -c listen_addresses=* -c unix_socket_directories=/var/run/postgresql"
+SH
+chmod 755 "$r/entrypoint.sh"
+tar -C "$r" -c . | docker import --change 'ENV PATH=/usr/lib/postgresql/15/bin:/bin' --change 'ENV TZ=UTC' --change 'CMD ["/entrypoint.sh"]' - ${pgImage} >/dev/null
+rm -rf "$r"
+`;
+
+const pgSql = (ctr: string, sql: string) => execFileSync('docker', ['exec', ctr, 'psql', '-U', 'postgres', '-d', 'shop', '-XAtq', '-v', 'ON_ERROR_STOP=1', '-c', sql], { encoding: 'utf8' }).trim();
 const redis = (ctr: string, ...args: string[]) => execFileSync('docker', ['exec', ctr, 'redis-cli', '--raw', ...args], { encoding: 'utf8' }).trim();
 
-describe('a redis in its service container', { timeout: 120_000 }, () => {
+describe('databases in their service containers', { timeout: 120_000 }, () => {
   let p: TestProject;
   let ctr: string;
   before(async () => {
     if (execFileSync('docker', ['images', '-q', image], { encoding: 'utf8' }).trim() === '') execFileSync('sh', ['-c', buildImage]);
+    if (execFileSync('docker', ['images', '-q', pgImage], { encoding: 'utf8' }).trim() === '') execFileSync('sh', ['-c', buildPgImage]);
     p = await createTestProject({
       'compose.yaml': `
 services:
   cache:
     image: ${image}
     volumes: ["cachedata:/data"]
+  pg:
+    image: ${pgImage}
+    environment: { POSTGRES_PASSWORD: pg-secret, POSTGRES_DB: shop }
+    healthcheck: { test: ["CMD", "psql", "-U", "postgres", "-d", "shop", "-Atc", "SELECT 1"], interval: 1s, retries: 30 }
+  app:
+    image: berth-test/app:v1
+    depends_on: { pg: { condition: service_healthy } }
 volumes:
   cachedata: {}
 `,
@@ -49,6 +100,7 @@ backup:
   sources:
     cache: { type: redis, service: cache }
     files: { type: volume, volume: cachedata }
+    pg: { type: postgres, service: pg, database: shop }
 `,
       'backup.pass': 'container-test\n',
     });
@@ -56,6 +108,7 @@ backup:
     assert.equal(up.code, 0, up.stderr);
     ctr = `${p.name}-cache-blue`;
     redis(ctr, 'MSET', 'k1', 'v1', 'k2', 'v2', 'k3', 'v3');
+    pgSql(`${p.name}-pg-blue`, "CREATE TABLE orders (id serial PRIMARY KEY, item text); INSERT INTO orders (item) SELECT 'o' || g FROM generate_series(1, 250) g");
   });
   after(async () => {
     await p?.cleanup();
@@ -91,5 +144,24 @@ backup:
     }
     assert.equal(redis(ctr, 'MGET', 'k1', 'k3'), 'v1\nv3');
     assert.equal(redis(ctr, 'EXISTS', 'later'), '0');
+  });
+
+  it('postgres in its container: pg_dump through docker exec, a drill in a scratch database there, a restore with its writers stopped', async () => {
+    const pg = `${p.name}-pg-blue`;
+    const r = await p.berth(['--json', 'backup', 'run', '--source', 'pg']);
+    assert.equal(r.code, 0, r.stderr);
+    const v = await p.berth(['--json', 'backup', 'verify', '--source', 'pg']);
+    assert.equal(v.code, 0, v.stderr);
+    const [drill] = (JSON.parse(v.stdout) as { drills: Array<{ ok: boolean; summary: string }> }).drills;
+    assert.equal(drill!.summary, '1 tables, 250 rows, counts and checksums equal');
+    assert.equal(pgSql(pg, "SELECT count(*) FROM pg_database WHERE datname LIKE 'berth_drill%'"), '0');
+
+    pgSql(pg, "DELETE FROM orders WHERE id > 5; UPDATE orders SET item = 'x'");
+    const res = await p.berth(['--json', 'restore', 'latest', '--source', 'pg', '--yes']);
+    assert.equal(res.code, 0, res.stderr);
+    const [out] = JSON.parse(res.stdout) as Array<{ stopped: string[] }>;
+    assert.deepEqual(out!.stopped, ['app']);
+    assert.equal(pgSql(pg, "SELECT count(*), count(*) FILTER (WHERE item = 'x') FROM orders"), '250|0');
+    assert.equal(execFileSync('docker', ['inspect', '-f', '{{.State.Running}}', `${p.name}-app-blue`], { encoding: 'utf8' }).trim(), 'true');
   });
 });
