@@ -1,7 +1,7 @@
 /**
- * The project's own configuration: compose files, berth.yaml, and the files they reference that
- * live in the project folder (env files, configs). `.env` only with `include_env: true`: it
- * usually holds secrets, and the repository is encrypted but shared by everyone with its password.
+ * The project's own configuration: compose files and berth.yaml. Env files only with
+ * `include_env: true`: they usually hold secrets, and the repository is encrypted but readable by
+ * everyone with its password.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -12,12 +12,13 @@ import { pipeInto } from './io.js';
 import type { DrillOutcome, SourceContext, SourceDriver } from './types.js';
 import { relativeTo } from './where.js';
 
-/** Project files to keep, relative to the project folder. */
+/** Project files to keep, relative to the project folder. Env files (`.env`, `*.env`) only with `include_env`. */
 export function configFiles(ctx: SourceContext): string[] {
   const { project, source } = ctx;
   const files = new Set<string>([...project.composeFiles, ...(project.berthFile ? [project.berthFile] : [])]);
-  for (const name of ['.env', '.env.example']) if (name !== '.env' || source.includeEnv) files.add(path.join(project.dir, name));
-  for (const f of fs.readdirSync(project.dir)) if (/\.env$/.test(f) && f !== '.env') files.add(path.join(project.dir, f));
+  for (const f of fs.readdirSync(project.dir)) {
+    if (f === '.env.example' || (source.includeEnv && (f === '.env' || f.endsWith('.env')))) files.add(path.join(project.dir, f));
+  }
   return [...files]
     .filter((f) => fs.existsSync(f) && fs.statSync(f).isFile())
     .map((f) => relativeTo(project.dir, f))
