@@ -5,6 +5,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { backupJobs } from '../../../src/backup/schedule.js';
+import { configFiles } from '../../../src/backup/sources/config.js';
+import type { SourceContext } from '../../../src/backup/sources/types.js';
 import { openStore } from '../../../src/store/db.js';
 import { createBackupStore, lastGoodBackupAt } from '../../../src/store/backups.js';
 import { load, loadError, yaml } from '../project/helpers.js';
@@ -55,6 +57,13 @@ describe('backup config', () => {
     assert.deepEqual([s.db!.type, s.db!.service, s.db!.database], ['mariadb', 'db', 'shop']);
     assert.deepEqual([s.pg!.type, s.pg!.database], ['postgres', 'app']);
     assert.deepEqual([s.cache!.type, s.uploads!.type, s.uploads!.volume], ['redis', 'volume', 'uploads']);
+  });
+
+  it('the config source keeps compose files and berth.yaml; env files only with include_env', async () => {
+    const p = await load({ 'compose.yaml': compose, 'berth.yaml': yaml('backup:', '  repository: r'), '.env': 'A=1\n', 'app.env': 'SECRET=x\n', 'notes.txt': 'n' });
+    const ctx = (includeEnv: boolean) => ({ project: p, source: { name: 'config', type: 'config', host: '', includeEnv } }) as unknown as SourceContext;
+    assert.deepEqual(configFiles(ctx(false)), ['berth.yaml', 'compose.yaml']);
+    assert.deepEqual(configFiles(ctx(true)), ['.env', 'app.env', 'berth.yaml', 'compose.yaml']);
   });
 
   const bad: Array<[string, string[], RegExp]> = [
