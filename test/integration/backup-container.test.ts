@@ -66,6 +66,47 @@ tar -C "$r" -c . | docker import --change 'ENV PATH=/usr/lib/postgresql/15/bin:/
 rm -rf "$r"
 `;
 
+const mariaImage = 'berth-test/mariadb:local';
+/** MariaDB from this host's binaries, with an entrypoint like the official image's (MARIADB_ROOT_PASSWORD, MARIADB_DATABASE). */
+const buildMariaImage = `
+set -eu
+r=$(mktemp -d)
+bins="/usr/sbin/mariadbd /usr/bin/mariadb /usr/bin/mariadb-dump /usr/bin/my_print_defaults /usr/bin/resolveip"
+files="$bins $(ldd $bins | awk '/=>/ {print $3} /^[[:space:]]+\\// {print $1}' | sort -u)"
+for f in $files; do mkdir -p "$r$(dirname "$f")"; cp -L "$f" "$r$f"; done
+cp /usr/bin/mariadb-install-db "$r/usr/bin/"
+mkdir -p "$r/usr/share" "$r/usr/lib/mysql" "$r/bin" "$r/etc/mysql" "$r/tmp" "$r/run/mysqld" "$r/var/lib/mysql"
+cp -a /usr/share/mysql "$r/usr/share/"
+cp -a /usr/lib/mysql/plugin "$r/usr/lib/mysql/"
+cp /bin/busybox "$r/bin/busybox"
+for a in sh cat ls rm mkdir chown su env id hostname sed grep tr cut dirname basename sleep kill tar; do ln -s busybox "$r/bin/$a"; done
+printf 'root:x:0:0:root:/root:/bin/sh\\nmysql:x:999:999:mysql:/var/lib/mysql:/bin/sh\\n' >"$r/etc/passwd"
+printf 'root:x:0:\\nmysql:x:999:\\n' >"$r/etc/group"
+printf '[mysqld]\\nuser=mysql\\ndatadir=/var/lib/mysql\\nsocket=/run/mysqld/mysqld.sock\\nbind-address=0.0.0.0\\n[client]\\nsocket=/run/mysqld/mysqld.sock\\n' >"$r/etc/mysql/my.cnf"
+cat >"$r/entrypoint.sh" <<'SH'
+#!/bin/sh
+set -e
+chown -R 999:999 /var/lib/mysql /run/mysqld
+if [ ! -d /var/lib/mysql/mysql ]; then
+  mariadb-install-db --user=mysql --datadir=/var/lib/mysql --basedir=/usr --auth-root-authentication-method=normal --skip-test-db >/dev/null
+  mariadbd --skip-networking &
+  pid=$!
+  i=0; until mariadb -uroot -e 'SELECT 1' >/dev/null 2>&1; do i=$((i+1)); [ $i -lt 100 ] || exit 1; sleep 0.2; done
+  mariadb -uroot <<SQL
+ALTER USER 'root'@'localhost' IDENTIFIED BY '$MARIADB_ROOT_PASSWORD';
+CREATE DATABASE IF NOT EXISTS \\\`\${MARIADB_DATABASE:-app}\\\`;
+SQL
+  kill $pid; wait $pid || true
+fi
+exec mariadbd
+SH
+chmod 755 "$r/entrypoint.sh"
+chmod 1777 "$r/tmp"
+tar -C "$r" -c . | docker import --change 'ENV PATH=/usr/sbin:/usr/bin:/bin' --change 'CMD ["/entrypoint.sh"]' - ${mariaImage} >/dev/null
+rm -rf "$r"
+`;
+const mariaSql = (ctr: string, sql: string) => execFileSync('docker', ['exec', '-e', 'MYSQL_PWD=m-secret', ctr, 'mariadb', '-uroot', '-N', '-B', 'shop', '-e', sql], { encoding: 'utf8' }).trim();
+
 const pgSql = (ctr: string, sql: string) => execFileSync('docker', ['exec', ctr, 'psql', '-U', 'postgres', '-d', 'shop', '-XAtq', '-v', 'ON_ERROR_STOP=1', '-c', sql], { encoding: 'utf8' }).trim();
 const redis = (ctr: string, ...args: string[]) => execFileSync('docker', ['exec', ctr, 'redis-cli', '--raw', ...args], { encoding: 'utf8' }).trim();
 
@@ -75,6 +116,7 @@ describe('databases in their service containers', { timeout: 120_000 }, () => {
   before(async () => {
     if (execFileSync('docker', ['images', '-q', image], { encoding: 'utf8' }).trim() === '') execFileSync('sh', ['-c', buildImage]);
     if (execFileSync('docker', ['images', '-q', pgImage], { encoding: 'utf8' }).trim() === '') execFileSync('sh', ['-c', buildPgImage]);
+    if (execFileSync('docker', ['images', '-q', mariaImage], { encoding: 'utf8' }).trim() === '') execFileSync('sh', ['-c', buildMariaImage]);
     p = await createTestProject({
       'compose.yaml': `
 services:
@@ -85,9 +127,13 @@ services:
     image: ${pgImage}
     environment: { POSTGRES_PASSWORD: pg-secret, POSTGRES_DB: shop }
     healthcheck: { test: ["CMD", "psql", "-U", "postgres", "-d", "shop", "-Atc", "SELECT 1"], interval: 1s, retries: 30 }
+  maria:
+    image: ${mariaImage}
+    environment: { MARIADB_ROOT_PASSWORD: m-secret, MARIADB_DATABASE: shop }
+    healthcheck: { test: ["CMD", "mariadb", "-uroot", "-pm-secret", "-e", "SELECT 1"], interval: 1s, retries: 60 }
   app:
     image: berth-test/app:v1
-    depends_on: { pg: { condition: service_healthy } }
+    depends_on: { pg: { condition: service_healthy }, maria: { condition: service_healthy } }
 volumes:
   cachedata: {}
 `,
@@ -101,6 +147,7 @@ backup:
     cache: { type: redis, service: cache }
     files: { type: volume, volume: cachedata }
     pg: { type: postgres, service: pg, database: shop }
+    maria: { type: mariadb, service: maria, database: shop }
 `,
       'backup.pass': 'container-test\n',
     });
@@ -108,6 +155,7 @@ backup:
     assert.equal(up.code, 0, up.stderr);
     ctr = `${p.name}-cache-blue`;
     redis(ctr, 'MSET', 'k1', 'v1', 'k2', 'v2', 'k3', 'v3');
+    mariaSql(`${p.name}-maria-blue`, "CREATE TABLE items (id INT PRIMARY KEY AUTO_INCREMENT, v TEXT); INSERT INTO items (v) SELECT CONCAT('i', seq) FROM seq_1_to_400; CREATE TRIGGER tr BEFORE INSERT ON items FOR EACH ROW SET NEW.v = UPPER(NEW.v)");
     pgSql(`${p.name}-pg-blue`, "CREATE TABLE orders (id serial PRIMARY KEY, item text); INSERT INTO orders (item) SELECT 'o' || g FROM generate_series(1, 250) g");
   });
   after(async () => {
@@ -163,5 +211,22 @@ backup:
     assert.deepEqual(out!.stopped, ['app']);
     assert.equal(pgSql(pg, "SELECT count(*), count(*) FILTER (WHERE item = 'x') FROM orders"), '250|0');
     assert.equal(execFileSync('docker', ['inspect', '-f', '{{.State.Running}}', `${p.name}-app-blue`], { encoding: 'utf8' }).trim(), 'true');
+  });
+
+  it('mariadb in its container: dump with routines/triggers/events through docker exec, drill, restore with its writers stopped', async () => {
+    const maria = `${p.name}-maria-blue`;
+    const r = await p.berth(['--json', 'backup', 'run', '--source', 'maria']);
+    assert.equal(r.code, 0, r.stderr);
+    const v = await p.berth(['--json', 'backup', 'verify', '--source', 'maria']);
+    assert.equal(v.code, 0, v.stderr);
+    const [drill] = (JSON.parse(v.stdout) as { drills: Array<{ summary: string }> }).drills;
+    assert.equal(drill!.summary, '1 tables, 400 rows, checksums equal');
+
+    mariaSql(maria, 'DELETE FROM items WHERE id > 3; DROP TRIGGER tr');
+    const res = await p.berth(['--json', 'restore', 'latest', '--source', 'maria', '--yes']);
+    assert.equal(res.code, 0, res.stderr);
+    assert.deepEqual((JSON.parse(res.stdout) as Array<{ stopped: string[] }>)[0]!.stopped, ['app']);
+    assert.equal(mariaSql(maria, 'SELECT COUNT(*) FROM items'), '400');
+    assert.equal(mariaSql(maria, "SELECT COUNT(*) FROM information_schema.triggers WHERE trigger_name = 'tr'"), '1');
   });
 });
