@@ -7,7 +7,7 @@ import { formatBytes } from '../lib/bytes.js';
 import { BerthError } from '../lib/errors.js';
 import { newId } from '../lib/ids.js';
 import { formatMs } from '../lib/time.js';
-import { effectiveSources, requireBackup, sourceContext, type BackupContext } from './context.js';
+import { effectiveSources, requireBackup, selectSources, sourceContext, type BackupContext } from './context.js';
 import { startProgress } from './progress.js';
 import type { Restic, Snapshot } from './restic.js';
 import { sourceDrivers } from './sources/index.js';
@@ -64,6 +64,7 @@ export async function snapshotsToUse(ctx: BackupContext, restic: Restic, opts: {
 
 export async function verifyBackups(ctx: BackupContext, opts: VerifyOptions = {}): Promise<VerifyOutcome> {
   requireBackup(ctx.project);
+  if (opts.sources?.length) selectSources(ctx, opts.sources); // unknown names fail here, not as "nothing to drill"
   const restic = ctx.restic();
   const verifyId = newId(ctx.clock);
   ctx.backups.startVerify({ id: verifyId, project: ctx.project.name });
@@ -75,7 +76,9 @@ export async function verifyBackups(ctx: BackupContext, opts: VerifyOptions = {}
     c.ok ? ctx.report.done('repository structure and the read data are intact') : ctx.report.warn(`restic check found damage${damagedPacks.length ? ` in pack(s) ${damagedPacks.join(', ')}` : ''}`);
     const drills: DrillResult[] = [];
     for (const snap of await snapshotsToUse(ctx, restic, opts)) drills.push(await drill(ctx, restic, snap, verifyId));
-    const ok = c.ok && drills.every((d) => d.ok);
+    // Nothing drilled is not a pass: a verify must have restored something.
+    if (drills.length === 0) ctx.report.warn(`no snapshot of ${opts.sources?.join(', ') ?? `project ${ctx.project.name}`} to drill; run \`berth backup run\` first`);
+    const ok = c.ok && drills.length > 0 && drills.every((d) => d.ok);
     const output = c.output.length > 20_000 ? `${c.output.slice(0, 20_000)}…` : c.output;
     ctx.backups.finishVerify(verifyId, { status: ok ? 'passed' : 'failed', checkOk: c.ok, checkOutput: output });
     ctx.audit.append({ user: ctx.user, action: 'backup.verify', project: ctx.project.name, target: drills.map((d) => d.source).join(',') || '*', outcome: ok ? 'succeeded' : 'failed', details: { verify: verifyId, check: c.ok, drills: drills.map((d) => `${d.source}:${d.ok ? 'passed' : 'failed'}`).join(' ') } });

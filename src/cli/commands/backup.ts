@@ -123,8 +123,13 @@ export function registerBackupCommands(program: Command): void {
         const outcome = await verifyBackups(createBackupContext(base), { snapshot: o.snapshot, sources: o.source, readDataSubset: o.readDataSubset });
         g.json ? printJson({ ...outcome, check: { ...outcome.check, output: undefined } }) : process.stdout.write(verifySummary(outcome));
         if (!outcome.ok) {
-          const what = [!outcome.check.ok && `restic check found damage${outcome.check.damagedPacks.length ? ` in pack(s) ${outcome.check.damagedPacks.join(', ')}` : ''}`, ...outcome.drills.filter((d) => !d.ok).map((d) => `drill of ${d.source} failed: ${d.error ?? d.mismatches.slice(0, 3).join('; ')}`)].filter(Boolean);
-          const err = new BerthError('VERIFY', `verify ${outcome.verifyId} failed: ${what.join('; ')}`, 'run `restic check --read-data` for details; snapshots that do not use the damaged packs stay restorable; take a fresh `berth backup run`');
+          const what = [!outcome.check.ok && `restic check found damage${outcome.check.damagedPacks.length ? ` in pack(s) ${outcome.check.damagedPacks.join(', ')}` : ''}`, outcome.drills.length === 0 && 'no snapshot to drill', ...outcome.drills.filter((d) => !d.ok).map((d) => `drill of ${d.source} failed: ${d.error ?? d.mismatches.slice(0, 3).join('; ')}`)].filter(Boolean);
+          const hint = !outcome.check.ok
+            ? 'run `restic check --read-data` for details; snapshots that do not use the damaged packs stay restorable; take a fresh `berth backup run`'
+            : outcome.drills.length === 0
+              ? 'run `berth backup run` first'
+              : 'the restored data differs from what was recorded at dump time (writes during the dump can cause this); take a fresh `berth backup run` and verify again';
+          const err = new BerthError('VERIFY', `verify ${outcome.verifyId} failed: ${what.join('; ')}`, hint);
           if (g.json) process.exitCode = exitCodes.VERIFY;
           else throw err;
         }
