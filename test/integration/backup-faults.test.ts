@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { createBackupProject, db, docker, restic, type BackupProject } from './backup-harness.js';
+import { createBackupProject, db, docker, mariadb, restic, type BackupProject } from './backup-harness.js';
 import { freePort, sleep, waitFor } from './harness.js';
 
 interface RunJson {
@@ -115,9 +115,15 @@ describe('repository disk full', { timeout: 120_000 }, () => {
   let p: BackupProject;
   const mnt = fs.mkdtempSync(path.join(os.tmpdir(), 'bt-full-'));
   const fill = `bt-fill-${randomBytes(3).toString('hex')}`;
+  const bigdb = `bt_big_${randomBytes(3).toString('hex')}`;
   before(async () => {
     execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=8m', 'tmpfs', mnt]);
-    p = await createBackupProject({ repo: path.join(mnt, 'repo'), extraSources: `    fill: { type: volume, volume: ${fill} }\n` });
+    mariadb(undefined, `CREATE DATABASE ${bigdb}`);
+    mariadb(bigdb, 'CREATE TABLE blobs (id INT PRIMARY KEY, b BLOB); INSERT INTO blobs SELECT seq, RANDOM_BYTES(1024) FROM seq_1_to_12000');
+    p = await createBackupProject({
+      repo: path.join(mnt, 'repo'),
+      extraSources: `    fill: { type: volume, volume: ${fill} }\n    bigdb: { type: mariadb, database: ${bigdb}, user: ${db.user}, password_env: BT_DB_PASSWORD }\n`,
+    });
     docker('volume', 'create', fill);
     docker('run', '--rm', '-v', `${fill}:/d`, '--entrypoint', '/bin/sh', 'berth-test/app:v1', '-c', 'head -c 12000000 /dev/urandom > /d/random.bin');
   });
@@ -126,6 +132,7 @@ describe('repository disk full', { timeout: 120_000 }, () => {
     spawnSync('umount', [mnt]);
     fs.rmSync(mnt, { recursive: true, force: true });
     spawnSync('docker', ['volume', 'rm', '-f', fill]);
+    mariadb(undefined, `DROP DATABASE IF EXISTS ${bigdb}`);
   });
 
   it('fails with a clear error and keeps the earlier snapshot restorable', async () => {
@@ -136,6 +143,11 @@ describe('repository disk full', { timeout: 120_000 }, () => {
     assert.match(r.stderr, /fill failed \(the repository \S+ is full \(no space left on device\)/);
     assert.match(r.stderr, /hint: free space on the repository disk or run `berth backup prune`/);
     assert.equal(p.snapshots('fill').length, 0);
+    // A streamed dump (24 MB of hex, ~12 MB after restic's compression) hits the same wall: restic's error wins over the dump's broken pipe.
+    const s2 = await p.run(['backup', 'run', '--source', 'bigdb']);
+    assert.equal(s2.code, 13, s2.stderr);
+    assert.match(s2.stderr, /bigdb failed \(the repository \S+ is full \(no space left on device\)/);
+    assert.equal(p.snapshots('bigdb').length, 0);
     const v = await p.json<VerifyJson>(['backup', 'verify', '--source', 'db', '--read-data-subset', '100%']);
     assert.equal(v.code, 0, v.stderr);
     assert.ok(v.value.ok && v.value.check.ok && v.value.drills[0]!.ok);
