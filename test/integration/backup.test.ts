@@ -89,6 +89,9 @@ describe('backup run, verify, restore', { timeout: 180_000 }, () => {
     assert.equal(back.code, 0, back.stderr);
     assert.equal(mariadb(scratch, 'SELECT COUNT(*) FROM t'), '10');
     assert.equal(mariadb(scratch, "SHOW TABLES LIKE 'added_later'"), 'added_later');
+    const again = await p.run(['restore', safety, '--to', scratch, '--yes']);
+    assert.equal(again.code, 7);
+    assert.match(again.stderr, /database \S+_safety already exists/);
     mariadb(undefined, `DROP DATABASE ${scratch}`);
   });
 

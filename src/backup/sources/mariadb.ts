@@ -4,6 +4,7 @@
  * Under concurrent writes those may differ from the dumped state; the drill then reports it.
  */
 import type { Readable, Writable } from 'node:stream';
+import { BerthError } from '../../lib/errors.js';
 import type { Cmd } from '../process.js';
 import { pipeFrom, pipeInto, query } from './io.js';
 import type { DrillOutcome, Facts, SourceContext, SourceDriver } from './types.js';
@@ -103,6 +104,9 @@ export const mariadbSource: SourceDriver = {
     const c = await connect(ctx);
     const db = opts.to ?? ctx.source.database!;
     const what = `${ctx.source.name}: restore into database ${db}`;
+    if (opts.to && (await query(sql(c, undefined, `SHOW DATABASES LIKE '${db.replaceAll("'", "''")}'`), what)).trim()) {
+      throw new BerthError('CONFLICT', `${what}: database ${db} already exists`, '--to restores into a new database; choose another name, or restore over the source database without --to');
+    }
     // Dropped and recreated so tables created after the dump do not survive the restore.
     await query(sql(c, undefined, `DROP DATABASE IF EXISTS ${ident(db)}; CREATE DATABASE ${ident(db)}`), what);
     await pipeInto(inWhere(c.where, [c.client, ...c.args, db], c.env), input, what);

@@ -4,6 +4,7 @@
  * `md5RowLimit` rows the md5 of all rows as text in sorted order; bigger tables get the count only.
  */
 import type { Writable } from 'node:stream';
+import { BerthError } from '../../lib/errors.js';
 import { readFrame, writeFrameHeader } from '../frame.js';
 import { capture, type Cmd } from '../process.js';
 import { pipeFrom, pipeInto, query } from './io.js';
@@ -105,6 +106,9 @@ export const postgresSource: SourceDriver = {
     const c = await connect(ctx);
     const db = opts.to ?? ctx.source.database!;
     const what = `${ctx.source.name}: restore into database ${db}`;
+    if (opts.to && (await query(psql(c, 'postgres', `SELECT 1 FROM pg_database WHERE datname = ${literal(db)}`), what)).trim()) {
+      throw new BerthError('CONFLICT', `${what}: database ${db} already exists`, '--to restores into a new database; choose another name, or restore over the source database without --to');
+    }
     const { parts, rest } = await readFrame(input);
     const roles = parts.get('globals.sql');
     // Roles first (errors such as "role already exists" are expected and ignored), so owners resolve.
