@@ -11,7 +11,7 @@ import { BerthError } from '../lib/errors.js';
 import { formatMs } from '../lib/time.js';
 import type { BackupContext } from './context.js';
 import { pipeInto } from './sources/io.js';
-import { createRestic } from './restic.js';
+import { consumeDump, createRestic } from './restic.js';
 import { planRestore, restorePlanned, type RestoredSource } from './restore.js';
 import { tagValue } from './verify.js';
 
@@ -131,6 +131,6 @@ async function bootstrapConfig(open: () => Promise<Opened>, dir: string, opts: R
   let bytes = 0;
   const dump = restic.dump(newest.id, newest.paths?.[0] ?? '');
   dump.stdout.on('data', (d: Buffer) => (bytes += d.length));
-  await Promise.all([pipeInto({ file: 'tar', args: ['-x', '-C', dir] }, dump.stdout, `config: extract into ${dir}`), dump.done]);
+  await consumeDump(dump, (input) => pipeInto({ file: 'tar', args: ['-x', '-C', dir] }, input, `config: extract into ${dir}`));
   return bytes;
 }

@@ -40,6 +40,25 @@ const forgetSchema = z.array(
 );
 export type ForgetGroup = z.output<typeof forgetSchema>[number];
 
+export interface DumpStream {
+  readonly stdout: Readable;
+  /** Rejects with a BerthError when restic fails. */
+  readonly done: Promise<void>;
+  /** Stops restic when the reader gave up (else it would block on a full pipe forever). */
+  cancel(): void;
+}
+
+/** Feeds a dump to `consume`; whichever side fails first stops the other. */
+export async function consumeDump<T>(dump: DumpStream, consume: (input: Readable) => Promise<T>): Promise<T> {
+  try {
+    const [result] = await Promise.all([consume(dump.stdout), dump.done]);
+    return result;
+  } catch (err) {
+    dump.cancel();
+    throw err;
+  }
+}
+
 export interface CheckResult {
   readonly ok: boolean;
   readonly output: string;
@@ -67,7 +86,7 @@ export interface Restic {
   /** `restic restore --verify`: restic re-reads the restored files and checks them against the recorded chunk hashes. */
   restoreVerified(snapshot: string, target: string): Promise<void>;
   /** Streams one file of a snapshot; `done` rejects with a BerthError when restic fails. */
-  dump(snapshot: string, file: string): { stdout: Readable; done: Promise<void> };
+  dump(snapshot: string, file: string): DumpStream;
   unlockStale(): Promise<void>;
 }
 
@@ -142,7 +161,7 @@ export function createRestic(opts: ResticOptions): Restic {
       const done = exitOf(child).then((r) => {
         if (r.code !== 0) throw fail(r, `dump ${file}`);
       });
-      return { stdout: child.stdout!, done };
+      return { stdout: child.stdout!, done, cancel: () => child.kill('SIGTERM') };
     },
     async unlockStale() {
       await capture(cmd(resticArgs.unlockStale()));

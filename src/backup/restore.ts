@@ -11,7 +11,7 @@ import { formatMs } from '../lib/time.js';
 import type { BackupSource } from '../project/backup-schema.js';
 import { effectiveSources, requireBackup, sourceContext, type BackupContext } from './context.js';
 import { startProgress } from './progress.js';
-import type { Snapshot } from './restic.js';
+import { consumeDump, type Snapshot } from './restic.js';
 import { runBackup } from './run.js';
 import { sourceDrivers } from './sources/index.js';
 import { snapshotsToUse, tagValue } from './verify.js';
@@ -97,7 +97,7 @@ async function restoreOne(ctx: BackupContext, { source, snapshot }: RestorePlanI
     } else {
       const dump = restic.dump(snapshot.id, snapshot.paths?.[0] ?? '');
       dump.stdout.on('data', (d: Buffer) => (bytes += d.length));
-      [summary] = await Promise.all([driver.restore(sctx, dump.stdout, opts.to ? { to: opts.to } : {}), dump.done]);
+      summary = await consumeDump(dump, (input) => driver.restore(sctx, input, opts.to ? { to: opts.to } : {}));
     }
   } catch (err) {
     ctx.audit.append({ user: ctx.user, action: 'backup.restore', project: ctx.project.name, target: source.name, outcome: 'failed', details: { snapshot: snapshot.short_id, error: (err as Error).message, ...(safetySnapshot && { safety: safetySnapshot }) } });

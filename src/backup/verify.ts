@@ -9,7 +9,7 @@ import { newId } from '../lib/ids.js';
 import { formatMs } from '../lib/time.js';
 import { effectiveSources, requireBackup, selectSources, sourceContext, type BackupContext } from './context.js';
 import { startProgress } from './progress.js';
-import type { Restic, Snapshot } from './restic.js';
+import { consumeDump, type Restic, type Snapshot } from './restic.js';
 import { sourceDrivers } from './sources/index.js';
 
 export interface DrillResult {
@@ -109,7 +109,7 @@ async function drill(ctx: BackupContext, restic: Restic, snap: Snapshot, verifyI
     } else {
       const dump = restic.dump(snap.id, file);
       dump.stdout.on('data', (d: Buffer) => (bytes += d.length));
-      [outcome] = await Promise.all([driver.drill(sourceContext(ctx, source), dump.stdout, facts), dump.done]);
+      outcome = await consumeDump(dump, (input) => driver.drill(sourceContext(ctx, source), input, facts));
     }
     result = { source: sourceName, snapshot: snap.short_id, ok: outcome.ok, restoreMs: ctx.clock() - t0, bytes, summary: outcome.summary, mismatches: outcome.mismatches };
   } catch (err) {
