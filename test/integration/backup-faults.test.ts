@@ -50,6 +50,7 @@ describe('backup faults', { timeout: 240_000 }, () => {
     assert.match(byName.down!.error!, /down: .*(connection refused|could not connect|Connection refused)/i);
     assert.match(r.stderr, /down: FAILED/);
     assert.deepEqual(p.snapshots().map((s) => s.tags.find((t) => t.startsWith('source='))).sort(), ['source=db', 'source=files']);
+    assert.equal(restic(p.repo, p.passwordFile, 'check').code, 0);
 
     const text = await p.run(['backup', 'run', '--source', 'down']);
     assert.equal(text.code, 13);
