@@ -74,13 +74,9 @@ export async function recoverAll(open: () => Promise<Opened>, dir: string, opts:
     ctx.report.step('berth up');
     await upProject(ctx, { wait: true });
     const upMs = Date.now() - tUp;
-    const skipped: string[] = [];
-    for (const item of await planRestore(ctx, { snapshot: opts.snapshot, types: databaseTypes })) {
-      if (item.source.type === 'redis' && !item.source.service) {
-        ctx.report.warn(`${item.source.name}: a redis on the host is restored as files only; run \`berth restore ${item.snapshot.short_id} --to DIR\` and copy them into its data directory`);
-        skipped.push(item.source.name);
-        continue;
-      }
+    const databases = await planRestore(ctx, { snapshot: opts.snapshot, types: databaseTypes });
+    const skipped = Object.values(ctx.project.backup?.sources ?? {}).filter((s) => s.type === 'redis' && !s.service).map((s) => s.name);
+    for (const item of databases) {
       sources.push(await untilReady(ctx, () => restorePlanned(ctx, [item], { snapshot: opts.snapshot, noSafety: true }).then((r) => r[0]!)));
     }
     const totalMs = Date.now() - t0;

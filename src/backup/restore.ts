@@ -53,7 +53,13 @@ export async function planRestore(ctx: BackupContext, opts: RestoreOptions): Pro
     const name = tagValue(snapshot, 'source');
     const source = all.find((s) => s.name === name);
     if (!source) throw new BerthError('CONFIG', `snapshot ${snapshot.short_id} belongs to source "${name}", which is not in berth.yaml`, 'add the source back, or restore its files with `restic dump`');
-    if (!opts.sources?.length && opts.snapshot === 'latest' && !(opts.types ?? ['mariadb', 'mysql', 'postgres', 'redis', 'volume']).includes(source.type)) continue;
+    if (!opts.sources?.length && opts.snapshot === 'latest') {
+      if (!(opts.types ?? ['mariadb', 'mysql', 'postgres', 'redis', 'volume']).includes(source.type)) continue;
+      if (source.type === 'redis' && !source.service && !opts.to) {
+        ctx.report.warn(`${source.name}: a redis on the host is restored as files only (--source ${source.name} --to DIR); skipped`);
+        continue;
+      }
+    }
     plan.push({ source, snapshot });
   }
   for (const n of opts.sources ?? []) {
