@@ -11,6 +11,8 @@
 #   3. npm ci when node_modules is missing or older than package-lock.json
 #   4. scripts/build-images.sh: local images, rebuilt only when their inputs
 #      changed (label berth.build-hash)
+#   5. scripts/setup-databases.sh: restic, MariaDB, PostgreSQL, Redis on
+#      127.0.0.1 for the backup tests
 #
 # Usage: scripts/setup.sh [--verify]
 #   --verify   afterwards run scripts/verify-images.sh (smoke tests, ~15 s)
@@ -135,6 +137,9 @@ fi
 
 # --- 4. local images --------------------------------------------------------------------
 BERTH_LOG_PREFIX=setup bash "$ROOT/scripts/build-images.sh"
+
+# --- 5. databases and restic for the backup tests --------------------------------------------
+bash "$ROOT/scripts/setup-databases.sh"
 
 if ((VERIFY)); then
     bash "$ROOT/scripts/verify-images.sh"

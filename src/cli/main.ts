@@ -1,6 +1,7 @@
 /** berth command line: parsing only; every command delegates to a domain operation. */
 import { Command } from 'commander';
 import { registerAuditCommands } from './commands/audit.js';
+import { registerBackupCommands } from './commands/backup.js';
 import { registerConfigCommand } from './commands/config.js';
 import { registerDeployCommands } from './commands/deploy.js';
 import { registerLogsCommand } from './commands/logs.js';
@@ -26,5 +27,6 @@ registerAuditCommands(program);
 registerConfigCommand(program);
 registerNotifyCommands(program);
 registerReplicateCommands(program);
+registerBackupCommands(program);
 
 await program.parseAsync(process.argv);

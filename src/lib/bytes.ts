@@ -32,3 +32,15 @@ export function parseBytes(input: string | number): number {
   if (!m || unit === undefined) throw new Error(`invalid size "${input}"`);
   return Math.floor(Number(m[1]) * unit);
 }
+
+/** 1536 → "1.5 KiB", for progress lines. */
+export function formatBytes(n: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let v = n;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return i === 0 ? `${n} B` : `${v.toFixed(v < 10 ? 2 : 1)} ${units[i]}`;
+}

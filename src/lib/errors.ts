@@ -14,6 +14,9 @@ export type ErrorCode =
   | 'DEPLOY_FAILED'
   | 'ROLLED_BACK'
   | 'AUDIT'
+  | 'BACKUP'
+  | 'REPOSITORY'
+  | 'VERIFY'
   | 'REPLICATION';
 
 export const exitCodes: Record<ErrorCode, number> = {
@@ -28,7 +31,14 @@ export const exitCodes: Record<ErrorCode, number> = {
   DEPLOY_FAILED: 10,
   ROLLED_BACK: 11,
   AUDIT: 12,
-  REPLICATION: 13,
+  /** A backup or restore failed, or a run was only partial. */
+  BACKUP: 13,
+  /** The restic repository refused: wrong password, full, locked, missing. */
+  REPOSITORY: 14,
+  /** `backup verify` found damage or a restore drill did not match. */
+  VERIFY: 15,
+  /** `replicate pull` failed (link, primary password, refused login). */
+  REPLICATION: 16,
 };
 
 export class BerthError extends Error {

@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import { notifySchema } from './notify-schema.js';
-import { replicaRepositoryStub, replicateSection } from './replicate-schema.js';
+import { backupSchema } from './backup-schema.js';
 import { count, duration, leaf, port, section, SpecError, text } from './schema-kit.js';
 
 export interface Listen {
@@ -84,10 +84,7 @@ export const berthSchema = section({
   deploy: deployPolicy.optional().describe('defaults for all services'),
   services: z.record(berthService).optional(),
   notify: notifySchema.optional().describe('notification channels, routes and retries'),
-  // TEMPORARY (replication branch): the lead mounts replicateSection under `backup.replicate`
-  // and drops both keys in favour of the backup helper's `backup` section.
-  backup: replicaRepositoryStub.optional().describe('the local restic repository (stub until the backup section lands)'),
-  replicate: replicateSection.optional().describe('pull the primary’s snapshots into backup.repository (becomes backup.replicate)'),
+  backup: backupSchema.optional().describe('verified backups: restic repository, schedule, retention, sources'),
 });
 
 export type RawBerth = z.output<typeof berthSchema>;

@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ConfigError } from '../lib/errors.js';
+import { detectSources, resolveBackup } from './backup-schema.js';
 import { berthSchema, type RawBerth } from './berth-schema.js';
 import { applyBerthServices } from './berth-services.js';
 import { composeSchema, fileSourceSchema, networkSchema, serviceSchema, volumeSchema } from './compose-schema.js';
@@ -16,7 +17,7 @@ import { checkFixedAddresses } from './fixed-addresses.js';
 import { type EnvLookup, interpolateTree } from './interpolate.js';
 import { mergeTrees } from './merge.js';
 import { resolveNotify } from './notify-schema.js';
-import type { Network, Project, Secret, Volume } from './model.js';
+import type { Network, Project, Secret, Service, Volume } from './model.js';
 import { normalizeService, type ProjectRefs, type ServiceDraft } from './normalize-service.js';
 import { type ConfigPath, IssueList, PositionIndex } from './positions.js';
 import { projectName, resolveNetwork, resolveSecret, resolveVolume } from './resources.js';
@@ -103,7 +104,38 @@ function resolveProject(input: ResolveInput): Omit<Project, 'composeFiles' | 'be
   const stateDir = resolveStateDir(root, input.opts.stateDir, env.BERTH_STATE_DIR, berth.state_dir);
   const notify = berth.notify && resolveNotify({ raw: berth.notify, root: input.berthTree, dir: root, env, issues });
   const replicate = resolveReplication(root, berth, input.berthTree, issues);
-  return { name, dir: root, stateDir, services, networks, volumes, secrets, edge, ...(notify ? { notify } : {}), ...(replicate ? { replicate } : {}) };
+  const backup = resolveBackupSection(input, services, volumes);
+  return {
+    name,
+    dir: root,
+    stateDir,
+    services,
+    networks,
+    volumes,
+    secrets,
+    edge,
+    ...(notify ? { notify } : {}),
+    ...(backup ? { backup } : {}),
+    ...(replicate ? { replicate } : {}),
+  };
+}
+
+/** `backup:` with its references to services and volumes checked. */
+function resolveBackupSection(input: ResolveInput, services: Record<string, Service>, volumes: Record<string, Volume>) {
+  const raw = input.berth.backup;
+  if (!raw) return undefined;
+  const resolved = resolveBackup(raw, input.root);
+  const { problems } = resolved;
+  const config = raw.sources
+    ? resolved.config
+    : { ...resolved.config, sources: Object.fromEntries(detectSources(Object.values(services), Object.keys(volumes).filter((k) => !volumes[k]!.external)).map((s) => [s.name, s])) };
+  const at = (p: string[], message: string) => input.issues.at(input.berthTree, ['backup', ...p], message);
+  for (const p of problems) at(p.path, p.message);
+  for (const s of Object.values(config.sources)) {
+    if (s.service && !(s.service in services)) at(['sources', s.name, 'service'], `unknown service "${s.service}"`);
+    for (const w of s.writers ?? []) if (!(w in services)) at(['sources', s.name, 'writers'], `unknown service "${w}"`);
+  }
+  return config;
 }
 
 /** Top-level networks, volumes, secrets and configs; each entry is validated on its own. */
@@ -139,11 +171,12 @@ function resolveServices(compose: unknown, refs: ProjectRefs, issues: IssueList)
   });
 }
 
-/** `replicate` (TEMPORARY top-level mount; `backup.replicate` after the merge) with `backup.repository`. */
+/** `backup.replicate` (on a backup host), resolved against `backup.repository` and its password. */
 function resolveReplication(root: string, berth: RawBerth, tree: unknown, issues: IssueList): ReplicateConfig | undefined {
-  if (!berth.replicate) return undefined;
-  const { config, issues: found } = resolveReplicate(berth.replicate, berth.backup ?? {}, root);
-  for (const message of found) issues.at(tree, ['replicate'], message, 'key');
+  const raw = berth.backup?.replicate;
+  if (!raw) return undefined;
+  const { config, issues: found } = resolveReplicate(raw, berth.backup ?? {}, root);
+  for (const message of found) issues.at(tree, ['backup', 'replicate'], message, 'key');
   return config;
 }
 

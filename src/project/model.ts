@@ -6,6 +6,7 @@
 import type { SourcePos } from '../lib/errors.js';
 import type { NotifyConfig } from './notify-schema.js';
 import type { ReplicateConfig } from './replicate-schema.js';
+import type { BackupConfig } from './backup-schema.js';
 
 export type DependsCondition = 'service_started' | 'service_healthy' | 'service_completed_successfully';
 export type RestartPolicy = 'no' | 'always' | 'unless-stopped' | 'on-failure';
@@ -211,6 +212,8 @@ export interface Project {
   readonly notify?: NotifyConfig;
   /** berth.yaml `backup.replicate`, only on a backup host. */
   readonly replicate?: ReplicateConfig;
+  /** berth.yaml `backup:`; absent when not configured. */
+  readonly backup?: BackupConfig;
 }
 
 export const defaultDeployPolicy = {

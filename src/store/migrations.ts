@@ -4,6 +4,7 @@
  */
 import { notifySchemaSql } from './notify-outbox.js';
 import { replicateMigration } from './replicate-schema.js';
+import { backupSchemaSql } from './backup-schema.js';
 
 export const migrations: readonly string[] = [
   /* v1: deployments, live colors, deploy locks, hash-chained audit trail */ `
@@ -65,6 +66,7 @@ export const migrations: readonly string[] = [
   );
   CREATE INDEX audit_by_project ON audit (project, seq);
   `,
-  /* v2: notify — durable notification outbox and channel health (src/store/notify-outbox.ts) */ notifySchemaSql,
-  /* replication (issue 3, pull replication): replication_runs, replicated_snapshots */ replicateMigration,
+  /* v2: backup runs, results, verify drills (src/store/backup-schema.ts) */ backupSchemaSql,
+  /* v3: notify — durable notification outbox and channel health (src/store/notify-outbox.ts) */ notifySchemaSql,
+  /* v4: pull replication runs and copied snapshots (src/store/replicate-schema.ts) */ replicateMigration,
 ];

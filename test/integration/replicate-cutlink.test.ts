@@ -55,7 +55,7 @@ describe('berth replicate pull with a cut link', { skip }, () => {
   it('without retries: fails clearly, leaves no partial snapshot, the replica checks clean', async () => {
     w.writeBerth({ retries: 0, bandwidth_limit: '30M' });
     const { result, sawSnapshot } = await pullAndCut(3, 'sshd-session');
-    assert.equal(result.code, 13, result.stderr);
+    assert.equal(result.code, 16, result.stderr);
     assert.match(result.stderr, /after 1 attempt\(s\): the primary is unreachable or the link was cut/);
     assert.match(result.stderr, /connection lost/);
     assert.equal(sawSnapshot, false);

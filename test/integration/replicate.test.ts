@@ -204,7 +204,7 @@ describe('berth replicate', { skip }, () => {
     w.writeBerth({ from_password_file: 'wrong.pass', retries: 3 });
     const r = await w.berth(['--json', 'replicate', 'pull']);
     w.writeBerth();
-    assert.equal(r.code, 13, r.stderr);
+    assert.equal(r.code, 16, r.stderr);
     assert.match(r.stderr, /wrong password for the primary's repository/);
     assert.match(r.stderr, /hint: .*from_password_file/);
     assert.doesNotMatch(r.stderr, /retrying/, 'a wrong password is not retried');
@@ -221,7 +221,7 @@ describe('berth replicate', { skip }, () => {
     w.writeBerth({ ssh: { port: w.sshd.port, identity_file: w.sshd.clientKey, known_hosts: empty } });
     const r = await w.berth(['replicate', 'pull']);
     w.writeBerth();
-    assert.equal(r.code, 13, r.stderr);
+    assert.equal(r.code, 16, r.stderr);
     assert.match(r.stderr, /SSH login to the primary was refused \(.*(Host key verification failed|No ED25519 host key is known)/);
     assert.match(r.stderr, /hint: .*known_hosts/);
     assert.doesNotMatch(r.stderr, /retrying/);
@@ -230,7 +230,7 @@ describe('berth replicate', { skip }, () => {
   it('an unreachable primary is retried with backoff, then fails clearly; the next pull recovers', async () => {
     await w.sshd.stop();
     const r = await w.berth(['replicate', 'pull']);
-    assert.equal(r.code, 13, r.stderr);
+    assert.equal(r.code, 16, r.stderr);
     assert.match(r.stderr, /after 3 attempt\(s\): the primary is unreachable/);
     assert.match(r.stderr, /Connection refused|unable to start the sftp session/);
     assert.equal((r.stderr.match(/retrying in/g) ?? []).length, 2);

@@ -1,0 +1,104 @@
+/** Everything a backup operation needs, injected (STYLE.md habit 9): the deploy context plus the backup store and restic. */
+import os from 'node:os';
+import path from 'node:path';
+import { createAuditTrail } from '../audit/trail.js';
+import type { DeployContext } from '../deploy/context.js';
+import { createDeployLock } from '../deploy/lock.js';
+import { createDockerEngine } from '../engine/docker.js';
+import { BerthError } from '../lib/errors.js';
+import { osUser } from '../lib/os-user.js';
+import type { Reporter } from '../lib/reporter.js';
+import { realSleep, systemClock } from '../lib/time.js';
+import type { BackupConfig, BackupSource } from '../project/backup-schema.js';
+import type { Project } from '../project/model.js';
+import { createHaproxyEdge } from '../proxy/haproxy.js';
+import { createBackupStore, type BackupStore } from '../store/backups.js';
+import { openStore, type Store } from '../store/db.js';
+import { createDeploymentStore } from '../store/deployments.js';
+import { createRestic, type Restic } from './restic.js';
+import type { SourceContext } from './sources/types.js';
+
+export interface BackupContext extends DeployContext {
+  readonly backups: BackupStore;
+  /** Made on first use: commands such as `backup schedule` need no repository password. */
+  restic(): Restic;
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly pid: number;
+  readonly host: string;
+}
+
+export interface RepositoryOverride {
+  /** Use this repository instead of backup.repository (e.g. a replica on a fresh host). */
+  readonly repository?: string;
+  readonly passwordFile?: string;
+}
+
+export function createBackupContext(
+  base: DeployContext & { readonly store: Store },
+  override: RepositoryOverride = {},
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): BackupContext {
+  let restic: Restic | undefined;
+  return {
+    ...base,
+    backups: createBackupStore(base.store.db, base.clock),
+    restic() {
+      const cfg = requireBackup(base.project);
+      const password = override.passwordFile ? { file: override.passwordFile } : cfg.password;
+      restic ??= createRestic({ repository: override.repository ?? cfg.repository, password, env });
+      return restic;
+    },
+    env,
+    pid: process.pid,
+    host: os.hostname(),
+  };
+}
+
+/** For the agent: the same wiring as the CLI's context, for one project. */
+export function openBackupContext(project: Project, report: Reporter): { ctx: BackupContext; close(): void } {
+  const engine = createDockerEngine();
+  const store = openStore(project.stateDir);
+  const user = osUser();
+  const base = {
+    project,
+    engine,
+    edge: createHaproxyEdge({ engine, project }),
+    store,
+    deployments: createDeploymentStore(store.db, systemClock),
+    audit: createAuditTrail(store.db, { clock: systemClock, headFile: path.join(project.stateDir, 'audit.head') }),
+    lock: createDeployLock(store.db, { clock: systemClock, sleep: realSleep, pid: process.pid, host: os.hostname(), user }),
+    clock: systemClock,
+    sleep: realSleep,
+    user,
+    report,
+  };
+  return { ctx: createBackupContext(base), close: () => store.close() };
+}
+
+export function requireBackup(project: Project): BackupConfig {
+  if (!project.backup) {
+    throw new BerthError('CONFIG', `project ${project.name} has no \`backup:\` section in berth.yaml`, 'add one, e.g.\n  backup:\n    repository: /srv/backups/repo\n    password_file: .berth/backup.pass\n    sources: { db: { type: mariadb, service: db, database: app } }');
+  }
+  return project.backup;
+}
+
+/** Declared sources, plus the project's own config when no `config` source is declared (a fresh host needs it first). */
+export function effectiveSources(cfg: BackupConfig): BackupSource[] {
+  const declared = Object.values(cfg.sources);
+  const implicit: BackupSource[] = declared.some((s) => s.type === 'config') ? [] : [{ name: 'config', type: 'config', host: '127.0.0.1', includeEnv: false }];
+  return [...declared, ...implicit];
+}
+
+export function selectSources(ctx: BackupContext, names: readonly string[] | undefined): BackupSource[] {
+  const all = effectiveSources(requireBackup(ctx.project));
+  if (!names?.length) return all;
+  return names.map((n) => {
+    const s = all.find((x) => x.name === n);
+    if (!s) throw new BerthError('NOT_FOUND', `unknown backup source "${n}"`, `sources of ${ctx.project.name}: ${all.map((x) => x.name).join(', ')}`);
+    return s;
+  });
+}
+
+export function sourceContext(ctx: BackupContext, source: BackupSource): SourceContext {
+  return { project: ctx.project, source, engine: ctx.engine, env: ctx.env, report: ctx.report };
+}

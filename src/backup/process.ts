@@ -1,0 +1,68 @@
+/** Child processes for dumps and restic: argv as data, bounded waits, stderr kept for the error message. */
+import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
+import fs from 'node:fs';
+
+export interface Cmd {
+  readonly file: string;
+  readonly args: readonly string[];
+  /** Added to the inherited environment. */
+  readonly env?: Readonly<Record<string, string>>;
+}
+
+export interface Captured {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+export function describe(cmd: Cmd): string {
+  return [cmd.file, ...cmd.args].join(' ');
+}
+
+/**
+ * Children die with berth: if berth is killed mid-backup, a surviving `restic backup --stdin`
+ * would see EOF and save the truncated stream as a normal-looking snapshot. `setpriv
+ * --pdeathsig` (util-linux) makes the kernel kill the child instead.
+ */
+const setpriv = ['/usr/bin/setpriv', '/bin/setpriv'].find((p) => fs.existsSync(p));
+
+export function start(cmd: Cmd, stdio: StdioOptions = ['pipe', 'pipe', 'pipe']): ChildProcess {
+  const env = { ...process.env, ...cmd.env };
+  if (setpriv) return spawn(setpriv, ['--pdeathsig', 'KILL', '--', cmd.file, ...cmd.args], { stdio, env });
+  return spawn(cmd.file, [...cmd.args], { stdio, env });
+}
+
+/** Runs to completion (killed after `timeoutMs`), feeding `input` to stdin. Never rejects for a non-zero exit. */
+export function capture(cmd: Cmd, opts: { input?: string | Buffer; timeoutMs?: number } = {}): Promise<Captured> {
+  return new Promise((resolve, reject) => {
+    const child = start(cmd);
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 600_000);
+    child.stdout!.on('data', (d: Buffer) => out.push(d));
+    child.stderr!.on('data', (d: Buffer) => err.push(d));
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') });
+    });
+    child.stdin!.on('error', () => undefined);
+    child.stdin!.end(opts.input ?? '');
+  });
+}
+
+/** Collects a child's stderr (bounded) and resolves with its exit once it closes. */
+export function exitOf(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }> {
+  let stderr = '';
+  child.stderr?.on('data', (d: Buffer) => {
+    if (stderr.length < 64_000) stderr += d.toString('utf8');
+  });
+  return new Promise((resolve) => {
+    child.on('error', (e) => resolve({ code: -1, signal: null, stderr: `${stderr}${e.message}` }));
+    child.on('close', (code, signal) => resolve({ code, signal, stderr }));
+  });
+}

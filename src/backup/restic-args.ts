@@ -1,0 +1,49 @@
+/** restic argv arrays as pure data (STYLE.md habit 1); `restic.ts` runs them. Targets restic ≥ 0.14. */
+import type { Retention } from '../project/backup-schema.js';
+
+export interface StdinBackupArgs {
+  /** Path of the single file inside the snapshot, e.g. `mariadb/app.sql`. */
+  readonly filename: string;
+  readonly tags: readonly string[];
+  readonly host: string;
+}
+
+const tagArgs = (tags: readonly string[]): string[] => tags.flatMap((t) => ['--tag', t]);
+
+export const resticArgs = {
+  /** `cat config` succeeds only on an initialised repository whose password we have. */
+  probe: (): string[] => ['cat', 'config', '--no-lock', '--quiet'],
+  init: (): string[] => ['init', '--quiet'],
+  backupStdin: (a: StdinBackupArgs): string[] => ['backup', '--json', '--stdin', '--stdin-filename', a.filename, '--host', a.host, ...tagArgs(a.tags)],
+  backupPaths: (paths: readonly string[], a: Omit<StdinBackupArgs, 'filename'>): string[] => ['backup', '--json', '--host', a.host, ...tagArgs(a.tags), '--', ...paths],
+  /** Snapshots carrying every tag in `tags` (restic ANDs tags joined with a comma). */
+  snapshots: (tags: readonly string[]): string[] => ['snapshots', '--json', '--no-lock', ...(tags.length ? ['--tag', tags.join(',')] : [])],
+  forget: (r: Retention, tags: readonly string[]): string[] => [
+    'forget',
+    '--json',
+    // One group: the caller selects one source by tags; restic's own grouping would split it
+    // on host names and berth versions.
+    '--group-by',
+    '',
+    '--keep-daily',
+    String(r.daily),
+    '--keep-weekly',
+    String(r.weekly),
+    '--keep-monthly',
+    String(r.monthly),
+    ...(tags.length ? ['--tag', tags.join(',')] : []),
+  ],
+  forgetIds: (ids: readonly string[]): string[] => ['forget', '--quiet', ...ids],
+  prune: (): string[] => ['prune'],
+  check: (readDataSubset?: string): string[] => ['check', ...(readDataSubset ? [`--read-data-subset=${readDataSubset}`] : [])],
+  restore: (snapshot: string, target: string): string[] => ['restore', '--quiet', '--verify', snapshot, '--target', target],
+  dump: (snapshot: string, file: string): string[] => ['dump', '--quiet', snapshot, file],
+  ls: (snapshot: string): string[] => ['ls', '--json', '--no-lock', snapshot],
+  /** Without --remove-all restic removes only stale locks (dead pid on this host, or older than 30 min). */
+  unlockStale: (): string[] => ['unlock'],
+} as const;
+
+/** Tags berth puts on every snapshot, so one repository can hold several projects. */
+export function snapshotTags(project: string, source: string, version: string, extra: readonly string[] = []): string[] {
+  return ['berth', `project=${project}`, `source=${source}`, `berth-version=${version}`, ...extra];
+}

@@ -1,0 +1,238 @@
+/**
+ * The restic adapter: runs the argv from `restic-args.ts`, parses `--json` output with zod and
+ * turns failures into BerthErrors (`restic-errors.ts`). One repository per instance.
+ */
+import fs from 'node:fs';
+import type { Readable, Writable } from 'node:stream';
+import { z } from 'zod';
+import { BerthError } from '../lib/errors.js';
+import type { RepositoryPassword, Retention } from '../project/backup-schema.js';
+import { capture, exitOf, start, type Cmd } from './process.js';
+import { resticArgs, type StdinBackupArgs } from './restic-args.js';
+import { classifyResticFailure } from './restic-errors.js';
+
+export const snapshotSchema = z.object({
+  id: z.string(),
+  short_id: z.string(),
+  time: z.string(),
+  hostname: z.string(),
+  paths: z.array(z.string()).nullish(),
+  tags: z.array(z.string()).nullish(),
+});
+export type Snapshot = z.output<typeof snapshotSchema>;
+
+const summarySchema = z.object({
+  message_type: z.literal('summary'),
+  snapshot_id: z.string(),
+  total_files_processed: z.number().optional(),
+  total_bytes_processed: z.number(),
+  data_added: z.number(),
+  total_duration: z.number(),
+});
+export type BackupSummary = z.output<typeof summarySchema>;
+
+const forgetSchema = z.array(
+  z.object({
+    tags: z.array(z.string()).nullish(),
+    keep: z.array(snapshotSchema).nullish(),
+    remove: z.array(snapshotSchema).nullish(),
+  }),
+);
+export type ForgetGroup = z.output<typeof forgetSchema>[number];
+
+export interface DumpStream {
+  readonly stdout: Readable;
+  /** Rejects with a BerthError when restic fails. */
+  readonly done: Promise<void>;
+  /** Stops restic when the reader gave up (else it would block on a full pipe forever). */
+  cancel(): void;
+}
+
+/** Feeds a dump to `consume`; whichever side fails first stops the other. */
+export async function consumeDump<T>(dump: DumpStream, consume: (input: Readable) => Promise<T>): Promise<T> {
+  try {
+    const [result] = await Promise.all([consume(dump.stdout), dump.done]);
+    return result;
+  } catch (err) {
+    dump.cancel();
+    throw err;
+  }
+}
+
+export interface CheckResult {
+  readonly ok: boolean;
+  readonly output: string;
+}
+
+/** Feeds restic's stdin; resolves when the producer finished cleanly. `signal` aborts when restic gave up. */
+export type Feed = (stdin: Writable, signal: AbortSignal) => Promise<void>;
+
+export interface Restic {
+  readonly repository: string;
+  /** A local path (not sftp:, rest:, s3:…): it can be bind-mounted into a helper container. */
+  readonly local: boolean;
+  /** RESTIC_REPOSITORY and RESTIC_PASSWORD (the value), for a restic run inside a helper container. */
+  containerEnv(): Record<string, string>;
+  /** restic's stderr → the BerthError for it. */
+  failure(stderr: string, code: number | null, action: string): BerthError;
+  /** Creates the repository when there is none; true if it was created. */
+  ensureInit(): Promise<boolean>;
+  backupStream(args: StdinBackupArgs, feed: Feed): Promise<BackupSummary>;
+  snapshots(tags?: readonly string[]): Promise<Snapshot[]>;
+  forget(retention: Retention, tags: readonly string[]): Promise<ForgetGroup[]>;
+  forgetIds(ids: readonly string[]): Promise<void>;
+  prune(): Promise<string>;
+  check(readDataSubset?: string): Promise<CheckResult>;
+  /** `restic restore --verify`: restic re-reads the restored files and checks them against the recorded chunk hashes. */
+  restoreVerified(snapshot: string, target: string): Promise<void>;
+  /** Streams one file of a snapshot; `done` rejects with a BerthError when restic fails. */
+  dump(snapshot: string, file: string): DumpStream;
+  unlockStale(): Promise<void>;
+}
+
+export interface ResticOptions {
+  readonly repository: string;
+  readonly password: RepositoryPassword;
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  readonly binary?: string;
+}
+
+export function createRestic(opts: ResticOptions): Restic {
+  const { repository } = opts;
+  const env = resticEnv(opts);
+  const cmd = (args: string[]): Cmd => ({ file: opts.binary ?? 'restic', args, env });
+  const fail = (r: { stderr: string; code: number | null }, action: string) => classifyResticFailure(r.stderr, r.code, repository, action);
+  const run = async (args: string[], action: string): Promise<string> => {
+    const r = await capture(cmd(args));
+    if (r.code !== 0) throw fail(r, action);
+    return r.stdout;
+  };
+  /** Exclusive operations first clear locks whose holder is provably dead (e.g. a SIGKILLed backup). */
+  const exclusive = async (args: string[], action: string) => {
+    await capture(cmd(resticArgs.unlockStale()));
+    return run(args, action);
+  };
+
+  return {
+    repository,
+    local: !/^[a-z0-9]+:/i.test(repository),
+    containerEnv() {
+      const password = env.RESTIC_PASSWORD ?? fs.readFileSync(env.RESTIC_PASSWORD_FILE!, 'utf8').replace(/\r?\n$/, '');
+      return { RESTIC_REPOSITORY: repository, RESTIC_PASSWORD: password };
+    },
+    failure: (stderr, code, action) => classifyResticFailure(stderr, code, repository, action),
+    async restoreVerified(snapshot, target) {
+      await run(resticArgs.restore(snapshot, target), 'restore');
+    },
+    async ensureInit() {
+      // A local repository with a config file exists; its password is checked by the first real command.
+      if (!/^[a-z0-9]+:/i.test(repository) && fs.existsSync(`${repository}/config`)) return false;
+      const probe = await capture(cmd(resticArgs.probe()));
+      if (probe.code === 0) return false;
+      const err = fail(probe, 'open');
+      if (!/no restic repository/.test(err.message)) throw err;
+      await run(resticArgs.init(), 'init');
+      return true;
+    },
+    backupStream: (args, feed) => backupStream(cmd(resticArgs.backupStdin(args)), feed, fail),
+    async snapshots(tags = []) {
+      const out = await run(resticArgs.snapshots(tags), 'snapshots');
+      return parseJson(z.array(snapshotSchema).nullable(), out, 'snapshots') ?? [];
+    },
+    async forget(retention, tags) {
+      const out = await exclusive(resticArgs.forget(retention, tags), 'forget');
+      return parseJson(forgetSchema.nullable(), out, 'forget') ?? [];
+    },
+    async forgetIds(ids) {
+      if (ids.length) await exclusive(resticArgs.forgetIds(ids), 'forget');
+    },
+    prune: () => exclusive(resticArgs.prune(), 'prune'),
+    async check(subset) {
+      await capture(cmd(resticArgs.unlockStale()));
+      const r = await capture(cmd(resticArgs.check(subset)), { timeoutMs: 3600_000 });
+      const output = `${r.stdout}${r.stderr}`;
+      // A wrong password, a lock or a missing repository is not damage: report it as the error it is.
+      if (r.code !== 0 && /wrong password|already locked|Is there a repository|unable to open config/i.test(r.stderr)) throw fail(r, 'check');
+      return { ok: r.code === 0, output };
+    },
+    dump(snapshot, file) {
+      const child = start(cmd(resticArgs.dump(snapshot, file)));
+      child.stdin!.end();
+      const done = exitOf(child).then((r) => {
+        if (r.code !== 0) throw fail(r, `dump ${file}`);
+      });
+      return { stdout: child.stdout!, done, cancel: () => child.kill('SIGTERM') };
+    },
+    async unlockStale() {
+      await capture(cmd(resticArgs.unlockStale()));
+    },
+  };
+}
+
+function resticEnv(opts: ResticOptions): Record<string, string> {
+  const base: Record<string, string> = { RESTIC_REPOSITORY: opts.repository };
+  const p = opts.password;
+  if ('file' in p) {
+    if (!fs.existsSync(p.file)) {
+      throw new BerthError('REPOSITORY', `the repository password file ${p.file} does not exist`, 'create it (e.g. `head -c 32 /dev/urandom | base64 > FILE && chmod 600 FILE`) and keep a copy off this host, or set backup.password_env');
+    }
+    return { ...base, RESTIC_PASSWORD_FILE: p.file };
+  }
+  const value = (opts.env ?? process.env)[p.env];
+  if (!value) throw new BerthError('REPOSITORY', `the environment variable ${p.env} (backup.password_env) is not set`, `export ${p.env}=… with the repository password`);
+  return { ...base, RESTIC_PASSWORD: value };
+}
+
+async function backupStream(cmd: Cmd, feed: Feed, fail: (r: { stderr: string; code: number | null }, action: string) => BerthError): Promise<BackupSummary> {
+  const child = start(cmd);
+  const exit = exitOf(child);
+  let summary: BackupSummary | undefined;
+  watchSummary(child.stdout!, (s) => (summary = s));
+  child.stdin!.on('error', () => undefined); // EPIPE when restic gave up; its exit says why
+  const ac = new AbortController();
+  let resticGaveUp = false;
+  void exit.then(() => {
+    resticGaveUp = true;
+    ac.abort();
+  });
+  let feedError: unknown;
+  let resticFailedFirst = false;
+  try {
+    await feed(child.stdin!, ac.signal);
+    child.stdin!.end();
+  } catch (err) {
+    feedError = err;
+    // restic failing first (full disk, wrong password) is the cause; the producer only lost its reader.
+    resticFailedFirst = resticGaveUp;
+    // Interrupt before EOF: restic then saves no snapshot of the partial stream.
+    if (!resticGaveUp) child.kill('SIGINT');
+  }
+  const r = await exit;
+  if (feedError !== undefined) {
+    if (resticFailedFirst && r.code !== 0) throw fail(r, 'backup');
+    throw feedError;
+  }
+  if (r.code !== 0 || !summary) throw fail(r, 'backup');
+  return summary;
+}
+
+/** Calls `onSummary` with the summary line of `restic backup --json` output. */
+export function watchSummary(stdout: Readable, onSummary: (s: BackupSummary) => void): void {
+  let buffered = '';
+  stdout.on('data', (d: Buffer) => {
+    buffered += d.toString('utf8');
+    const lines = buffered.split('\n');
+    buffered = lines.pop() ?? '';
+    for (const line of lines) {
+      const parsed = line.startsWith('{"message_type":"summary"') ? summarySchema.safeParse(JSON.parse(line)) : undefined;
+      if (parsed?.success) onSummary(parsed.data);
+    }
+  });
+}
+
+function parseJson<T>(schema: z.ZodType<T>, text: string, what: string): T {
+  const start = text.search(/[[{]/);
+  const result = start < 0 ? undefined : schema.safeParse(JSON.parse(text.slice(start)));
+  if (!result?.success) throw new BerthError('REPOSITORY', `unexpected output from restic ${what}: ${text.slice(0, 200)}`, 'berth needs restic >= 0.14');
+  return result.data;
+}

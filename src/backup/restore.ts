@@ -1,0 +1,132 @@
+/**
+ * `berth restore`: puts snapshots back. Runbook per source: safety snapshot of the current
+ * state → stop the writers → restore → start the writers again → audit. Runs under the deploy
+ * lock so no deploy starts or replaces the stopped services meanwhile.
+ */
+import { withDeployLock } from '../deploy/operations.js';
+import { label } from '../engine/labels.js';
+import { formatBytes } from '../lib/bytes.js';
+import { BerthError } from '../lib/errors.js';
+import { formatMs } from '../lib/time.js';
+import type { BackupSource } from '../project/backup-schema.js';
+import { effectiveSources, requireBackup, sourceContext, type BackupContext } from './context.js';
+import { startProgress } from './progress.js';
+import { consumeDump, type Snapshot } from './restic.js';
+import { runBackup } from './run.js';
+import { sourceDrivers } from './sources/index.js';
+import { snapshotsToUse, tagValue } from './verify.js';
+
+export interface RestoreOptions {
+  /** "latest" or a snapshot id. */
+  readonly snapshot: string;
+  readonly sources?: readonly string[];
+  readonly to?: string;
+  /** Skip the safety snapshot (fresh host: there is nothing to keep). */
+  readonly noSafety?: boolean;
+  /** Which source types to restore when no source is named (default: all but config). */
+  readonly types?: readonly string[];
+}
+
+export interface RestoredSource {
+  readonly source: string;
+  readonly snapshot: string;
+  readonly safetySnapshot?: string;
+  readonly stopped: readonly string[];
+  readonly bytes: number;
+  readonly ms: number;
+  readonly summary: string;
+}
+
+export interface RestorePlanItem {
+  readonly source: BackupSource;
+  readonly snapshot: Snapshot;
+}
+
+/** Which snapshot of which source will be restored, resolved before anything is touched. */
+export async function planRestore(ctx: BackupContext, opts: RestoreOptions): Promise<RestorePlanItem[]> {
+  const cfg = requireBackup(ctx.project);
+  const restic = ctx.restic();
+  const snaps = await snapshotsToUse(ctx, restic, { snapshot: opts.snapshot, sources: opts.sources });
+  const all = effectiveSources(cfg);
+  const plan: RestorePlanItem[] = [];
+  for (const snapshot of snaps) {
+    const name = tagValue(snapshot, 'source');
+    const source = all.find((s) => s.name === name);
+    if (!source) throw new BerthError('CONFIG', `snapshot ${snapshot.short_id} belongs to source "${name}", which is not in berth.yaml`, 'add the source back, or restore its files with `restic dump`');
+    if (!opts.sources?.length && opts.snapshot === 'latest') {
+      if (!(opts.types ?? ['mariadb', 'mysql', 'postgres', 'redis', 'volume']).includes(source.type)) continue;
+      if (source.type === 'redis' && !source.service && !opts.to) {
+        ctx.report.warn(`${source.name}: a redis on the host is restored as files only (--source ${source.name} --to DIR); skipped`);
+        continue;
+      }
+    }
+    plan.push({ source, snapshot });
+  }
+  for (const n of opts.sources ?? []) {
+    if (!plan.some((p) => p.source.name === n)) throw new BerthError('NOT_FOUND', `no snapshot of source "${n}" in ${restic.repository}`, 'run `berth backup list` to see what there is');
+  }
+  if (opts.to && plan.length > 1) throw new BerthError('CONFIG', '--to needs exactly one source; add --source NAME');
+  return plan;
+}
+
+export function restorePlanned(ctx: BackupContext, plan: readonly RestorePlanItem[], opts: RestoreOptions): Promise<RestoredSource[]> {
+  return withDeployLock(ctx, 'berth restore', { wait: true }, async () => {
+    const out: RestoredSource[] = [];
+    for (const item of plan) out.push(await restoreOne(ctx, item, opts));
+    return out;
+  });
+}
+
+async function restoreOne(ctx: BackupContext, { source, snapshot }: RestorePlanItem, opts: RestoreOptions): Promise<RestoredSource> {
+  const driver = sourceDrivers[source.type];
+  const sctx = sourceContext(ctx, source);
+  const t0 = ctx.clock();
+  let safetySnapshot: string | undefined;
+  if (!opts.to && !opts.noSafety) {
+    ctx.report.step(`${source.name}: safety snapshot of the current state first`);
+    const safety = await runBackup(ctx, { sources: [source.name], kind: 'safety' });
+    const r = safety.results[0];
+    if (!r || r.status !== 'succeeded') {
+      throw new BerthError('BACKUP', `${source.name}: the safety snapshot failed (${r?.error ?? 'unknown'}); nothing was restored`, 'fix the cause, or pass --no-safety if the current data may be lost');
+    }
+    safetySnapshot = r.snapshotId;
+  }
+  const stopped = opts.to ? [] : await stopWriters(ctx, [...new Set([...driver.writers(sctx), ...(source.writers ?? [])])]);
+  let bytes = 0;
+  let summary: string;
+  const stopProgress = startProgress(ctx.report, ctx.clock, `${source.name}: restored`, () => bytes);
+  try {
+    ctx.report.step(`${source.name}: restoring snapshot ${snapshot.short_id}${opts.to ? ` to ${opts.to}` : ''}${stopped.length ? ` (stopped ${stopped.map((s) => s.service).join(', ')})` : ''}`);
+    const restic = ctx.restic();
+    if (driver.direct?.owns(snapshot)) {
+      ({ summary, bytes } = await driver.direct.restore(sctx, restic, snapshot, opts.to ? { to: opts.to } : {}));
+    } else {
+      const dump = restic.dump(snapshot.id, snapshot.paths?.[0] ?? '');
+      dump.stdout.on('data', (d: Buffer) => (bytes += d.length));
+      summary = await consumeDump(dump, (input) => driver.restore(sctx, input, opts.to ? { to: opts.to } : {}));
+    }
+  } catch (err) {
+    ctx.audit.append({ user: ctx.user, action: 'backup.restore', project: ctx.project.name, target: source.name, outcome: 'failed', details: { snapshot: snapshot.short_id, error: (err as Error).message, ...(safetySnapshot && { safety: safetySnapshot }) } });
+    throw err;
+  } finally {
+    stopProgress();
+    for (const s of stopped) await ctx.engine.startContainer(s.id);
+  }
+  const ms = ctx.clock() - t0;
+  ctx.audit.append({ user: ctx.user, action: 'backup.restore', project: ctx.project.name, target: source.name, outcome: 'succeeded', details: { snapshot: snapshot.short_id, ...(safetySnapshot && { safety: safetySnapshot }), ...(opts.to && { to: opts.to }), bytes } });
+  ctx.report.done(`${source.name}: ${summary} — ${formatBytes(bytes)} in ${formatMs(ms)}${safetySnapshot ? `; safety snapshot ${safetySnapshot}` : ''}`);
+  return { source: source.name, snapshot: snapshot.short_id, ...(safetySnapshot && { safetySnapshot }), stopped: stopped.map((s) => s.service), bytes, ms, summary };
+}
+
+async function stopWriters(ctx: BackupContext, services: readonly string[]): Promise<Array<{ id: string; service: string }>> {
+  const stopped: Array<{ id: string; service: string }> = [];
+  for (const service of services) {
+    for (const c of await ctx.engine.listContainers({ [label.project]: ctx.project.name, [label.service]: service })) {
+      if (!c.running) continue;
+      ctx.report.info(`stopping ${c.name} (writes to the data being restored)`);
+      await ctx.engine.stopContainer(c.id, Math.ceil((ctx.project.services[service]?.stopGracePeriodMs ?? 10_000) / 1000));
+      stopped.push({ id: c.id, service });
+    }
+  }
+  return stopped;
+}

@@ -1,0 +1,183 @@
+/**
+ * `berth backup run`: one restic snapshot per source, each dump streamed straight into
+ * `restic backup --stdin`. A failing source does not stop the others; the run is `partial`
+ * then, and is never reported as a success. Runbook: record run → init repo → each source → record → audit.
+ */
+import { Writable } from 'node:stream';
+import { isProcessAlive } from '../deploy/lock.js';
+import { formatBytes } from '../lib/bytes.js';
+import { BerthError } from '../lib/errors.js';
+import { newId } from '../lib/ids.js';
+import { formatMs } from '../lib/time.js';
+import { berthVersion } from '../lib/version.js';
+import type { BackupSource } from '../project/backup-schema.js';
+import type { BackupResult, BackupRunKind, BackupRunStatus } from '../store/backups.js';
+import { requireBackup, selectSources, sourceContext, type BackupContext } from './context.js';
+import { startProgress } from './progress.js';
+import type { BackupSummary, Restic } from './restic.js';
+import { snapshotTags } from './restic-args.js';
+import { sourceDrivers, type Facts } from './sources/index.js';
+
+export interface SourceOutcome {
+  readonly source: string;
+  readonly type: string;
+  readonly status: 'succeeded' | 'failed';
+  readonly snapshotId?: string;
+  readonly bytes?: number;
+  readonly dataAdded?: number;
+  readonly durationMs: number;
+  readonly suspect?: string;
+  readonly error?: string;
+  readonly hint?: string;
+}
+
+export interface RunOutcome {
+  readonly runId: string;
+  readonly kind: BackupRunKind;
+  readonly status: BackupRunStatus;
+  readonly repository: string;
+  readonly results: readonly SourceOutcome[];
+  readonly durationMs: number;
+}
+
+export interface RunOptions {
+  readonly sources?: readonly string[];
+  readonly kind?: BackupRunKind;
+}
+
+export async function runBackup(ctx: BackupContext, opts: RunOptions = {}): Promise<RunOutcome> {
+  const cfg = requireBackup(ctx.project);
+  const sources = selectSources(ctx, opts.sources);
+  const kind = opts.kind ?? 'backup';
+  const interrupted = ctx.backups.markInterrupted(ctx.project.name, (r) => r.host !== ctx.host || isProcessAlive(r.pid));
+  if (interrupted.length) ctx.report.warn(`marked ${interrupted.length} earlier run(s) interrupted (their process is gone): ${interrupted.join(', ')}`);
+  const runId = newId(ctx.clock);
+  const t0 = ctx.clock();
+  ctx.backups.startRun({ id: runId, project: ctx.project.name, kind, user: ctx.user, pid: ctx.pid, host: ctx.host });
+  const results: SourceOutcome[] = [];
+  let restic: Restic;
+  try {
+    restic = ctx.restic();
+    if (await restic.ensureInit()) ctx.report.done(`created restic repository ${cfg.repository}`);
+  } catch (err) {
+    finish(ctx, runId, kind, 'failed', results, (err as Error).message);
+    throw err;
+  }
+  for (const source of sources) {
+    const { outcome, fatal } = await backupOne(ctx, restic, source, runId, kind);
+    results.push(outcome);
+    if (fatal) {
+      // The repository itself refused (wrong password, missing): every other source would fail the same way.
+      finish(ctx, runId, kind, results.some((r) => r.status === 'succeeded') ? 'partial' : 'failed', results, fatal.message);
+      throw fatal;
+    }
+  }
+  const ok = results.filter((r) => r.status === 'succeeded').length;
+  const status: BackupRunStatus = ok === results.length ? 'succeeded' : ok > 0 ? 'partial' : 'failed';
+  const failed = results.filter((r) => r.status === 'failed');
+  finish(ctx, runId, kind, status, results, failed.length ? failed.map((f) => `${f.source}: ${f.error}`).join('; ') : undefined);
+  return { runId, kind, status, repository: cfg.repository, results, durationMs: ctx.clock() - t0 };
+}
+
+function finish(ctx: BackupContext, runId: string, kind: BackupRunKind, status: BackupRunStatus, results: readonly SourceOutcome[], error?: string): void {
+  ctx.backups.finishRun(runId, status, error);
+  ctx.audit.append({
+    user: ctx.user,
+    action: kind === 'safety' ? 'backup.safety' : 'backup.run',
+    project: ctx.project.name,
+    target: results.map((r) => r.source).join(',') || '*',
+    outcome: status === 'succeeded' ? 'succeeded' : 'failed',
+    details: { run: runId, status, ...(error && { error }), snapshots: Object.fromEntries(results.filter((r) => r.snapshotId).map((r) => [r.source, r.snapshotId!])) },
+  });
+}
+
+async function backupOne(ctx: BackupContext, restic: Restic, source: BackupSource, runId: string, kind: BackupRunKind): Promise<{ outcome: SourceOutcome; fatal?: BerthError }> {
+  const driver = sourceDrivers[source.type];
+  const startedAt = ctx.clock();
+  const previous = ctx.backups.lastResult(ctx.project.name, source.name);
+  let bytes = 0;
+  let facts: Facts = {};
+  ctx.report.step(`${source.name}: ${source.type} → ${restic.repository}`);
+  const stopProgress = startProgress(ctx.report, ctx.clock, `${source.name}: streamed`, () => bytes);
+  const sctx = sourceContext(ctx, source);
+  const tags = snapshotTags(ctx.project.name, source.name, berthVersion, kind === 'safety' ? ['kind=safety'] : []);
+  try {
+    let summary: BackupSummary;
+    if (driver.direct && (await driver.direct.usable(sctx, restic))) {
+      ({ summary, facts } = await driver.direct.backup(sctx, restic, { tags, host: ctx.host }, (n) => (bytes = n)));
+      bytes = summary.total_bytes_processed;
+    } else {
+      summary = await restic.backupStream({ filename: driver.filename(source), host: ctx.host, tags }, async (stdin, signal) => {
+        const counter = forwardTo(stdin, (n) => (bytes += n));
+        facts = await driver.dump(sctx, counter, signal);
+        await new Promise<void>((resolve, reject) => counter.end((err?: Error | null) => (err ? reject(err) : resolve())));
+      });
+    }
+    const suspect = suspectReason(bytes, facts, previous, requireBackup(ctx.project).suspectRatio);
+    const outcome: SourceOutcome = { source: source.name, type: source.type, status: 'succeeded', snapshotId: summary.snapshot_id, bytes, dataAdded: summary.data_added, durationMs: ctx.clock() - startedAt, ...(suspect && { suspect }) };
+    record(ctx, runId, source, startedAt, outcome, facts);
+    const rate = bytes / Math.max(outcome.durationMs / 1000, 0.001);
+    ctx.report.done(`${source.name}: snapshot ${summary.snapshot_id}, ${formatBytes(bytes)} (${formatBytes(summary.data_added)} new) in ${formatMs(outcome.durationMs)}, ${formatBytes(rate)}/s`);
+    if (suspect) ctx.report.warn(`${source.name}: SUSPECT — ${suspect}`);
+    return { outcome };
+  } catch (err) {
+    const e = err instanceof BerthError ? err : new BerthError('BACKUP', (err as Error).message, undefined, { cause: err });
+    const outcome: SourceOutcome = { source: source.name, type: source.type, status: 'failed', durationMs: ctx.clock() - startedAt, error: e.message, ...(e.hint && { hint: e.hint }) };
+    record(ctx, runId, source, startedAt, outcome, undefined);
+    ctx.report.warn(`${source.name}: FAILED — ${e.message}`);
+    const fatal = e.code === 'REPOSITORY' && /wrong password|no restic repository|password file|is not set/.test(e.message);
+    return { outcome, ...(fatal && { fatal: e }) };
+  } finally {
+    stopProgress();
+  }
+}
+
+function record(ctx: BackupContext, runId: string, source: BackupSource, startedAt: number, o: SourceOutcome, facts: Facts | undefined): void {
+  const r: BackupResult = {
+    runId,
+    source: source.name,
+    type: source.type,
+    status: o.status,
+    startedAt,
+    finishedAt: ctx.clock(),
+    ...(o.snapshotId && { snapshotId: o.snapshotId }),
+    ...(o.bytes !== undefined && { bytes: o.bytes }),
+    ...(o.dataAdded !== undefined && { dataAdded: o.dataAdded }),
+    ...(o.suspect && { suspect: o.suspect }),
+    ...(facts && { facts }),
+    ...(o.error && { error: o.error }),
+  };
+  ctx.backups.addResult(r);
+}
+
+/** Why a dump looks wrong: empty, no tables/files/keys, or far smaller than the previous one. */
+export function suspectReason(bytes: number, facts: Facts, previous: Pick<BackupResult, 'bytes'> | undefined, ratio: number): string | undefined {
+  if (bytes === 0) return 'the dump is empty';
+  if (Array.isArray(facts.tables) && facts.tables.length === 0) return 'the database has no tables';
+  const manifest = (facts.manifest ?? facts) as { files?: number };
+  if (manifest.files === 0) return 'no files';
+  if (previous?.bytes && bytes < previous.bytes * ratio) {
+    return `${formatBytes(bytes)} is ${Math.round((bytes / previous.bytes) * 100)}% of the previous dump (${formatBytes(previous.bytes)}); under ${Math.round(ratio * 100)}% counts as suspect`;
+  }
+  return undefined;
+}
+
+/** A writable that forwards to `target` with its backpressure, counting bytes. */
+function forwardTo(target: Writable, onBytes: (n: number) => void): Writable {
+  return new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      onBytes(chunk.length);
+      if (target.destroyed) return cb(new Error('the repository stopped reading'));
+      if (target.write(chunk)) return cb();
+      const done = (err?: Error) => {
+        target.off('drain', ok);
+        target.off('close', closed);
+        cb(err);
+      };
+      const ok = () => done();
+      const closed = () => done(new Error('the repository stopped reading'));
+      target.once('drain', ok);
+      target.once('close', closed);
+    },
+  });
+}

@@ -1,0 +1,45 @@
+/** The backup schedule (`backup.schedule`, cron) and the jobs `berth agent` runs. */
+import { Cron } from 'croner';
+import type { Reporter } from '../lib/reporter.js';
+import { silentReporter } from '../lib/reporter.js';
+import type { Project } from '../project/model.js';
+import { openBackupContext, requireBackup } from './context.js';
+import { pruneBackups } from './prune.js';
+import { runBackup } from './run.js';
+import { BerthError } from '../lib/errors.js';
+
+export function nextRuns(cron: string, count: number, from: Date = new Date()): Date[] {
+  return new Cron(cron, { paused: true }).nextRuns(count, from);
+}
+
+/** Generic agent job shape (contracts.md). */
+export interface AgentJob {
+  readonly name: string;
+  readonly cron: string;
+  run(signal: AbortSignal): Promise<void>;
+}
+
+/** The nightly backup run, followed by the retention prune when the run fully succeeded. */
+export function backupJobs(project: Project, report: Reporter = silentReporter): AgentJob[] {
+  if (!project.backup) return [];
+  const cfg = requireBackup(project);
+  return [
+    {
+      name: `backup:${project.name}`,
+      cron: cfg.schedule,
+      async run(signal) {
+        const { ctx, close } = openBackupContext(project, report);
+        try {
+          const outcome = await runBackup(ctx);
+          if (outcome.status !== 'succeeded') {
+            const failed = outcome.results.filter((r) => r.status === 'failed').map((r) => `${r.source} (${r.error})`);
+            throw new BerthError('BACKUP', `backup run ${outcome.runId} ${outcome.status}: ${failed.join(', ')}`);
+          }
+          if (!signal.aborted) await pruneBackups(ctx);
+        } finally {
+          close();
+        }
+      },
+    },
+  ];
+}

@@ -1,0 +1,47 @@
+/** Streams between dump tools and restic: run a tool into a stream, or feed a stream into a tool. */
+import type { Readable, Writable } from 'node:stream';
+import { BerthError } from '../../lib/errors.js';
+import { capture, describe, exitOf, start, type Cmd } from '../process.js';
+
+/** The stderr line that says what went wrong (tools often end with a generic advice line). */
+export function lastLine(text: string): string {
+  const lines = text.split('\n').map((l) => l.trim()).filter(Boolean);
+  return [...lines].reverse().find((l) => /error|fatal|refused|denied|failed|unknown|cannot|can't|not found|no such/i.test(l)) ?? lines.at(-1) ?? '';
+}
+
+/** Runs `cmd` and copies its stdout into `out` without ending it. Rejects naming the tool and its last stderr line. */
+export async function pipeFrom(cmd: Cmd, out: Writable, signal: AbortSignal, what: string, tap?: Writable): Promise<void> {
+  const child = start(cmd, ['ignore', 'pipe', 'pipe']);
+  const onAbort = () => child.kill('SIGTERM');
+  signal.addEventListener('abort', onAbort, { once: true });
+  child.stdout!.pipe(out, { end: false });
+  if (tap) child.stdout!.pipe(tap);
+  const r = await exitOf(child);
+  signal.removeEventListener('abort', onAbort);
+  if (signal.aborted) throw new BerthError('BACKUP', `${what}: stopped because the repository write failed`);
+  if (r.code !== 0) throw new BerthError('BACKUP', `${what} failed: ${lastLine(r.stderr) || `${describe(cmd).split(' ')[0]} exited with ${r.code ?? r.signal}`}`);
+}
+
+/** Feeds `input` to `cmd`'s stdin and waits for it. */
+export async function pipeInto(cmd: Cmd, input: Readable, what: string): Promise<string> {
+  const child = start(cmd, ['pipe', 'pipe', 'pipe']);
+  let stdout = '';
+  child.stdout!.on('data', (d: Buffer) => (stdout += d.toString('utf8')));
+  child.stdin!.on('error', () => undefined);
+  input.pipe(child.stdin!);
+  const r = await exitOf(child);
+  if (r.code !== 0) throw new BerthError('BACKUP', `${what} failed: ${lastLine(r.stderr) || `exit ${r.code ?? r.signal}`}`);
+  return stdout;
+}
+
+/** Runs a query-like command; rejects with its stderr when it fails. */
+export async function query(cmd: Cmd, what: string, input?: string): Promise<string> {
+  let r;
+  try {
+    r = await capture(cmd, { input, timeoutMs: 600_000 });
+  } catch (err) {
+    throw new BerthError('BACKUP', `${what}: cannot run ${cmd.file}: ${(err as Error).message}`, `install ${cmd.file} on this host or use \`service:\` to run it inside the container`);
+  }
+  if (r.code !== 0) throw new BerthError('BACKUP', `${what} failed: ${lastLine(r.stderr) || `exit ${r.code ?? r.signal}`}`);
+  return r.stdout;
+}

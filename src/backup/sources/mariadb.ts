@@ -1,0 +1,128 @@
+/**
+ * MariaDB / MySQL: a logical dump of one database (`--single-transaction --routines --triggers
+ * --events`), with per-table row counts and `CHECKSUM TABLE` values recorded just before the dump.
+ * Under concurrent writes those may differ from the dumped state; the drill then reports it.
+ */
+import type { Readable, Writable } from 'node:stream';
+import { BerthError } from '../../lib/errors.js';
+import type { Cmd } from '../process.js';
+import { pipeFrom, pipeInto, query } from './io.js';
+import type { DrillOutcome, Facts, SourceContext, SourceDriver } from './types.js';
+import { inWhere, resolveWhere, scratchName, sourcePassword, type Where } from './where.js';
+
+export interface TableFact {
+  readonly name: string;
+  readonly rows: number;
+  readonly checksum: string;
+}
+
+interface Conn {
+  readonly where: Where;
+  readonly client: string;
+  readonly dumper: string;
+  readonly args: readonly string[];
+  readonly env: Record<string, string>;
+}
+
+async function connect(ctx: SourceContext): Promise<Conn> {
+  const s = ctx.source;
+  const where = await resolveWhere(ctx);
+  const password = sourcePassword(ctx, ['MARIADB_ROOT_PASSWORD', 'MYSQL_ROOT_PASSWORD']);
+  const mysql = s.type === 'mysql';
+  const args = [
+    ...(where.kind === 'host' ? ['-h', s.host, '-P', String(s.port ?? 3306), '--protocol=TCP'] : []),
+    '-u',
+    s.user ?? 'root',
+  ];
+  return { where, client: mysql ? 'mysql' : 'mariadb', dumper: mysql ? 'mysqldump' : 'mariadb-dump', args, env: password ? { MYSQL_PWD: password } : {} };
+}
+
+const sql = (c: Conn, db: string | undefined, statement: string): Cmd =>
+  inWhere(c.where, [c.client, ...c.args, '-N', '-B', ...(db ? [db] : []), '-e', statement], c.env);
+
+const ident = (name: string) => `\`${name.replaceAll('`', '``')}\``;
+
+/** Tables with row count and CHECKSUM TABLE value, sorted by name. */
+export async function tableFacts(c: Conn, db: string, what: string): Promise<TableFact[]> {
+  const list = await query(sql(c, db, `SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE() AND table_type = 'BASE TABLE' ORDER BY table_name`), `${what}: list tables`);
+  const tables = list.split('\n').filter(Boolean);
+  if (tables.length === 0) return [];
+  const counts = await query(sql(c, db, tables.map((t) => `SELECT '${t.replaceAll("'", "''")}', COUNT(*) FROM ${ident(t)}`).join(' UNION ALL ')), `${what}: count rows`);
+  const sums = await query(sql(c, db, `CHECKSUM TABLE ${tables.map(ident).join(', ')}`), `${what}: checksum tables`);
+  const rows = new Map(counts.split('\n').filter(Boolean).map((l) => l.split('\t') as [string, string]));
+  const checksums = new Map(sums.split('\n').filter(Boolean).map((l) => {
+    const [qualified, sum] = l.split('\t') as [string, string];
+    return [qualified.slice(qualified.indexOf('.') + 1), sum];
+  }));
+  return tables.map((name) => ({ name, rows: Number(rows.get(name) ?? NaN), checksum: checksums.get(name) ?? '' }));
+}
+
+export function compareTables(recorded: readonly TableFact[], restored: readonly TableFact[]): string[] {
+  const out: string[] = [];
+  const got = new Map(restored.map((t) => [t.name, t]));
+  for (const t of recorded) {
+    const r = got.get(t.name);
+    if (!r) out.push(`table ${t.name} missing`);
+    else if (r.rows !== t.rows) out.push(`table ${t.name}: ${r.rows} rows, ${t.rows} recorded`);
+    else if (t.checksum && r.checksum !== t.checksum) out.push(`table ${t.name}: checksum ${r.checksum}, ${t.checksum} recorded`);
+  }
+  for (const r of restored) if (!recorded.some((t) => t.name === r.name)) out.push(`table ${r.name} not in the recorded facts`);
+  return out;
+}
+
+export const mariadbSource: SourceDriver = {
+  filename: (s) => `${s.type}/${s.database}.sql`,
+
+  async dump(ctx, out: Writable, signal) {
+    const db = ctx.source.database!;
+    const c = await connect(ctx);
+    const what = `${ctx.source.name}: ${c.dumper} ${db}`;
+    const tables = await tableFacts(c, db, what);
+    const argv = [c.dumper, ...c.args, '--single-transaction', '--routines', '--triggers', '--events', '--hex-blob', '--default-character-set=utf8mb4', db];
+    await pipeFrom(inWhere(c.where, argv, c.env), out, signal, what);
+    return { database: db, tables };
+  },
+
+  async drill(ctx, input: Readable, facts): Promise<DrillOutcome> {
+    const c = await connect(ctx);
+    const scratch = scratchName('berth_drill');
+    const what = `${ctx.source.name}: restore drill into ${scratch}`;
+    await query(sql(c, undefined, `CREATE DATABASE ${ident(scratch)}`), what);
+    try {
+      await pipeInto(inWhere(c.where, [c.client, ...c.args, scratch], c.env), input, what);
+      const restored = await tableFacts(c, scratch, what);
+      const recorded = (facts?.tables ?? []) as TableFact[];
+      const mismatches = compareTables(recorded, restored);
+      const rows = restored.reduce((n, t) => n + t.rows, 0);
+      return { ok: mismatches.length === 0 && facts !== undefined, summary: `${restored.length} tables, ${rows} rows, checksums ${mismatches.length ? 'differ' : 'equal'}${facts ? '' : ' (no recorded facts to compare)'}`, mismatches };
+    } finally {
+      await query(sql(c, undefined, `DROP DATABASE IF EXISTS ${ident(scratch)}`), `${what}: drop`).catch(() => undefined);
+    }
+  },
+
+  async restore(ctx, input, opts) {
+    const c = await connect(ctx);
+    const db = opts.to ?? ctx.source.database!;
+    const what = `${ctx.source.name}: restore into database ${db}`;
+    if (opts.to && (await query(sql(c, undefined, `SHOW DATABASES LIKE '${db.replaceAll("'", "''")}'`), what)).trim()) {
+      throw new BerthError('CONFLICT', `${what}: database ${db} already exists`, '--to restores into a new database; choose another name, or restore over the source database without --to');
+    }
+    // Dropped and recreated so tables created after the dump do not survive the restore.
+    await query(sql(c, undefined, `DROP DATABASE IF EXISTS ${ident(db)}; CREATE DATABASE ${ident(db)}`), what);
+    await pipeInto(inWhere(c.where, [c.client, ...c.args, db], c.env), input, what);
+    const tables = await tableFacts(c, db, what);
+    return `database ${db}: ${tables.length} tables, ${tables.reduce((n, t) => n + t.rows, 0)} rows`;
+  },
+
+  writers: (ctx) => dependents(ctx),
+};
+
+/** Services whose compose `depends_on` names the source's service. */
+export function dependents(ctx: SourceContext): string[] {
+  const svc = ctx.source.service;
+  if (!svc) return [];
+  return Object.values(ctx.project.services)
+    .filter((s) => svc in s.dependsOn)
+    .map((s) => s.name);
+}
+

@@ -1,0 +1,152 @@
+/**
+ * Redis: BGSAVE, wait until LASTSAVE moves (the new RDB is complete), then a tar of the RDB file
+ * plus the AOF directory when appendonly is on. The key count recorded is the one just before
+ * BGSAVE; with writes in between the drill reports the difference.
+ */
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import type { Writable } from 'node:stream';
+import { BerthError } from '../../lib/errors.js';
+import { label } from '../../engine/labels.js';
+import type { Cmd } from '../process.js';
+import { pipeFrom, pipeInto, query } from './io.js';
+import type { DrillOutcome, SourceContext, SourceDriver } from './types.js';
+import { inWhere, resolveWhere, sourcePassword, type Where } from './where.js';
+
+const saveTimeoutMs = 10 * 60_000;
+
+interface Conn {
+  readonly where: Where;
+  readonly args: readonly string[];
+  readonly env: Record<string, string>;
+}
+
+async function connect(ctx: SourceContext): Promise<Conn> {
+  const s = ctx.source;
+  const where = await resolveWhere(ctx);
+  const password = sourcePassword(ctx, ['REDIS_PASSWORD']);
+  const args = where.kind === 'host' ? ['-h', s.host, '-p', String(s.port ?? 6379)] : [];
+  return { where, args, env: password ? { REDISCLI_AUTH: password } : {} };
+}
+
+const cli = (c: Conn, ...command: string[]): Cmd => inWhere(c.where, ['redis-cli', ...c.args, '--raw', ...command], c.env);
+
+async function redis(c: Conn, what: string, ...command: string[]): Promise<string> {
+  const out = (await query(cli(c, ...command), what)).trim();
+  if (/^(ERR|NOAUTH|WRONGPASS|LOADING)/.test(out)) throw new BerthError('BACKUP', `${what}: redis answered ${out.split('\n')[0]}`);
+  return out;
+}
+
+/** Total keys over all databases, from INFO keyspace (`db0:keys=3,expires=0,...`). */
+export function keyCount(infoKeyspace: string): number {
+  return [...infoKeyspace.matchAll(/^db\d+:keys=(\d+)/gm)].reduce((n, m) => n + Number(m[1]), 0);
+}
+
+async function configValue(c: Conn, what: string, key: string, fallback: string): Promise<string> {
+  const out = await redis(c, what, 'CONFIG', 'GET', key).catch(() => '');
+  return out.split('\n')[1]?.trim() || fallback;
+}
+
+async function freshSave(c: Conn, what: string): Promise<void> {
+  const before = Number(await redis(c, what, 'LASTSAVE'));
+  // LASTSAVE has one-second resolution: start the save in a later second than the last one.
+  while (Math.floor(Date.now() / 1000) <= before) await sleep(100);
+  await redis(c, what, 'BGSAVE', 'SCHEDULE');
+  const deadline = Date.now() + saveTimeoutMs;
+  while (Number(await redis(c, what, 'LASTSAVE')) <= before) {
+    const info = await redis(c, what, 'INFO', 'persistence');
+    if (/rdb_last_bgsave_status:err/.test(info) && !/rdb_bgsave_in_progress:1/.test(info)) throw new BerthError('BACKUP', `${what}: BGSAVE failed (see the redis log)`);
+    if (Date.now() > deadline) throw new BerthError('BACKUP', `${what}: BGSAVE did not finish within ${saveTimeoutMs / 60_000} minutes`);
+    await sleep(200);
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export const redisSource: SourceDriver = {
+  filename: (s) => `redis/${s.name}.tar`,
+
+  async dump(ctx, out: Writable, signal) {
+    const c = await connect(ctx);
+    const what = `${ctx.source.name}: redis`;
+    if (c.where.kind === 'host' && !['127.0.0.1', 'localhost', '::1'].includes(ctx.source.host)) {
+      throw new BerthError('CONFIG', `${what}: a redis source over TCP must be on this host (its RDB file is read from disk)`, 'use `service:` for a redis in a container');
+    }
+    const keys = keyCount(await redis(c, what, 'INFO', 'keyspace'));
+    await freshSave(c, what);
+    const dir = await configValue(c, what, 'dir', '/data');
+    const rdb = await configValue(c, what, 'dbfilename', 'dump.rdb');
+    const aof = (await configValue(c, what, 'appendonly', 'no')) === 'yes';
+    const aofDir = aof ? await configValue(c, what, 'appenddirname', 'appendonlydir') : undefined;
+    const files = [rdb, ...(aofDir ? [aofDir] : [])];
+    await pipeFrom(inWhere(c.where, ['tar', '-c', '-C', dir, ...files]), out, signal, `${what}: read ${files.join(', ')} in ${dir}`);
+    return { keys, rdb, aof: aofDir ?? null };
+  },
+
+  async drill(ctx, input, facts): Promise<DrillOutcome> {
+    const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-drill-'));
+    const what = `${ctx.source.name}: restore drill`;
+    try {
+      await pipeInto({ file: 'tar', args: ['-x', '-C', scratch] }, input, `${what}: extract`);
+      const rdb = String(facts?.rdb ?? 'dump.rdb');
+      await query({ file: 'redis-check-rdb', args: [path.join(scratch, rdb)] }, `${what}: redis-check-rdb`);
+      const keys = await keysInScratchServer(scratch, rdb, what);
+      const recorded = typeof facts?.keys === 'number' ? facts.keys : undefined;
+      const mismatches = recorded === undefined ? ['no recorded key count'] : keys === recorded ? [] : [`${keys} keys restored, ${recorded} recorded`];
+      return { ok: mismatches.length === 0, summary: `RDB valid, ${keys} keys${facts?.aof ? ', AOF present' : ''}`, mismatches };
+    } finally {
+      fs.rmSync(scratch, { recursive: true, force: true });
+    }
+  },
+
+  async restore(ctx, input, opts) {
+    if (opts.to) {
+      fs.mkdirSync(opts.to, { recursive: true });
+      await pipeInto({ file: 'tar', args: ['-x', '-C', opts.to] }, input, `${ctx.source.name}: extract into ${opts.to}`);
+      return `RDB/AOF files extracted into ${opts.to}`;
+    }
+    const svc = ctx.source.service;
+    if (!svc) {
+      throw new BerthError('BACKUP', `${ctx.source.name}: berth restores a host redis only as files`, 'stop redis, run `berth restore … --source NAME --to DIR`, and copy the files into its data directory');
+    }
+    const [ctr] = await ctx.engine.listContainers({ [label.project]: ctx.project.name, [label.service]: svc });
+    if (!ctr) throw new BerthError('BACKUP', `${ctx.source.name}: service ${svc} has no container to restore into`, 'run `berth up` first');
+    // The caller stopped the service (it is one of the writers); write into its /data through a helper.
+    const image = ctx.project.backup?.helperImage ?? 'berth-helper:local';
+    const cmd: Cmd = { file: 'docker', args: ['run', '--rm', '-i', '--log-driver', 'none', '--network', 'none', '--volumes-from', ctr.name, '--entrypoint', '/bin/sh', image, '-c', 'cd /data && rm -rf appendonlydir && tar -x'] };
+    await pipeInto(cmd, input, `${ctx.source.name}: write /data of ${ctr.name}`);
+    return `RDB/AOF restored into ${ctr.name}:/data`;
+  },
+
+  writers: (ctx) => (ctx.source.service ? [ctx.source.service] : []),
+};
+
+async function keysInScratchServer(dir: string, rdb: string, what: string): Promise<number> {
+  const port = await freePort();
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--dbfilename', rdb, '--appendonly', 'no', '--save', ''], { stdio: 'ignore' });
+  try {
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      const info = await query({ file: 'redis-cli', args: ['-p', String(port), 'INFO', 'keyspace'] }, what).catch(() => undefined);
+      if (info !== undefined && !/loading:1/.test(info)) return keyCount(info);
+      if (Date.now() > deadline) throw new BerthError('BACKUP', `${what}: scratch redis-server did not answer within 60 s`);
+      await sleep(100);
+    }
+  } finally {
+    child.kill('SIGKILL');
+  }
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}

@@ -1,0 +1,59 @@
+/** The small interface every backup source implements (one file per type, registered in `index.ts`). */
+import type { Readable, Writable } from 'node:stream';
+import type { Engine } from '../../engine/engine.js';
+import type { Reporter } from '../../lib/reporter.js';
+import type { BackupSource } from '../../project/backup-schema.js';
+import type { Project } from '../../project/model.js';
+import type { BackupSummary, Restic, Snapshot } from '../restic.js';
+
+export interface SourceContext {
+  readonly project: Project;
+  readonly source: BackupSource;
+  readonly engine: Engine;
+  /** For `password_env` lookups. */
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly report: Reporter;
+}
+
+/** What was recorded at dump time (row counts, checksums, digests); stored as JSON with the result. */
+export type Facts = Readonly<Record<string, unknown>>;
+
+export interface DrillOutcome {
+  readonly ok: boolean;
+  /** What was compared, e.g. `3 tables, 10000 rows, checksums equal`. */
+  readonly summary: string;
+  readonly mismatches: readonly string[];
+}
+
+export interface RestoreOptions {
+  /** Restore to this place instead of the source itself (a directory, or a database name). */
+  readonly to?: string;
+}
+
+export interface SourceDriver {
+  /** The file's path inside the snapshot. */
+  filename(source: BackupSource): string;
+  /** Writes the dump to `out` (never ending it) and returns the facts to record. Aborted by `signal`. */
+  dump(ctx: SourceContext, out: Writable, signal: AbortSignal): Promise<Facts>;
+  /** Loads a dump into a throwaway place and compares it with the recorded facts. */
+  drill(ctx: SourceContext, input: Readable, facts: Facts | undefined): Promise<DrillOutcome>;
+  /** Puts a dump back. The caller has stopped writers and taken a safety snapshot. */
+  restore(ctx: SourceContext, input: Readable, opts: RestoreOptions): Promise<string>;
+  /** Services to stop while restoring (besides the source's own `writers`). */
+  writers(ctx: SourceContext): readonly string[];
+  readonly direct?: DirectSource;
+}
+
+/**
+ * A source restic reads itself instead of a stream (a volume, through a helper container that
+ * runs restic): restic's own change detection then skips unchanged files.
+ */
+export interface DirectSource {
+  /** Whether this backup can run direct (a local repository, a helper image with restic). */
+  usable(ctx: SourceContext, restic: Restic): Promise<boolean>;
+  backup(ctx: SourceContext, restic: Restic, args: { tags: readonly string[]; host: string }, onBytes: (n: number) => void): Promise<{ summary: BackupSummary; facts: Facts; bytes: number }>;
+  /** Whether a snapshot was made by `backup` above (else it holds a stream). */
+  owns(snapshot: Snapshot): boolean;
+  drill(ctx: SourceContext, restic: Restic, snapshot: Snapshot, facts: Facts | undefined): Promise<DrillOutcome & { bytes: number }>;
+  restore(ctx: SourceContext, restic: Restic, snapshot: Snapshot, opts: RestoreOptions): Promise<{ summary: string; bytes: number }>;
+}

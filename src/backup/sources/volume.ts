@@ -1,0 +1,104 @@
+/**
+ * A named volume or a bind path, read through a short-lived helper container as a tar stream.
+ * File digests are computed from that same stream on its way into restic (`tar-digest.ts`).
+ */
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { PassThrough, type Writable } from 'node:stream';
+import { label } from '../../engine/labels.js';
+import { ensureHelperImage } from '../helper-image.js';
+import type { Cmd } from '../process.js';
+import { compareManifests, digestTar, listedFileLimit, type Manifest } from '../tar-digest.js';
+import { pipeFrom, pipeInto } from './io.js';
+import { directVolume } from './volume-direct.js';
+import type { DrillOutcome, SourceContext, SourceDriver } from './types.js';
+import { volumeMount } from './where.js';
+
+
+function helper(ctx: SourceContext, readOnly: boolean, argv: string[]): Cmd {
+  const name = `berth-helper-${ctx.project.name}-${ctx.source.name}-${process.pid}`;
+  return {
+    file: 'docker',
+    args: ['run', '--rm', '-i', '--log-driver', 'none', '--name', name, '--network', 'none', '--label', `${label.role}=helper`, '-v', volumeMount(ctx, readOnly), '--entrypoint', '/bin/sh', image(ctx), '-c', ...argv],
+  };
+}
+
+const image = (ctx: SourceContext) => ctx.project.backup?.helperImage ?? 'berth-helper:local';
+
+export const volumeSource: SourceDriver = {
+  filename: (s) => `volume/${s.name}.tar`,
+  direct: directVolume,
+
+  async dump(ctx, out: Writable, signal) {
+    await ensureHelperImage(image(ctx));
+    const tap = new PassThrough();
+    const manifest = digestTar(tap);
+    await pipeFrom(helper(ctx, true, ['cd /data && tar -c .']), out, signal, `${ctx.source.name}: read ${volumeMount(ctx, true).split(':')[0]}`, tap);
+    return { manifest: await manifest };
+  },
+
+  async drill(ctx, input, facts): Promise<DrillOutcome> {
+    const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-drill-'));
+    try {
+      await pipeInto({ file: 'tar', args: ['-x', '-C', scratch] }, input, `${ctx.source.name}: extract into ${scratch}`);
+      const restored = digestDir(scratch);
+      const recorded = facts?.manifest as Manifest | undefined;
+      const mismatches = recorded ? compareManifests(recorded, restored) : ['no recorded file digests to compare'];
+      return { ok: mismatches.length === 0, summary: `${restored.files} files, ${restored.bytes} bytes, digests ${mismatches.length ? 'differ' : 'equal'}`, mismatches };
+    } finally {
+      fs.rmSync(scratch, { recursive: true, force: true });
+    }
+  },
+
+  async restore(ctx, input, opts) {
+    if (opts.to) {
+      fs.mkdirSync(opts.to, { recursive: true });
+      await pipeInto({ file: 'tar', args: ['-x', '-C', opts.to] }, input, `${ctx.source.name}: extract into ${opts.to}`);
+      return `extracted into ${opts.to}`;
+    }
+    await ensureHelperImage(image(ctx));
+    const clear = 'rm -rf /data/* /data/.[!.]* /data/..?* 2>/dev/null; cd /data && tar -x';
+    await pipeInto(helper(ctx, false, [clear]), input, `${ctx.source.name}: write ${volumeMount(ctx, false).split(':')[0]}`);
+    return `volume ${volumeMount(ctx, false).split(':')[0]} replaced`;
+  },
+
+  writers(ctx) {
+    const vol = ctx.source.volume;
+    return Object.values(ctx.project.services)
+      .filter((s) => s.mounts.some((m) => (vol && m.type === 'volume' && m.source === vol) || (ctx.source.path && m.type === 'bind' && m.source === ctx.source.path)))
+      .map((s) => s.name);
+  },
+};
+
+/** The same manifest as `digestTar`, from files on disk. */
+export function digestDir(root: string): Manifest {
+  const files: Array<[string, string]> = [];
+  const chunk = Buffer.alloc(1 << 20);
+  let bytes = 0;
+  const walk = (dir: string) => {
+    for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+      const p = path.join(dir, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.isFile()) {
+        const h = createHash('sha256');
+        const fd = fs.openSync(p, 'r');
+        try {
+          for (let n; (n = fs.readSync(fd, chunk, 0, chunk.length, null)) > 0; ) {
+            h.update(chunk.subarray(0, n));
+            bytes += n;
+          }
+        } finally {
+          fs.closeSync(fd);
+        }
+        files.push([path.relative(root, p).split(path.sep).join('/'), h.digest('hex')]);
+      }
+    }
+  };
+  walk(root);
+  files.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  const all = createHash('sha256');
+  for (const [p, d] of files) all.update(`${p} ${d}\n`);
+  return { files: files.length, bytes, digest: all.digest('hex'), ...(files.length <= listedFileLimit && { list: Object.fromEntries(files) }) };
+}

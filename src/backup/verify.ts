@@ -1,0 +1,125 @@
+/**
+ * `berth backup verify`: `restic check --read-data-subset`, then a restore drill of the newest
+ * snapshot of every source (or of one snapshot): each dump is loaded into a throwaway place and
+ * compared with what was recorded at dump time. Results and restore times are recorded.
+ */
+import { formatBytes } from '../lib/bytes.js';
+import { BerthError } from '../lib/errors.js';
+import { newId } from '../lib/ids.js';
+import { formatMs } from '../lib/time.js';
+import { effectiveSources, requireBackup, selectSources, sourceContext, type BackupContext } from './context.js';
+import { startProgress } from './progress.js';
+import { consumeDump, type Restic, type Snapshot } from './restic.js';
+import { sourceDrivers } from './sources/index.js';
+
+export interface DrillResult {
+  readonly source: string;
+  readonly snapshot: string;
+  readonly ok: boolean;
+  readonly restoreMs: number;
+  readonly bytes: number;
+  readonly summary: string;
+  readonly mismatches: readonly string[];
+  readonly error?: string;
+}
+
+export interface VerifyOutcome {
+  readonly verifyId: string;
+  readonly ok: boolean;
+  readonly check: { readonly ok: boolean; readonly subset: string; readonly damagedPacks: readonly string[]; readonly output: string };
+  readonly drills: readonly DrillResult[];
+}
+
+export interface VerifyOptions {
+  readonly snapshot?: string;
+  readonly sources?: readonly string[];
+  /** restic's --read-data-subset, e.g. "10%" or "1/5"; default 10%. */
+  readonly readDataSubset?: string;
+}
+
+export function tagValue(s: Snapshot, key: string): string | undefined {
+  return s.tags?.find((t) => t.startsWith(`${key}=`))?.slice(key.length + 1);
+}
+
+/** Newest non-safety snapshot per source of this project, or the one snapshot asked for. */
+export async function snapshotsToUse(ctx: BackupContext, restic: Restic, opts: { snapshot?: string; sources?: readonly string[] }): Promise<Snapshot[]> {
+  const all = await restic.snapshots(['berth', `project=${ctx.project.name}`]);
+  if (opts.snapshot && opts.snapshot !== 'latest') {
+    const found = all.filter((s) => s.id.startsWith(opts.snapshot!) || s.short_id === opts.snapshot);
+    if (found.length !== 1) {
+      throw new BerthError('NOT_FOUND', `no snapshot ${opts.snapshot} of project ${ctx.project.name} in ${restic.repository}`, 'list them with `berth backup list --snapshots`');
+    }
+    return found;
+  }
+  const newest = new Map<string, Snapshot>();
+  for (const s of all) {
+    const src = tagValue(s, 'source');
+    if (!src || s.tags?.includes('kind=safety')) continue;
+    if (opts.sources?.length && !opts.sources.includes(src)) continue;
+    const cur = newest.get(src);
+    if (!cur || s.time > cur.time) newest.set(src, s);
+  }
+  return [...newest.values()].sort((a, b) => (tagValue(a, 'source')! < tagValue(b, 'source')! ? -1 : 1));
+}
+
+export async function verifyBackups(ctx: BackupContext, opts: VerifyOptions = {}): Promise<VerifyOutcome> {
+  requireBackup(ctx.project);
+  if (opts.sources?.length) selectSources(ctx, opts.sources); // unknown names fail here, not as "nothing to drill"
+  const restic = ctx.restic();
+  const verifyId = newId(ctx.clock);
+  ctx.backups.startVerify({ id: verifyId, project: ctx.project.name });
+  const subset = opts.readDataSubset ?? '10%';
+  try {
+    ctx.report.step(`restic check --read-data-subset=${subset} on ${restic.repository}`);
+    const c = await restic.check(subset);
+    const damagedPacks = [...new Set([...c.output.matchAll(/(?:\bpack\s+|does not match, want\s+)([0-9a-f]{8,64})/gi)].map((m) => m[1]!))];
+    c.ok ? ctx.report.done('repository structure and the read data are intact') : ctx.report.warn(`restic check found damage${damagedPacks.length ? ` in pack(s) ${damagedPacks.join(', ')}` : ''}`);
+    const drills: DrillResult[] = [];
+    for (const snap of await snapshotsToUse(ctx, restic, opts)) drills.push(await drill(ctx, restic, snap, verifyId));
+    // Nothing drilled is not a pass: a verify must have restored something.
+    if (drills.length === 0) ctx.report.warn(`no snapshot of ${opts.sources?.join(', ') ?? `project ${ctx.project.name}`} to drill; run \`berth backup run\` first`);
+    const ok = c.ok && drills.length > 0 && drills.every((d) => d.ok);
+    const output = c.output.length > 20_000 ? `${c.output.slice(0, 20_000)}…` : c.output;
+    ctx.backups.finishVerify(verifyId, { status: ok ? 'passed' : 'failed', checkOk: c.ok, checkOutput: output });
+    ctx.audit.append({ user: ctx.user, action: 'backup.verify', project: ctx.project.name, target: drills.map((d) => d.source).join(',') || '*', outcome: ok ? 'succeeded' : 'failed', details: { verify: verifyId, check: c.ok, drills: drills.map((d) => `${d.source}:${d.ok ? 'passed' : 'failed'}`).join(' ') } });
+    return { verifyId, ok, check: { ok: c.ok, subset, damagedPacks, output }, drills };
+  } catch (err) {
+    ctx.backups.finishVerify(verifyId, { status: 'failed', error: (err as Error).message });
+    throw err;
+  }
+}
+
+async function drill(ctx: BackupContext, restic: Restic, snap: Snapshot, verifyId: string): Promise<DrillResult> {
+  const sourceName = tagValue(snap, 'source') ?? '?';
+  const source = effectiveSources(requireBackup(ctx.project)).find((s) => s.name === sourceName);
+  const file = snap.paths?.[0] ?? '';
+  const t0 = ctx.clock();
+  ctx.report.step(`${sourceName}: restore drill of snapshot ${snap.short_id} (${file})`);
+  let result: DrillResult;
+  let bytes = 0;
+  const stopProgress = startProgress(ctx.report, ctx.clock, `${sourceName}: restored`, () => bytes);
+  try {
+    if (!source) throw new BerthError('CONFIG', `source ${sourceName} is no longer in berth.yaml; cannot drill its snapshot`);
+    const facts = ctx.backups.resultBySnapshot(snap.short_id)?.facts as Record<string, unknown> | undefined;
+    const driver = sourceDrivers[source.type];
+    let outcome;
+    if (driver.direct?.owns(snap)) {
+      outcome = await driver.direct.drill(sourceContext(ctx, source), restic, snap, facts);
+      bytes = outcome.bytes;
+    } else {
+      const dump = restic.dump(snap.id, file);
+      dump.stdout.on('data', (d: Buffer) => (bytes += d.length));
+      outcome = await consumeDump(dump, (input) => driver.drill(sourceContext(ctx, source), input, facts));
+    }
+    result = { source: sourceName, snapshot: snap.short_id, ok: outcome.ok, restoreMs: ctx.clock() - t0, bytes, summary: outcome.summary, mismatches: outcome.mismatches };
+  } catch (err) {
+    result = { source: sourceName, snapshot: snap.short_id, ok: false, restoreMs: ctx.clock() - t0, bytes, summary: 'drill failed', mismatches: [], error: (err as Error).message };
+  } finally {
+    stopProgress();
+  }
+  ctx.backups.addDrill({ verifyId, source: sourceName, snapshotId: snap.short_id, status: result.ok ? 'passed' : 'failed', restoreMs: result.restoreMs, bytes, details: { summary: result.summary, mismatches: result.mismatches }, ...(result.error && { error: result.error }) });
+  const line = `${sourceName}: ${result.summary}; ${formatBytes(bytes)} restored in ${formatMs(result.restoreMs)}`;
+  if (result.ok) ctx.report.done(line);
+  else ctx.report.warn(`${line} — FAILED: ${result.error ?? result.mismatches.slice(0, 5).join('; ')}`);
+  return result;
+}

@@ -1,0 +1,205 @@
+/** backup run|list|status|prune|schedule|verify, and restore: parsing and printing only. */
+import path from 'node:path';
+import readline from 'node:readline/promises';
+import type { Command } from 'commander';
+import { createBackupContext, effectiveSources, requireBackup } from '../../backup/context.js';
+import { pruneBackups } from '../../backup/prune.js';
+import { recoverAll } from '../../backup/recover.js';
+import { planRestore, restorePlanned } from '../../backup/restore.js';
+import { runBackup, type RunOutcome } from '../../backup/run.js';
+import { nextRuns } from '../../backup/schedule.js';
+import { tagValue, verifyBackups, type VerifyOutcome } from '../../backup/verify.js';
+import { formatBytes } from '../../lib/bytes.js';
+import { BerthError, exitCodes } from '../../lib/errors.js';
+import { formatMs } from '../../lib/time.js';
+import { openContext } from '../context.js';
+import { printJson, reportError, table } from '../output.js';
+import { globals, runWithContext } from '../run.js';
+
+const collect = (v: string, prev: string[] = []) => [...prev, v];
+const time = (ms?: number) => (ms ? new Date(ms).toISOString().replace('T', ' ').slice(0, 19) : '-');
+
+export function registerBackupCommands(program: Command): void {
+  const backup = program.command('backup').description('verified backups into a restic repository: run, list, status, prune, schedule, verify');
+
+  backup
+    .command('run')
+    .description('dump every source (or --source S) into the restic repository, one snapshot per source')
+    .option('-s, --source <name>', 'only this source (repeatable)', collect)
+    .action((o: { source?: string[] }, cmd: Command) =>
+      runWithContext(cmd, async (base, g) => {
+        const outcome = await runBackup(createBackupContext(base), { sources: o.source });
+        g.json ? printJson(outcome) : process.stdout.write(runSummary(outcome));
+        if (outcome.status !== 'succeeded') {
+          const failed = outcome.results.filter((r) => r.status === 'failed');
+          const err = new BerthError('BACKUP', `backup run ${outcome.runId} ${outcome.status}: ${failed.map((f) => `${f.source} failed (${f.error})`).join('; ')}`, failed.find((f) => f.hint)?.hint ?? 'the other sources were stored; fix the cause and run `berth backup run --source NAME`');
+          if (g.json) process.exitCode = exitCodes.BACKUP;
+          else throw err;
+        }
+      }),
+    );
+
+  backup
+    .command('list')
+    .description('backup runs with the result of each source, newest first (--snapshots: the repository\'s snapshots)')
+    .option('-n, --limit <n>', 'how many runs', '10')
+    .option('--snapshots', 'list the snapshots in the repository instead')
+    .action((o: { limit: string; snapshots?: boolean }, cmd: Command) =>
+      runWithContext(cmd, async (base, g) => {
+        const ctx = createBackupContext(base);
+        if (o.snapshots) {
+          const snaps = await ctx.restic().snapshots(['berth', `project=${ctx.project.name}`]);
+          if (g.json) return printJson(snaps);
+          const rows = [['SNAPSHOT', 'TIME', 'SOURCE', 'FILE', 'KIND']];
+          for (const s of snaps) rows.push([s.short_id, s.time.slice(0, 19).replace('T', ' '), tagValue(s, 'source') ?? '-', s.paths?.[0] ?? '-', s.tags?.includes('kind=safety') ? 'safety' : 'backup']);
+          return void process.stdout.write(`${table(rows)}\n`);
+        }
+        const runs = ctx.backups.runs(ctx.project.name, Number(o.limit) || 10).map((r) => ({ ...r, results: ctx.backups.results(r.id).map(({ facts: _f, ...x }) => x) }));
+        if (g.json) return printJson(runs);
+        const rows = [['RUN', 'KIND', 'STATUS', 'STARTED', 'SOURCE', 'RESULT', 'SNAPSHOT', 'SIZE', 'NOTE']];
+        for (const r of runs) {
+          if (r.results.length === 0) rows.push([r.id, r.kind, r.status, time(r.startedAt), '-', '-', '-', '-', (r.error ?? '').slice(0, 60)]);
+          for (const [i, x] of r.results.entries()) {
+            rows.push([i ? '' : r.id, i ? '' : r.kind, i ? '' : r.status, i ? '' : time(r.startedAt), x.source, x.status, x.snapshotId ?? '-', x.bytes !== undefined ? formatBytes(x.bytes) : '-', x.suspect ? `SUSPECT: ${x.suspect}` : (x.error ?? '').slice(0, 80)]);
+          }
+        }
+        process.stdout.write(`${table(rows)}\n`);
+      }),
+    );
+
+  backup
+    .command('status')
+    .description('per source: the newest result, whether it is suspect, and the last verify')
+    .action((_o: unknown, cmd: Command) =>
+      runWithContext(cmd, async (base, g) => {
+        const ctx = createBackupContext(base);
+        const cfg = requireBackup(ctx.project);
+        const sources = effectiveSources(cfg).map((s) => {
+          const last = ctx.backups.lastResult(ctx.project.name, s.name);
+          return { source: s.name, type: s.type, lastSnapshot: last?.snapshotId, lastAt: last?.finishedAt, bytes: last?.bytes, suspect: last?.suspect };
+        });
+        const [verify] = ctx.backups.verifies(ctx.project.name, 1);
+        const drills = verify ? ctx.backups.drills(verify.id) : [];
+        const lastRun = ctx.backups.runs(ctx.project.name, 1)[0];
+        if (g.json) return printJson({ repository: cfg.repository, lastRun, sources, lastVerify: verify && { ...verify, checkOutput: undefined, drills } });
+        const rows = [['SOURCE', 'TYPE', 'LAST GOOD', 'SNAPSHOT', 'SIZE', 'STATE']];
+        for (const s of sources) rows.push([s.source, s.type, time(s.lastAt), s.lastSnapshot ?? '-', s.bytes !== undefined ? formatBytes(s.bytes) : '-', s.suspect ? `SUSPECT: ${s.suspect}` : s.lastAt ? 'ok' : 'never backed up']);
+        process.stdout.write(`repository ${cfg.repository}\nlast run: ${lastRun ? `${lastRun.id} ${lastRun.status}` : 'none'}\n${table(rows)}\n`);
+        process.stdout.write(verify ? `last verify: ${verify.id} ${verify.status} (${drills.map((d) => `${d.source} ${d.status} ${formatMs(d.restoreMs)}`).join(', ')})\n` : 'last verify: never\n');
+      }),
+    );
+
+  backup
+    .command('prune')
+    .description('forget snapshots beyond the retention (keep-daily 7, weekly 4, monthly 12 unless berth.yaml says otherwise) and free their space')
+    .action((_o: unknown, cmd: Command) =>
+      runWithContext(cmd, async (base, g) => {
+        const outcome = await pruneBackups(createBackupContext(base));
+        g.json ? printJson(outcome) : process.stdout.write(`kept ${outcome.kept}, removed ${outcome.removed.length}${outcome.removed.map((r) => `\n  ${r.source} ${r.snapshot} ${r.time}`).join('')}\n`);
+      }),
+    );
+
+  backup
+    .command('schedule')
+    .description('the cron schedule `berth agent` runs backups on (backup.schedule, default "0 2 * * *"), with the next run times')
+    .option('-n, --count <n>', 'how many next runs', '5')
+    .action((o: { count: string }, cmd: Command) =>
+      runWithContext(cmd, async (base, g) => {
+        const cfg = requireBackup(base.project);
+        const next = nextRuns(cfg.schedule, Number(o.count) || 5).map((d) => d.toISOString());
+        const out = { schedule: cfg.schedule, next, retention: cfg.retention, jobs: [`backup:${base.project.name}`] };
+        g.json ? printJson(out) : process.stdout.write(`schedule "${cfg.schedule}" (run by \`berth agent\`: backup run, then prune)\nnext runs:\n${next.map((n) => `  ${n}`).join('\n')}\n`);
+      }),
+    );
+
+  backup
+    .command('verify')
+    .description('restic check with a read-data subset, then a restore drill of the newest snapshot of each source into scratch databases/dirs')
+    .option('--snapshot <id>', 'drill only this snapshot')
+    .option('-s, --source <name>', 'drill only this source (repeatable)', collect)
+    .option('--read-data-subset <subset>', 'share of pack data restic check reads, e.g. 10% or 1/5 or 100%', '10%')
+    .action((o: { snapshot?: string; source?: string[]; readDataSubset: string }, cmd: Command) =>
+      runWithContext(cmd, async (base, g) => {
+        const outcome = await verifyBackups(createBackupContext(base), { snapshot: o.snapshot, sources: o.source, readDataSubset: o.readDataSubset });
+        g.json ? printJson({ ...outcome, check: { ...outcome.check, output: undefined } }) : process.stdout.write(verifySummary(outcome));
+        if (!outcome.ok) {
+          const what = [!outcome.check.ok && `restic check found damage${outcome.check.damagedPacks.length ? ` in pack(s) ${outcome.check.damagedPacks.join(', ')}` : ''}`, outcome.drills.length === 0 && 'no snapshot to drill', ...outcome.drills.filter((d) => !d.ok).map((d) => `drill of ${d.source} failed: ${d.error ?? d.mismatches.slice(0, 3).join('; ')}`)].filter(Boolean);
+          const hint = !outcome.check.ok
+            ? 'run `restic check --read-data` for details; snapshots that do not use the damaged packs stay restorable; take a fresh `berth backup run`'
+            : outcome.drills.length === 0
+              ? 'run `berth backup run` first'
+              : 'the restored data differs from what was recorded at dump time (writes during the dump can cause this); take a fresh `berth backup run` and verify again';
+          const err = new BerthError('VERIFY', `verify ${outcome.verifyId} failed: ${what.join('; ')}`, hint);
+          if (g.json) process.exitCode = exitCodes.VERIFY;
+          else throw err;
+        }
+      }),
+    );
+
+  program
+    .command('restore [snapshot]')
+    .description('restore a snapshot ("latest" or an id): databases into their service (writers stopped, safety snapshot first), volumes, config; --all rebuilds the project on a fresh host')
+    .option('-s, --source <name>', 'only this source (repeatable)', collect)
+    .option('--to <target>', 'restore elsewhere: a directory (volume, redis, config) or a database name')
+    .option('--all', 'fresh host: config, volumes, `berth up`, then databases; timed end to end')
+    .option('--repository <repo>', 'use this restic repository instead of backup.repository (needed by --all in an empty folder)')
+    .option('--password-file <file>', 'use this repository password file instead of the configured one')
+    .option('--project <name>', 'with --all when the repository holds several projects')
+    .option('--no-safety', 'do not take a safety snapshot of the current data first')
+    .option('-y, --yes', 'do not ask for confirmation')
+    .action(async (snapshot: string | undefined, o: { source?: string[]; to?: string; all?: boolean; repository?: string; passwordFile?: string; project?: string; safety: boolean; yes?: boolean }, cmd: Command) => {
+      const g = globals(cmd);
+      const override = { repository: o.repository && (/^[a-z0-9]+:/.test(o.repository) ? o.repository : path.resolve(o.repository)), passwordFile: o.passwordFile && path.resolve(o.passwordFile) };
+      if (o.all) {
+        try {
+          await confirm(o.yes, 'rebuild this project from the backup repository (config, volumes, databases are overwritten)');
+          const open = async () => {
+            const base = await openContext(g);
+            return { ctx: createBackupContext(base, override), close: () => base.close() };
+          };
+          const outcome = await recoverAll(open, path.resolve(g.dir), { snapshot: snapshot ?? 'latest', ...override, project: o.project });
+          g.json ? printJson(outcome) : process.stdout.write(`restored ${outcome.sources.length} source(s), ${formatBytes(outcome.bytes)} in ${formatMs(outcome.totalMs)} (${formatBytes(outcome.bytesPerSecond)}/s); projected for 500 GB at this rate: ${(outcome.projected500GbHours).toFixed(2)} h\n`);
+        } catch (err) {
+          process.exitCode = reportError(err, g);
+        }
+        return;
+      }
+      await runWithContext(cmd, async (base) => {
+        if (!snapshot) throw new BerthError('CONFIG', 'which snapshot? give "latest" or a snapshot id', 'see `berth backup list --snapshots`');
+        const ctx = createBackupContext(base, override);
+        const opts = { snapshot, sources: o.source, to: o.to, noSafety: !o.safety };
+        const plan = await planRestore(ctx, opts);
+        if (plan.length === 0) throw new BerthError('NOT_FOUND', 'nothing to restore', 'name a source with --source');
+        await confirm(o.yes, `restore ${plan.map((p) => `${p.source.name} from ${p.snapshot.short_id}`).join(', ')}${o.to ? ` to ${o.to}` : ' over the current data'}`);
+        const restored = await restorePlanned(ctx, plan, opts);
+        g.json ? printJson(restored) : process.stdout.write(restored.map((r) => `${r.source}: restored ${r.snapshot} — ${r.summary}${r.safetySnapshot ? ` (safety snapshot ${r.safetySnapshot})` : ''}\n`).join(''));
+      });
+    });
+}
+
+async function confirm(yes: boolean | undefined, what: string): Promise<void> {
+  if (yes) return;
+  if (!process.stdin.isTTY) throw new BerthError('CONFLICT', `refusing to ${what} without confirmation (no terminal to ask on)`, 'pass --yes to confirm');
+  const rl = readline.createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    const answer = await rl.question(`${what}? type "yes" to go on: `);
+    if (answer.trim().toLowerCase() !== 'yes') throw new BerthError('CONFLICT', 'restore cancelled');
+  } finally {
+    rl.close();
+  }
+}
+
+function runSummary(o: RunOutcome): string {
+  const rows = [['SOURCE', 'TYPE', 'RESULT', 'SNAPSHOT', 'SIZE', 'NEW', 'TIME', 'NOTE']];
+  for (const r of o.results) {
+    rows.push([r.source, r.type, r.status, r.snapshotId ?? '-', r.bytes !== undefined ? formatBytes(r.bytes) : '-', r.dataAdded !== undefined ? formatBytes(r.dataAdded) : '-', formatMs(r.durationMs), r.suspect ? `SUSPECT: ${r.suspect}` : (r.error ?? '')]);
+  }
+  return `backup run ${o.runId}: ${o.status} in ${formatMs(o.durationMs)} → ${o.repository}\n${table(rows)}\n`;
+}
+
+function verifySummary(o: VerifyOutcome): string {
+  const rows = [['SOURCE', 'SNAPSHOT', 'DRILL', 'RESTORE TIME', 'SIZE', 'DETAILS']];
+  for (const d of o.drills) rows.push([d.source, d.snapshot, d.ok ? 'passed' : 'FAILED', formatMs(d.restoreMs), formatBytes(d.bytes), d.error ?? (d.mismatches.length ? d.mismatches.slice(0, 3).join('; ') : d.summary)]);
+  const check = o.check.ok ? `passed (read ${o.check.subset} of the data)` : `FAILED${o.check.damagedPacks.length ? `: damaged pack(s) ${o.check.damagedPacks.join(', ')}` : ''}`;
+  return `verify ${o.verifyId}: ${o.ok ? 'passed' : 'FAILED'}\nrestic check: ${check}\n${table(rows)}\n`;
+}

@@ -1,0 +1,193 @@
+/**
+ * berth.yaml `backup:`: the restic repository, its password, the schedule and retention, and
+ * what to back up. Raw schema here; `resolveBackup()` applies the defaults in one place.
+ */
+import path from 'node:path';
+import { Cron } from 'croner';
+import { z } from 'zod';
+import { replicateSection } from './replicate-schema.js';
+import { count, duration, leaf, port, section, SpecError, text } from './schema-kit.js';
+
+export const sourceTypes = ['mariadb', 'mysql', 'postgres', 'redis', 'volume', 'config'] as const;
+export type SourceType = (typeof sourceTypes)[number];
+
+const cron = leaf('a cron expression like "0 2 * * *"', (v) => {
+  if (typeof v !== 'string' || !/^\S+(\s+\S+){4,5}$/.test(v.trim())) throw new SpecError();
+  try {
+    new Cron(v.trim(), { paused: true });
+  } catch (err) {
+    throw new SpecError(`should be a cron expression like "0 2 * * *" (${(err as Error).message.replace(/^CronPattern: /, '')})`);
+  }
+  return v.trim();
+});
+
+const name = leaf('a name of letters, digits, "-" and "_"', (v) => {
+  if (typeof v !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9_-]*$/.test(v)) throw new SpecError();
+  return v;
+});
+
+const ratio = leaf('a number between 0 and 1', (v) => {
+  if (typeof v !== 'number' || v < 0 || v > 1) throw new SpecError();
+  return v;
+});
+
+const sourceSchema = section({
+  type: z.enum(sourceTypes).describe('what kind of data this is'),
+  service: text.optional().describe('dump inside this compose service\'s container (docker exec); else over TCP on the host'),
+  host: text.optional().describe('database host for TCP dumps (default 127.0.0.1)'),
+  port: port.optional(),
+  user: text.optional().describe('database user (default root / postgres)'),
+  password_env: text.optional().describe('environment variable holding the database password'),
+  password_file: text.optional().describe('file holding the database password, relative to the project folder'),
+  database: text.optional().describe('the database to dump (mariadb, postgres)'),
+  volume: text.optional().describe('volume source: a compose volume key or an engine volume name'),
+  path: text.optional().describe('volume source: a bind path on the host, read through a helper container'),
+  writers: z.array(text).optional().describe('services stopped while this source is restored (default: services depending on `service`)'),
+  include_env: z.boolean().optional().describe('config source: include .env (only if you accept storing it in the encrypted repository)'),
+});
+
+export const backupSchema = section({
+  repository: text.describe('restic repository: a local path or sftp:user@host:/path'),
+  password_file: text.optional().describe('file holding the repository password, relative to the project folder'),
+  password_env: text.optional().describe('environment variable holding the repository password'),
+  schedule: cron.optional().describe('when `berth agent` runs `backup run` (default "0 2 * * *")'),
+  retention: section({ daily: count.optional(), weekly: count.optional(), monthly: count.optional() }).optional(),
+  suspect_ratio: ratio.optional().describe('a dump smaller than this share of the previous one is suspect (default 0.5)'),
+  helper_image: text.optional().describe('image with tar and sha256sum used to read volumes (default berth-helper:local, built on first use)'),
+  sources: z.record(name, sourceSchema).optional(),
+  replicate: replicateSection.optional().describe('on the backup host: pull the primary’s snapshots into this repository'),
+});
+
+export type RawBackup = z.output<typeof backupSchema>;
+export type RawBackupSource = z.output<typeof sourceSchema>;
+
+export interface Retention {
+  readonly daily: number;
+  readonly weekly: number;
+  readonly monthly: number;
+}
+
+export type RepositoryPassword = { readonly file: string } | { readonly env: string };
+
+/** One resolved backup source; unused fields for its type are left out. */
+export interface BackupSource {
+  readonly name: string;
+  readonly type: SourceType;
+  readonly service?: string;
+  readonly host: string;
+  readonly port?: number;
+  readonly user?: string;
+  readonly password?: RepositoryPassword;
+  readonly database?: string;
+  readonly volume?: string;
+  readonly path?: string;
+  readonly writers?: readonly string[];
+  readonly includeEnv: boolean;
+}
+
+export interface BackupConfig {
+  readonly repository: string;
+  readonly password: RepositoryPassword;
+  readonly schedule: string;
+  readonly retention: Retention;
+  readonly suspectRatio: number;
+  readonly helperImage: string;
+  readonly sources: Readonly<Record<string, BackupSource>>;
+}
+
+export const backupDefaults = {
+  schedule: '0 2 * * *',
+  retention: { daily: 7, weekly: 4, monthly: 12 },
+  suspectRatio: 0.5,
+  helperImage: 'berth-helper:local',
+  passwordFile: '.berth/backup.pass',
+} as const;
+
+/** Raw `backup:` → resolved config. Returns problems as (key path, message) for the loader to position. */
+export function resolveBackup(raw: RawBackup, dir: string): { config: BackupConfig; problems: Array<{ path: string[]; message: string }> } {
+  const problems: Array<{ path: string[]; message: string }> = [];
+  const abs = (p: string) => path.resolve(dir, p);
+  const password = (file: string | undefined, env: string | undefined, at: string[]): RepositoryPassword | undefined => {
+    if (file && env) problems.push({ path: at, message: 'give password_file or password_env, not both' });
+    return env ? { env } : file ? { file: abs(file) } : undefined;
+  };
+  const repository = /^[a-z0-9]+:/.test(raw.repository) ? raw.repository : abs(raw.repository);
+  const sources: Record<string, BackupSource> = {};
+  for (const [key, s] of Object.entries(raw.sources ?? {})) {
+    const at = ['sources', key];
+    if (s.type === 'volume' && !s.volume === !s.path) problems.push({ path: at, message: 'a volume source needs exactly one of `volume` or `path`' });
+    if ((s.type === 'mariadb' || s.type === 'mysql' || s.type === 'postgres') && !s.database) {
+      problems.push({ path: at, message: `a ${s.type} source needs \`database\` (one database per source, so a restore drill can load it into a scratch database)` });
+    }
+    sources[key] = dropEmpty({
+      name: key,
+      type: s.type,
+      service: s.service,
+      host: s.host ?? '127.0.0.1',
+      port: s.port,
+      user: s.user,
+      password: password(s.password_file, s.password_env, at),
+      database: s.database,
+      volume: s.volume,
+      path: s.path === undefined ? undefined : abs(s.path),
+      writers: s.writers,
+      includeEnv: s.include_env ?? false,
+    });
+  }
+  const config: BackupConfig = {
+    repository,
+    password: password(raw.password_file, raw.password_env, []) ?? { file: abs(backupDefaults.passwordFile) },
+    schedule: raw.schedule ?? backupDefaults.schedule,
+    retention: { ...backupDefaults.retention, ...dropEmpty(raw.retention ?? {}) },
+    suspectRatio: raw.suspect_ratio ?? backupDefaults.suspectRatio,
+    helperImage: raw.helper_image ?? backupDefaults.helperImage,
+    sources,
+  };
+  return { config, problems };
+}
+
+function dropEmpty<T extends object>(value: T): T {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined && v !== '')) as T;
+}
+
+/** What `detectSources` needs to know of a service (a subset of the model's Service). */
+export interface DetectableService {
+  readonly name: string;
+  readonly image: string;
+  readonly environment: Readonly<Record<string, string>>;
+  readonly mounts: ReadonlyArray<{ readonly type: string; readonly source?: string }>;
+}
+
+/**
+ * Defaults when `backup.sources` is not given: databases recognised by their image (dumped
+ * inside their container), every other named volume through a helper container. The project's
+ * config is always added by the backup domain.
+ */
+export function detectSources(services: readonly DetectableService[], volumeKeys: readonly string[]): BackupSource[] {
+  const out: BackupSource[] = [];
+  const dbVolumes = new Set<string>();
+  const base = (image: string) => image.split('@')[0]!.split(':')[0]!.split('/').pop()!;
+  for (const s of services) {
+    const kind = base(s.image);
+    const env = s.environment;
+    const common = { name: s.name, service: s.name, host: '127.0.0.1', includeEnv: false };
+    let found: BackupSource | undefined;
+    if (/^(mariadb|mysql|percona)/.test(kind)) {
+      const database = env.MARIADB_DATABASE ?? env.MYSQL_DATABASE;
+      if (database) found = { ...common, type: kind.startsWith('mariadb') ? 'mariadb' : 'mysql', database };
+    } else if (/^(postgres|postgis)/.test(kind)) {
+      found = { ...common, type: 'postgres', database: env.POSTGRES_DB ?? env.POSTGRES_USER ?? 'postgres' };
+    } else if (/^(redis|valkey|keydb)/.test(kind)) {
+      found = { ...common, type: 'redis' };
+    }
+    if (!found) continue;
+    out.push(found);
+    for (const m of s.mounts) if (m.type === 'volume' && m.source) dbVolumes.add(m.source);
+  }
+  for (const key of volumeKeys) {
+    if (dbVolumes.has(key)) continue; // a live database's files are not a consistent backup; its dump is
+    const name = out.some((o) => o.name === key) ? `${key}-volume` : key;
+    out.push({ name, type: 'volume', volume: key, host: '127.0.0.1', includeEnv: false });
+  }
+  return out;
+}

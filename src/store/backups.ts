@@ -1,0 +1,283 @@
+/**
+ * Backup runs, per-source results, verify runs and restore drills. A run row is written
+ * `running` before any dump starts, so a killed run is found and marked `interrupted` later.
+ */
+import type { Clock } from '../lib/time.js';
+import type { Db } from './db.js';
+
+export type BackupRunKind = 'backup' | 'safety';
+export type BackupRunStatus = 'running' | 'succeeded' | 'partial' | 'failed' | 'interrupted';
+
+export interface BackupRun {
+  readonly id: string;
+  readonly project: string;
+  readonly kind: BackupRunKind;
+  readonly status: BackupRunStatus;
+  readonly user: string;
+  readonly pid: number;
+  readonly host: string;
+  readonly startedAt: number;
+  readonly finishedAt?: number;
+  readonly error?: string;
+}
+
+export interface BackupResult {
+  readonly runId: string;
+  readonly source: string;
+  readonly type: string;
+  readonly status: 'succeeded' | 'failed';
+  readonly snapshotId?: string;
+  readonly bytes?: number;
+  readonly dataAdded?: number;
+  readonly startedAt: number;
+  readonly finishedAt: number;
+  readonly suspect?: string;
+  readonly facts?: unknown;
+  readonly error?: string;
+}
+
+export interface DrillRecord {
+  readonly verifyId: string;
+  readonly source: string;
+  readonly snapshotId: string;
+  readonly status: 'passed' | 'failed';
+  readonly restoreMs: number;
+  readonly bytes?: number;
+  readonly details?: unknown;
+  readonly error?: string;
+}
+
+export interface VerifyRecord {
+  readonly id: string;
+  readonly project: string;
+  readonly status: 'running' | 'passed' | 'failed';
+  readonly startedAt: number;
+  readonly finishedAt?: number;
+  readonly checkOk?: boolean;
+  readonly checkOutput?: string;
+  readonly error?: string;
+}
+
+export interface BackupStore {
+  startRun(run: Pick<BackupRun, 'id' | 'project' | 'kind' | 'user' | 'pid' | 'host'>): BackupRun;
+  finishRun(id: string, status: BackupRunStatus, error?: string): void;
+  /** Runs left `running` by a process that is gone become `interrupted`; returns their ids. */
+  markInterrupted(project: string, isRunning: (run: BackupRun) => boolean): string[];
+  addResult(result: BackupResult): void;
+  runs(project: string, limit?: number): BackupRun[];
+  results(runId: string): BackupResult[];
+  /** The newest successful result of a source in a regular (not safety) run. */
+  lastResult(project: string, source: string): BackupResult | undefined;
+  /** The result that produced a snapshot (matched by full id or id prefix). */
+  resultBySnapshot(snapshotId: string): BackupResult | undefined;
+  startVerify(v: Pick<VerifyRecord, 'id' | 'project'>): void;
+  finishVerify(id: string, patch: Pick<VerifyRecord, 'status' | 'checkOk' | 'checkOutput' | 'error'>): void;
+  addDrill(d: DrillRecord): void;
+  verifies(project: string, limit?: number): VerifyRecord[];
+  drills(verifyId: string): DrillRecord[];
+}
+
+export function createBackupStore(db: Db, clock: Clock): BackupStore {
+  const q = {
+    insertRun: db.prepare(`INSERT INTO backup_runs (id, project, kind, status, user, pid, host, started_at) VALUES (?, ?, ?, 'running', ?, ?, ?, ?)`),
+    finishRun: db.prepare(`UPDATE backup_runs SET status = ?, finished_at = ?, error = ? WHERE id = ?`),
+    runningRuns: db.prepare(`SELECT * FROM backup_runs WHERE project = ? AND status = 'running'`),
+    runs: db.prepare(`SELECT * FROM backup_runs WHERE project = ? ORDER BY started_at DESC, id DESC LIMIT ?`),
+    insertResult: db.prepare(
+      `INSERT INTO backup_results (run_id, source, type, status, snapshot_id, bytes, data_added, started_at, finished_at, suspect, facts, error)
+       VALUES (@runId, @source, @type, @status, @snapshotId, @bytes, @dataAdded, @startedAt, @finishedAt, @suspect, @facts, @error)`,
+    ),
+    results: db.prepare(`SELECT * FROM backup_results WHERE run_id = ? ORDER BY source`),
+    lastResult: db.prepare(
+      `SELECT r.* FROM backup_results r JOIN backup_runs u ON u.id = r.run_id
+       WHERE u.project = ? AND u.kind = 'backup' AND r.source = ? AND r.status = 'succeeded' ORDER BY r.finished_at DESC LIMIT 1`,
+    ),
+    bySnapshot: db.prepare(`SELECT * FROM backup_results WHERE snapshot_id = ? OR substr(snapshot_id, 1, length(?)) = ? ORDER BY finished_at DESC LIMIT 1`),
+    insertVerify: db.prepare(`INSERT INTO backup_verifies (id, project, status, started_at) VALUES (?, ?, 'running', ?)`),
+    finishVerify: db.prepare(`UPDATE backup_verifies SET status = ?, finished_at = ?, check_ok = ?, check_output = ?, error = ? WHERE id = ?`),
+    insertDrill: db.prepare(
+      `INSERT INTO backup_drills (verify_id, source, snapshot_id, status, restore_ms, bytes, details, error)
+       VALUES (@verifyId, @source, @snapshotId, @status, @restoreMs, @bytes, @details, @error)`,
+    ),
+    verifies: db.prepare(`SELECT * FROM backup_verifies WHERE project = ? ORDER BY started_at DESC LIMIT ?`),
+    drills: db.prepare(`SELECT * FROM backup_drills WHERE verify_id = ? ORDER BY source`),
+  };
+  return {
+    startRun(run) {
+      const startedAt = clock();
+      q.insertRun.run(run.id, run.project, run.kind, run.user, run.pid, run.host, startedAt);
+      return { ...run, status: 'running', startedAt };
+    },
+    finishRun(id, status, error) {
+      q.finishRun.run(status, clock(), error ?? null, id);
+    },
+    markInterrupted(project, isRunning) {
+      const stale = (q.runningRuns.all(project) as RunRow[]).map(toRun).filter((r) => !isRunning(r));
+      for (const r of stale) q.finishRun.run('interrupted', clock(), 'the process running this backup ended before it finished', r.id);
+      return stale.map((r) => r.id);
+    },
+    addResult(r) {
+      q.insertResult.run({
+        runId: r.runId,
+        source: r.source,
+        type: r.type,
+        status: r.status,
+        snapshotId: r.snapshotId ?? null,
+        bytes: r.bytes ?? null,
+        dataAdded: r.dataAdded ?? null,
+        startedAt: r.startedAt,
+        finishedAt: r.finishedAt,
+        suspect: r.suspect ?? null,
+        facts: r.facts === undefined ? null : JSON.stringify(r.facts),
+        error: r.error ?? null,
+      });
+    },
+    runs: (project, limit = 20) => (q.runs.all(project, limit) as RunRow[]).map(toRun),
+    results: (runId) => (q.results.all(runId) as ResultRow[]).map(toResult),
+    lastResult(project, source) {
+      const row = q.lastResult.get(project, source) as ResultRow | undefined;
+      return row && toResult(row);
+    },
+    resultBySnapshot(id) {
+      const row = q.bySnapshot.get(id, id, id) as ResultRow | undefined;
+      return row && toResult(row);
+    },
+    startVerify(v) {
+      q.insertVerify.run(v.id, v.project, clock());
+    },
+    finishVerify(id, p) {
+      q.finishVerify.run(p.status, clock(), p.checkOk === undefined ? null : Number(p.checkOk), p.checkOutput ?? null, p.error ?? null, id);
+    },
+    addDrill(d) {
+      q.insertDrill.run({
+        verifyId: d.verifyId,
+        source: d.source,
+        snapshotId: d.snapshotId,
+        status: d.status,
+        restoreMs: Math.round(d.restoreMs),
+        bytes: d.bytes ?? null,
+        details: d.details === undefined ? null : JSON.stringify(d.details),
+        error: d.error ?? null,
+      });
+    },
+    verifies: (project, limit = 10) => (q.verifies.all(project, limit) as VerifyRow[]).map(toVerify),
+    drills: (verifyId) => (q.drills.all(verifyId) as DrillRow[]).map(toDrill),
+  };
+}
+
+/**
+ * When the newest good backup (succeeded, not suspect) of a project — or of one source —
+ * finished, in ms since the epoch. The monitor's freshness probe takes this by injection.
+ */
+export function lastGoodBackupAt(db: Db, project: string, source?: string): number | undefined {
+  const row = db
+    .prepare(
+      `SELECT max(r.finished_at) AS at FROM backup_results r JOIN backup_runs u ON u.id = r.run_id
+       WHERE u.project = ? AND u.kind = 'backup' AND r.status = 'succeeded' AND r.suspect IS NULL AND (? IS NULL OR r.source = ?)`,
+    )
+    .get(project, source ?? null, source ?? null) as { at: number | null } | undefined;
+  return row?.at ?? undefined;
+}
+
+interface RunRow {
+  id: string;
+  project: string;
+  kind: BackupRunKind;
+  status: BackupRunStatus;
+  user: string;
+  pid: number;
+  host: string;
+  started_at: number;
+  finished_at: number | null;
+  error: string | null;
+}
+
+interface ResultRow {
+  run_id: string;
+  source: string;
+  type: string;
+  status: 'succeeded' | 'failed';
+  snapshot_id: string | null;
+  bytes: number | null;
+  data_added: number | null;
+  started_at: number;
+  finished_at: number;
+  suspect: string | null;
+  facts: string | null;
+  error: string | null;
+}
+
+interface VerifyRow {
+  id: string;
+  project: string;
+  status: VerifyRecord['status'];
+  started_at: number;
+  finished_at: number | null;
+  check_ok: number | null;
+  check_output: string | null;
+  error: string | null;
+}
+
+interface DrillRow {
+  verify_id: string;
+  source: string;
+  snapshot_id: string;
+  status: 'passed' | 'failed';
+  restore_ms: number;
+  bytes: number | null;
+  details: string | null;
+  error: string | null;
+}
+
+const opt = <T>(v: T | null): T | undefined => (v === null ? undefined : v);
+
+function toRun(r: RunRow): BackupRun {
+  return strip({ id: r.id, project: r.project, kind: r.kind, status: r.status, user: r.user, pid: r.pid, host: r.host, startedAt: r.started_at, finishedAt: opt(r.finished_at), error: opt(r.error) });
+}
+
+function toResult(r: ResultRow): BackupResult {
+  return strip({
+    runId: r.run_id,
+    source: r.source,
+    type: r.type,
+    status: r.status,
+    snapshotId: opt(r.snapshot_id),
+    bytes: opt(r.bytes),
+    dataAdded: opt(r.data_added),
+    startedAt: r.started_at,
+    finishedAt: r.finished_at,
+    suspect: opt(r.suspect),
+    facts: r.facts === null ? undefined : (JSON.parse(r.facts) as unknown),
+    error: opt(r.error),
+  });
+}
+
+function toVerify(r: VerifyRow): VerifyRecord {
+  return strip({
+    id: r.id,
+    project: r.project,
+    status: r.status,
+    startedAt: r.started_at,
+    finishedAt: opt(r.finished_at),
+    checkOk: r.check_ok === null ? undefined : r.check_ok === 1,
+    checkOutput: opt(r.check_output),
+    error: opt(r.error),
+  });
+}
+
+function toDrill(r: DrillRow): DrillRecord {
+  return strip({
+    verifyId: r.verify_id,
+    source: r.source,
+    snapshotId: r.snapshot_id,
+    status: r.status,
+    restoreMs: r.restore_ms,
+    bytes: opt(r.bytes),
+    details: r.details === null ? undefined : (JSON.parse(r.details) as unknown),
+    error: opt(r.error),
+  });
+}
+
+function strip<T extends object>(value: T): T {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
+}

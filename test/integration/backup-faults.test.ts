@@ -1,0 +1,156 @@
+/**
+ * Backup faults with real databases and restic: a database down, a wrong repository password,
+ * a full repository disk (tmpfs), SIGKILL mid-backup, a corrupted pack file. Each gives a clear
+ * error and leaves the earlier snapshots intact and restorable.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { createBackupProject, db, docker, mariadb, restic, type BackupProject } from './backup-harness.js';
+import { freePort, sleep, waitFor } from './harness.js';
+
+interface RunJson {
+  runId: string;
+  status: string;
+  results: Array<{ source: string; status: string; snapshotId?: string; error?: string }>;
+}
+interface VerifyJson {
+  ok: boolean;
+  check: { ok: boolean; damagedPacks: string[] };
+  drills: Array<{ source: string; ok: boolean }>;
+}
+
+describe('backup faults', { timeout: 240_000 }, () => {
+  let p: BackupProject;
+  const big = `bt-big-${randomBytes(3).toString('hex')}`;
+  before(async () => {
+    const closed = await freePort();
+    p = await createBackupProject({
+      extraSources: `    down: { type: postgres, database: gone, user: ${db.user}, password_env: BT_DB_PASSWORD, port: ${closed} }\n    big: { type: volume, volume: ${big} }\n`,
+    });
+  });
+  after(async () => {
+    spawnSync('sh', ['-c', `docker ps -aq --filter name=berth-helper-${p?.name} | xargs -r docker rm -f`]);
+    spawnSync('docker', ['volume', 'rm', '-f', big]);
+    await p?.cleanup();
+  });
+
+  it('one database down: the others are stored, the run is partial, exits non-zero naming the failure', async () => {
+    const r = await p.json<RunJson>(['backup', 'run', '--source', 'db', '--source', 'down', '--source', 'files']);
+    assert.equal(r.code, 13, r.stderr);
+    assert.equal(r.value.status, 'partial');
+    const byName = Object.fromEntries(r.value.results.map((x) => [x.source, x]));
+    assert.equal(byName.db!.status, 'succeeded');
+    assert.equal(byName.files!.status, 'succeeded');
+    assert.equal(byName.down!.status, 'failed');
+    assert.match(byName.down!.error!, /down: .*(connection refused|could not connect|Connection refused)/i);
+    assert.match(r.stderr, /down: FAILED/);
+    assert.deepEqual(p.snapshots().map((s) => s.tags.find((t) => t.startsWith('source='))).sort(), ['source=db', 'source=files']);
+    assert.equal(restic(p.repo, p.passwordFile, 'check').code, 0);
+
+    const text = await p.run(['backup', 'run', '--source', 'down']);
+    assert.equal(text.code, 13);
+    assert.match(text.stderr, /berth: error: backup run \S+ failed: down failed \(.*\)/);
+  });
+
+  it('wrong repository password: a clear error, the run recorded failed, earlier snapshots untouched', async () => {
+    const good = fs.readFileSync(p.passwordFile, 'utf8');
+    fs.writeFileSync(p.passwordFile, 'not-the-password\n');
+    try {
+      const r = await p.run(['backup', 'run', '--source', 'db']);
+      assert.equal(r.code, 14, r.stderr);
+      assert.match(r.stderr, /wrong password for the restic repository .*repo\n\s+hint: check backup.password_file/);
+      const v = await p.run(['backup', 'verify']);
+      assert.equal(v.code, 14);
+      assert.match(v.stderr, /wrong password/);
+    } finally {
+      fs.writeFileSync(p.passwordFile, good);
+    }
+    const list = await p.json<Array<{ status: string; error?: string }>>(['backup', 'list', '-n', '1']);
+    assert.equal(list.value[0]!.status, 'failed');
+    assert.match(list.value[0]!.error ?? '', /wrong password/);
+    assert.equal(p.snapshots().length, 2);
+    assert.equal(restic(p.repo, p.passwordFile, 'check').code, 0);
+  });
+
+  it('SIGKILL mid-backup: no truncated snapshot, the next run succeeds, earlier snapshots stay readable', async () => {
+    docker('volume', 'create', big);
+    docker('run', '--rm', '-v', `${big}:/d`, '--entrypoint', '/bin/sh', 'berth-test/app:v1', '-c', 'head -c 120000000 /dev/urandom > /d/big.bin');
+    const child = p.spawnBerth(['backup', 'run', '--source', 'big']);
+    await waitFor('the helper container', () => docker('ps', '-q', '--filter', `name=berth-helper-${p.name}-big`) !== '', 30_000);
+    await sleep(200);
+    child.kill('SIGKILL');
+    assert.equal(await child.done, -1, `berth finished before it was killed:\n${child.output()}`);
+    // restic died with berth (parent-death signal), so it cannot save the truncated stream.
+    await waitFor('restic to exit', () => spawnSync('pgrep', ['-f', 'source=big']).status !== 0, 10_000);
+    await sleep(500);
+    assert.equal(p.snapshots('big').length, 0);
+
+    const r = await p.json<RunJson>(['backup', 'run', '--source', 'big', '--source', 'db']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /marked 1 earlier run\(s\) interrupted/);
+    assert.equal(p.snapshots('big').length, 1);
+    // check needs an exclusive lock: the killed restic's stale lock is cleared first.
+    const v = await p.json<VerifyJson>(['backup', 'verify', '--source', 'db', '--source', 'files', '--read-data-subset', '100%']);
+    assert.equal(v.code, 0, v.stderr);
+    assert.ok(v.value.ok && v.value.drills.length === 2 && v.value.drills.every((d) => d.ok));
+  });
+
+  it('a corrupted pack file: verify fails and names it', async () => {
+    const packs = fs.readdirSync(path.join(p.repo, 'data'), { recursive: true, withFileTypes: true }).filter((e) => e.isFile());
+    const biggest = packs.map((e) => path.join(e.parentPath, e.name)).sort((a, b) => fs.statSync(b).size - fs.statSync(a).size)[0]!;
+    const fd = fs.openSync(biggest, 'r+');
+    fs.writeSync(fd, Buffer.from('corrupted-by-the-test'), 0, 21, 4096);
+    fs.closeSync(fd);
+    const r = await p.run(['backup', 'verify', '--source', 'db', '--read-data-subset', '100%']);
+    assert.equal(r.code, 15, r.stderr);
+    assert.match(r.stderr, new RegExp(`restic check found damage in pack\\(s\\) [0-9a-f, ]*${path.basename(biggest)}`));
+  });
+});
+
+describe('repository disk full', { timeout: 120_000 }, () => {
+  let p: BackupProject;
+  const mnt = fs.mkdtempSync(path.join(os.tmpdir(), 'bt-full-'));
+  const fill = `bt-fill-${randomBytes(3).toString('hex')}`;
+  const bigdb = `bt_big_${randomBytes(3).toString('hex')}`;
+  before(async () => {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=8m', 'tmpfs', mnt]);
+    mariadb(undefined, `CREATE DATABASE ${bigdb}`);
+    mariadb(bigdb, 'CREATE TABLE blobs (id INT PRIMARY KEY, b BLOB); INSERT INTO blobs SELECT seq, RANDOM_BYTES(1024) FROM seq_1_to_12000');
+    p = await createBackupProject({
+      repo: path.join(mnt, 'repo'),
+      extraSources: `    fill: { type: volume, volume: ${fill} }\n    bigdb: { type: mariadb, database: ${bigdb}, user: ${db.user}, password_env: BT_DB_PASSWORD }\n`,
+    });
+    docker('volume', 'create', fill);
+    docker('run', '--rm', '-v', `${fill}:/d`, '--entrypoint', '/bin/sh', 'berth-test/app:v1', '-c', 'head -c 12000000 /dev/urandom > /d/random.bin');
+  });
+  after(async () => {
+    await p?.cleanup();
+    spawnSync('umount', [mnt]);
+    fs.rmSync(mnt, { recursive: true, force: true });
+    spawnSync('docker', ['volume', 'rm', '-f', fill]);
+    mariadb(undefined, `DROP DATABASE IF EXISTS ${bigdb}`);
+  });
+
+  it('fails with a clear error and keeps the earlier snapshot restorable', async () => {
+    const ok = await p.json<RunJson>(['backup', 'run', '--source', 'db']);
+    assert.equal(ok.code, 0, ok.stderr);
+    const r = await p.run(['backup', 'run', '--source', 'fill']);
+    assert.equal(r.code, 13, r.stderr);
+    assert.match(r.stderr, /fill failed \(the repository \S+ is full \(no space left on device\)/);
+    assert.match(r.stderr, /hint: free space on the repository disk or run `berth backup prune`/);
+    assert.equal(p.snapshots('fill').length, 0);
+    // A streamed dump (24 MB of hex, ~12 MB after restic's compression) hits the same wall: restic's error wins over the dump's broken pipe.
+    const s2 = await p.run(['backup', 'run', '--source', 'bigdb']);
+    assert.equal(s2.code, 13, s2.stderr);
+    assert.match(s2.stderr, /bigdb failed \(the repository \S+ is full \(no space left on device\)/);
+    assert.equal(p.snapshots('bigdb').length, 0);
+    const v = await p.json<VerifyJson>(['backup', 'verify', '--source', 'db', '--read-data-subset', '100%']);
+    assert.equal(v.code, 0, v.stderr);
+    assert.ok(v.value.ok && v.value.check.ok && v.value.drills[0]!.ok);
+  });
+});

@@ -1,0 +1,71 @@
+/**
+ * `berth restore --all` on a "fresh host": the project folder, its containers, volume and
+ * databases are gone; only the repository and its password remain. Then a volume restore with
+ * the service that writes to it running (stopped and started again around the restore).
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { createBackupProject, dbEnv, mariadb, psql, writeVolume, type BackupProject } from './backup-harness.js';
+import { dockerPs, runBerth } from './harness.js';
+
+describe('restore --all on a fresh host', { timeout: 180_000 }, () => {
+  let p: BackupProject;
+  const keep = fs.mkdtempSync(path.join(os.tmpdir(), 'bt-keep-'));
+  const fresh = fs.mkdtempSync(path.join(os.tmpdir(), 'bt-fresh-'));
+  const berth = (args: string[]) => runBerth(fresh, ['-C', fresh, ...args], dbEnv);
+  before(async () => {
+    p = await createBackupProject({ repo: path.join(keep, 'repo') });
+  });
+  after(async () => {
+    await berth(['down', '--volumes', '-q']);
+    if (p) fs.mkdirSync(p.dir, { recursive: true }); // the test removed it; cleanup runs berth in it
+    await p?.cleanup();
+    fs.rmSync(keep, { recursive: true, force: true });
+    fs.rmSync(fresh, { recursive: true, force: true });
+  });
+
+  it('rebuilds config, volumes, databases and the running services from the repository alone', async () => {
+    assert.equal((await p.run(['up'])).code, 0);
+    const run = await p.run(['backup', 'run']);
+    assert.equal(run.code, 0, run.stderr);
+    const password = path.join(keep, 'backup.pass');
+    fs.copyFileSync(p.passwordFile, password);
+    // The host is lost: containers, volume, databases and the project folder.
+    assert.equal((await p.run(['down', '--volumes'])).code, 0);
+    mariadb(undefined, `DROP DATABASE ${p.mdb}`);
+    psql('postgres', `DROP DATABASE ${p.pdb}`);
+    fs.rmSync(p.dir, { recursive: true, force: true });
+
+    const noRepo = await berth(['restore', '--all', '--yes']);
+    assert.equal(noRepo.code, 2);
+    assert.match(noRepo.stderr, /holds no project yet\n\s+hint: on a fresh host pass --repository/);
+
+    const r = await berth(['--json', 'restore', '--all', '--yes', '--repository', p.repo, '--password-file', password]);
+    assert.equal(r.code, 0, r.stderr);
+    const out = JSON.parse(r.stdout) as { sources: Array<{ source: string }>; skipped: string[]; bytes: number; totalMs: number; bytesPerSecond: number; projected500GbHours: number };
+    assert.deepEqual(out.sources.map((s) => s.source).sort(), ['db', 'files', 'pg']);
+    assert.deepEqual(out.skipped, ['cache']);
+    assert.ok(out.bytes > 0 && out.totalMs > 0 && out.bytesPerSecond > 0 && out.projected500GbHours > 0);
+    assert.ok(fs.existsSync(path.join(fresh, 'compose.yaml')) && fs.existsSync(path.join(fresh, 'berth.yaml')));
+    assert.deepEqual(await dockerPs(p.name), [`${p.name}-web-blue running`]);
+    assert.equal(writeVolume(p.volume, 'cat /d/a.txt /d/sub/b.txt'), 'hello\nworld');
+    assert.equal(mariadb(p.mdb, 'SELECT COUNT(*) FROM t'), '300');
+    assert.equal(psql(p.pdb, 'SELECT count(*) FROM items'), '500');
+  });
+
+  it('restoring a volume stops the service writing to it and starts it again', async () => {
+    writeVolume(p.volume, 'echo changed > /d/a.txt');
+    const r = await berth(['--json', 'restore', 'latest', '--source', 'files', '--yes', '--password-file', path.join(keep, 'backup.pass'), '--repository', p.repo]);
+    assert.equal(r.code, 0, r.stderr);
+    const [res] = JSON.parse(r.stdout) as Array<{ stopped: string[]; safetySnapshot?: string }>;
+    assert.deepEqual(res!.stopped, ['web']);
+    assert.ok(res!.safetySnapshot);
+    assert.equal(writeVolume(p.volume, 'cat /d/a.txt'), 'hello');
+    assert.deepEqual(await dockerPs(p.name), [`${p.name}-web-blue running`]);
+    assert.equal(spawnSync('docker', ['inspect', '-f', '{{.State.Running}}', `${p.name}-web-blue`], { encoding: 'utf8' }).stdout.trim(), 'true');
+  });
+});

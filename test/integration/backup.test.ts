@@ -1,0 +1,151 @@
+/**
+ * Verified backups end to end with real MariaDB, PostgreSQL, Redis, a Docker volume and restic:
+ * run → verify (check + restore drills) → restore into changed data (safety snapshot first) →
+ * suspect detection → prune → schedule.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { backupJobs } from '../../src/backup/schedule.js';
+import { loadProject } from '../../src/project/load.js';
+import { createBackupProject, dbEnv, mariadb, psql, restic, writeVolume, type BackupProject } from './backup-harness.js';
+
+interface RunJson {
+  runId: string;
+  status: string;
+  results: Array<{ source: string; status: string; snapshotId?: string; bytes?: number; suspect?: string; error?: string }>;
+}
+interface VerifyJson {
+  ok: boolean;
+  check: { ok: boolean; damagedPacks: string[] };
+  drills: Array<{ source: string; ok: boolean; restoreMs: number; summary: string; mismatches: string[] }>;
+}
+
+describe('backup run, verify, restore', { timeout: 180_000 }, () => {
+  let p: BackupProject;
+  let first: RunJson;
+  before(async () => {
+    p = await createBackupProject();
+  });
+  after(async () => {
+    await p?.cleanup();
+  });
+
+  it('backs up every source into its own tagged snapshot and records the results', async () => {
+    const r = await p.json<RunJson>(['backup', 'run']);
+    assert.equal(r.code, 0, r.stderr);
+    first = r.value;
+    assert.equal(first.status, 'succeeded');
+    assert.deepEqual(first.results.map((x) => [x.source, x.status]), [['db', 'succeeded'], ['pg', 'succeeded'], ['cache', 'succeeded'], ['files', 'succeeded'], ['config', 'succeeded']]);
+    for (const x of first.results) assert.ok((x.bytes ?? 0) > 0 && !x.suspect, `${x.source}: ${JSON.stringify(x)}`);
+    const snaps = p.snapshots();
+    assert.equal(snaps.length, 5);
+    const db = snaps.find((s) => s.tags.includes('source=db'))!;
+    assert.ok(db.tags.includes(`project=${p.name}`) && db.tags.some((t) => t.startsWith('berth-version=')), db.tags.join(','));
+    assert.deepEqual(db.paths, [`/mariadb/${p.mdb}.sql`]);
+    // The dump in the repository is a real consistent mariadb-dump of the data.
+    const sql = restic(p.repo, p.passwordFile, 'dump', db.short_id, `/mariadb/${p.mdb}.sql`).out;
+    assert.match(sql, /INSERT INTO `t` VALUES\s*\(1,'row-1'\)/);
+    assert.match(sql, /Dump completed/);
+    const status = await p.json<{ sources: Array<{ source: string; lastSnapshot?: string }> }>(['backup', 'status']);
+    assert.equal(status.value.sources.find((s) => s.source === 'db')?.lastSnapshot, first.results[0]!.snapshotId);
+  });
+
+  it('verify: restic check passes and every dump restores into a scratch place matching the recorded facts', async () => {
+    const r = await p.json<VerifyJson>(['backup', 'verify', '--read-data-subset', '100%']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(r.value.ok && r.value.check.ok);
+    const drills = Object.fromEntries(r.value.drills.map((d) => [d.source, d]));
+    assert.deepEqual(Object.keys(drills).sort(), ['cache', 'config', 'db', 'files', 'pg']);
+    for (const d of r.value.drills) assert.ok(d.ok && d.restoreMs > 0, JSON.stringify(d));
+    assert.match(drills.db!.summary, /2 tables, 303 rows, checksums equal/);
+    assert.match(drills.pg!.summary, /1 tables, 500 rows/);
+    assert.match(drills.files!.summary, /2 files/);
+    // Scratch databases are dropped after the drill.
+    assert.equal(mariadb(undefined, "SELECT COUNT(*) FROM information_schema.schemata WHERE schema_name LIKE 'berth_drill%'"), '0');
+    assert.equal(psql('postgres', "SELECT count(*) FROM pg_database WHERE datname LIKE 'berth_drill%'"), '0');
+  });
+
+  it('restore into a database changed since: safety snapshot first, then the data is back as dumped', async () => {
+    mariadb(p.mdb, 'DELETE FROM t WHERE id > 10; CREATE TABLE added_later (x INT); INSERT INTO u VALUES (99)');
+    psql(p.pdb, "UPDATE items SET name = 'changed'; DELETE FROM items WHERE id > 100");
+    const refused = await p.run(['restore', 'latest', '--source', 'db']);
+    assert.equal(refused.code, 7);
+    assert.match(refused.stderr, /without confirmation.*\n.*--yes/);
+    assert.equal(mariadb(p.mdb, 'SELECT COUNT(*) FROM t'), '10');
+
+    const r = await p.json<Array<{ source: string; snapshot: string; safetySnapshot?: string }>>(['restore', 'latest', '--source', 'db', '--source', 'pg', '--yes']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(r.value.map((x) => [x.source, x.snapshot]), [['db', first.results[0]!.snapshotId], ['pg', first.results[1]!.snapshotId]]);
+    assert.equal(mariadb(p.mdb, 'SELECT COUNT(*), MAX(v) FROM t'), '300\trow-99');
+    assert.equal(mariadb(p.mdb, "SHOW TABLES LIKE 'added_later'"), '');
+    assert.equal(mariadb(p.mdb, 'SELECT GROUP_CONCAT(k ORDER BY k) FROM u'), '1,2,3');
+    assert.equal(psql(p.pdb, "SELECT count(*), count(*) FILTER (WHERE name = 'changed') FROM items"), '500|0');
+
+    // The safety snapshot holds the state just before the restore, and is itself restorable.
+    const safety = r.value[0]!.safetySnapshot!;
+    assert.ok(p.snapshots('db').some((s) => s.short_id === safety && s.tags.includes('kind=safety')));
+    const scratch = `${p.mdb}_safety`;
+    const back = await p.run(['restore', safety, '--to', scratch, '--yes']);
+    assert.equal(back.code, 0, back.stderr);
+    assert.equal(mariadb(scratch, 'SELECT COUNT(*) FROM t'), '10');
+    assert.equal(mariadb(scratch, "SHOW TABLES LIKE 'added_later'"), 'added_later');
+    const again = await p.run(['restore', safety, '--to', scratch, '--yes']);
+    assert.equal(again.code, 7);
+    assert.match(again.stderr, /database \S+_safety already exists/);
+    mariadb(undefined, `DROP DATABASE ${scratch}`);
+  });
+
+  it('restores a volume through a helper container', async () => {
+    writeVolume(p.volume, 'echo tampered > /d/a.txt; rm /d/sub/b.txt; echo new > /d/new.txt');
+    const r = await p.run(['restore', 'latest', '--source', 'files', '--yes']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(writeVolume(p.volume, 'cat /d/a.txt /d/sub/b.txt; ls /d'), 'hello\nworld\na.txt\nsub');
+  });
+
+  it('flags a dump far smaller than the previous one as suspect, in the result and the status', async () => {
+    mariadb(p.mdb, 'DELETE FROM t');
+    const r = await p.json<RunJson>(['backup', 'run', '--source', 'db']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.value.results[0]!.suspect ?? '', /% of the previous dump/);
+    assert.match(r.stderr, /SUSPECT/);
+    const status = await p.json<{ sources: Array<{ source: string; suspect?: string }> }>(['backup', 'status']);
+    assert.match(status.value.sources.find((s) => s.source === 'db')!.suspect ?? '', /previous dump/);
+  });
+
+  it('prune applies the retention per source; list and schedule answer', async () => {
+    const before = p.snapshots('db').length;
+    assert.ok(before >= 3, `db snapshots: ${before}`);
+    const r = await p.json<{ kept: number; removed: Array<{ source: string }> }>(['backup', 'prune']);
+    assert.equal(r.code, 0, r.stderr);
+    // All snapshots are from today: keep-daily keeps one per source.
+    assert.equal(p.snapshots('db').length, 1);
+    assert.equal(r.value.removed.filter((x) => x.source === 'db').length, before - 1);
+    assert.equal(restic(p.repo, p.passwordFile, 'check').code, 0);
+
+    const list = await p.json<Array<{ status: string; results: unknown[] }>>(['backup', 'list']);
+    assert.ok(list.value.length >= 3);
+    const sched = await p.json<{ schedule: string; next: string[] }>(['backup', 'schedule', '-n', '3']);
+    assert.equal(sched.value.schedule, '0 2 * * *');
+    assert.equal(sched.value.next.length, 3);
+    for (const n of sched.value.next) assert.match(n, /T0[0-9]:00:00.000Z|T02:00:00.000Z/);
+
+    // Every backup operation is in the hash-chained audit trail, which still verifies.
+    const audit = await p.json<Array<{ action: string; outcome: string }>>(['audit', 'list', '-n', '50']);
+    const actions = new Set(audit.value.map((a) => a.action));
+    for (const a of ['backup.run', 'backup.verify', 'backup.safety', 'backup.restore', 'backup.prune']) assert.ok(actions.has(a), `${a} missing from ${[...actions].join(', ')}`);
+    assert.equal((await p.run(['audit', 'verify'])).code, 0);
+  });
+
+  it('the agent job (backupJobs) runs a backup and applies the retention', async () => {
+    Object.assign(process.env, dbEnv);
+    const project = await loadProject(p.dir);
+    const [job] = backupJobs(project);
+    assert.equal(job!.name, `backup:${p.name}`);
+    assert.equal(job!.cron, '0 2 * * *');
+    await job!.run(new AbortController().signal);
+    // One run more, then pruned back to one snapshot per source (all taken today).
+    assert.equal(p.snapshots('db').length, 1);
+    const list = await p.json<Array<{ status: string; user: string }>>(['backup', 'list', '-n', '1']);
+    assert.equal(list.value[0]!.status, 'succeeded');
+  });
+});

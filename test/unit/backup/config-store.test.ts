@@ -1,0 +1,115 @@
+/** berth.yaml `backup:` validation (file:line errors, defaults) and the backup store (freshness, interrupted runs). */
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { backupJobs } from '../../../src/backup/schedule.js';
+import { configFiles } from '../../../src/backup/sources/config.js';
+import type { SourceContext } from '../../../src/backup/sources/types.js';
+import { openStore } from '../../../src/store/db.js';
+import { createBackupStore, lastGoodBackupAt } from '../../../src/store/backups.js';
+import { load, loadError, yaml } from '../project/helpers.js';
+
+const compose = yaml('services:', '  db:', '    image: mariadb:11', '  web:', '    image: app:1', '    depends_on: [db]');
+
+describe('backup config', () => {
+  it('resolves defaults and paths', async () => {
+    const p = await load({ 'compose.yaml': compose, 'berth.yaml': yaml('backup:', '  repository: backups/repo', '  sources:', '    db: { type: mariadb, service: db, database: app }') });
+    const b = p.backup!;
+    assert.equal(b.repository, path.join(p.dir, 'backups/repo'));
+    assert.deepEqual(b.password, { file: path.join(p.dir, '.berth/backup.pass') });
+    assert.equal(b.schedule, '0 2 * * *');
+    assert.deepEqual(b.retention, { daily: 7, weekly: 4, monthly: 12 });
+    assert.equal(b.suspectRatio, 0.5);
+    assert.deepEqual(b.sources.db, { name: 'db', type: 'mariadb', service: 'db', host: '127.0.0.1', database: 'app', includeEnv: false });
+    assert.equal(backupJobs(p)[0]?.cron, '0 2 * * *');
+    const sftp = await load({ 'compose.yaml': compose, 'berth.yaml': yaml('backup:', '  repository: sftp:u@h:/r', '  password_env: PW', '  retention: { daily: 30 }') });
+    assert.equal(sftp.backup!.repository, 'sftp:u@h:/r');
+    assert.deepEqual(sftp.backup!.password, { env: 'PW' });
+    assert.deepEqual(sftp.backup!.retention, { daily: 30, weekly: 4, monthly: 12 });
+  });
+
+  it('detects sources from images when none are declared', async () => {
+    const p = await load({
+      'compose.yaml': yaml(
+        'services:',
+        '  db:',
+        '    image: docker.io/library/mariadb:11',
+        '    environment: { MARIADB_DATABASE: shop, MARIADB_ROOT_PASSWORD: x }',
+        '    volumes: [dbdata:/var/lib/mysql]',
+        '  pg:',
+        '    image: postgres:16',
+        '    environment: { POSTGRES_USER: app }',
+        '  cache:',
+        '    image: redis:7',
+        '  web:',
+        '    image: app:1',
+        '    volumes: [uploads:/srv/uploads]',
+        'volumes:',
+        '  dbdata: {}',
+        '  uploads: {}',
+      ),
+      'berth.yaml': yaml('backup:', '  repository: /srv/repo'),
+    });
+    const s = p.backup!.sources;
+    assert.deepEqual(Object.keys(s).sort(), ['cache', 'db', 'pg', 'uploads']);
+    assert.deepEqual([s.db!.type, s.db!.service, s.db!.database], ['mariadb', 'db', 'shop']);
+    assert.deepEqual([s.pg!.type, s.pg!.database], ['postgres', 'app']);
+    assert.deepEqual([s.cache!.type, s.uploads!.type, s.uploads!.volume], ['redis', 'volume', 'uploads']);
+  });
+
+  it('the config source keeps compose files and berth.yaml; env files only with include_env', async () => {
+    const p = await load({ 'compose.yaml': compose, 'berth.yaml': yaml('backup:', '  repository: r'), '.env': 'A=1\n', 'app.env': 'SECRET=x\n', 'notes.txt': 'n' });
+    const ctx = (includeEnv: boolean) => ({ project: p, source: { name: 'config', type: 'config', host: '', includeEnv } }) as unknown as SourceContext;
+    assert.deepEqual(configFiles(ctx(false)), ['berth.yaml', 'compose.yaml']);
+    assert.deepEqual(configFiles(ctx(true)), ['.env', 'app.env', 'berth.yaml', 'compose.yaml']);
+  });
+
+  const bad: Array<[string, string[], RegExp]> = [
+    ['unknown key', ['backup:', '  repository: r', '  keep: 3'], /berth.yaml:3:3 backup.keep: unsupported key `keep`/],
+    ['bad cron', ['backup:', '  repository: r', '  schedule: "every night"'], /berth.yaml:3:13 backup.schedule: should be a cron expression/],
+    ['unknown type', ['backup:', '  repository: r', '  sources:', '    x: { type: mongo }'], /berth.yaml:4:\d+ backup.sources.x.type/],
+    ['no database', ['backup:', '  repository: r', '  sources:', '    x: { type: postgres }'], /berth.yaml:4:\d+ backup.sources.x: a postgres source needs `database`/],
+    ['volume and path', ['backup:', '  repository: r', '  sources:', '    x: { type: volume }'], /backup.sources.x: a volume source needs exactly one of `volume` or `path`/],
+    ['unknown service', ['backup:', '  repository: r', '  sources:', '    x: { type: redis, service: cache }'], /berth.yaml:4:\d+ backup.sources.x.service: unknown service "cache"/],
+    ['two passwords', ['backup:', '  repository: r', '  password_env: A', '  password_file: b'], /backup: give password_file or password_env, not both/],
+  ];
+  for (const [name, lines, want] of bad) {
+    it(`refuses: ${name}`, async () => {
+      assert.match(await loadError({ 'compose.yaml': compose, 'berth.yaml': yaml(...lines) }), want);
+    });
+  }
+});
+
+describe('backup store', () => {
+  it('lastGoodBackupAt ignores failed, suspect and safety results; interrupted runs are marked', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-backups-'));
+    const store = openStore(dir);
+    let now = 1000;
+    const s = createBackupStore(store.db, () => now);
+    try {
+      assert.equal(lastGoodBackupAt(store.db, 'shop'), undefined);
+      const run = (id: string, kind: 'backup' | 'safety', pid = 1) => s.startRun({ id, project: 'shop', kind, user: 'u', pid, host: 'h' });
+      run('r1', 'backup');
+      s.addResult({ runId: 'r1', source: 'db', type: 'mariadb', status: 'succeeded', startedAt: 1000, finishedAt: 2000, snapshotId: 'aaaa1111', bytes: 10 });
+      s.addResult({ runId: 'r1', source: 'files', type: 'volume', status: 'failed', startedAt: 1000, finishedAt: 2500, error: 'x' });
+      s.finishRun('r1', 'partial');
+      run('r2', 'backup');
+      s.addResult({ runId: 'r2', source: 'db', type: 'mariadb', status: 'succeeded', startedAt: 3000, finishedAt: 3500, suspect: 'empty' });
+      run('r3', 'safety');
+      s.addResult({ runId: 'r3', source: 'db', type: 'mariadb', status: 'succeeded', startedAt: 4000, finishedAt: 4500 });
+      assert.equal(lastGoodBackupAt(store.db, 'shop'), 2000);
+      assert.equal(lastGoodBackupAt(store.db, 'shop', 'db'), 2000);
+      assert.equal(lastGoodBackupAt(store.db, 'shop', 'files'), undefined);
+      assert.equal(s.lastResult('shop', 'db')?.runId, 'r2');
+      assert.equal(s.resultBySnapshot('aaaa1111')?.runId, 'r1');
+      now = 9000;
+      assert.deepEqual(s.markInterrupted('shop', (r) => r.id === 'r3').sort(), ['r2']);
+      assert.equal(s.runs('shop').find((r) => r.id === 'r2')?.status, 'interrupted');
+    } finally {
+      store.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
