@@ -249,8 +249,8 @@ export async function createWorld(): Promise<World> {
         'backup:',
         '  repository: ./replica-repo',
         '  password_file: replica.pass',
-        'replicate:',
-        ...Object.entries(r).map(([k, v]) => `  ${k}: ${JSON.stringify(v)}`),
+        '  replicate:',
+        ...Object.entries(r).map(([k, v]) => `    ${k}: ${JSON.stringify(v)}`),
         '',
       ].join('\n');
       fs.writeFileSync(path.join(projectDir, 'berth.yaml'), yaml);

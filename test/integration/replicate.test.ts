@@ -38,16 +38,16 @@ describe('berth replicate', { skip }, () => {
   it('rejects a replicate section without a local repository, naming the file and line', async () => {
     const file = path.join(w.projectDir, 'berth.yaml');
     const good = fs.readFileSync(file, 'utf8');
-    fs.writeFileSync(file, good.replace(/^backup:\n(  .*\n)+/m, ''));
+    fs.writeFileSync(file, good.replace(/^  repository: .*\n/m, ''));
     const r = await w.berth(['replicate', 'status']);
     fs.writeFileSync(file, good.replace('  max_lag: "1h"', '  max_lag: "soon"').replace(/  from_password_file: .*\n/, ''));
     const r2 = await w.berth(['replicate', 'pull']);
     fs.writeFileSync(file, good);
     assert.equal(r.code, 2, r.stderr);
-    assert.match(r.stderr, /berth\.yaml:\d+:\d+ replicate: needs backup\.repository/);
+    assert.match(r.stderr, /berth\.yaml:\d+:\d+ backup(\.repository)?: .*repository/);
     assert.equal(r2.code, 2, r2.stderr);
-    assert.match(r2.stderr, /berth\.yaml:\d+:\d+ replicate\.max_lag: should be a duration/);
-    assert.match(r2.stderr, /berth\.yaml:\d+:\d+ replicate\.from: needs from_password_file or from_password_env/);
+    assert.match(r2.stderr, /berth\.yaml:\d+:\d+ backup\.replicate\.max_lag: should be a duration/);
+    assert.match(r2.stderr, /berth\.yaml:\d+:\d+ backup\.replicate\.from: needs from_password_file or from_password_env/);
   });
 
   it('pull copies every primary snapshot, keeps tags, and maps original id → copy id', async () => {

@@ -105,7 +105,7 @@ describe('backup.replicate in berth.yaml', () => {
       writeFileSync(join(dir, 'compose.yaml'), 'services:\n  app:\n    image: busybox\n');
       writeFileSync(
         join(dir, 'berth.yaml'),
-        'backup:\n  repository: repo\n  password_env: LOCAL_PW\nreplicate:\n  from: sftp:berth@primary:/srv/backups/repo\n  from_password_file: keys/primary.pass\n  ssh: { identity_file: keys/id, port: 2222 }\n  bandwidth_limit: 20M\n',
+        'backup:\n  repository: repo\n  password_env: LOCAL_PW\n  replicate:\n    from: sftp:berth@primary:/srv/backups/repo\n    from_password_file: keys/primary.pass\n    ssh: { identity_file: keys/id, port: 2222 }\n    bandwidth_limit: 20M\n',
       );
       const p = await loadProject(dir, { env: {} });
       assert.deepEqual(p.replicate, {
@@ -120,10 +120,10 @@ describe('backup.replicate in berth.yaml', () => {
         retryDelayMs: 10_000,
         bandwidthLimit: 20 * 1024 * 1024,
       });
-      writeFileSync(join(dir, 'berth.yaml'), 'replicate:\n  from: sftp:h:/r\n  from_password_file: a\n  from_password_env: B\n  schedule: "daily"\n  bogus: 1\n');
+      writeFileSync(join(dir, 'berth.yaml'), 'backup:\n  repository: repo\n  replicate:\n    from: sftp:h:/r\n    from_password_file: a\n    from_password_env: B\n    schedule: "daily"\n    bogus: 1\n');
       await assert.rejects(loadProject(dir, { env: {} }), (err: Error) => {
-        assert.match(err.message, /berth\.yaml:\d+:\d+ replicate\.bogus/);
-        assert.match(err.message, /replicate\.schedule: should be a cron expression/);
+        assert.match(err.message, /berth\.yaml:\d+:\d+ backup\.replicate\.bogus/);
+        assert.match(err.message, /backup\.replicate\.schedule: should be a cron expression/);
         return true;
       });
     } finally {
