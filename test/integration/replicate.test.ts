@@ -44,7 +44,7 @@ describe('berth replicate', { skip }, () => {
     const r2 = await w.berth(['replicate', 'pull']);
     fs.writeFileSync(file, good);
     assert.equal(r.code, 2, r.stderr);
-    assert.match(r.stderr, /berth\.yaml:\d+:\d+ backup(\.repository)?: .*repository/);
+    assert.match(r.stderr, /berth\.yaml:\d+:\d+ backup\.repository: is required/);
     assert.equal(r2.code, 2, r2.stderr);
     assert.match(r2.stderr, /berth\.yaml:\d+:\d+ backup\.replicate\.max_lag: should be a duration/);
     assert.match(r2.stderr, /berth\.yaml:\d+:\d+ backup\.replicate\.from: needs from_password_file or from_password_env/);
