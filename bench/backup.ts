@@ -1,0 +1,224 @@
+/**
+ * Backup benchmark: `berth backup run` against plain `restic backup` of the same data, same run.
+ *
+ * Dataset (bench/lib/dataset.ts): ~1.5 GB incompressible in 2000 files + ~0.5 GB of text, as a bind
+ * path source; plus a MariaDB table of 1M rows (the host MariaDB started by setup-databases.sh).
+ * Phases, each measured for restic first and berth second with the page cache dropped before each
+ * command (when permitted): first run into an empty repository, unchanged re-run, re-run after
+ * ~1 % of the bytes changed. Then restore throughput (berth restore --to vs restic restore), the
+ * 1M-row dump and restore drill, and berth's peak RSS.
+ *
+ * Writes bench/results/backup-<date>.json (with "ratioVsRestic": [first, unchanged, changed], berth
+ * throughput ÷ restic throughput) and bench/results/backup-latest.md (the README table).
+ * Knobs (env): BENCH_DATA (/var/tmp/berth-bench/data), BENCH_SCALE (1 = full size; 0.05 for a smoke run),
+ * BENCH_ROWS (1000000).
+ */
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { datasetBytes, ensureDataset, fullShape, mutateOnePercent, type DatasetShape } from './lib/dataset.js';
+import { dropCaches, measured, type Measured } from './lib/measured.js';
+import { repoRoot } from './lib/proc.js';
+
+const log = (m: string) => process.stderr.write(`bench: ${m}\n`);
+const scale = Number(process.env.BENCH_SCALE ?? 1);
+const rows = Number(process.env.BENCH_ROWS ?? 1_000_000);
+const dataDir = process.env.BENCH_DATA ?? '/var/tmp/berth-bench/data';
+const shape: DatasetShape = {
+  ...fullShape,
+  binaryFiles: Math.max(20, Math.round(fullShape.binaryFiles * scale)),
+  textFiles: Math.max(10, Math.round(fullShape.textFiles * scale)),
+};
+const db = { host: '127.0.0.1', port: 3306, user: 'berth', password: 'berth-test', database: 'bench_berth' };
+const berthBin = path.join(repoRoot, 'bin/berth.js');
+
+function prepareDatabase(): void {
+  const sql = (q: string, database?: string) =>
+    execFileSync('mariadb', ['-h', db.host, '-P', String(db.port), '-u', db.user, `-p${db.password}`, ...(database ? ['-D', database] : []), '-N', '-e', q], {
+      encoding: 'utf8',
+    }).trim();
+  const have = sql(`SELECT COUNT(*) FROM information_schema.tables WHERE table_schema='${db.database}' AND table_name='items'`);
+  if (have === '1' && sql(`SELECT COUNT(*) FROM ${db.database}.items`) === String(rows)) return;
+  log(`creating ${db.database}.items with ${rows} rows`);
+  sql(`DROP DATABASE IF EXISTS ${db.database}; CREATE DATABASE ${db.database}`);
+  sql(
+    `CREATE TABLE ${db.database}.items (id INT PRIMARY KEY, tenant INT NOT NULL, label VARCHAR(40) NOT NULL, amount DECIMAL(10,2) NOT NULL, created DATETIME NOT NULL, KEY (tenant)) ENGINE=InnoDB;` +
+      `INSERT INTO ${db.database}.items SELECT seq, seq % 97, CONCAT('item-', seq), (seq % 1000) / 7, TIMESTAMP '2026-01-01 00:00:00' - INTERVAL seq SECOND FROM seq_1_to_${rows};`,
+    db.database,
+  );
+}
+
+interface Phase {
+  readonly name: 'first' | 'unchanged' | 'changed';
+  readonly restic: Measured;
+  readonly berth: Measured;
+  readonly bytes: number;
+}
+
+const mbps = (bytes: number, ms: number) => bytes / 1e6 / (ms / 1000);
+
+async function main(): Promise<void> {
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-bench-backup-'));
+  const bytes = ensureDataset(dataDir, shape, log);
+  prepareDatabase();
+  const pass = path.join(work, 'repo.pass');
+  fs.writeFileSync(pass, 'bench-password\n');
+  const resticRepo = path.join(work, 'restic-repo');
+  const berthRepo = path.join(work, 'berth-repo');
+  const project = path.join(work, 'project');
+  fs.mkdirSync(project);
+  fs.writeFileSync(path.join(project, 'compose.yaml'), 'name: benchbackup\nservices:\n  web:\n    image: berth-test/app:v1\n');
+  fs.writeFileSync(
+    path.join(project, 'berth.yaml'),
+    [
+      'backup:',
+      `  repository: ${berthRepo}`,
+      `  password_file: ${pass}`,
+      '  sources:',
+      '    files:',
+      '      type: volume',
+      `      path: ${dataDir}`,
+      '    db:',
+      '      type: mariadb',
+      `      host: ${db.host}`,
+      `      port: ${db.port}`,
+      `      user: ${db.user}`,
+      '      password_env: BENCH_DB_PASSWORD',
+      `      database: ${db.database}`,
+      '',
+    ].join('\n'),
+  );
+  const env = { ...process.env, RESTIC_PASSWORD_FILE: pass, BENCH_DB_PASSWORD: db.password };
+  const restic = (args: string[]) => measured('restic', ['-r', resticRepo, ...args], { env });
+  const berth = (args: string[]) => measured(process.execPath, [berthBin, '-C', project, ...args], { env });
+  const cold = () => {
+    execFileSync('sync');
+    return dropCaches();
+  };
+
+  execFileSync('restic', ['-r', resticRepo, 'init', '-q'], { env });
+  const phases: Phase[] = [];
+  let cachesDropped = true;
+  for (const name of ['first', 'unchanged', 'changed'] as const) {
+    const changedBytes = name === 'changed' ? mutateOnePercent(dataDir, shape, Date.now() % 1000) : 0;
+    cachesDropped = cold() && cachesDropped;
+    log(`${name}: restic backup`);
+    const r = await restic(['backup', '-q', '--json', dataDir]);
+    if (r.code !== 0) throw new Error(`restic backup failed: ${r.stderr}`);
+    cold();
+    log(`${name}: berth backup run --source files`);
+    const b = await berth(['backup', 'run', '--source', 'files', '--json', '-q']);
+    if (b.code !== 0) throw new Error(`berth backup run failed (${b.code}): ${b.stderr}`);
+    phases.push({ name, restic: r, berth: b, bytes });
+    log(`${name}: restic ${(r.ms / 1000).toFixed(1)} s, berth ${(b.ms / 1000).toFixed(1)} s${changedBytes ? ` (${(changedBytes / 1e6).toFixed(0)} MB changed)` : ''}`);
+  }
+
+  // Restore throughput: into a scratch directory on the same disk.
+  const rTarget = path.join(work, 'restore-restic');
+  const bTarget = path.join(work, 'restore-berth');
+  cold();
+  log('restore: restic restore latest');
+  const rr = await restic(['restore', 'latest', '--target', rTarget]);
+  fs.rmSync(rTarget, { recursive: true, force: true });
+  cold();
+  log('restore: berth restore latest --source files --to DIR');
+  const br = await berth(['restore', 'latest', '--source', 'files', '--to', bTarget, '--yes', '-q']);
+  if (br.code !== 0) throw new Error(`berth restore failed (${br.code}): ${br.stderr}`);
+  fs.rmSync(bTarget, { recursive: true, force: true });
+
+  // The 1M-row database: berth's dump into restic, and its restore drill.
+  log(`database: berth backup run --source db (${rows} rows)`);
+  const dump = await berth(['backup', 'run', '--source', 'db', '--json', '-q']);
+  if (dump.code !== 0) throw new Error(`berth backup run --source db failed: ${dump.stderr}`);
+  const dumpOut = JSON.parse(dump.stdout) as { results: Array<{ bytes?: number; durationMs: number }> };
+  log('database: berth backup verify --source db (restore drill)');
+  const drill = await berth(['backup', 'verify', '--source', 'db', '--read-data-subset', '1%', '--json', '-q']);
+  const drillOut = JSON.parse(drill.stdout) as { ok: boolean; drills: Array<{ restoreMs: number; ok: boolean; summary: string }> };
+  // Reference for the dump: mariadb-dump piped into restic --stdin.
+  const refDump = await measured(
+    'sh',
+    ['-c', `mariadb-dump -h ${db.host} -P ${db.port} -u ${db.user} -p"$BENCH_DB_PASSWORD" --single-transaction --routines --triggers --events ${db.database} | restic -r ${resticRepo} backup -q --stdin --stdin-filename db.sql`],
+    { env },
+  );
+
+  const ratios = phases.map((p) => Number((p.restic.ms / p.berth.ms).toFixed(3)));
+  const restoreMBps = mbps(bytes, br.ms);
+  const projection500GBh = 500e9 / (restoreMBps * 1e6) / 3600;
+  const result = {
+    date: new Date().toISOString(),
+    machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, memGB: Math.round(os.totalmem() / 2 ** 30) },
+    resticVersion: execFileSync('restic', ['version'], { encoding: 'utf8' }).trim(),
+    dataset: { bytes, files: shape.binaryFiles + shape.textFiles, shape, scale },
+    cachesDropped,
+    phases: phases.map((p) => ({
+      name: p.name,
+      resticMs: Math.round(p.restic.ms),
+      berthMs: Math.round(p.berth.ms),
+      resticMBps: Number(mbps(p.bytes, p.restic.ms).toFixed(1)),
+      berthMBps: Number(mbps(p.bytes, p.berth.ms).toFixed(1)),
+      berthPeakRssMb: Number(p.berth.peakRssMb.toFixed(1)),
+      resticPeakRssMb: Number(p.restic.peakRssMb.toFixed(1)),
+    })),
+    ratioVsRestic: ratios,
+    restore: {
+      resticMs: Math.round(rr.ms),
+      berthMs: Math.round(br.ms),
+      resticMBps: Number(mbps(bytes, rr.ms).toFixed(1)),
+      berthMBps: Number(restoreMBps.toFixed(1)),
+      projected500GBHours: Number(projection500GBh.toFixed(2)),
+    },
+    database: {
+      rows,
+      dumpBytes: dumpOut.results[0]?.bytes,
+      berthDumpMs: Math.round(dump.ms),
+      berthDumpSourceMs: Math.round(dumpOut.results[0]?.durationMs ?? 0),
+      referenceDumpMs: Math.round(refDump.ms),
+      drillOk: drillOut.ok && drillOut.drills.every((d) => d.ok),
+      drillRestoreMs: drillOut.drills[0]?.restoreMs,
+      drillCommandMs: Math.round(drill.ms),
+      drillSummary: drillOut.drills[0]?.summary,
+    },
+    berthPeakRssMb: Number(Math.max(...phases.map((p) => p.berth.peakRssMb), br.peakRssMb, dump.peakRssMb, drill.peakRssMb).toFixed(1)),
+    targets: { ratioVsRestic: 0.9, unchangedMaxMs: 5000, restore500GBMaxHours: 1 },
+    pass: {
+      ratio: ratios.every((r) => r >= 0.9),
+      unchanged: (phases[1]?.berth.ms ?? Infinity) <= 5000,
+      restore500GBWithin1h: projection500GBh <= 1,
+    },
+  };
+  const outDir = path.join(repoRoot, 'bench/results');
+  fs.mkdirSync(outDir, { recursive: true });
+  const day = result.date.slice(0, 10);
+  fs.writeFileSync(path.join(outDir, `backup-${day}.json`), `${JSON.stringify(result, null, 2)}\n`);
+  fs.writeFileSync(path.join(outDir, 'backup-latest.md'), markdown(result));
+  process.stdout.write(markdown(result));
+  fs.rmSync(work, { recursive: true, force: true });
+}
+
+function markdown(r: {
+  dataset: { bytes: number; files: number };
+  phases: Array<{ name: string; resticMs: number; berthMs: number; resticMBps: number; berthMBps: number }>;
+  ratioVsRestic: number[];
+  restore: { resticMBps: number; berthMBps: number; projected500GBHours: number };
+  database: { rows: number; berthDumpMs: number; referenceDumpMs: number; drillRestoreMs?: number; drillOk: boolean };
+  berthPeakRssMb: number;
+  cachesDropped: boolean;
+}): string {
+  const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+  const lines = [
+    `Dataset ${(r.dataset.bytes / 1e9).toFixed(2)} GB in ${r.dataset.files} files; page cache dropped before each command: ${r.cachesDropped ? 'yes' : 'no'}.`,
+    '',
+    '| run | plain restic | berth backup run | berth ÷ restic throughput |',
+    '|---|---|---|---|',
+    ...r.phases.map((p, i) => `| ${p.name} | ${s(p.resticMs)} (${p.resticMBps} MB/s) | ${s(p.berthMs)} (${p.berthMBps} MB/s) | ${r.ratioVsRestic[i]} |`),
+    `| restore | ${r.restore.resticMBps} MB/s | ${r.restore.berthMBps} MB/s | 500 GB projected: ${r.restore.projected500GBHours} h |`,
+    `| MariaDB ${r.database.rows.toLocaleString('en-US')} rows | dump → restic ${s(r.database.referenceDumpMs)} | dump ${s(r.database.berthDumpMs)}, drill restore ${r.database.drillRestoreMs ? s(r.database.drillRestoreMs) : '–'} (${r.database.drillOk ? 'passed' : 'FAILED'}) | |`,
+    '',
+    `berth peak RSS: ${r.berthPeakRssMb} MB.`,
+    '',
+  ];
+  return lines.join('\n');
+}
+
+await main();
