@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { count, duration, leaf, port, section, SpecError, text } from './schema-kit.js';
+import { monitorSchema, serviceMonitorSchema } from './monitor-schema.js';
 
 export interface Listen {
   readonly hostIp: string;
@@ -68,6 +69,7 @@ const berthService = section({
     .optional()
     .describe('HTTP probe that gates a deploy'),
   deploy: deployPolicy.optional(),
+  monitor: z.lazy(() => serviceMonitorSchema).optional().describe('what the agent watches for this service'),
 });
 
 export type RawBerthService = z.output<typeof berthService>;
@@ -81,6 +83,7 @@ export const berthSchema = section({
   }).optional(),
   deploy: deployPolicy.optional().describe('defaults for all services'),
   services: z.record(berthService).optional(),
+  monitor: z.lazy(() => monitorSchema).optional().describe('the agent: probes, alert rules, heartbeats'),
 });
 
 export type RawBerth = z.output<typeof berthSchema>;

@@ -15,6 +15,7 @@ import { resolveEdge } from './edge.js';
 import { checkFixedAddresses } from './fixed-addresses.js';
 import { type EnvLookup, interpolateTree } from './interpolate.js';
 import { mergeTrees } from './merge.js';
+import { resolveMonitor } from './monitor-schema.js';
 import type { Network, Project, Secret, Volume } from './model.js';
 import { normalizeService, type ProjectRefs, type ServiceDraft } from './normalize-service.js';
 import { type ConfigPath, IssueList, PositionIndex } from './positions.js';
@@ -99,7 +100,9 @@ function resolveProject(input: ResolveInput): Omit<Project, 'composeFiles' | 'be
   const edgeInput = { services: withBerth, drafts, berth, composeRoot: compose, berthRoot: input.berthTree };
   const { edge, services } = resolveEdge(edgeInput, issues);
   const stateDir = resolveStateDir(root, input.opts.stateDir, env.BERTH_STATE_DIR, berth.state_dir);
-  return { name, dir: root, stateDir, services, networks, volumes, secrets, edge };
+  const perService = Object.fromEntries(Object.entries(berth.services ?? {}).map(([k, v]) => [k, v.monitor]));
+  const monitor = resolveMonitor({ raw: berth.monitor, perService, services, edge }, input.berthTree, issues);
+  return { name, dir: root, stateDir, services, networks, volumes, secrets, edge, monitor };
 }
 
 /** Top-level networks, volumes, secrets and configs; each entry is validated on its own. */

@@ -4,6 +4,7 @@
  * Durations are milliseconds, sizes bytes, CPU in nano-CPUs, as the Docker Engine API wants them.
  */
 import type { SourcePos } from '../lib/errors.js';
+import type { MonitorConfig } from './monitor-schema.js';
 
 export type DependsCondition = 'service_started' | 'service_healthy' | 'service_completed_successfully';
 export type RestartPolicy = 'no' | 'always' | 'unless-stopped' | 'on-failure';
@@ -205,6 +206,8 @@ export interface Project {
   readonly volumes: Readonly<Record<string, Volume>>;
   readonly secrets: Readonly<Record<string, Secret>>;
   readonly edge: EdgeConfig;
+  /** berth.yaml `monitor:` resolved: the agent's probes and rules. */
+  readonly monitor: MonitorConfig;
 }
 
 export const defaultDeployPolicy = {
