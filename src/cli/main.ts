@@ -1,9 +1,13 @@
 /** berth command line: parsing only; every command delegates to a domain operation. */
 import { Command } from 'commander';
+import { registerAgentCommands } from './commands/agent.js';
+import { registerAlertsCommand } from './commands/alerts.js';
 import { registerAuditCommands } from './commands/audit.js';
 import { registerConfigCommand } from './commands/config.js';
 import { registerDeployCommands } from './commands/deploy.js';
 import { registerLogsCommand } from './commands/logs.js';
+import { registerProbesCommand } from './commands/probes.js';
+import { registerSilenceCommands } from './commands/silence.js';
 import { registerStackCommands } from './commands/stack.js';
 
 const program = new Command('berth')
@@ -22,5 +26,9 @@ registerDeployCommands(program);
 registerLogsCommand(program);
 registerAuditCommands(program);
 registerConfigCommand(program);
+registerAgentCommands(program);
+registerAlertsCommand(program);
+registerProbesCommand(program);
+registerSilenceCommands(program);
 
 await program.parseAsync(process.argv);

@@ -2,7 +2,7 @@
 import Docker from 'dockerode';
 import { PassThrough } from 'node:stream';
 import { BerthError } from '../lib/errors.js';
-import type { ContainerCreateSpec, ContainerInfo, Engine, EngineEvent, EventFilter, EventSubscription, ImageInfo, LogOptions, NetworkSpec, VolumeSpec } from './engine.js';
+import type { ContainerCreateSpec, ContainerInfo, ContainerStats, Engine, EngineEvent, EventFilter, EventSubscription, ImageInfo, LogOptions, NetworkSpec, VolumeSpec } from './engine.js';
 
 export interface DockerEngineOptions {
   /** Unix socket path; default DOCKER_HOST (unix://) or /var/run/docker.sock. */
@@ -49,6 +49,7 @@ export function createDockerEngine(options: DockerEngineOptions = {}): Engine {
     logs: (id, o) => wrap(`logs ${id}`, () => readLogs(docker, id, o)),
     followLogs: (id, o, onChunk, signal) => wrap(`logs ${id}`, () => followLogs(docker, id, o, onChunk, signal)),
     subscribeEvents: (filter, onEvent) => wrap('events', () => subscribeEvents(docker, filter, onEvent)),
+    containerStats: (id) => wrap(`stats ${id}`, () => containerStats(docker, id)),
   };
 }
 
@@ -286,4 +287,29 @@ export function toEngineEvent(raw: RawEvent): EngineEvent | undefined {
   for (const [k, v] of Object.entries(rest)) if (k !== 'image') labels[k] = v;
   const timeMs = raw.timeNano ? Math.floor(raw.timeNano / 1e6) : (raw.time ?? 0) * 1000;
   return { action, id, name, labels, timeMs, ...(exitCode !== undefined ? { exitCode: Number(exitCode) } : {}) };
+}
+
+interface RawStats {
+  cpu_stats?: { cpu_usage?: { total_usage?: number }; system_cpu_usage?: number; online_cpus?: number };
+  memory_stats?: { usage?: number; limit?: number; stats?: Record<string, number> };
+}
+
+async function containerStats(docker: Docker, id: string): Promise<ContainerStats | undefined> {
+  const c = docker.getContainer(id);
+  const info = await ignore404(c.inspect());
+  if (!info?.State.Running) return undefined;
+  // one-shot: dockerd answers at once instead of sampling twice a second apart.
+  const raw = (await ignore404(c.stats({ stream: false, 'one-shot': true } as { stream: false }))) as RawStats | undefined;
+  if (!raw?.cpu_stats) return undefined;
+  const mem = raw.memory_stats ?? {};
+  const cache = mem.stats?.inactive_file ?? mem.stats?.total_inactive_file ?? 0;
+  const nano = info.HostConfig?.NanoCpus ?? 0;
+  return {
+    cpuTotalNs: raw.cpu_stats.cpu_usage?.total_usage ?? 0,
+    systemCpuNs: raw.cpu_stats.system_cpu_usage ?? 0,
+    onlineCpus: raw.cpu_stats.online_cpus ?? 1,
+    ...(nano > 0 ? { cpuLimitCores: nano / 1e9 } : {}),
+    memoryBytes: Math.max(0, (mem.usage ?? 0) - cache),
+    memoryLimitBytes: mem.limit ?? 0,
+  };
 }

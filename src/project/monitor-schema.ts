@@ -160,7 +160,8 @@ export type ProbeSpec = ProbeBase &
   (
     | { readonly kind: 'container' }
     | ({ readonly kind: 'http'; readonly url?: string; readonly hostHeader?: string; readonly target?: Target; readonly path: string } & HttpCheck)
-    | { readonly kind: 'tcp' | 'mariadb' | 'postgres' | 'redis'; readonly target: Target }
+    | { readonly kind: 'tcp'; readonly target: Target }
+    | { readonly kind: 'mariadb' | 'postgres' | 'redis'; readonly target: Target }
     | { readonly kind: 'tls'; readonly target: Target; readonly serverName: string; readonly warnDays: number }
     | { readonly kind: 'host'; readonly metric: 'cpu' | 'memory' | 'disk'; readonly path?: string; readonly threshold: number }
     | { readonly kind: 'stats'; readonly cpu: number; readonly memory: number }
@@ -370,7 +371,10 @@ function customProbeSpec(name: string, p: RawProbe, services: Readonly<Record<st
       if (base.intervalMs < d.minHttpIntervalMs) return void fail(['interval'], 'should be at least 1s');
       return { ...base, kind: 'http', url: p.url, path: '', statusMin: p.status?.min ?? 200, statusMax: p.status?.max ?? 399, ...opt('body', p.body), ...opt('latencyMs', p.latency) };
     }
-    case 'tcp':
+    case 'tcp': {
+      const t = target();
+      return t && { ...base, kind: 'tcp', target: t };
+    }
     case 'mariadb':
     case 'postgres':
     case 'redis': {

@@ -1,3 +1,5 @@
+import { monitorSchemaSql } from './monitor-schema.js';
+
 /**
  * Schema migrations, in order. Entry i brings the database from `user_version` i to i + 1.
  * Never edit an entry once released: add a new one instead.
@@ -62,4 +64,5 @@ export const migrations: readonly string[] = [
   );
   CREATE INDEX audit_by_project ON audit (project, seq);
   `,
+  /* monitor: agent, probe states, alerts, silences, heartbeats */ monitorSchemaSql,
 ];

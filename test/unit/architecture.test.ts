@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { it } from 'node:test';
 
 const src = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../src');
-const layer: Record<string, number> = { lib: 0, project: 1, engine: 2, store: 2, audit: 2, proxy: 3, deploy: 4, cli: 5 };
+const layer: Record<string, number> = { lib: 0, project: 1, engine: 2, store: 2, audit: 2, proxy: 3, notify: 3, deploy: 4, monitor: 4, agent: 5, cli: 6 };
 
 function* sources(dir: string): Generator<string> {
   for (const e of fs.readdirSync(dir, { withFileTypes: true })) {

@@ -1,0 +1,179 @@
+/**
+ * The monitor: runs the probes, feeds their results and clock ticks through the rules engine one
+ * at a time, and performs what comes out. Each step's state, probe row, alert log and
+ * notifications are written in one SQLite transaction — so an agent killed mid-way either
+ * notified and remembered it, or did neither and will do both after restart (never twice).
+ */
+import type { Engine } from '../engine/engine.js';
+import type { Notifier } from '../notify/types.js';
+import type { Project } from '../project/model.js';
+import type { MonitorStore } from '../store/monitor.js';
+import type { AlertInstance } from './rules/alerts.js';
+import { compileRules } from './rules/compile.js';
+import { emptyRulesState, type RulesInput, type RulesState, type Silence, silenceMatches, step } from './rules/engine.js';
+import type { Group, Notice } from './rules/groups.js';
+import { buildNotification } from './rules/notification.js';
+import type { EventProbe, PolledProbe, ProbeMeta, ProbeResult } from './types.js';
+
+export interface MonitorOptions {
+  readonly project: Project;
+  readonly engine: Engine;
+  readonly store: MonitorStore;
+  readonly notifier: Notifier;
+  readonly clock: () => number;
+  readonly polled: readonly PolledProbe[];
+  readonly events: readonly EventProbe[];
+  readonly meta: readonly ProbeMeta[];
+  readonly log?: (msg: string, fields?: Record<string, unknown>) => void;
+  /** Called after each probe result is recorded (metrics). */
+  readonly onResult?: (meta: ProbeMeta | undefined, id: string, result: ProbeResult) => void;
+  readonly tickMs?: number;
+}
+
+export interface Monitor {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  alerts(): readonly AlertInstance[];
+  /** Feed a result from outside the probe set (tests, the heartbeat receiver). */
+  report(id: string, result: ProbeResult): void;
+}
+
+export function createMonitor(o: MonitorOptions): Monitor {
+  const { rules, probes } = compileRules(o.meta, o.project.monitor.rules);
+  const cfg = o.project.monitor;
+  const groupCfg = { project: o.project.name, groupBy: cfg.groupBy, groupWaitMs: cfg.groupWaitMs, groupIntervalMs: cfg.groupIntervalMs, repeatIntervalMs: cfg.repeatIntervalMs };
+  let state: RulesState = loadState(o.store);
+  const saved = {
+    alerts: new Map(Object.values(state.alerts).map((a) => [a.key, JSON.stringify(a)])),
+    groups: new Map(Object.values(state.groups).map((g) => [g.key, JSON.stringify(g)])),
+  };
+  let queue: Promise<void> = Promise.resolve();
+  let queued = 0;
+  const controller = new AbortController();
+  const timers = new Set<NodeJS.Timeout>();
+  let silences: Silence[] = [];
+  let deploying = new Set<string>();
+  let refreshedAt = 0;
+
+  const refreshSilences = (now: number) => {
+    if (now - refreshedAt < 1_000) return;
+    refreshedAt = now;
+    silences = o.store.silences(now);
+    deploying = new Set(o.store.deployingServices());
+  };
+  const silenced = (a: AlertInstance): boolean => {
+    const now = o.clock();
+    return (a.labels.service !== undefined && deploying.has(a.labels.service)) || silences.some((s) => silenceMatches(s, a, now));
+  };
+
+  const runStep = async (input: RulesInput): Promise<void> => {
+    const now = o.clock();
+    refreshSilences(now);
+    const out = step(state, input, { now, rules, probes, groups: groupCfg, silenced });
+    const notifications = await Promise.all(out.notices.map(async (n) => buildNotification(n, o.project.name, await logLines(n))));
+    o.store.transaction(() => {
+      if (input.type === 'result') {
+        const meta = probes.get(input.probeId);
+        o.store.putProbe({ probeId: input.probeId, kind: meta?.kind ?? 'custom', ...(meta?.service ? { service: meta.service } : {}), ...input.result });
+      }
+      persist(out.state, now);
+      for (const t of out.transitions) {
+        const a = out.state.alerts[t.key] ?? state.alerts[t.key];
+        o.store.logTransition({ key: t.key, state: t.to, atMs: t.atMs, summary: t.summary, labels: a?.labels ?? {} });
+      }
+      for (const n of notifications) o.notifier.notify(n);
+    });
+    state = out.state;
+    for (const t of out.transitions) o.log?.('alert', { key: t.key, state: t.to, summary: t.summary });
+    for (const n of notifications) o.log?.('notification', { dedupKey: n.dedupKey, status: n.status, title: n.title });
+  };
+
+  const persist = (next: RulesState, now: number) => {
+    for (const [key, a] of Object.entries(next.alerts)) {
+      const json = JSON.stringify(a);
+      if (saved.alerts.get(key) !== json) o.store.putAlert(key, a.state, json, now);
+    }
+    for (const key of saved.alerts.keys()) if (!next.alerts[key]) o.store.deleteAlert(key);
+    saved.alerts = new Map(Object.values(next.alerts).map((a) => [a.key, JSON.stringify(a)]));
+    for (const [key, g] of Object.entries(next.groups)) {
+      const json = JSON.stringify(g);
+      if (saved.groups.get(key) !== json) o.store.putGroup(key, json);
+    }
+    for (const key of saved.groups.keys()) if (!next.groups[key]) o.store.deleteGroup(key);
+    saved.groups = new Map(Object.values(next.groups).map((g) => [g.key, JSON.stringify(g)]));
+  };
+
+  /** The last log lines of the services an incident is about, fetched while the notice is built. */
+  const logLines = async (n: Notice): Promise<string[]> => {
+    const services = [...new Set(n.firing.map((a) => a.labels.service).filter((s): s is string => !!s))].slice(0, 3);
+    if (services.length === 0 || n.status !== 'firing') return [];
+    const per = Math.max(5, Math.floor(cfg.logLines / services.length));
+    const parts = await Promise.all(services.map((s) => serviceLogs(o.engine, o.project.name, s, per).catch(() => [] as string[])));
+    return parts.flatMap((lines, i) => (services.length > 1 ? lines.map((l) => `${services[i]}| ${l}`) : lines));
+  };
+
+  const enqueue = (input: RulesInput): void => {
+    queued++;
+    queue = queue
+      .then(() => runStep(input))
+      .catch((err) => o.log?.('rules step failed', { err: (err as Error).stack }))
+      .finally(() => void queued--);
+  };
+
+  const report = (id: string, result: ProbeResult): void => {
+    o.onResult?.(probes.get(id), id, result);
+    enqueue({ type: 'result', probeId: id, result });
+  };
+
+  const schedule = (p: PolledProbe, delay: number) => {
+    const t = setTimeout(async () => {
+      timers.delete(t);
+      if (controller.signal.aborted) return;
+      const started = o.clock();
+      const result = await p.run(AbortSignal.any([controller.signal, AbortSignal.timeout(Math.max(p.intervalMs, 5_000) + 5_000)])).catch(
+        (err): ProbeResult => ({ ok: false, summary: `probe failed: ${(err as Error).message}`, atMs: started }),
+      );
+      if (controller.signal.aborted) return;
+      report(p.id, result);
+      schedule(p, Math.max(0, started + p.intervalMs - o.clock()));
+    }, delay);
+    timers.add(t);
+  };
+
+  return {
+    async start() {
+      o.store.keepProbes([...probes.keys()]);
+      for (const e of o.events) await e.start(report);
+      // Spread the first runs over one interval so 50 probes do not fire in the same millisecond.
+      o.polled.forEach((p, i) => schedule(p, Math.floor((i / Math.max(1, o.polled.length)) * Math.min(p.intervalMs, 5_000))));
+      const tick = setInterval(() => {
+        if (queued === 0) enqueue({ type: 'tick' });
+      }, o.tickMs ?? 250);
+      timers.add(tick);
+    },
+    async stop() {
+      controller.abort();
+      for (const t of timers) clearTimeout(t);
+      await Promise.all(o.events.map((e) => e.stop()));
+      await queue;
+    },
+    alerts: () => Object.values(state.alerts),
+    report,
+  };
+}
+
+function loadState(store: MonitorStore): RulesState {
+  const alerts: Record<string, AlertInstance> = {};
+  for (const row of store.alerts()) alerts[row.key] = JSON.parse(row.data) as AlertInstance;
+  const groups: Record<string, Group> = {};
+  for (const row of store.groups()) groups[row.key] = JSON.parse(row.data) as Group;
+  return Object.keys(alerts).length || Object.keys(groups).length ? { alerts, groups } : emptyRulesState;
+}
+
+async function serviceLogs(engine: Engine, project: string, service: string, tail: number): Promise<string[]> {
+  const list = await engine.listContainers({ 'berth.project': project, 'berth.service': service });
+  const newest = list.sort((a, b) => Math.max(b.startedAt?.getTime() ?? 0, b.finishedAt?.getTime() ?? 0) - Math.max(a.startedAt?.getTime() ?? 0, a.finishedAt?.getTime() ?? 0))[0];
+  if (!newest) return [];
+  const text = await Promise.race([engine.logs(newest.id, { tail }), new Promise<string>((r) => setTimeout(() => r(''), 1_500).unref())]);
+  return text.split('\n').filter((l) => l.trim() !== '').slice(-tail);
+}
