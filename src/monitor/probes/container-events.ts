@@ -25,7 +25,8 @@ export function createContainerEventsProbe(o: ContainerEventsOptions): EventProb
   const ids = o.services.map((s) => `container:${s}`);
   const services = new Set(o.services);
   const stableMs = o.stableMs ?? 3_000;
-  const starts = new Map<string, number[]>(); // container id → start times
+  const restarts = new Map<string, number[]>(); // container id → times of policy restarts
+  const restartCounts = new Map<string, number>();
   const stableTimers = new Map<string, NodeJS.Timeout>();
   let sub: EventSubscription | undefined;
   let stopped = false;
@@ -67,11 +68,16 @@ export function createContainerEventsProbe(o: ContainerEventsOptions): EventProb
       return emit(service, false, what);
     }
     if (e.action === 'start') {
-      const recent = (starts.get(e.id) ?? []).filter((t) => t > e.timeMs - o.restartLoop.windowMs);
-      recent.push(e.timeMs);
-      starts.set(e.id, recent);
+      // Only restarts by the restart policy count (Docker's RestartCount); a manual start does not.
+      const info = await o.engine.inspectContainer(e.id);
+      const count = info?.restartCount ?? 0;
+      const before = restartCounts.get(e.id) ?? Math.max(0, count - 1);
+      restartCounts.set(e.id, count);
+      const recent = (restarts.get(e.id) ?? []).filter((t) => t > e.timeMs - o.restartLoop.windowMs);
+      if (count > before) recent.push(e.timeMs);
+      restarts.set(e.id, recent);
       if (recent.length >= o.restartLoop.count) {
-        return emit(service, false, `restart loop: container ${name} started ${recent.length} times in ${Math.round(o.restartLoop.windowMs / 1000)} s`);
+        return emit(service, false, `restart loop: container ${name} restarted ${recent.length} times in ${Math.round(o.restartLoop.windowMs / 1000)} s (restart count ${count})`);
       }
       // Recovered only once it stays up a moment; a crash right after start is not a recovery.
       clearTimeout(stableTimers.get(service));
