@@ -283,7 +283,7 @@ function serviceProbes(service: Service, raw: RawServiceMonitor | undefined, top
   if (raw?.container !== false) out.push({ ...common, kind: 'container', id: `container:${service.name}`, intervalMs: 0 });
   const http = raw?.http;
   if (http !== false && (http !== undefined || service.route)) {
-    const port = http?.port ?? service.probe?.port ?? service.route?.port;
+    const port = http?.port ?? service.probe?.port ?? service.route?.port ?? service.ports.find((x) => x.protocol === 'tcp')?.containerPort ?? service.expose[0];
     const path = http?.path ?? service.probe?.path ?? '/';
     const interval = http?.interval ?? (http ? d.intervalMs : Math.max(service.probe?.intervalMs ?? 0, d.intervalMs));
     if (port === undefined) fail(['services', service.name, 'monitor', 'http'], 'the service has no route and no port; set `port`');
