@@ -107,7 +107,7 @@ const ruleSchema = section({
 export const monitorSchema = section({
   listen: listenSpec.optional().describe('HTTP address of /healthz, /metrics and /heartbeat; default 127.0.0.1:9464'),
   group_by: z.array(text).optional().describe('labels that make one incident; default [project]'),
-  group_wait: duration.optional().describe('wait this long for more alerts of a new incident (default 1s)'),
+  group_wait: duration.optional().describe('wait this long for more alerts of a new incident (default 500ms)'),
   group_interval: duration.optional().describe('minimum time between updates of one incident (default 30s)'),
   repeat_interval: duration.optional().describe('re-send a still-firing incident this often (default 4h)'),
   log_lines: count.optional().describe('container log lines in a notification (default 20)'),
@@ -198,7 +198,7 @@ export interface MonitorConfig {
 export const monitorDefaults = {
   listen: { hostIp: '127.0.0.1', hostPort: 9464 },
   groupBy: ['project'],
-  groupWaitMs: 1_000,
+  groupWaitMs: 500,
   groupIntervalMs: 30_000,
   repeatIntervalMs: 4 * 3_600_000,
   logLines: 20,

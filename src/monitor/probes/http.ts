@@ -14,29 +14,37 @@ export function createHttpProbe(spec: HttpSpec, deps: { resolve: ResolveTarget; 
     kind: 'http',
     intervalMs: spec.intervalMs,
     async run(signal) {
-      const at = deps.clock();
-      let url: URL;
-      try {
-        url = spec.url ? new URL(spec.url) : await serviceUrl(spec, deps.resolve);
-      } catch (err) {
-        return { ok: false, summary: (err as Error).message, atMs: at };
-      }
-      const t0 = process.hrtime.bigint();
-      try {
-        const res = await get(url, spec.hostHeader, spec.timeoutMs, signal);
-        const latencyMs = elapsedMs(t0);
-        return judge(spec, url, res, latencyMs, at);
-      } catch (err) {
-        return { ok: false, summary: `GET ${url.href}: ${(err as Error).message} after ${elapsedMs(t0)} ms`, latencyMs: elapsedMs(t0), atMs: at };
-      }
+      const first = await attempt(signal, false);
+      // A failure at a cached container address may just mean the container was replaced.
+      if (first.ok || !spec.target || !first.url) return first.result;
+      const again = await attempt(signal, true);
+      return again.url && again.url.href !== first.url.href ? again.result : first.result;
     },
+  };
+
+  async function attempt(signal: AbortSignal, fresh: boolean): Promise<{ ok: boolean; url?: URL; result: ProbeResult }> {
+    const at = deps.clock();
+    let url: URL;
+    try {
+      url = spec.url ? new URL(spec.url) : await serviceUrl(spec, deps.resolve, fresh);
+    } catch (err) {
+      return { ok: false, result: { ok: false, summary: (err as Error).message, atMs: at } };
+    }
+    const t0 = process.hrtime.bigint();
+    try {
+      const res = await get(url, spec.hostHeader, spec.timeoutMs, signal);
+      const result = judge(spec, url, res, elapsedMs(t0), at);
+      return { ok: result.ok, url, result };
+    } catch (err) {
+      return { ok: false, url, result: { ok: false, summary: `GET ${url.href}: ${(err as Error).message} after ${elapsedMs(t0)} ms`, latencyMs: elapsedMs(t0), atMs: at } };
+    }
   };
 }
 
-async function serviceUrl(spec: HttpSpec, resolve: ResolveTarget): Promise<URL> {
+async function serviceUrl(spec: HttpSpec, resolve: ResolveTarget, fresh: boolean): Promise<URL> {
   const t = spec.target;
   if (!t) throw new Error('no URL');
-  const { host, port } = await resolve(t);
+  const { host, port } = await resolve(t, fresh);
   return new URL(`http://${host}:${port}${spec.path}`);
 }
 

@@ -25,7 +25,7 @@ it('defaults: a container probe per service, HTTP for routed ones, host probes; 
   const http = p.monitor.probes.find((x) => x.id === 'http:web');
   assert.equal(http?.kind === 'http' && http.url, 'http://127.0.0.1:8080/healthz');
   assert.deepEqual(p.monitor.listen, { hostIp: '127.0.0.1', hostPort: 9464 });
-  assert.equal(p.monitor.groupWaitMs, 1000);
+  assert.equal(p.monitor.groupWaitMs, 500);
 });
 
 it('custom probes and rules resolve', async () => {
