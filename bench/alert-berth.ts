@@ -20,7 +20,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startAgent } from '../src/agent/agent.js';
-import { createDockerEngine } from '../src/engine/docker.js';
+import { createAgentEngine } from '../src/agent/engine.js';
 import type { Notification, Notifier } from '../src/notify/types.js';
 import { loadProject } from '../src/project/load.js';
 import { openStore } from '../src/store/db.js';
@@ -115,7 +115,7 @@ async function latency(runs: number, sink: ArrivalSink): Promise<{ death: number
   if (up.code !== 0) throw new Error(`berth up failed: ${up.stderr}`);
   const project = await loadProject(dir);
   const store = openStore(project.stateDir);
-  const agent = await startAgent({ project, engine: createDockerEngine(), store, notifier: sink.notifier, clock: Date.now, log: () => {}, pid: process.pid, host: os.hostname(), listen: { hostIp: '127.0.0.1', hostPort: 0 } });
+  const agent = await startAgent({ project, engine: createAgentEngine(), store, notifier: sink.notifier, clock: Date.now, log: () => {}, pid: process.pid, host: os.hostname(), listen: { hostIp: '127.0.0.1', hostPort: 0 } });
   const probeOk = (id: string) => agent.monitorStore.probes().find((r) => r.probeId === id)?.ok === true;
   const firingSince = (t: number, probe: string) => sink.arrivals().find((a) => a.atMs >= t && a.n.status === 'firing' && a.n.labels.probe === probe);
   const resolvedSince = (t: number) => sink.arrivals().some((a) => a.atMs >= t && a.n.status === 'resolved');

@@ -9,8 +9,9 @@ import { spawnSync } from 'node:child_process';
 import os from 'node:os';
 import { after, before, describe, it } from 'node:test';
 import { startAgent, type RunningAgent } from '../../src/agent/agent.js';
-import { createDockerEngine } from '../../src/engine/docker.js';
+import { createAgentEngine } from '../../src/agent/engine.js';
 import type { Engine, EventSubscription } from '../../src/engine/engine.js';
+import { createStatsProbe } from '../../src/monitor/probes/stats.js';
 import type { Notification } from '../../src/notify/types.js';
 import { loadProject } from '../../src/project/load.js';
 import { openStore, type Store } from '../../src/store/db.js';
@@ -89,7 +90,7 @@ describe('berth agent (real dockerd + edge)', () => {
     assert.equal(up.code, 0, up.stderr);
     const project = await loadProject(p.dir);
     store = openStore(project.stateDir);
-    hook = droppableEngine(createDockerEngine());
+    hook = droppableEngine(createAgentEngine());
     agent = await startAgent({
       project,
       engine: hook.engine,
@@ -117,6 +118,14 @@ describe('berth agent (real dockerd + edge)', () => {
     assert.match(m, /berth_probe_up\{probe="http:web",kind="http",service="web",project="[^"]+"\} 1/);
     assert.match(m, /berth_probe_latency_seconds\{probe="http:web"/);
     assert.match(m, /berth_agent_info\{version="0.1.0"/);
+  });
+
+  it('samples container CPU and memory through the read engine (stats probe)', async () => {
+    const probe = createStatsProbe({ id: 'stats:web', kind: 'stats', service: 'web', cpu: 80, memory: 80, forMs: 0, severity: 'warning', labels: {}, alert: true, intervalMs: 1000, timeoutMs: 1000 }, { engine: createAgentEngine(), project: p.name, clock: Date.now });
+    await probe.run(new AbortController().signal);
+    const r = await probe.run(new AbortController().signal);
+    assert.equal(r.ok, true, r.summary);
+    assert.match(r.summary, /-web-blue: CPU [\d.]+% of its limit, memory [\d.]+% \(\d+ of \d+ MiB\)/);
   });
 
   it('a killed container is announced within seconds, with its log lines and runbook; start resolves it', async () => {

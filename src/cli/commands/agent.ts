@@ -2,6 +2,7 @@
 import os from 'node:os';
 import type { Command } from 'commander';
 import { agentHeld, startAgent } from '../../agent/agent.js';
+import { createAgentEngine } from '../../agent/engine.js';
 import { createJsonLog } from '../../agent/log.js';
 import { createLogNotifier } from '../../agent/log-notifier.js';
 import type { Job } from '../../agent/scheduler.js';
@@ -25,7 +26,8 @@ export function registerAgentCommands(program: Command): void {
         const log = createJsonLog(process.stdout, { project: ctx.project.name });
         const running = await startAgent({
           project: ctx.project,
-          engine: ctx.engine,
+          // Watching needs only the read side, which keeps dockerode out of the daemon's memory.
+          engine: createAgentEngine(),
           store: ctx.store,
           notifier: createLogNotifier(log),
           clock: ctx.clock,
