@@ -7,7 +7,8 @@
  *  2. HTTP failure → notification, N times: a loopback HTTP endpoint (child process) stops
  *     answering (listener closed: connection refused) at a random moment of the 5 s probe cycle.
  *  3. Footprint: `berth agent` as its own process watching 50 services (50 berth-test/app:v1
- *     containers, HTTP probe every 5 s each, container events, host probes), RSS and CPU over 60 s.
+ *     containers, HTTP probe every 5 s each, container events, host probes), RSS and CPU over 60 s,
+ *     compiled (`npm run build`, as deployed) and through tsx (bin/berth.js, development).
  *
  * The notifier is pluggable (`ArrivalSink`): by default notifications are timestamped in process
  * as the agent hands them over; pass one backed by an SMTP sink or webhook receiver to measure
@@ -24,7 +25,7 @@ import { createAgentEngine } from '../src/agent/engine.js';
 import type { Notification, Notifier } from '../src/notify/types.js';
 import { loadProject } from '../src/project/load.js';
 import { openStore } from '../src/store/db.js';
-import { berth, dockerOk, freePort, repoRoot, sleep } from './lib/proc.js';
+import { berth, dockerOk, freePort, repoRoot, run, sleep } from './lib/proc.js';
 
 export interface ArrivalSink {
   readonly notifier: Notifier;
@@ -48,7 +49,8 @@ export interface BerthAlertResults {
   readonly httpFailureP99Ms: number;
   readonly httpProbeIntervalMs: number;
   readonly groupWaitMs: number;
-  readonly footprint: { services: number; probeIntervalMs: number; windowS: number; rssMb: number; maxRssMb: number; cpuPercentOfOneCore: number };
+  /** `compiled` is how the agent is deployed (npm run build); `tsx` is the development entry bin/berth.js. */
+  readonly footprint: { services: number; probeIntervalMs: number; compiled: Footprint; tsx: Footprint };
   readonly targets: { containerDeathP99Ms: number; httpFailureP99Ms: number; rssMb: number; cpuPercent: number };
   readonly pass: { containerDeath: boolean; httpFailure: boolean; rss: boolean; cpu: boolean };
 }
@@ -164,6 +166,16 @@ function procSample(pid: number): { cpuTicks: number; rssKb: number } {
   return { cpuTicks: Number(fields[11]) + Number(fields[12]), rssKb: Number(rss ?? 0) };
 }
 
+interface Footprint {
+  readonly windowS: number;
+  readonly rssMb: number;
+  readonly maxRssMb: number;
+  readonly cpuPercentOfOneCore: number;
+  readonly notificationsDuringWindow: number;
+  readonly probesOk: string;
+}
+
+/** The agent as deployed (compiled by `npm run build`, plain node) and as in development (through tsx). */
 async function footprint(services: number, windowS: number): Promise<BerthAlertResults['footprint']> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-alert50-'));
   const names = Array.from({ length: services }, (_, i) => `s${String(i + 1).padStart(2, '0')}`);
@@ -171,11 +183,27 @@ async function footprint(services: number, windowS: number): Promise<BerthAlertR
     'compose.yaml': `name: benchalert50\nservices:\n${names.map((n) => `  ${n}:\n    image: berth-test/app:v1\n    expose: ["80"]\n`).join('')}`,
     'berth.yaml': `monitor:\n  stats: false\nservices:\n${names.map((n) => `  ${n}: { monitor: { http: { path: /healthz, interval: 5s, timeout: 2s } } }\n`).join('')}`,
   });
-  log(`starting ${services} containers`);
-  const up = await berth(dir, ['up', '-q'], 600_000).done;
-  if (up.code !== 0) throw new Error(`berth up failed: ${up.stderr}`);
+  try {
+    log(`starting ${services} containers`);
+    const up = await berth(dir, ['up', '-q'], 600_000).done;
+    if (up.code !== 0) throw new Error(`berth up failed: ${up.stderr}`);
+    log('building (npm run build) to measure the agent as deployed');
+    const build = await run('npx', ['--no-install', 'tsc', '-p', 'tsconfig.json'], 300_000).done;
+    if (build.code !== 0) throw new Error(`build failed: ${build.stdout}${build.stderr}`);
+    const compiled = await measureAgent(dir, path.join(repoRoot, 'dist/src/cli/main.js'), services, windowS);
+    log(`compiled: ${JSON.stringify(compiled)}`);
+    const tsx = await measureAgent(dir, path.join(repoRoot, 'bin/berth.js'), services, windowS);
+    log(`tsx: ${JSON.stringify(tsx)}`);
+    return { services, probeIntervalMs: 5_000, compiled, tsx };
+  } finally {
+    await berth(dir, ['down', '-q'], 600_000).done;
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function measureAgent(dir: string, entry: string, services: number, windowS: number): Promise<Footprint> {
   const listen = `127.0.0.1:${await freePort()}`;
-  const agent = spawn(process.execPath, [path.join(repoRoot, 'bin/berth.js'), '-C', dir, 'agent', '--listen', listen], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const agent = spawn(process.execPath, [entry, '-C', dir, 'agent', '--listen', listen], { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   agent.stdout!.on('data', (d) => (out += d));
   try {
@@ -191,22 +219,27 @@ async function footprint(services: number, windowS: number): Promise<BerthAlertR
     }
     const b = procSample(agent.pid!);
     const wallS = (performance.now() - t0) / 1000;
-    const failing = out.split('\n').filter((l) => l.includes('"msg":"notify"')).length;
-    if (failing > 0) log(`warning: ${failing} notification(s) during the footprint window`);
+    const notifications = out.split('\n').filter((l) => l.includes('"msg":"notify"')).length;
+    if (notifications > 0) log(`warning: ${notifications} notification(s) during the footprint run`);
     return {
-      services,
-      probeIntervalMs: 5_000,
       windowS: Math.round(wallS),
       rssMb: Math.round((b.rssKb / 1024) * 10) / 10,
       maxRssMb: Math.round((maxRss / 1024) * 10) / 10,
       cpuPercentOfOneCore: Math.round(((b.cpuTicks - a.cpuTicks) / hz / wallS) * 100 * 100) / 100,
+      notificationsDuringWindow: notifications,
+      probesOk: await probesOk(dir, services),
     };
   } finally {
     agent.kill('SIGTERM');
     await new Promise((r) => agent.once('close', r));
-    await berth(dir, ['down', '-q'], 600_000).done;
-    fs.rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** How many of the services' HTTP probes last passed, from `berth probes --json`: the agent really watched. */
+async function probesOk(dir: string, services: number): Promise<string> {
+  const r = await berth(dir, ['probes', '--json']).done;
+  const rows = JSON.parse(r.stdout) as Array<{ kind: string; state: string }>;
+  return `${rows.filter((x) => x.kind === 'http' && x.state === 'ok').length}/${services} http ok`;
 }
 
 export async function measureBerthAlerts(o: { runs?: number; services?: number; windowS?: number; sink?: ArrivalSink } = {}): Promise<BerthAlertResults> {
@@ -233,8 +266,8 @@ export async function measureBerthAlerts(o: { runs?: number; services?: number; 
     pass: {
       containerDeath: r.containerDeathP99Ms <= targets.containerDeathP99Ms,
       httpFailure: r.httpFailureP99Ms <= targets.httpFailureP99Ms,
-      rss: fp.maxRssMb <= targets.rssMb,
-      cpu: fp.cpuPercentOfOneCore < targets.cpuPercent,
+      rss: fp.compiled.maxRssMb <= targets.rssMb,
+      cpu: fp.compiled.cpuPercentOfOneCore < targets.cpuPercent,
     },
   };
 }

@@ -80,7 +80,8 @@ describe('berth agent (real dockerd + edge)', () => {
   let agent: RunningAgent;
   let hook: ReturnType<typeof droppableEngine>;
   const received: Array<Notification & { atMs: number }> = [];
-  const container = () => `${p.name}-web-blue`;
+  let color = 'blue';
+  const container = () => `${p.name}-web-${color}`;
   const probeOk = (id: string) => agent.monitorStore.probes().find((r) => r.probeId === id)?.ok === true;
   const notices = (status: string, since: number) => received.filter((n) => n.status === status && n.atMs >= since);
 
@@ -175,6 +176,17 @@ describe('berth agent (real dockerd + edge)', () => {
     await waitFor('firing notice after reconnect', () => received.some((n) => n.atMs >= t0 && n.status === 'firing' && /died/.test(n.summary)), 15_000);
     docker('start', container());
     await waitFor('probes ok', () => probeOk('container:web') && probeOk('http:web'), 20_000);
+  });
+
+  it('a blue-green deploy of the service raises no alert', async () => {
+    await waitFor('no alerts', () => agent.monitor.alerts().length === 0 && probeOk('container:web'), 15_000);
+    const t0 = Date.now();
+    const r = await p.berth(['deploy', 'web', '--image', 'berth-test/app:v2', '-q']);
+    assert.equal(r.code, 0, r.stderr);
+    color = 'green';
+    await sleep(1500);
+    assert.deepEqual(received.filter((n) => n.atMs >= t0).map((n) => n.title), []);
+    assert.ok(probeOk('http:web'));
   });
 
   it('a silence holds the notice back; berth silence add/list/expire through the CLI', async () => {

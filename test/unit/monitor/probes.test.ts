@@ -163,3 +163,26 @@ describe('resources and backups', () => {
     assert.match(stale.summary, /older than 26 h/);
   });
 });
+
+describe('tls probe (real TLS server, certificate made by openssl)', () => {
+  it('reports the days left and fails under warn_days', async (t) => {
+    const { execFileSync } = await import('node:child_process');
+    const fs = await import('node:fs');
+    const os = await import('node:os');
+    const path = await import('node:path');
+    const tls = await import('node:tls');
+    const { createTlsProbe } = await import('../../../src/monitor/probes/tls.js');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'btls-'));
+    t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '10', '-subj', '/CN=shop.localhost', '-keyout', `${dir}/key.pem`, '-out', `${dir}/cert.pem`], { stdio: 'ignore' });
+    const server = tls.createServer({ key: fs.readFileSync(`${dir}/key.pem`), cert: fs.readFileSync(`${dir}/cert.pem`) }, (s) => s.end());
+    const port = await listen(server);
+    t.after(() => server.close());
+    const spec = { ...common, id: 'tls', kind: 'tls' as const, target: { host: '127.0.0.1', port }, serverName: 'shop.localhost' };
+    const soon = await createTlsProbe({ ...spec, warnDays: 14 }, deps).run(signal);
+    assert.equal(soon.ok, false, soon.summary);
+    assert.ok(soon.value === 9 || soon.value === 10, soon.summary);
+    assert.match(soon.summary, /certificate of shop\.localhost \(shop\.localhost\) expires .* in \d+ days \(< 14\)/);
+    assert.equal((await createTlsProbe({ ...spec, warnDays: 7 }, deps).run(signal)).ok, true);
+  });
+});
