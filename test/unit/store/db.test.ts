@@ -26,8 +26,10 @@ describe('openStore', () => {
       assert.equal(store.db.pragma('busy_timeout', { simple: true }), 5000);
       assert.equal(store.db.pragma('foreign_keys', { simple: true }), 1);
       assert.equal(store.db.pragma('user_version', { simple: true }), migrations.length);
-      const tables = store.db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").pluck().all();
+      const tables = store.db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'monitor\\_%' ESCAPE '\\' ORDER BY name").pluck().all();
       assert.deepEqual(tables, ['audit', 'deployments', 'live', 'locks']);
+      const monitor = store.db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'monitor\\_%' ESCAPE '\\' ORDER BY name").pluck().all();
+      assert.deepEqual(monitor, ['monitor_agent', 'monitor_alert_log', 'monitor_alerts', 'monitor_groups', 'monitor_heartbeats', 'monitor_probes', 'monitor_silences']);
     } finally {
       store.close();
     }
