@@ -32,6 +32,7 @@ services:
   web:
     route: { hosts: [app.localhost], port: 80 }
     health: { path: /healthz, interval: 500ms, timeout: 1s }
+    deploy: { drain: 1s, verify: 2s }
     monitor:
       http: { path: /healthz, interval: 1s, timeout: 800ms }
       runbook: "https://runbooks.example/web — restart with berth deploy web"
