@@ -42,10 +42,11 @@ export function createMonitor(o: MonitorOptions): Monitor {
   const { rules, probes } = compileRules(o.meta, o.project.monitor.rules);
   const cfg = o.project.monitor;
   const groupCfg = { project: o.project.name, groupBy: cfg.groupBy, groupWaitMs: cfg.groupWaitMs, groupIntervalMs: cfg.groupIntervalMs, repeatIntervalMs: cfg.repeatIntervalMs };
-  let state: RulesState = loadState(o.store);
+  let state: RulesState = loadState(o.store, (a) => probes.has(a.probeId) && rules.some((r) => r.name === a.rule && r.matches(a.probeId)));
+  // What the database holds (including rows of dropped alerts, so the first step deletes them).
   const saved = {
-    alerts: new Map(Object.values(state.alerts).map((a) => [a.key, JSON.stringify(a)])),
-    groups: new Map(Object.values(state.groups).map((g) => [g.key, JSON.stringify(g)])),
+    alerts: new Map(o.store.alerts().map((r) => [r.key, r.data])),
+    groups: new Map(o.store.groups().map((r) => [r.key, r.data])),
   };
   let queue: Promise<void> = Promise.resolve();
   let queued = 0;
@@ -159,9 +160,16 @@ export function createMonitor(o: MonitorOptions): Monitor {
   };
 }
 
-function loadState(store: MonitorStore): RulesState {
+/**
+ * The state a previous run left. Alerts of probes or rules no longer configured are dropped; an
+ * incident left with none of its alerts is then closed by the first step with a resolved notice.
+ */
+function loadState(store: MonitorStore, known: (a: AlertInstance) => boolean): RulesState {
   const alerts: Record<string, AlertInstance> = {};
-  for (const row of store.alerts()) alerts[row.key] = JSON.parse(row.data) as AlertInstance;
+  for (const row of store.alerts()) {
+    const a = JSON.parse(row.data) as AlertInstance;
+    if (known(a)) alerts[row.key] = a;
+  }
   const groups: Record<string, Group> = {};
   for (const row of store.groups()) groups[row.key] = JSON.parse(row.data) as Group;
   return Object.keys(alerts).length || Object.keys(groups).length ? { alerts, groups } : emptyRulesState;

@@ -14,7 +14,9 @@ export function buildNotification(notice: Notice, project: string, logLines?: re
   const severity = all.reduce<Severity>((s, a) => (severityRank[a.severity] > severityRank[s] ? a.severity : s), 'info');
   const tag = notice.status === 'firing' ? '[FIRING]' : '[RESOLVED]';
   const title =
-    alerts.length === 1
+    alerts.length === 0
+      ? `${tag} ${project} (${notice.groupKey}): its alerts are no longer configured`
+      : alerts.length === 1
       ? `${tag} ${subject(alerts[0]!)}: ${headline(alerts[0]!)}`
       : `${tag} ${alerts.length} alerts in ${project}: ${[...new Set(alerts.map(subject))].join(', ')}`;
   const lines = notice.firing.map((a) => `${subject(a)}: ${headline(a)} — failing since ${iso(a.activeSinceMs)}; last: ${a.lastResult.summary}`);
