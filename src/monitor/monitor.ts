@@ -10,7 +10,7 @@ import type { Project } from '../project/model.js';
 import type { MonitorStore } from '../store/monitor.js';
 import type { AlertInstance } from './rules/alerts.js';
 import { compileRules } from './rules/compile.js';
-import { emptyRulesState, type RulesInput, type RulesState, type Silence, silenceMatches, step } from './rules/engine.js';
+import { emptyRulesState, nextWakeAt, type RulesInput, type RulesState, type Silence, silenceMatches, step } from './rules/engine.js';
 import type { Group, Notice } from './rules/groups.js';
 import { buildNotification } from './rules/notification.js';
 import type { EventProbe, PolledProbe, ProbeMeta, ProbeResult } from './types.js';
@@ -82,6 +82,7 @@ export function createMonitor(o: MonitorOptions): Monitor {
       for (const n of notifications) o.notifier.notify(n);
     });
     state = out.state;
+    wakeAt(nextWakeAt(state, cfg.groupBy, cfg.groupWaitMs));
     for (const t of out.transitions) o.log?.('alert', { key: t.key, state: t.to, summary: t.summary });
     for (const n of notifications) o.log?.('notification', { dedupKey: n.dedupKey, status: n.status, title: n.title });
   };
@@ -108,6 +109,18 @@ export function createMonitor(o: MonitorOptions): Monitor {
     const per = Math.max(5, Math.floor(cfg.logLines / services.length));
     const parts = await Promise.all(services.map((s) => serviceLogs(o.engine, o.project.name, s, per).catch(() => [] as string[])));
     return parts.flatMap((lines, i) => (services.length > 1 ? lines.map((l) => `${services[i]}| ${l}`) : lines));
+  };
+
+  // A timer for the exact moment time alone changes something, so a notice does not wait for the next tick.
+  let wake: { at: number; timer: NodeJS.Timeout } | undefined;
+  const wakeAt = (at: number | undefined) => {
+    if (at === undefined || controller.signal.aborted || (wake && wake.at <= at && wake.at > o.clock())) return;
+    if (wake) clearTimeout(wake.timer);
+    const timer = setTimeout(() => {
+      wake = undefined;
+      enqueue({ type: 'tick' });
+    }, Math.max(0, at - o.clock()));
+    wake = { at, timer };
   };
 
   const enqueue = (input: RulesInput): void => {
@@ -146,12 +159,13 @@ export function createMonitor(o: MonitorOptions): Monitor {
       o.polled.forEach((p, i) => schedule(p, Math.floor((i / Math.max(1, o.polled.length)) * Math.min(p.intervalMs, 5_000))));
       const tick = setInterval(() => {
         if (queued === 0) enqueue({ type: 'tick' });
-      }, o.tickMs ?? 250);
+      }, o.tickMs ?? 1_000);
       timers.add(tick);
     },
     async stop() {
       controller.abort();
       for (const t of timers) clearTimeout(t);
+      if (wake) clearTimeout(wake.timer);
       await Promise.all(o.events.map((e) => e.stop()));
       await queue;
     },

@@ -3,9 +3,9 @@
  * The agent feeds it probe results and clock ticks, persists the state and performs the notices.
  */
 import type { ProbeMeta, ProbeResult } from '../types.js';
-import { type AlertInstance, type Alerts, applyResult, applyTick, type Transition } from './alerts.js';
+import { type AlertInstance, type Alerts, applyResult, applyTick, nextFireAt, type Transition } from './alerts.js';
 import type { CompiledRule } from './compile.js';
-import { flushGroups, type GroupConfig, type Groups, type Notice } from './groups.js';
+import { flushGroups, type GroupConfig, groupKeyOf, type Groups, type Notice } from './groups.js';
 
 export interface RulesState {
   readonly alerts: Alerts;
@@ -59,4 +59,14 @@ export interface Silence {
 export function silenceMatches(s: Silence, a: AlertInstance, now: number): boolean {
   if (now < s.startsAtMs || now >= s.endsAtMs) return false;
   return Object.entries(s.matchers).every(([k, v]) => a.labels[k] === v);
+}
+
+/** The next moment a tick can change something by time alone: a pending alert's `for`, a new incident's group_wait. */
+export function nextWakeAt(state: RulesState, groupBy: readonly string[], groupWaitMs: number): number | undefined {
+  let at = nextFireAt(state.alerts);
+  for (const a of Object.values(state.alerts)) {
+    if (a.state !== 'firing' || state.groups[groupKeyOf(a.labels, groupBy).key]) continue;
+    at = Math.min(at ?? Infinity, (a.firedAtMs ?? a.activeSinceMs) + groupWaitMs);
+  }
+  return at;
 }

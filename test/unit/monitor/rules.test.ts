@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { RuleSpec } from '../../../src/project/monitor-schema.js';
 import { compileRules } from '../../../src/monitor/rules/compile.js';
-import { emptyRulesState, type RulesInput, type RulesState, type Silence, silenceMatches, step } from '../../../src/monitor/rules/engine.js';
+import { emptyRulesState, nextWakeAt, type RulesInput, type RulesState, type Silence, silenceMatches, step } from '../../../src/monitor/rules/engine.js';
 import type { Notice } from '../../../src/monitor/rules/groups.js';
 import { buildNotification } from '../../../src/monitor/rules/notification.js';
 import type { ProbeMeta } from '../../../src/monitor/types.js';
@@ -168,6 +168,20 @@ describe('grouping', () => {
     h.advance(1000);
     assert.equal(h.notices.length, 2);
     assert.equal(h.notices[1]!.status, 'firing');
+  });
+});
+
+describe('wake-ups', () => {
+  it('names the moment `for` elapses, then the end of group_wait, then nothing', () => {
+    const h = harness([probe('a', 'a', 5000)], [], { groupWaitMs: 500 });
+    const t0 = h.now;
+    h.result('a', false);
+    assert.equal(nextWakeAt(h.state, ['project'], 500), t0 + 5000);
+    h.advance(5000);
+    assert.equal(nextWakeAt(h.state, ['project'], 500), t0 + 5500);
+    h.advance(500);
+    assert.equal(h.notices.length, 1);
+    assert.equal(nextWakeAt(h.state, ['project'], 500), undefined);
   });
 });
 
