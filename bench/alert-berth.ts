@@ -13,7 +13,8 @@
  * The notifier is pluggable (`ArrivalSink`): by default notifications are timestamped in process
  * as the agent hands them over; pass one backed by an SMTP sink or webhook receiver to measure
  * end to end. Writes bench/results/alert-berth-<date>.json.
- * Knobs (env): BENCH_ALERT_RUNS (10), BENCH_ALERT_SERVICES (50), BENCH_ALERT_WINDOW_S (60).
+ * Knobs (env): BENCH_ALERT_RUNS (10), BENCH_ALERT_SERVICES (50), BENCH_ALERT_WINDOW_S (60),
+ * BENCH_ALERT_ONLY (latency | footprint).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -171,7 +172,8 @@ interface Footprint {
   readonly rssMb: number;
   readonly maxRssMb: number;
   readonly cpuPercentOfOneCore: number;
-  readonly notificationsDuringWindow: number;
+  /** Titles of notifications the agent sent during the run (a healthy stack should give none). */
+  readonly notifications: readonly string[];
   readonly probesOk: string;
 }
 
@@ -219,14 +221,14 @@ async function measureAgent(dir: string, entry: string, services: number, window
     }
     const b = procSample(agent.pid!);
     const wallS = (performance.now() - t0) / 1000;
-    const notifications = out.split('\n').filter((l) => l.includes('"msg":"notify"')).length;
-    if (notifications > 0) log(`warning: ${notifications} notification(s) during the footprint run`);
+    const notes = out.split('\n').filter((l) => l.includes('"msg":"notify"')).map((l) => (JSON.parse(l) as { notification: { title: string } }).notification.title);
+    if (notes.length > 0) log(`note: notification(s) during the footprint run: ${notes.join(' | ')}`);
     return {
       windowS: Math.round(wallS),
       rssMb: Math.round((b.rssKb / 1024) * 10) / 10,
       maxRssMb: Math.round((maxRss / 1024) * 10) / 10,
       cpuPercentOfOneCore: Math.round(((b.cpuTicks - a.cpuTicks) / hz / wallS) * 100 * 100) / 100,
-      notificationsDuringWindow: notifications,
+      notifications: notes,
       probesOk: await probesOk(dir, services),
     };
   } finally {
@@ -245,8 +247,11 @@ async function probesOk(dir: string, services: number): Promise<string> {
 export async function measureBerthAlerts(o: { runs?: number; services?: number; windowS?: number; sink?: ArrivalSink } = {}): Promise<BerthAlertResults> {
   const runs = o.runs ?? env('BENCH_ALERT_RUNS', 10);
   const sink = o.sink ?? inProcessSink();
-  const lat = await latency(runs, sink);
-  const fp = await footprint(o.services ?? env('BENCH_ALERT_SERVICES', 50), o.windowS ?? env('BENCH_ALERT_WINDOW_S', 60));
+  // BENCH_ALERT_ONLY=footprint|latency runs one part (the other's figures are then empty).
+  const only = process.env.BENCH_ALERT_ONLY;
+  const lat = only === 'footprint' ? { death: [], http: [], intervalMs: 5_000, groupWaitMs: 500 } : await latency(runs, sink);
+  const emptyFp = { windowS: 0, rssMb: NaN, maxRssMb: NaN, cpuPercentOfOneCore: NaN, notifications: [], probesOk: 'not run' };
+  const fp = only === 'latency' ? { services: 0, probeIntervalMs: 5_000, compiled: emptyFp, tsx: emptyFp } : await footprint(o.services ?? env('BENCH_ALERT_SERVICES', 50), o.windowS ?? env('BENCH_ALERT_WINDOW_S', 60));
   const targets = { containerDeathP99Ms: 2_000, httpFailureP99Ms: lat.intervalMs + 1_000, rssMb: 80, cpuPercent: 2 };
   const r = {
     runs,

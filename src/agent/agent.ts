@@ -32,6 +32,8 @@ export interface AgentOptions {
   readonly host: string;
   readonly jobs?: readonly Job[];
   readonly lastGoodBackupAt?: LastGoodBackupAt;
+  /** The value of `monitor.peer.token_env`, read by the caller from its environment. */
+  readonly peerToken?: string;
   /** Override berth.yaml `monitor.listen` (tests use port 0). */
   readonly listen?: { hostIp: string; hostPort: number };
 }
@@ -58,6 +60,8 @@ export function agentHeld(row: AgentRow, me: { host: string }, now: number): boo
 export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
   const { project } = o;
   for (const job of o.jobs ?? []) validateCron(job);
+  const tokenEnv = project.monitor.peer?.tokenEnv;
+  if (tokenEnv && !o.peerToken) throw new BerthError('CONFIG', `monitor.peer.token_env names ${tokenEnv}, which is not set`, `set ${tokenEnv} to the secret both agents share, or remove token_env`);
   const monitorStore = createMonitorStore(o.store.db, project.name);
   const listen = o.listen ?? project.monitor.listen;
   const me = { pid: o.pid, host: o.host, listen: `${listen.hostIp}:${listen.hostPort}`, now: o.clock() };
@@ -71,7 +75,7 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
   };
   try {
     const probes = createProbes(project, { engine: o.engine, clock: o.clock, log: o.log, ...(o.lastGoodBackupAt ? { lastGoodBackupAt: o.lastGoodBackupAt } : {}) });
-    const heartbeat: Heartbeat | undefined = project.monitor.peer && createHeartbeat({ peer: project.monitor.peer, self: `${project.name}@${o.host}`, store: monitorStore, clock: o.clock, log: o.log });
+    const heartbeat: Heartbeat | undefined = project.monitor.peer && createHeartbeat({ peer: project.monitor.peer, self: `${project.name}@${o.host}`, store: monitorStore, clock: o.clock, log: o.log, ...(o.peerToken ? { token: o.peerToken } : {}) });
     let monitor: Monitor | undefined;
     const metrics = createMetrics({ project: project.name, version: agentVersion, alerts: () => monitor?.alerts() ?? [], clock: o.clock, ...(heartbeat ? { peerSeenMs: heartbeat.lastSeenMs } : {}) });
     monitor = createMonitor({
@@ -90,6 +94,7 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
       registry: metrics.registry,
       health: () => ({ ok: true, details: { project: project.name, pid: o.pid, probes: probes.meta.length, alerts: monitor!.alerts().filter((a) => a.state === 'firing').length } }),
       ...(heartbeat ? { heartbeat: (from: string) => heartbeat.received(from) } : {}),
+      ...(o.peerToken ? { heartbeatToken: o.peerToken } : {}),
     }).catch((err: NodeJS.ErrnoException) => {
       throw new BerthError('CONFLICT', `the agent cannot listen on ${me.listen}: ${err.code ?? err.message}`, 'set another address in berth.yaml `monitor.listen`, or stop what uses it');
     });

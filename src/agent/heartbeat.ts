@@ -16,7 +16,7 @@ export interface Heartbeat extends EventProbe {
   lastSeenMs(): number | undefined;
 }
 
-export function createHeartbeat(o: { peer: PeerConfig; self: string; store: MonitorStore; clock: () => number; fetch?: typeof fetch; log?: (m: string, f?: Record<string, unknown>) => void }): Heartbeat {
+export function createHeartbeat(o: { peer: PeerConfig; self: string; store: MonitorStore; clock: () => number; token?: string; fetch?: typeof fetch; log?: (m: string, f?: Record<string, unknown>) => void }): Heartbeat {
   const id = `peer:${o.peer.name}`;
   const doFetch = o.fetch ?? fetch;
   const startedAt = o.clock();
@@ -42,7 +42,7 @@ export function createHeartbeat(o: { peer: PeerConfig; self: string; store: Moni
     try {
       const res = await doFetch(`${o.peer.url}/heartbeat`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json' },
+        headers: { 'content-type': 'application/json', ...(o.token ? { authorization: `Bearer ${o.token}` } : {}) },
         body: JSON.stringify({ from: o.self, atMs: at }),
         signal: AbortSignal.timeout(Math.min(5_000, o.peer.intervalMs)),
       });

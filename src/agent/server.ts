@@ -1,4 +1,5 @@
 /** The agent's HTTP endpoint: GET /healthz, GET /metrics (Prometheus), POST /heartbeat (from the peer agent). */
+import { createHash, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import type { Registry } from 'prom-client';
 
@@ -6,6 +7,8 @@ export interface ServerRoutes {
   readonly health: () => { ok: boolean; details: Record<string, unknown> };
   readonly registry: Registry;
   readonly heartbeat?: (from: string) => void;
+  /** When set, POST /heartbeat must carry `authorization: Bearer <token>`. */
+  readonly heartbeatToken?: string;
 }
 
 export async function startServer(listen: { hostIp: string; hostPort: number }, routes: ServerRoutes): Promise<{ port: number; close(): Promise<void> }> {
@@ -43,6 +46,11 @@ async function handle(req: http.IncomingMessage, res: http.ServerResponse, route
     return;
   }
   if (req.method === 'POST' && path === '/heartbeat' && routes.heartbeat) {
+    if (routes.heartbeatToken !== undefined && !sameSecret(req.headers.authorization ?? '', `Bearer ${routes.heartbeatToken}`)) {
+      req.resume();
+      res.writeHead(401, { 'content-type': 'text/plain' }).end('heartbeat needs the shared token (monitor.peer.token_env)\n');
+      return;
+    }
     const body = await readBody(req, 4096);
     let from = 'unknown';
     try {
@@ -70,4 +78,9 @@ function readBody(req: http.IncomingMessage, limit: number): Promise<string> {
     req.on('end', () => resolve(body));
     req.on('error', reject);
   });
+}
+
+function sameSecret(a: string, b: string): boolean {
+  const h = (s: string) => createHash('sha256').update(s).digest();
+  return timingSafeEqual(h(a), h(b));
 }

@@ -52,54 +52,65 @@ export function createMonitor(o: MonitorOptions): Monitor {
   let queued = 0;
   const controller = new AbortController();
   const timers = new Set<NodeJS.Timeout>();
-  let silences: Silence[] = [];
-  let deploying = new Set<string>();
-  // Read on every step (two small indexed queries): a silence added a moment ago must hold.
-  const refreshSilences = (now: number) => {
-    silences = o.store.silences(now);
-    deploying = new Set(o.store.deployingServices());
+  // Silences and running deploys are read (two small queries) the first time a step asks, so a
+  // silence added a moment ago holds, and steps with nothing firing touch no table.
+  const silencedAt = (now: number) => {
+    let loaded: { silences: Silence[]; deploying: Set<string> } | undefined;
+    return (a: AlertInstance): boolean => {
+      loaded ??= { silences: o.store.silences(now), deploying: new Set(o.store.deployingServices()) };
+      return (a.labels.service !== undefined && loaded.deploying.has(a.labels.service)) || loaded.silences.some((s) => silenceMatches(s, a, now));
+    };
   };
-  const silenced = (a: AlertInstance): boolean => {
-    const now = o.clock();
-    return (a.labels.service !== undefined && deploying.has(a.labels.service)) || silences.some((s) => silenceMatches(s, a, now));
+  // Probe rows are written when a probe flips, else at most every 15 s (what `berth probes` shows).
+  const probeWritten = new Map<string, { ok: boolean; atMs: number }>();
+  const probeRowDue = (id: string, r: ProbeResult): boolean => {
+    const last = probeWritten.get(id);
+    return !last || last.ok !== r.ok || r.atMs - last.atMs >= 15_000;
   };
 
   const runStep = async (input: RulesInput): Promise<void> => {
     const now = o.clock();
-    refreshSilences(now);
-    const out = step(state, input, { now, rules, probes, groups: groupCfg, silenced });
+    const out = step(state, input, { now, rules, probes, groups: groupCfg, silenced: silencedAt(now) });
     const notifications = await Promise.all(out.notices.map(async (n) => buildNotification(n, o.project.name, await logLines(n))));
-    o.store.transaction(() => {
-      if (input.type === 'result') {
-        const meta = probes.get(input.probeId);
-        o.store.putProbe({ probeId: input.probeId, kind: meta?.kind ?? 'custom', ...(meta?.service ? { service: meta.service } : {}), ...input.result });
-      }
-      persist(out.state, now);
-      for (const t of out.transitions) {
-        const a = out.state.alerts[t.key] ?? state.alerts[t.key];
-        o.store.logTransition({ key: t.key, state: t.to, atMs: t.atMs, summary: t.summary, labels: a?.labels ?? {} });
-      }
-      for (const n of notifications) o.notifier.notify(n);
-    });
+    const writeProbe = input.type === 'result' && probeRowDue(input.probeId, input.result);
+    const changes = diff(out.state);
+    if (writeProbe || changes.length > 0 || out.transitions.length > 0 || notifications.length > 0) {
+      o.store.transaction(() => {
+        if (writeProbe && input.type === 'result') {
+          const meta = probes.get(input.probeId);
+          o.store.putProbe({ probeId: input.probeId, kind: meta?.kind ?? 'custom', ...(meta?.service ? { service: meta.service } : {}), ...input.result });
+        }
+        for (const change of changes) change(now);
+        for (const t of out.transitions) {
+          const a = out.state.alerts[t.key] ?? state.alerts[t.key];
+          o.store.logTransition({ key: t.key, state: t.to, atMs: t.atMs, summary: t.summary, labels: a?.labels ?? {} });
+        }
+        for (const n of notifications) o.notifier.notify(n);
+      });
+    }
+    if (writeProbe && input.type === 'result') probeWritten.set(input.probeId, { ok: input.result.ok, atMs: input.result.atMs });
     state = out.state;
+    saved.alerts = new Map(Object.values(state.alerts).map((a) => [a.key, JSON.stringify(a)]));
+    saved.groups = new Map(Object.values(state.groups).map((g) => [g.key, JSON.stringify(g)]));
     wakeAt(nextWakeAt(state, cfg.groupBy, cfg.groupWaitMs));
     for (const t of out.transitions) o.log?.('alert', { key: t.key, state: t.to, summary: t.summary });
     for (const n of notifications) o.log?.('notification', { dedupKey: n.dedupKey, status: n.status, title: n.title });
   };
 
-  const persist = (next: RulesState, now: number) => {
+  /** The row writes that bring the database to `next`: changed alerts and groups only. */
+  const diff = (next: RulesState): Array<(now: number) => void> => {
+    const ops: Array<(now: number) => void> = [];
     for (const [key, a] of Object.entries(next.alerts)) {
       const json = JSON.stringify(a);
-      if (saved.alerts.get(key) !== json) o.store.putAlert(key, a.state, json, now);
+      if (saved.alerts.get(key) !== json) ops.push((now) => o.store.putAlert(key, a.state, json, now));
     }
-    for (const key of saved.alerts.keys()) if (!next.alerts[key]) o.store.deleteAlert(key);
-    saved.alerts = new Map(Object.values(next.alerts).map((a) => [a.key, JSON.stringify(a)]));
+    for (const key of saved.alerts.keys()) if (!next.alerts[key]) ops.push(() => o.store.deleteAlert(key));
     for (const [key, g] of Object.entries(next.groups)) {
       const json = JSON.stringify(g);
-      if (saved.groups.get(key) !== json) o.store.putGroup(key, json);
+      if (saved.groups.get(key) !== json) ops.push(() => o.store.putGroup(key, json));
     }
-    for (const key of saved.groups.keys()) if (!next.groups[key]) o.store.deleteGroup(key);
-    saved.groups = new Map(Object.values(next.groups).map((g) => [g.key, JSON.stringify(g)]));
+    for (const key of saved.groups.keys()) if (!next.groups[key]) ops.push(() => o.store.deleteGroup(key));
+    return ops;
   };
 
   /** The last log lines of the services an incident is about, fetched while the notice is built. */

@@ -119,6 +119,7 @@ export const monitorSchema = section({
     name: text.optional().describe('default: the peer URL host'),
     interval: duration.optional().describe('heartbeat period (default 10s)'),
     timeout: duration.optional().describe('alert when the peer is silent this long (default 60s)'),
+    token_env: text.optional().describe('environment variable holding a shared secret both agents send and require'),
     ...alerting,
   }).optional(),
   probes: z.record(customProbe).optional(),
@@ -190,7 +191,7 @@ export interface MonitorConfig {
   readonly repeatIntervalMs: number;
   readonly logLines: number;
   readonly restartLoop: { readonly count: number; readonly windowMs: number };
-  readonly peer?: AlertSettings & { readonly url: string; readonly name: string; readonly intervalMs: number; readonly timeoutMs: number };
+  readonly peer?: AlertSettings & { readonly url: string; readonly name: string; readonly intervalMs: number; readonly timeoutMs: number; readonly tokenEnv?: string };
   readonly probes: readonly ProbeSpec[];
   readonly rules: readonly RuleSpec[];
 }
@@ -271,7 +272,7 @@ function resolvePeer(p: NonNullable<RawMonitor['peer']>): NonNullable<MonitorCon
       name = p.url;
     }
   }
-  return { ...alertSettings(p), url: p.url.replace(/\/+$/, ''), name, intervalMs: p.interval ?? monitorDefaults.peerIntervalMs, timeoutMs: p.timeout ?? monitorDefaults.peerTimeoutMs };
+  return { ...alertSettings(p), url: p.url.replace(/\/+$/, ''), name, intervalMs: p.interval ?? monitorDefaults.peerIntervalMs, timeoutMs: p.timeout ?? monitorDefaults.peerTimeoutMs, ...opt('tokenEnv', p.token_env) };
 }
 
 function serviceProbes(service: Service, raw: RawServiceMonitor | undefined, top: RawMonitor, edge: EdgeConfig, fail: Fail): ProbeSpec[] {

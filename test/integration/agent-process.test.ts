@@ -20,8 +20,8 @@ interface AgentProc {
   kill(signal: NodeJS.Signals): void;
 }
 
-function spawnAgent(dir: string, listen: string): AgentProc {
-  const child = spawn(process.execPath, [path.join(repoRoot, 'bin/berth.js'), '-C', dir, 'agent', '--listen', listen], { stdio: ['ignore', 'pipe', 'pipe'] });
+function spawnAgent(dir: string, listen: string, env: NodeJS.ProcessEnv = {}): AgentProc {
+  const child = spawn(process.execPath, [path.join(repoRoot, 'bin/berth.js'), '-C', dir, 'agent', '--listen', listen], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   let out = '';
   child.stdout.on('data', (d) => (out += d));
   child.stderr.on('data', (d) => (out += d));
@@ -147,16 +147,22 @@ monitor:
   group_wait: 0s
   host: false
   stats: false
-  peer: { url: "http://127.0.0.1:${peerPort}", name: ${name === 'primary' ? 'backup-host' : 'primary-host'}, interval: 300ms, timeout: 2s }
+  peer: { url: "http://127.0.0.1:${peerPort}", name: ${name === 'primary' ? 'backup-host' : 'primary-host'}, interval: 300ms, timeout: 2s, token_env: BERTH_PEER_TOKEN }
 `,
       });
     const dirA = mk(pb, 'primary');
     const dirB = mk(pa, 'backup');
     dirs.push(dirA, dirB);
-    const a = spawnAgent(dirA, `127.0.0.1:${pa}`);
-    const b = spawnAgent(dirB, `127.0.0.1:${pb}`);
+    const token = { BERTH_PEER_TOKEN: 's3cret-shared' };
+    const noToken = await runBerth(dirA, ['-C', dirA, 'agent', '--listen', `127.0.0.1:${pa}`], { BERTH_PEER_TOKEN: '' });
+    assert.equal(noToken.code, 2);
+    assert.match(noToken.stderr, /monitor\.peer\.token_env names BERTH_PEER_TOKEN, which is not set/);
+    const a = spawnAgent(dirA, `127.0.0.1:${pa}`, token);
+    const b = spawnAgent(dirB, `127.0.0.1:${pb}`, token);
     agents.push(a, b);
     await waitFor('both heard each other', () => [a, b].every((x) => x.lines().some((l) => l.msg === 'heartbeat received')), 15_000);
+    const forged = await fetch(`http://127.0.0.1:${pa}/heartbeat`, { method: 'POST', body: '{"from":"intruder"}' });
+    assert.equal(forged.status, 401, 'a heartbeat without the shared token is refused');
     await sleep(2500);
     assert.equal(notes(a).length + notes(b).length, 0, 'no alert while both beat');
     b.kill('SIGKILL');
@@ -164,7 +170,7 @@ monitor:
     assert.match(notes(a)[0]!.title, /^\[FIRING\] peer:backup-host: peer agent backup-host silent for \d+ s/);
     const m = await (await fetch(`http://127.0.0.1:${pa}/metrics`)).text();
     assert.match(m, /berth_peer_last_seen_age_seconds\{project="primary"\} [\d.]+/);
-    const b2 = spawnAgent(dirB, `127.0.0.1:${pb}`);
+    const b2 = spawnAgent(dirB, `127.0.0.1:${pb}`, token);
     agents.push(b2);
     await waitFor('resolved once the peer beats again', () => notes(a).some((n) => n.status === 'resolved'), 10_000);
     a.kill('SIGTERM');

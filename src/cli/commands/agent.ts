@@ -24,6 +24,8 @@ export function registerAgentCommands(program: Command): void {
     .action((o: { listen?: string }, cmd: Command) =>
       runWithContext(cmd, async (ctx) => {
         const log = createJsonLog(process.stdout, { project: ctx.project.name });
+        const tokenEnv = ctx.project.monitor.peer?.tokenEnv;
+        const peerToken = tokenEnv ? process.env[tokenEnv] : undefined;
         const running = await startAgent({
           project: ctx.project,
           // Watching needs only the read side, which keeps dockerode out of the daemon's memory.
@@ -35,6 +37,7 @@ export function registerAgentCommands(program: Command): void {
           pid: process.pid,
           host: os.hostname(),
           jobs: jobs(),
+          ...(peerToken ? { peerToken } : {}),
           ...(o.listen ? { listen: parseListen(o.listen) } : {}),
         });
         const signal = await new Promise<string>((resolve) => {
