@@ -152,7 +152,7 @@ export function createMonitor(o: MonitorOptions): Monitor {
       timers.delete(t);
       if (controller.signal.aborted) return;
       const started = o.clock();
-      const result = await p.run(AbortSignal.any([controller.signal, AbortSignal.timeout(Math.max(p.intervalMs, 5_000) + 5_000)])).catch(
+      const result = await withDeadline(p.run(controller.signal), Math.max(p.intervalMs, 5_000) + 5_000).catch(
         (err): ProbeResult => ({ ok: false, summary: `probe failed: ${(err as Error).message}`, atMs: started }),
       );
       if (controller.signal.aborted) return;
@@ -206,4 +206,13 @@ async function serviceLogs(engine: Engine, project: string, service: string, tai
   if (!newest) return [];
   const text = await Promise.race([engine.logs(newest.id, { tail }), new Promise<string>((r) => setTimeout(() => r(''), 1_500).unref())]);
   return text.split('\n').filter((l) => l.trim() !== '').slice(-tail);
+}
+
+/** A probe that overruns its own timeouts by far is reported as failed (a plain timer: AbortSignal.any costs more per run). */
+function withDeadline<T>(run: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no result within ${ms} ms`)), ms);
+  });
+  return Promise.race([run, deadline]).finally(() => clearTimeout(timer));
 }

@@ -11,6 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import { startAgent, type RunningAgent } from '../../src/agent/agent.js';
 import { createAgentEngine } from '../../src/agent/engine.js';
 import type { Engine, EventSubscription } from '../../src/engine/engine.js';
+import { createContainerEventsProbe } from '../../src/monitor/probes/container-events.js';
 import { createStatsProbe } from '../../src/monitor/probes/stats.js';
 import type { Notification } from '../../src/notify/types.js';
 import { loadProject } from '../../src/project/load.js';
@@ -177,6 +178,23 @@ describe('berth agent (real dockerd + edge)', () => {
     await waitFor('firing notice after reconnect', () => received.some((n) => n.atMs >= t0 && n.status === 'firing' && /died/.test(n.summary)), 15_000);
     docker('start', container());
     await waitFor('probes ok', () => probeOk('container:web') && probeOk('http:web'), 20_000);
+  });
+
+  it('a container restarted again and again by its restart policy is reported as a restart loop', async (t) => {
+    const name = `${p.name}-crashy`;
+    const reports: Array<{ id: string; ok: boolean; summary: string }> = [];
+    const probe = createContainerEventsProbe({ engine: createAgentEngine(), project: p.name, services: ['crashy'], restartLoop: { count: 3, windowMs: 60_000 }, clock: Date.now });
+    await probe.start((id, r) => void reports.push({ id, ...r }));
+    t.after(async () => {
+      await probe.stop();
+      spawnSync('docker', ['rm', '-f', name]);
+    });
+    docker('run', '-d', '--name', name, '--restart', 'always', '--label', `berth.project=${p.name}`, '--label', 'berth.service=crashy', 'berth-test/app:crash');
+    await waitFor('restart loop', () => reports.some((r) => /restart loop/.test(r.summary)), 20_000);
+    const loop = reports.find((r) => /restart loop/.test(r.summary))!;
+    assert.equal(loop.id, 'container:crashy');
+    assert.equal(loop.ok, false);
+    assert.match(loop.summary, /restart loop: container .*-crashy restarted \d+ times in 60 s/);
   });
 
   it('a blue-green deploy of the service raises no alert', async () => {

@@ -6,7 +6,7 @@ import type { Target } from '../../project/monitor-schema.js';
 export type ResolveTarget = (t: Target, fresh?: boolean) => Promise<{ host: string; port: number }>;
 
 /** Container addresses are cached, so 50 probes every 5 s do not list containers 10 times a second. */
-export function createTargetResolver(engine: Engine, project: string, ttlMs = 60_000): ResolveTarget {
+export function createTargetResolver(engine: Engine, project: string, ttlMs = 300_000): ResolveTarget {
   const cache = new Map<string, { ip: string; at: number }>();
   return async (t, fresh = false) => {
     if ('host' in t) return { host: t.host, port: t.port };
