@@ -209,6 +209,7 @@ export const monitorDefaults = {
   minHttpIntervalMs: 1_000,
   threshold: 80,
   resourceIntervalMs: 15_000,
+  statsIntervalMs: 30_000,
   resourceForMs: 60_000,
   tlsWarnDays: 14,
   backupMaxAgeMs: 26 * 3_600_000,
@@ -318,7 +319,7 @@ function serviceProbes(service: Service, raw: RawServiceMonitor | undefined, top
       id: `stats:${service.name}`,
       cpu: own?.cpu ?? topStats?.cpu ?? d.threshold,
       memory: own?.memory ?? topStats?.memory ?? d.threshold,
-      intervalMs: own?.interval ?? topStats?.interval ?? d.resourceIntervalMs,
+      intervalMs: own?.interval ?? topStats?.interval ?? d.statsIntervalMs,
     });
   }
   return out;

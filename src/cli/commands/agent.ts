@@ -7,12 +7,16 @@ import { createJsonLog } from '../../agent/log.js';
 import { createLogNotifier } from '../../agent/log-notifier.js';
 import type { Job } from '../../agent/scheduler.js';
 import { BerthError } from '../../lib/errors.js';
+import type { Project } from '../../project/model.js';
 import { createMonitorStore } from '../../store/monitor.js';
 import { ago, printJson, table } from '../output.js';
 import { runWithContext } from '../run.js';
 
-/** Scheduled jobs of other areas (backup, replication) are registered here, one line each. */
-const jobs = (): Job[] => [];
+/**
+ * Scheduled jobs of other areas are registered here, one line each, e.g.
+ * `...backupJobs(project)`, `...replicateJobs(project)`.
+ */
+const jobs = (_project: Project): Job[] => [];
 
 export function registerAgentCommands(program: Command): void {
   const agent = program.command('agent').description('the monitoring and scheduling daemon: probes, alerts, heartbeats, /healthz and /metrics');
@@ -36,7 +40,9 @@ export function registerAgentCommands(program: Command): void {
           log,
           pid: process.pid,
           host: os.hostname(),
-          jobs: jobs(),
+          jobs: jobs(ctx.project),
+          // The backup freshness probe reads this once the backup store exists:
+          // lastGoodBackupAt: (source) => lastGoodBackupAt(ctx.store.db, ctx.project.name, source),
           ...(peerToken ? { peerToken } : {}),
           ...(o.listen ? { listen: parseListen(o.listen) } : {}),
         });
