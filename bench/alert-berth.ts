@@ -26,7 +26,7 @@ import { createAgentEngine } from '../src/agent/engine.js';
 import type { Notification, Notifier } from '../src/notify/types.js';
 import { loadProject } from '../src/project/load.js';
 import { openStore } from '../src/store/db.js';
-import { berth, dockerOk, freePort, repoRoot, run, sleep } from './lib/proc.js';
+import { berth, dockerOk, freePort, repoRoot, run, sleep, watchDies } from './lib/proc.js';
 
 export interface ArrivalSink {
   readonly notifier: Notifier;
@@ -42,7 +42,11 @@ export function inProcessSink(): ArrivalSink {
 
 export interface BerthAlertResults {
   readonly runs: number;
+  /** From the start of `docker kill` (includes the docker CLI's own start-up) to the notification. */
   readonly containerDeathMs: number[];
+  /** From the engine's `die` event time to the notification. */
+  readonly containerDeathFromDieEventMs: number[];
+  readonly containerDeathFromDieEventP99Ms: number;
   readonly httpFailureMs: number[];
   readonly containerDeathP50Ms: number;
   readonly containerDeathP99Ms: number;
@@ -99,7 +103,7 @@ function writeProject(dir: string, files: Record<string, string>): void {
   for (const [f, c] of Object.entries(files)) fs.writeFileSync(path.join(dir, f), c);
 }
 
-async function latency(runs: number, sink: ArrivalSink): Promise<{ death: number[]; http: number[]; intervalMs: number; groupWaitMs: number }> {
+async function latency(runs: number, sink: ArrivalSink): Promise<{ death: number[]; deathFromEvent: number[]; http: number[]; intervalMs: number; groupWaitMs: number }> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-alert-'));
   const name = 'benchalert';
   const apiPort = await freePort();
@@ -123,7 +127,10 @@ async function latency(runs: number, sink: ArrivalSink): Promise<{ death: number
   const firingSince = (t: number, probe: string) => sink.arrivals().find((a) => a.atMs >= t && a.n.status === 'firing' && a.n.labels.probe === probe);
   const resolvedSince = (t: number) => sink.arrivals().some((a) => a.atMs >= t && a.n.status === 'resolved');
   const death: number[] = [];
+  const deathFromEvent: number[] = [];
   const http: number[] = [];
+  const dies = watchDies(name, 30 * 60_000);
+  await dies.ready;
   try {
     await waitUntil('probes ok', () => probeOk('container:web') && probeOk('api'), 30_000);
     for (let i = 0; i < runs; i++) {
@@ -132,8 +139,12 @@ async function latency(runs: number, sink: ArrivalSink): Promise<{ death: number
       const t0 = Date.now();
       await dockerOk(['kill', `${name}-web-blue`]);
       await waitUntil('death notification', () => firingSince(t0, 'container:web') !== undefined, 30_000);
-      death.push(firingSince(t0, 'container:web')!.atMs - t0);
-      log(`container death #${i + 1}: ${death.at(-1)} ms`);
+      const arrived = firingSince(t0, 'container:web')!.atMs;
+      death.push(arrived - t0);
+      await waitUntil('die event', () => dies.events.some((e) => e.t + performance.timeOrigin >= t0), 5_000).catch(() => undefined);
+      const die = dies.events.find((e) => e.t + performance.timeOrigin >= t0);
+      if (die) deathFromEvent.push(Math.round(arrived - (die.t + performance.timeOrigin)));
+      log(`container death #${i + 1}: ${death.at(-1)} ms after \`docker kill\` was started, ${deathFromEvent.at(-1)} ms after the die event`);
       const t1 = Date.now();
       await dockerOk(['start', `${name}-web-blue`]);
       await waitUntil('resolved', () => resolvedSince(t1), 30_000);
@@ -151,13 +162,14 @@ async function latency(runs: number, sink: ArrivalSink): Promise<{ death: number
       await waitUntil('resolved', () => resolvedSince(t1), 30_000);
     }
   } finally {
+    dies.stop();
     await agent.stop();
     store.close();
     ep.child.kill();
     await berth(dir, ['down', '-q']).done;
     fs.rmSync(dir, { recursive: true, force: true });
   }
-  return { death, http, intervalMs: 5_000, groupWaitMs: project.monitor.groupWaitMs };
+  return { death, deathFromEvent, http, intervalMs: 5_000, groupWaitMs: project.monitor.groupWaitMs };
 }
 
 function procSample(pid: number): { cpuTicks: number; rssKb: number } {
@@ -249,13 +261,15 @@ export async function measureBerthAlerts(o: { runs?: number; services?: number; 
   const sink = o.sink ?? inProcessSink();
   // BENCH_ALERT_ONLY=footprint|latency runs one part (the other's figures are then empty).
   const only = process.env.BENCH_ALERT_ONLY;
-  const lat = only === 'footprint' ? { death: [], http: [], intervalMs: 5_000, groupWaitMs: 500 } : await latency(runs, sink);
+  const lat = only === 'footprint' ? { death: [], deathFromEvent: [], http: [], intervalMs: 5_000, groupWaitMs: 500 } : await latency(runs, sink);
   const emptyFp = { windowS: 0, rssMb: NaN, maxRssMb: NaN, cpuPercentOfOneCore: NaN, notifications: [], probesOk: 'not run' };
   const fp = only === 'latency' ? { services: 0, probeIntervalMs: 5_000, compiled: emptyFp, tsx: emptyFp } : await footprint(o.services ?? env('BENCH_ALERT_SERVICES', 50), o.windowS ?? env('BENCH_ALERT_WINDOW_S', 60));
   const targets = { containerDeathP99Ms: 2_000, httpFailureP99Ms: lat.intervalMs + 1_000, rssMb: 80, cpuPercent: 2 };
   const r = {
     runs,
     containerDeathMs: lat.death,
+    containerDeathFromDieEventMs: lat.deathFromEvent,
+    containerDeathFromDieEventP99Ms: p(lat.deathFromEvent, 0.99),
     httpFailureMs: lat.http,
     containerDeathP50Ms: p(lat.death, 0.5),
     containerDeathP99Ms: p(lat.death, 0.99),
