@@ -19,6 +19,10 @@ export interface MonitorOptions {
   readonly project: Project;
   readonly engine: Engine;
   readonly store: MonitorStore;
+  /**
+   * Called inside the step's IMMEDIATE transaction: a durable notifier must insert through the
+   * same connection (`store.db`), or it would wait on the lock this transaction holds.
+   */
   readonly notifier: Notifier;
   readonly clock: () => number;
   readonly polled: readonly PolledProbe[];
