@@ -1,8 +1,8 @@
-/** HTTP probe: status in range, optional body match and latency limit. node:http, a fresh connection each time. */
-import http from 'node:http';
+/** HTTP probe: status in range, optional body match and latency limit; a fresh connection each time. */
 import https from 'node:https';
 import type { ProbeSpec } from '../../project/monitor-schema.js';
 import type { PolledProbe, ProbeResult } from '../types.js';
+import { rawGet } from './http-get.js';
 import { elapsedMs, type ResolveTarget } from './target.js';
 
 type HttpSpec = Extract<ProbeSpec, { kind: 'http' }>;
@@ -64,9 +64,9 @@ export function judge(spec: Pick<HttpSpec, 'statusMin' | 'statusMax' | 'body' | 
 }
 
 function get(url: URL, hostHeader: string | undefined, timeoutMs: number, signal: AbortSignal): Promise<{ status: number; body: string }> {
-  const lib = url.protocol === 'https:' ? https : http;
+  if (url.protocol === 'http:') return rawGet(url, hostHeader, timeoutMs, signal);
   return new Promise((resolve, reject) => {
-    const req = lib.get(url, { agent: false, timeout: timeoutMs, signal, headers: { 'user-agent': 'berth-agent', ...(hostHeader ? { host: hostHeader } : {}) } }, (res) => {
+    const req = https.get(url, { agent: false, timeout: timeoutMs, signal, headers: { 'user-agent': 'berth-agent', ...(hostHeader ? { host: hostHeader } : {}) } }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (d: string) => {

@@ -6,6 +6,7 @@ import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { createDbPingProbe, judgeMariadb, judgePostgres, judgeRedis } from '../../../src/monitor/probes/db-ping.js';
 import { parseCpu, parseMeminfo } from '../../../src/monitor/probes/host.js';
+import { parseResponse } from '../../../src/monitor/probes/http-get.js';
 import { createHttpProbe } from '../../../src/monitor/probes/http.js';
 import { pick } from '../../../src/monitor/probes/query.js';
 import { createQueryProbe } from '../../../src/monitor/probes/query.js';
@@ -30,6 +31,14 @@ describe('http probe (real server)', () => {
     if (req.url === '/slow') return void setTimeout(() => res.end('late'), 300);
     if (req.url === '/hang') return; // never answers
     if (req.url === '/down') return void res.writeHead(503).end('maintenance');
+    if (req.url === '/chunked') {
+      res.write('{"status":');
+      return void setTimeout(() => res.end('"ok"}'), 50);
+    }
+    if (req.url === '/hints') {
+      res.writeEarlyHints({ link: '</style.css>; rel=preload' });
+      return void res.end('after hints');
+    }
     res.end('{"status":"ok","numbering":{"utilisation":93.5}}');
   });
   before(async () => {
@@ -50,6 +59,8 @@ describe('http probe (real server)', () => {
       ['/', { body: 'healthy' }, false, /body does not match/],
       ['/slow', { latencyMs: 100 }, false, /slower than 100 ms/],
       ['/hang', {}, false, /no answer within 500 ms/],
+      ['/chunked', { body: '^\\{"status":"ok"\\}$' }, true, /→ 200/],
+      ['/hints', { body: '^after hints$' }, true, /→ 200/],
     ];
     for (const [path, extra, ok, summary] of cases) {
       const r = await probe(path, extra).run(signal);
@@ -78,6 +89,23 @@ describe('http probe (real server)', () => {
     assert.equal(bad.value, 93.5);
     assert.equal((await q({ op: '>', threshold: 95 }).run(signal)).ok, true);
     assert.equal(pick({ a: [{ b: 2 }] }, 'a.0.b'), 2);
+  });
+});
+
+describe('HTTP response parsing', () => {
+  it('waits for a complete response and decodes lengths and chunks', () => {
+    const b = (s: string) => Buffer.from(s);
+    const cases: Array<[string, boolean, { status: number; body: string } | undefined]> = [
+      ['HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhel', false, undefined],
+      ['HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello', false, { status: 200, body: 'hello' }],
+      ['HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nhel\r\n2\r\nlo\r\n', false, undefined],
+      ['HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nhel\r\n2\r\nlo\r\n0\r\n\r\n', false, { status: 200, body: 'hello' }],
+      ['HTTP/1.0 404 Not Found\r\nServer: busybox\r\n\r\nno such page', false, undefined],
+      ['HTTP/1.0 404 Not Found\r\nServer: busybox\r\n\r\nno such page', true, { status: 404, body: 'no such page' }],
+      ['HTTP/1.1 103 Early Hints\r\nLink: x\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n', false, { status: 204, body: '' }],
+      ['SSH-2.0-OpenSSH_9.2\r\n\r\n', true, undefined],
+    ];
+    for (const [raw, eof, expected] of cases) assert.deepEqual(parseResponse(b(raw), eof), expected, JSON.stringify(raw));
   });
 });
 
