@@ -15,7 +15,7 @@ import { resolveEdge } from './edge.js';
 import { checkFixedAddresses } from './fixed-addresses.js';
 import { type EnvLookup, interpolateTree } from './interpolate.js';
 import { mergeTrees } from './merge.js';
-import { resolveMonitor } from './monitor-schema.js';
+import { resolveMonitor } from './monitor-resolve.js';
 import type { Network, Project, Secret, Volume } from './model.js';
 import { normalizeService, type ProjectRefs, type ServiceDraft } from './normalize-service.js';
 import { type ConfigPath, IssueList, PositionIndex } from './positions.js';

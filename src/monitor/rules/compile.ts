@@ -2,7 +2,8 @@
  * Rules as the engine evaluates them: one implicit "probe failing" rule per probe (with the
  * probe's own `for`, severity and runbook), plus the `monitor.rules` entries of berth.yaml.
  */
-import { globMatch, type RuleSpec, type Severity, type ValueCondition } from '../../project/monitor-schema.js';
+import { globMatch } from '../../project/monitor-resolve.js';
+import type { RuleSpec, Severity, ValueCondition } from '../../project/monitor-schema.js';
 import type { ProbeMeta, ProbeResult } from '../types.js';
 
 export interface CompiledRule {
