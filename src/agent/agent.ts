@@ -3,6 +3,7 @@
  * rules → notifications), the dead-man's switch and the HTTP endpoint. Start order makes a bad
  * configuration fail before anything runs; stop() undoes it in reverse.
  */
+import { readFileSync } from 'node:fs';
 import { Cron } from 'croner';
 import type { Engine } from '../engine/engine.js';
 import { BerthError } from '../lib/errors.js';
@@ -46,14 +47,21 @@ export interface RunningAgent {
   stop(): Promise<void>;
 }
 
-/** An agent row is held while its process lives (same host) or it touched the row lately (other host). */
+/**
+ * An agent row is held while its process lives (same host; a reused pid running something else
+ * does not count) or while it touched the row lately (other host).
+ */
 export function agentHeld(row: AgentRow, me: { host: string }, now: number): boolean {
   if (row.host !== me.host) return now - row.heartbeatAt < 30_000;
   try {
     process.kill(row.pid, 0);
-    return true;
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  try {
+    return readFileSync(`/proc/${row.pid}/cmdline`, 'utf8').split('\0').includes('agent');
+  } catch {
+    return true;
   }
 }
 
