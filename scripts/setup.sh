@@ -4,7 +4,7 @@
 # checks and changes nothing.
 #
 #   1. apt-get install whatever is missing of: docker.io haproxy wrk
-#      busybox-static iproute2 procps ca-certificates openssl (apt is skipped entirely
+#      busybox-static iproute2 procps ca-certificates openssl redis-server (apt is skipped entirely
 #      when nothing is missing)
 #   2. start dockerd in the background if `docker info` fails
 #      (log: /var/log/berth-dockerd.log) and wait up to 60 s for it
@@ -50,12 +50,13 @@ have() {
         procps) command -v ps >/dev/null && command -v pgrep >/dev/null ;;
         ca-certificates) pkg_installed ca-certificates ;;
         openssl) command -v openssl >/dev/null ;; # the notify tests make a TLS certificate with it
+        redis-server) command -v redis-server >/dev/null ;; # the agent's Redis ping test starts its own
         *) pkg_installed "$1" ;;
     esac
 }
 
 missing=()
-for pkg in docker.io haproxy wrk busybox-static iproute2 procps ca-certificates openssl; do
+for pkg in docker.io haproxy wrk busybox-static iproute2 procps ca-certificates openssl redis-server; do
     have "$pkg" || missing+=("$pkg")
 done
 

@@ -1,5 +1,7 @@
 /** berth command line: parsing only; every command delegates to a domain operation. */
 import { Command } from 'commander';
+import { registerAgentCommands } from './commands/agent.js';
+import { registerAlertsCommand } from './commands/alerts.js';
 import { registerAuditCommands } from './commands/audit.js';
 import { registerBackupCommands } from './commands/backup.js';
 import { registerConfigCommand } from './commands/config.js';
@@ -7,6 +9,8 @@ import { registerDeployCommands } from './commands/deploy.js';
 import { registerLogsCommand } from './commands/logs.js';
 import { registerNotifyCommands } from './commands/notify.js';
 import { registerReplicateCommands } from './commands/replicate.js';
+import { registerProbesCommand } from './commands/probes.js';
+import { registerSilenceCommands } from './commands/silence.js';
 import { registerStackCommands } from './commands/stack.js';
 
 const program = new Command('berth')
@@ -28,5 +32,9 @@ registerConfigCommand(program);
 registerNotifyCommands(program);
 registerReplicateCommands(program);
 registerBackupCommands(program);
+registerAgentCommands(program);
+registerAlertsCommand(program);
+registerProbesCommand(program);
+registerSilenceCommands(program);
 
 await program.parseAsync(process.argv);

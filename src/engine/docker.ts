@@ -1,8 +1,8 @@
 /** Docker Engine API adapter (dockerode). Maps engine failures to BerthError('ENGINE'). */
-import Docker from 'dockerode';
+import type Docker from 'dockerode';
 import { PassThrough } from 'node:stream';
 import { BerthError } from '../lib/errors.js';
-import type { ContainerCreateSpec, ContainerInfo, Engine, EngineEvent, EventFilter, EventSubscription, ImageInfo, LogOptions, NetworkSpec, VolumeSpec } from './engine.js';
+import type { ContainerCreateSpec, ContainerInfo, ContainerStats, Engine, EngineEvent, EventFilter, EventSubscription, ImageInfo, LogOptions, NetworkSpec, VolumeSpec } from './engine.js';
 
 export interface DockerEngineOptions {
   /** Unix socket path; default DOCKER_HOST (unix://) or /var/run/docker.sock. */
@@ -11,44 +11,48 @@ export interface DockerEngineOptions {
 
 export function createDockerEngine(options: DockerEngineOptions = {}): Engine {
   const socketPath = options.socketPath ?? socketFromEnv(process.env.DOCKER_HOST) ?? '/var/run/docker.sock';
-  const docker = new Docker({ socketPath });
-  const wrap = engineErrorWrapper(socketPath);
+  // Loaded on first use: processes that only read through docker-read.ts (the agent) never load it.
+  let instance: Docker | undefined;
+  const load = async (): Promise<Docker> => (instance ??= new (await import('dockerode')).default({ socketPath }));
+  const wrapped = engineErrorWrapper(socketPath);
+  const wrap = <T>(what: string, run: (docker: Docker) => Promise<T>): Promise<T> => wrapped(what, async () => run(await load()));
 
   return {
-    ping: () => wrap('ping', async () => void (await docker.ping())),
-    inspectImage: (ref) => wrap(`inspect image ${ref}`, () => inspectImage(docker, ref)),
-    pullImage: (ref) => wrap(`pull ${ref}`, () => pullImage(docker, ref)),
-    tagImage: (id, repo, tag) => wrap(`tag ${id}`, async () => void (await docker.getImage(id).tag({ repo, tag }))),
-    removeImage: (ref) => wrap(`remove image ${ref}`, () => ignore404(docker.getImage(ref).remove({ noprune: true }))),
+    ping: () => wrap('ping', async (docker) => void (await docker.ping())),
+    inspectImage: (ref) => wrap(`inspect image ${ref}`, (docker) => inspectImage(docker, ref)),
+    pullImage: (ref) => wrap(`pull ${ref}`, (docker) => pullImage(docker, ref)),
+    tagImage: (id, repo, tag) => wrap(`tag ${id}`, async (docker) => void (await docker.getImage(id).tag({ repo, tag }))),
+    removeImage: (ref) => wrap(`remove image ${ref}`, (docker) => ignore404(docker.getImage(ref).remove({ noprune: true }))),
     listImageTags: (repo) =>
-      wrap('list images', async () => {
+      wrap('list images', async (docker) => {
         const images = await docker.listImages({ filters: { reference: [repo] } });
         return images.flatMap((i) => i.RepoTags ?? []).filter((t) => t.startsWith(`${repo}:`));
       }),
-    ensureNetwork: (spec) => wrap(`network ${spec.name}`, () => ensureNetwork(docker, spec)),
-    networkExists: (name) => wrap(`network ${name}`, async () => (await ignore404(docker.getNetwork(name).inspect())) !== undefined),
-    removeNetwork: (name) => wrap(`remove network ${name}`, () => ignore404(docker.getNetwork(name).remove())),
-    ensureVolume: (spec) => wrap(`volume ${spec.name}`, () => ensureVolume(docker, spec)),
-    removeVolume: (name) => wrap(`remove volume ${name}`, () => ignore404(docker.getVolume(name).remove())),
-    createContainer: (spec) => wrap(`create ${spec.name}`, async () => (await docker.createContainer(spec)).id),
+    ensureNetwork: (spec) => wrap(`network ${spec.name}`, (docker) => ensureNetwork(docker, spec)),
+    networkExists: (name) => wrap(`network ${name}`, async (docker) => (await ignore404(docker.getNetwork(name).inspect())) !== undefined),
+    removeNetwork: (name) => wrap(`remove network ${name}`, (docker) => ignore404(docker.getNetwork(name).remove())),
+    ensureVolume: (spec) => wrap(`volume ${spec.name}`, (docker) => ensureVolume(docker, spec)),
+    removeVolume: (name) => wrap(`remove volume ${name}`, (docker) => ignore404(docker.getVolume(name).remove())),
+    createContainer: (spec) => wrap(`create ${spec.name}`, async (docker) => (await docker.createContainer(spec)).id),
     connectNetwork: (id, network, aliases, address) =>
-      wrap(`connect ${id} to ${network}`, async () => {
+      wrap(`connect ${id} to ${network}`, async (docker) => {
         const ipam = address?.ipv4Address || address?.ipv6Address ? { IPAMConfig: { IPv4Address: address.ipv4Address, IPv6Address: address.ipv6Address } } : {};
         await docker.getNetwork(network).connect({ Container: id, EndpointConfig: { Aliases: [...aliases], ...ipam } });
       }),
-    startContainer: (id) => wrap(`start ${id}`, async () => void (await ignore304(docker.getContainer(id).start()))),
-    stopContainer: (id, t) => wrap(`stop ${id}`, async () => void (await ignore304(ignore404(docker.getContainer(id).stop({ t }))))),
-    removeContainer: (id) => wrap(`remove ${id}`, async () => void (await ignore404(docker.getContainer(id).remove({ force: true, v: false })))),
-    signalContainer: (id, signal) => wrap(`signal ${id}`, async () => void (await docker.getContainer(id).kill({ signal }))),
+    startContainer: (id) => wrap(`start ${id}`, async (docker) => void (await ignore304(docker.getContainer(id).start()))),
+    stopContainer: (id, t) => wrap(`stop ${id}`, async (docker) => void (await ignore304(ignore404(docker.getContainer(id).stop({ t }))))),
+    removeContainer: (id) => wrap(`remove ${id}`, async (docker) => void (await ignore404(docker.getContainer(id).remove({ force: true, v: false })))),
+    signalContainer: (id, signal) => wrap(`signal ${id}`, async (docker) => void (await docker.getContainer(id).kill({ signal }))),
     inspectContainer: (id) =>
-      wrap(`inspect ${id}`, async () => {
+      wrap(`inspect ${id}`, async (docker) => {
         const raw = await ignore404(docker.getContainer(id).inspect());
         return raw ? toContainerInfo(raw) : undefined;
       }),
-    listContainers: (labels) => wrap('list containers', () => listContainers(docker, labels)),
-    logs: (id, o) => wrap(`logs ${id}`, () => readLogs(docker, id, o)),
-    followLogs: (id, o, onChunk, signal) => wrap(`logs ${id}`, () => followLogs(docker, id, o, onChunk, signal)),
-    subscribeEvents: (filter, onEvent) => wrap('events', () => subscribeEvents(docker, filter, onEvent)),
+    listContainers: (labels) => wrap('list containers', (docker) => listContainers(docker, labels)),
+    logs: (id, o) => wrap(`logs ${id}`, (docker) => readLogs(docker, id, o)),
+    followLogs: (id, o, onChunk, signal) => wrap(`logs ${id}`, (docker) => followLogs(docker, id, o, onChunk, signal)),
+    subscribeEvents: (filter, onEvent) => wrap('events', (docker) => subscribeEvents(docker, filter, onEvent)),
+    containerStats: (id) => wrap(`stats ${id}`, (docker) => containerStats(docker, id)),
   };
 }
 
@@ -146,7 +150,7 @@ async function listContainers(docker: Docker, labels: Readonly<Record<string, st
   return infos.filter((i): i is Docker.ContainerInspectInfo => i !== undefined).map(toContainerInfo);
 }
 
-function toContainerInfo(raw: Docker.ContainerInspectInfo): ContainerInfo {
+export function toContainerInfo(raw: Docker.ContainerInspectInfo): ContainerInfo {
   const health = (raw.State as { Health?: { Status?: string; Log?: Array<{ Output?: string }> } }).Health;
   const status = health?.Status;
   const ips: Record<string, string> = {};
@@ -286,4 +290,29 @@ export function toEngineEvent(raw: RawEvent): EngineEvent | undefined {
   for (const [k, v] of Object.entries(rest)) if (k !== 'image') labels[k] = v;
   const timeMs = raw.timeNano ? Math.floor(raw.timeNano / 1e6) : (raw.time ?? 0) * 1000;
   return { action, id, name, labels, timeMs, ...(exitCode !== undefined ? { exitCode: Number(exitCode) } : {}) };
+}
+
+interface RawStats {
+  cpu_stats?: { cpu_usage?: { total_usage?: number }; system_cpu_usage?: number; online_cpus?: number };
+  memory_stats?: { usage?: number; limit?: number; stats?: Record<string, number> };
+}
+
+async function containerStats(docker: Docker, id: string): Promise<ContainerStats | undefined> {
+  const c = docker.getContainer(id);
+  const info = await ignore404(c.inspect());
+  if (!info?.State.Running) return undefined;
+  // one-shot: dockerd answers at once instead of sampling twice a second apart.
+  const raw = (await ignore404(c.stats({ stream: false, 'one-shot': true } as { stream: false }))) as RawStats | undefined;
+  if (!raw?.cpu_stats) return undefined;
+  const mem = raw.memory_stats ?? {};
+  const cache = mem.stats?.inactive_file ?? mem.stats?.total_inactive_file ?? 0;
+  const nano = info.HostConfig?.NanoCpus ?? 0;
+  return {
+    cpuTotalNs: raw.cpu_stats.cpu_usage?.total_usage ?? 0,
+    systemCpuNs: raw.cpu_stats.system_cpu_usage ?? 0,
+    onlineCpus: raw.cpu_stats.online_cpus ?? 1,
+    ...(nano > 0 ? { cpuLimitCores: nano / 1e9 } : {}),
+    memoryBytes: Math.max(0, (mem.usage ?? 0) - cache),
+    memoryLimitBytes: mem.limit ?? 0,
+  };
 }

@@ -91,6 +91,19 @@ export interface EventSubscription {
   close(): void;
 }
 
+/** One-shot resource sample of a container (cumulative CPU counters: diff two samples). */
+export interface ContainerStats {
+  readonly cpuTotalNs: number;
+  readonly systemCpuNs: number;
+  readonly onlineCpus: number;
+  /** The container's CPU limit in cores, when it has one. */
+  readonly cpuLimitCores?: number;
+  /** Usage without the reclaimable page cache, as `docker stats` shows it. */
+  readonly memoryBytes: number;
+  /** The container's memory limit, else the host's memory. */
+  readonly memoryLimitBytes: number;
+}
+
 export interface Engine {
   ping(): Promise<void>;
   inspectImage(ref: string): Promise<ImageInfo | undefined>;
@@ -117,4 +130,6 @@ export interface Engine {
   followLogs(id: string, options: LogOptions, onChunk: (text: string) => void, signal: AbortSignal): Promise<void>;
   /** Open the engine's events stream; resolves once the stream is open (no event is missed after that). */
   subscribeEvents(filter: EventFilter, onEvent: (event: EngineEvent) => void): Promise<EventSubscription>;
+  /** A one-shot resource sample; undefined when the container is gone or not running. */
+  containerStats(id: string): Promise<ContainerStats | undefined>;
 }

@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { notifySchema } from './notify-schema.js';
 import { backupSchema } from './backup-schema.js';
 import { count, duration, leaf, port, section, SpecError, text } from './schema-kit.js';
+import { monitorSchema, serviceMonitorSchema } from './monitor-schema.js';
 
 export interface Listen {
   readonly hostIp: string;
@@ -70,6 +71,7 @@ const berthService = section({
     .optional()
     .describe('HTTP probe that gates a deploy'),
   deploy: deployPolicy.optional(),
+  monitor: z.lazy(() => serviceMonitorSchema).optional().describe('what the agent watches for this service'),
 });
 
 export type RawBerthService = z.output<typeof berthService>;
@@ -85,6 +87,7 @@ export const berthSchema = section({
   services: z.record(berthService).optional(),
   notify: notifySchema.optional().describe('notification channels, routes and retries'),
   backup: backupSchema.optional().describe('verified backups: restic repository, schedule, retention, sources'),
+  monitor: z.lazy(() => monitorSchema).optional().describe('the agent: probes, alert rules, heartbeats'),
 });
 
 export type RawBerth = z.output<typeof berthSchema>;

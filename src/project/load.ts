@@ -18,6 +18,7 @@ import { type EnvLookup, interpolateTree } from './interpolate.js';
 import { mergeTrees } from './merge.js';
 import { resolveNotify } from './notify-schema.js';
 import type { Network, Project, Secret, Service, Volume } from './model.js';
+import { resolveMonitor } from './monitor-resolve.js';
 import { normalizeService, type ProjectRefs, type ServiceDraft } from './normalize-service.js';
 import { type ConfigPath, IssueList, PositionIndex } from './positions.js';
 import { projectName, resolveNetwork, resolveSecret, resolveVolume } from './resources.js';
@@ -105,6 +106,8 @@ function resolveProject(input: ResolveInput): Omit<Project, 'composeFiles' | 'be
   const notify = berth.notify && resolveNotify({ raw: berth.notify, root: input.berthTree, dir: root, env, issues });
   const replicate = resolveReplication(root, berth, input.berthTree, issues);
   const backup = resolveBackupSection(input, services, volumes);
+  const perService = Object.fromEntries(Object.entries(berth.services ?? {}).map(([k, v]) => [k, v.monitor]));
+  const monitor = resolveMonitor({ raw: berth.monitor, perService, services, edge }, input.berthTree, issues);
   return {
     name,
     dir: root,
@@ -114,6 +117,7 @@ function resolveProject(input: ResolveInput): Omit<Project, 'composeFiles' | 'be
     volumes,
     secrets,
     edge,
+    monitor,
     ...(notify ? { notify } : {}),
     ...(backup ? { backup } : {}),
     ...(replicate ? { replicate } : {}),

@@ -7,6 +7,7 @@ import type { SourcePos } from '../lib/errors.js';
 import type { NotifyConfig } from './notify-schema.js';
 import type { ReplicateConfig } from './replicate-schema.js';
 import type { BackupConfig } from './backup-schema.js';
+import type { MonitorConfig } from './monitor-schema.js';
 
 export type DependsCondition = 'service_started' | 'service_healthy' | 'service_completed_successfully';
 export type RestartPolicy = 'no' | 'always' | 'unless-stopped' | 'on-failure';
@@ -214,6 +215,8 @@ export interface Project {
   readonly replicate?: ReplicateConfig;
   /** berth.yaml `backup:`; absent when not configured. */
   readonly backup?: BackupConfig;
+  /** berth.yaml `monitor:` resolved: the agent's probes and rules. */
+  readonly monitor: MonitorConfig;
 }
 
 export const defaultDeployPolicy = {

@@ -2,6 +2,7 @@
  * Schema migrations, in order. Entry i brings the database from `user_version` i to i + 1.
  * Never edit an entry once released: add a new one instead.
  */
+import { monitorSchemaSql } from './monitor-schema.js';
 import { notifySchemaSql } from './notify-outbox.js';
 import { replicateMigration } from './replicate-schema.js';
 import { backupSchemaSql } from './backup-schema.js';
@@ -69,4 +70,5 @@ export const migrations: readonly string[] = [
   /* v2: backup runs, results, verify drills (src/store/backup-schema.ts) */ backupSchemaSql,
   /* v3: notify — durable notification outbox and channel health (src/store/notify-outbox.ts) */ notifySchemaSql,
   /* v4: pull replication runs and copied snapshots (src/store/replicate-schema.ts) */ replicateMigration,
+  /* v5: monitor — agent, probe states, alerts, silences, heartbeats (src/store/monitor-schema.ts) */ monitorSchemaSql,
 ];

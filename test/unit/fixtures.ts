@@ -1,5 +1,6 @@
 /** Small hand-built Project values for pure unit tests. */
 import { defaultDeployPolicy, type Project, type Service } from '../../src/project/model.js';
+import { noMonitoring } from '../../src/project/monitor-schema.js';
 
 export function service(name: string, over: Partial<Service> = {}): Service {
   return {
@@ -36,6 +37,7 @@ export function project(services: Service[], over: Partial<Project> = {}): Proje
     volumes: { data: { key: 'data', name: 'shop_data', external: false, labels: {} } },
     secrets: { dbpass: { key: 'dbpass', file: '/srv/shop/secrets/dbpass' } },
     edge: { image: 'berth-haproxy:local', listeners: [{ hostIp: '127.0.0.1', hostPort: 8080 }] },
+    monitor: noMonitoring,
     ...over,
   };
 }

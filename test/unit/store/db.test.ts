@@ -29,6 +29,8 @@ describe('openStore', () => {
       const tables = store.db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").pluck().all();
       // Other areas add their own tables in later migrations; the core ones must be there.
       for (const t of ['audit', 'deployments', 'live', 'locks', 'notify_channels', 'notify_outbox', 'replication_runs', 'replicated_snapshots']) assert.ok(tables.includes(t), `table ${t}`);
+      const monitor = store.db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'monitor\\_%' ESCAPE '\\' ORDER BY name").pluck().all();
+      assert.deepEqual(monitor, ['monitor_agent', 'monitor_alert_log', 'monitor_alerts', 'monitor_groups', 'monitor_heartbeats', 'monitor_probes', 'monitor_silences']);
     } finally {
       store.close();
     }

@@ -1,0 +1,62 @@
+/** Prometheus /metrics (prom-client): probe up/latency/value, alert states, agent and peer info. */
+import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import type { AlertInstance } from '../monitor/rules/alerts.js';
+import type { ProbeMeta, ProbeResult } from '../monitor/types.js';
+
+export interface AgentMetrics {
+  readonly registry: Registry;
+  probe(meta: ProbeMeta | undefined, id: string, r: ProbeResult): void;
+}
+
+export function createMetrics(o: { project: string; version: string; alerts: () => readonly AlertInstance[]; peerSeenMs?: () => number | undefined; clock: () => number }): AgentMetrics {
+  const registry = new Registry();
+  registry.setDefaultLabels({ project: o.project });
+  collectDefaultMetrics({ register: registry, prefix: 'berth_agent_' });
+  const up = new Gauge({ name: 'berth_probe_up', help: '1 when the last probe run passed', labelNames: ['probe', 'kind', 'service'], registers: [registry] });
+  const latency = new Gauge({ name: 'berth_probe_latency_seconds', help: 'latency of the last probe run', labelNames: ['probe', 'kind', 'service'], registers: [registry] });
+  const value = new Gauge({ name: 'berth_probe_value', help: 'value measured by the last probe run (percent, days, ms…)', labelNames: ['probe', 'kind', 'service'], registers: [registry] });
+  new Gauge({
+    name: 'berth_alerts',
+    help: 'alerts by state',
+    labelNames: ['state'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      const counts = { pending: 0, firing: 0, resolved: 0 };
+      for (const a of o.alerts()) counts[a.state]++;
+      for (const [state, n] of Object.entries(counts)) this.set({ state }, n);
+    },
+  });
+  new Gauge({
+    name: 'berth_alert_firing',
+    help: '1 for each firing alert',
+    labelNames: ['rule', 'probe', 'service', 'severity'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const a of o.alerts()) if (a.state === 'firing') this.set({ rule: a.rule, probe: a.probeId, service: a.labels.service ?? '', severity: a.severity }, 1);
+    },
+  });
+  new Gauge({ name: 'berth_agent_info', help: 'the agent', labelNames: ['version'], registers: [registry] }).set({ version: o.version }, 1);
+  if (o.peerSeenMs) {
+    const seen = o.peerSeenMs;
+    new Gauge({
+      name: 'berth_peer_last_seen_age_seconds',
+      help: 'seconds since the last heartbeat from the peer agent (-1: never)',
+      registers: [registry],
+      collect() {
+        const at = seen();
+        this.set(at === undefined ? -1 : (o.clock() - at) / 1000);
+      },
+    });
+  }
+  return {
+    registry,
+    probe(meta, id, r) {
+      const labels = { probe: id, kind: meta?.kind ?? 'custom', service: meta?.service ?? '' };
+      up.set(labels, r.ok ? 1 : 0);
+      if (r.latencyMs !== undefined) latency.set(labels, r.latencyMs / 1000);
+      if (r.value !== undefined) value.set(labels, r.value);
+    },
+  };
+}

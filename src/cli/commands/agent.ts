@@ -1,0 +1,113 @@
+/** berth agent (run the daemon in the foreground), berth agent status. */
+import os from 'node:os';
+import type { Command } from 'commander';
+import { agentHeld, startAgent } from '../../agent/agent.js';
+import { createAgentEngine } from '../../agent/engine.js';
+import { createJsonLog } from '../../agent/log.js';
+import { createLogNotifier } from '../../agent/log-notifier.js';
+import type { Job } from '../../agent/scheduler.js';
+import { BerthError } from '../../lib/errors.js';
+import type { Project } from '../../project/model.js';
+import { createMonitorStore } from '../../store/monitor.js';
+import { ago, printJson, table } from '../output.js';
+import { runWithContext } from '../run.js';
+
+/**
+ * Scheduled jobs of other areas are registered here, one line each, e.g.
+ * `...backupJobs(project)`, `...replicateJobs(project)`.
+ */
+const jobs = (_project: Project): Job[] => [];
+
+export function registerAgentCommands(program: Command): void {
+  const agent = program.command('agent').description('the monitoring and scheduling daemon: probes, alerts, heartbeats, /healthz and /metrics');
+
+  agent
+    .command('run', { isDefault: true })
+    .description('run the agent in the foreground until SIGTERM or SIGINT (logs are JSON lines on stdout)')
+    .option('--listen <addr>', 'override monitor.listen, e.g. 127.0.0.1:9464')
+    .action((o: { listen?: string }, cmd: Command) =>
+      runWithContext(cmd, async (ctx) => {
+        const log = createJsonLog(process.stdout, { project: ctx.project.name });
+        const tokenEnv = ctx.project.monitor.peer?.tokenEnv;
+        const peerToken = tokenEnv ? process.env[tokenEnv] : undefined;
+        const running = await startAgent({
+          project: ctx.project,
+          // Watching needs only the read side, which keeps dockerode out of the daemon's memory.
+          engine: createAgentEngine(),
+          store: ctx.store,
+          notifier: createLogNotifier(log),
+          clock: ctx.clock,
+          log,
+          pid: process.pid,
+          host: os.hostname(),
+          jobs: jobs(ctx.project),
+          // The backup freshness probe reads this once the backup store exists:
+          // lastGoodBackupAt: (source) => lastGoodBackupAt(ctx.store.db, ctx.project.name, source),
+          ...(peerToken ? { peerToken } : {}),
+          ...(o.listen ? { listen: parseListen(o.listen) } : {}),
+        });
+        const signal = await new Promise<string>((resolve) => {
+          process.once('SIGTERM', () => resolve('SIGTERM'));
+          process.once('SIGINT', () => resolve('SIGINT'));
+        });
+        log('stopping', { signal });
+        await running.stop();
+      }),
+    );
+
+  agent
+    .command('status')
+    .description('is the agent running; its probes, firing alerts and peer heartbeat')
+    .action((_o: unknown, cmd: Command) =>
+      runWithContext(cmd, async (ctx, g) => {
+        const store = createMonitorStore(ctx.store.db, ctx.project.name);
+        const row = store.agent();
+        const now = ctx.clock();
+        const running = row !== undefined && row.stoppedAt === undefined && agentHeld(row, { host: os.hostname() }, now);
+        const health = running && row ? await fetchHealth(row.listen) : undefined;
+        const probes = store.probes();
+        const alerts = store.alerts();
+        const peer = ctx.project.monitor.peer;
+        const hb = peer ? store.heartbeat(peer.name) : undefined;
+        const status = {
+          project: ctx.project.name,
+          running,
+          ...(row ? { pid: row.pid, host: row.host, listen: row.listen, startedAt: new Date(row.startedAt).toISOString(), lastSeenAt: new Date(row.heartbeatAt).toISOString() } : {}),
+          ...(row?.stoppedAt ? { stoppedAt: new Date(row.stoppedAt).toISOString() } : {}),
+          healthz: health ?? null,
+          probes: { total: ctx.project.monitor.probes.length + (peer ? 1 : 0), failing: probes.filter((p) => !p.ok).length },
+          alerts: { firing: alerts.filter((a) => a.state === 'firing').length, pending: alerts.filter((a) => a.state === 'pending').length },
+          ...(peer ? { peer: { name: peer.name, url: peer.url, lastSeenAt: hb?.lastSeenMs ? new Date(hb.lastSeenMs).toISOString() : null, lastSentAt: hb?.lastSentMs ? new Date(hb.lastSentMs).toISOString() : null, lastError: hb?.lastError ?? null } } : {}),
+        };
+        if (g.json) printJson(status);
+        else {
+          const rows = [
+            ['agent', running ? `running, pid ${row?.pid} on ${row?.host}, since ${ago(Math.round((now - (row?.startedAt ?? now)) / 1000))}` : row ? `not running (last seen ${new Date(row.heartbeatAt).toISOString()})` : 'never started'],
+            ['listen', row ? `${row.listen}${health ? ` (healthz ${health.status})` : running ? ' (healthz not answering)' : ''}` : '-'],
+            ['probes', `${status.probes.total} configured, ${status.probes.failing} failing`],
+            ['alerts', `${status.alerts.firing} firing, ${status.alerts.pending} pending`],
+          ];
+          if (peer) rows.push(['peer', `${peer.name}: last heartbeat ${hb?.lastSeenMs ? `${ago(Math.round((now - hb.lastSeenMs) / 1000))} ago` : 'never'}${hb?.lastError ? `; sending fails: ${hb.lastError}` : ''}`]);
+          process.stdout.write(`${table(rows)}\n`);
+        }
+        if (!running) process.exitCode = 1;
+      }),
+    );
+}
+
+export function parseListen(s: string): { hostIp: string; hostPort: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(s.trim()) ?? /^()()(\d+)$/.exec(s.trim());
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || !(port >= 0 && port <= 65535)) throw new BerthError('CONFIG', `--listen ${s}: should be an address like 127.0.0.1:9464`);
+  return { hostIp: m[1] || m[2] || '127.0.0.1', hostPort: port };
+}
+
+async function fetchHealth(listen: string): Promise<{ status: string } | undefined> {
+  const host = listen.startsWith('0.0.0.0:') ? listen.replace('0.0.0.0', '127.0.0.1') : listen;
+  try {
+    const res = await fetch(`http://${host}/healthz`, { signal: AbortSignal.timeout(2_000) });
+    return (await res.json()) as { status: string };
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,210 @@
+/**
+ * Raw `monitor:` config in, resolved config out: the raw sections plus the services become the
+ * full, readonly list of probes and rules the agent runs, with defaults applied in one place
+ * (every service gets a container-state probe, routed ones an HTTP probe). Problems are reported
+ * with file:line through the loader's IssueList.
+ */
+import type { EdgeConfig, Service } from './model.js';
+import {
+  type AlertSettings,
+  type MonitorConfig,
+  monitorDefaults,
+  type ProbeSpec,
+  type RawMonitor,
+  type RawServiceMonitor,
+  type RuleSpec,
+  type Severity,
+  type Target,
+} from './monitor-schema.js';
+import type { IssueList } from './positions.js';
+
+type Fail = (path: ReadonlyArray<string | number>, message: string) => void;
+
+export interface MonitorInput {
+  readonly raw: RawMonitor | undefined;
+  readonly perService: Readonly<Record<string, RawServiceMonitor | undefined>>;
+  readonly services: Readonly<Record<string, Service>>;
+  readonly edge: EdgeConfig;
+}
+
+export function resolveMonitor(input: MonitorInput, berthRoot: unknown, issues: IssueList): MonitorConfig {
+  const fail: Fail = (p, message) => issues.at(berthRoot, [...p], message);
+  const raw = input.raw ?? {};
+  const d = monitorDefaults;
+  const probes: ProbeSpec[] = [];
+  for (const [name, service] of Object.entries(input.services)) probes.push(...serviceProbes(service, input.perService[name], raw, input.edge, fail));
+  probes.push(...hostProbes(raw));
+  for (const [name, p] of Object.entries(raw.probes ?? {})) {
+    const spec = customProbeSpec(name, p, input.services, (k, m) => fail(['monitor', 'probes', name, ...k], m));
+    if (spec) probes.push(spec);
+  }
+  const ids = probes.map((p) => p.id);
+  const rules: RuleSpec[] = [];
+  for (const [name, r] of Object.entries(raw.rules ?? {})) {
+    if (!ids.some((id) => globMatch(r.probe, id))) {
+      fail(['monitor', 'rules', name, 'probe'], `matches no probe; probes are: ${ids.join(', ') || '(none)'}`);
+      continue;
+    }
+    rules.push({ name, probe: r.probe, condition: r.condition ?? 'down', forMs: r.for ?? 0, severity: r.severity ?? 'critical', labels: r.labels ?? {}, ...opt('summary', r.summary), ...opt('runbook', r.runbook) });
+  }
+  return {
+    listen: raw.listen ?? d.listen,
+    groupBy: raw.group_by ?? d.groupBy,
+    groupWaitMs: raw.group_wait ?? d.groupWaitMs,
+    groupIntervalMs: raw.group_interval ?? d.groupIntervalMs,
+    repeatIntervalMs: raw.repeat_interval ?? d.repeatIntervalMs,
+    logLines: raw.log_lines ?? d.logLines,
+    restartLoop: { count: raw.restart_loop?.count ?? d.restartLoop.count, windowMs: raw.restart_loop?.window ?? d.restartLoop.windowMs },
+    ...(raw.peer ? { peer: resolvePeer(raw.peer) } : {}),
+    probes,
+    rules,
+  };
+}
+
+function alertSettings(raw: { for?: number; severity?: Severity; labels?: Record<string, string>; runbook?: string } | undefined, forMs = 0): AlertSettings {
+  return { forMs: raw?.for ?? forMs, severity: raw?.severity ?? 'critical', labels: raw?.labels ?? {}, alert: true, ...opt('runbook', raw?.runbook) };
+}
+
+function resolvePeer(p: NonNullable<RawMonitor['peer']>): NonNullable<MonitorConfig['peer']> {
+  let name = p.name;
+  if (!name) {
+    try {
+      name = new URL(p.url).host;
+    } catch {
+      name = p.url;
+    }
+  }
+  return { ...alertSettings(p), url: p.url.replace(/\/+$/, ''), name, intervalMs: p.interval ?? monitorDefaults.peerIntervalMs, timeoutMs: p.timeout ?? monitorDefaults.peerTimeoutMs, ...opt('tokenEnv', p.token_env) };
+}
+
+function serviceProbes(service: Service, raw: RawServiceMonitor | undefined, top: RawMonitor, edge: EdgeConfig, fail: Fail): ProbeSpec[] {
+  const d = monitorDefaults;
+  const base = alertSettings(raw);
+  const labels = { ...base.labels, service: service.name };
+  const out: ProbeSpec[] = [];
+  const common = { ...base, labels, service: service.name, timeoutMs: d.timeoutMs };
+  if (raw?.container !== false) out.push({ ...common, kind: 'container', id: `container:${service.name}`, intervalMs: 0 });
+  const http = raw?.http;
+  if (http !== false && (http !== undefined || service.route)) {
+    const port = http?.port ?? service.probe?.port ?? service.route?.port ?? service.ports.find((x) => x.protocol === 'tcp')?.containerPort ?? service.expose[0];
+    const path = http?.path ?? service.probe?.path ?? '/';
+    const interval = http?.interval ?? (http ? d.intervalMs : Math.max(service.probe?.intervalMs ?? 0, d.intervalMs));
+    if (port === undefined) fail(['services', service.name, 'monitor', 'http'], 'the service has no route and no port; set `port`');
+    else if (interval < d.minHttpIntervalMs) fail(['services', service.name, 'monitor', 'http', 'interval'], 'should be at least 1s');
+    else {
+      const viaEdge = edgeAddress(service, edge);
+      out.push({
+        ...common,
+        kind: 'http',
+        id: `http:${service.name}`,
+        intervalMs: interval,
+        timeoutMs: http?.timeout ?? service.probe?.timeoutMs ?? d.timeoutMs,
+        path,
+        statusMin: http?.status?.min ?? service.probe?.statusMin ?? 200,
+        statusMax: http?.status?.max ?? service.probe?.statusMax ?? 399,
+        ...opt('body', http?.body),
+        ...opt('latencyMs', http?.latency),
+        ...(viaEdge ? { url: `http://${viaEdge.address}${path}`, ...opt('hostHeader', viaEdge.host) } : { target: { service: service.name, port } }),
+      });
+    }
+  }
+  const own = raw?.stats;
+  if (own !== false && (own !== undefined || top.stats !== false)) {
+    const topStats = top.stats === false ? undefined : top.stats;
+    out.push({
+      ...common,
+      ...alertSettings(topStats, d.resourceForMs),
+      labels,
+      severity: topStats?.severity ?? 'warning',
+      kind: 'stats',
+      id: `stats:${service.name}`,
+      cpu: own?.cpu ?? topStats?.cpu ?? d.threshold,
+      memory: own?.memory ?? topStats?.memory ?? d.threshold,
+      intervalMs: own?.interval ?? topStats?.interval ?? d.statsIntervalMs,
+    });
+  }
+  return out;
+}
+
+/** Routed services are probed the way users reach them: through the edge, with the route's host name. */
+function edgeAddress(service: Service, edge: EdgeConfig): { address: string; host?: string } | undefined {
+  if (!service.route) return undefined;
+  const own = edge.listeners.find((l) => l.defaultService === service.name);
+  const shared = edge.listeners.find((l) => l.defaultService === undefined);
+  const listener = service.route.hosts.length > 0 && shared ? shared : own;
+  if (!listener) return undefined;
+  const ip = listener.hostIp === '0.0.0.0' || listener.hostIp === '::' ? '127.0.0.1' : listener.hostIp;
+  const address = `${ip.includes(':') ? `[${ip}]` : ip}:${listener.hostPort}`;
+  return listener === shared && service.route.hosts[0] ? { address, host: service.route.hosts[0].replace(/^\*\./, 'probe.') } : { address };
+}
+
+function hostProbes(top: RawMonitor): ProbeSpec[] {
+  if (top.host === false) return [];
+  const d = monitorDefaults;
+  const h = top.host;
+  const common = { ...alertSettings(h, d.resourceForMs), severity: h?.severity ?? ('warning' as const), intervalMs: h?.interval ?? d.resourceIntervalMs, timeoutMs: d.timeoutMs };
+  const out: ProbeSpec[] = [
+    { ...common, kind: 'host', id: 'host:cpu', metric: 'cpu', threshold: h?.cpu ?? d.threshold },
+    { ...common, kind: 'host', id: 'host:memory', metric: 'memory', threshold: h?.memory ?? d.threshold },
+  ];
+  for (const p of h?.paths ?? ['/']) out.push({ ...common, kind: 'host', id: `host:disk:${p}`, metric: 'disk', path: p, threshold: h?.disk ?? d.threshold });
+  return out;
+}
+
+type RawProbe = NonNullable<RawMonitor['probes']>[string];
+
+function customProbeSpec(name: string, p: RawProbe, services: Readonly<Record<string, Service>>, fail: (k: string[], m: string) => void): ProbeSpec | undefined {
+  const d = monitorDefaults;
+  if (p.service !== undefined && !services[p.service]) {
+    fail(['service'], `unknown service \`${p.service}\`; services are: ${Object.keys(services).join(', ')}`);
+    return undefined;
+  }
+  const base = { ...alertSettings(p), labels: { ...(p.labels ?? {}), ...(p.service ? { service: p.service } : {}) }, id: name, intervalMs: p.interval ?? d.intervalMs, timeoutMs: p.timeout ?? d.timeoutMs, ...opt('service', p.service) };
+  const target = (): Target | undefined => {
+    const defaultPorts: Record<string, number> = { mariadb: 3306, postgres: 5432, redis: 6379, tls: 443 };
+    const port = p.port ?? defaultPorts[p.type];
+    if (port === undefined) return void fail(['port'], 'is required for this probe type');
+    if (p.host) return { host: p.host, port };
+    if (p.service) return { service: p.service, port };
+    return void fail(['host'], 'set `host` (or `service` to reach its container)');
+  };
+  switch (p.type) {
+    case 'http': {
+      if (!p.url) return void fail(['url'], 'is required for an http probe');
+      if (base.intervalMs < d.minHttpIntervalMs) return void fail(['interval'], 'should be at least 1s');
+      return { ...base, kind: 'http', url: p.url, path: '', statusMin: p.status?.min ?? 200, statusMax: p.status?.max ?? 399, ...opt('body', p.body), ...opt('latencyMs', p.latency) };
+    }
+    case 'tcp': {
+      const t = target();
+      return t && { ...base, kind: 'tcp', target: t };
+    }
+    case 'mariadb':
+    case 'postgres':
+    case 'redis': {
+      const t = target();
+      return t && { ...base, kind: p.type, target: t };
+    }
+    case 'tls': {
+      const t = target();
+      return t && { ...base, kind: 'tls', target: t, serverName: p.server_name ?? p.host ?? 'localhost', warnDays: p.warn_days ?? d.tlsWarnDays };
+    }
+    case 'backup':
+      return { ...base, kind: 'backup', maxAgeMs: p.max_age ?? d.backupMaxAgeMs, ...opt('source', p.source), intervalMs: p.interval ?? 60_000 };
+    case 'query': {
+      if (!p.url) return void fail(['url'], 'is required: the database URL (with `driver` and `sql`) or an HTTP URL (with `json_path`)');
+      if (!p.condition || p.condition === 'down') return void fail(['condition'], 'is required: a comparison like "value > 90"');
+      if (p.driver ? !p.sql : !p.json_path) return void fail([p.driver ? 'sql' : 'json_path'], p.driver ? 'is required with `driver`' : 'is required without `driver` (or set `driver` and `sql`)');
+      return { ...base, kind: 'query', url: p.url, condition: p.condition, ...opt('driver', p.driver), ...opt('sql', p.sql), ...opt('jsonPath', p.json_path) };
+    }
+  }
+}
+
+/** `*` matches any run of characters; everything else literally. */
+export function globMatch(glob: string, id: string): boolean {
+  const re = new RegExp(`^${glob.split('*').map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
+  return re.test(id);
+}
+
+function opt<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
+  return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
+}

@@ -1,0 +1,63 @@
+/** berth.yaml `monitor:` validation and defaults, one line per case. */
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { it } from 'node:test';
+import { loadProject } from '../../../src/project/load.js';
+
+const compose = 'services:\n  web:\n    image: app:1\n    ports: ["127.0.0.1:8080:80"]\n  db:\n    image: db:1\n';
+
+async function load(berth: string) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bmc-'));
+  fs.writeFileSync(path.join(dir, 'compose.yaml'), compose);
+  fs.writeFileSync(path.join(dir, 'berth.yaml'), berth);
+  try {
+    return await loadProject(dir, { env: {} });
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+it('defaults: a container probe per service, HTTP for routed ones, host probes; no rules', async () => {
+  const p = await load('services:\n  web:\n    route: { port: 80 }\n    health: { path: /healthz }\n');
+  assert.deepEqual(p.monitor.probes.map((x) => x.id), ['container:web', 'http:web', 'stats:web', 'container:db', 'stats:db', 'host:cpu', 'host:memory', 'host:disk:/']);
+  const http = p.monitor.probes.find((x) => x.id === 'http:web');
+  assert.equal(http?.kind === 'http' && http.url, 'http://127.0.0.1:8080/healthz');
+  assert.deepEqual(p.monitor.listen, { hostIp: '127.0.0.1', hostPort: 9464 });
+  assert.equal(p.monitor.groupWaitMs, 500);
+});
+
+it('custom probes and rules resolve', async () => {
+  const p = await load(`monitor:
+  host: false
+  probes:
+    db_ping: { type: postgres, service: db, port: 5432, interval: 30s }
+    seq: { type: query, url: "http://127.0.0.1:3000/health", json_path: numbering.utilisation, condition: "> 90", runbook: "see 8.1" }
+  rules:
+    SequenceWarning: { probe: seq, condition: "value > 80", for: 5m, severity: warning }
+`);
+  const db = p.monitor.probes.find((x) => x.id === 'db_ping');
+  assert.deepEqual(db?.kind === 'postgres' && db.target, { service: 'db', port: 5432 });
+  assert.deepEqual(p.monitor.rules[0], { name: 'SequenceWarning', probe: 'seq', condition: { op: '>', threshold: 80 }, forMs: 300_000, severity: 'warning', labels: {} });
+});
+
+const refusals: Array<[string, RegExp]> = [
+  ['monitor:\n  rules:\n    r: { probe: "http:*", condition: "latency > 3" }\n', /berth\.yaml:3:\d+ monitor\.rules\.r\.condition: should be "down" or a comparison/],
+  ['monitor:\n  rules:\n    r: { probe: "nope" }\n', /berth\.yaml:3:\d+ monitor\.rules\.r\.probe: matches no probe; probes are: container:web/],
+  ['monitor:\n  probes:\n    x: { type: http, url: "http://a/", interval: 500ms }\n', /monitor\.probes\.x\.interval: should be at least 1s/],
+  ['monitor:\n  probes:\n    x: { type: tcp, service: nope, port: 1 }\n', /monitor\.probes\.x\.service: unknown service `nope`/],
+  ['monitor:\n  probes:\n    x: { type: query, url: "http://a/", json_path: a }\n', /monitor\.probes\.x\.condition: is required/],
+  ['monitor:\n  bogus: 1\n', /berth\.yaml:2:\d+ monitor\.bogus/],
+  ['monitor:\n  host: { cpu: 180 }\n', /monitor\.host\.cpu: should be a percentage/],
+  ['services:\n  web:\n    monitor: { http: { interval: 200ms } }\n', /services\.web\.monitor\.http\.interval: should be at least 1s/],
+];
+
+it('refuses bad monitor config with file:line', async () => {
+  for (const [yaml, message] of refusals) {
+    await assert.rejects(load(yaml), (err: Error) => {
+      assert.match(err.message, message, yaml);
+      return true;
+    });
+  }
+});

@@ -1,0 +1,216 @@
+/** Probes against real in-process servers (HTTP, TCP, a real redis-server) and protocol verdicts as tables. */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import http from 'node:http';
+import net from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { createDbPingProbe, judgeMariadb, judgePostgres, judgeRedis } from '../../../src/monitor/probes/db-ping.js';
+import { parseCpu, parseMeminfo } from '../../../src/monitor/probes/host.js';
+import { parseResponse } from '../../../src/monitor/probes/http-get.js';
+import { createHttpProbe } from '../../../src/monitor/probes/http.js';
+import { pick } from '../../../src/monitor/probes/query.js';
+import { createQueryProbe } from '../../../src/monitor/probes/query.js';
+import { createBackupProbe } from '../../../src/monitor/probes/backup.js';
+import { cpuPercent } from '../../../src/monitor/probes/stats.js';
+import { createTcpProbe } from '../../../src/monitor/probes/tcp.js';
+import type { ProbeSpec } from '../../../src/project/monitor-schema.js';
+
+const common = { forMs: 0, severity: 'critical' as const, labels: {}, alert: true, intervalMs: 1000, timeoutMs: 500 };
+const resolve = async (t: { host?: string; port: number }) => ({ host: t.host ?? '127.0.0.1', port: t.port });
+const deps = { resolve: resolve as never, clock: Date.now };
+const signal = new AbortController().signal;
+
+async function listen(server: http.Server | net.Server): Promise<number> {
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return (server.address() as net.AddressInfo).port;
+}
+
+describe('http probe (real server)', () => {
+  let port: number;
+  const server = http.createServer((req, res) => {
+    if (req.url === '/slow') return void setTimeout(() => res.end('late'), 300);
+    if (req.url === '/hang') return; // never answers
+    if (req.url === '/down') return void res.writeHead(503).end('maintenance');
+    if (req.url === '/chunked') {
+      res.write('{"status":');
+      return void setTimeout(() => res.end('"ok"}'), 50);
+    }
+    if (req.url === '/hints') {
+      res.writeEarlyHints({ link: '</style.css>; rel=preload' });
+      return void res.end('after hints');
+    }
+    res.end('{"status":"ok","numbering":{"utilisation":93.5}}');
+  });
+  before(async () => {
+    port = await listen(server);
+  });
+  after(() => {
+    server.closeAllConnections();
+    server.close();
+  });
+  const probe = (path: string, extra: Partial<Extract<ProbeSpec, { kind: 'http' }>> = {}) =>
+    createHttpProbe({ ...common, id: 'h', kind: 'http', url: `http://127.0.0.1:${port}${path}`, path: '', statusMin: 200, statusMax: 399, ...extra }, deps);
+
+  it('passes on 2xx, fails on 5xx, body mismatch, latency and timeout', async () => {
+    const cases: Array<[string, Partial<Extract<ProbeSpec, { kind: 'http' }>>, boolean, RegExp]> = [
+      ['/', {}, true, /→ 200 in/],
+      ['/down', {}, false, /→ 503 .*expected 200-399/],
+      ['/', { body: '"status":"ok"' }, true, /200/],
+      ['/', { body: 'healthy' }, false, /body does not match/],
+      ['/slow', { latencyMs: 100 }, false, /slower than 100 ms/],
+      ['/hang', {}, false, /no answer within 500 ms/],
+      ['/chunked', { body: '^\\{"status":"ok"\\}$' }, true, /→ 200/],
+      ['/hints', { body: '^after hints$' }, true, /→ 200/],
+    ];
+    for (const [path, extra, ok, summary] of cases) {
+      const r = await probe(path, extra).run(signal);
+      assert.equal(r.ok, ok, `${path} ${JSON.stringify(extra)}: ${r.summary}`);
+      assert.match(r.summary, summary);
+    }
+  });
+
+  it('sends the route host name through the edge address', async () => {
+    let seen = '';
+    const s = http.createServer((req, res) => {
+      seen = req.headers.host ?? '';
+      res.end('ok');
+    });
+    const p = await listen(s);
+    const r = await createHttpProbe({ ...common, id: 'h', kind: 'http', url: `http://127.0.0.1:${p}/`, hostHeader: 'app.localhost', path: '/', statusMin: 200, statusMax: 399 }, deps).run(signal);
+    s.close();
+    assert.equal(r.ok, true);
+    assert.equal(seen, 'app.localhost');
+  });
+
+  it('query probe reads a number from JSON and compares it', async () => {
+    const q = (condition: { op: '>'; threshold: number }) => createQueryProbe({ ...common, id: 'seq', kind: 'query', url: `http://127.0.0.1:${port}/`, jsonPath: 'numbering.utilisation', condition }, { clock: Date.now });
+    const bad = await q({ op: '>', threshold: 90 }).run(signal);
+    assert.equal(bad.ok, false);
+    assert.equal(bad.value, 93.5);
+    assert.equal((await q({ op: '>', threshold: 95 }).run(signal)).ok, true);
+    assert.equal(pick({ a: [{ b: 2 }] }, 'a.0.b'), 2);
+  });
+});
+
+describe('HTTP response parsing', () => {
+  it('waits for a complete response and decodes lengths and chunks', () => {
+    const b = (s: string) => Buffer.from(s);
+    const cases: Array<[string, boolean, { status: number; body: string } | undefined]> = [
+      ['HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhel', false, undefined],
+      ['HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello', false, { status: 200, body: 'hello' }],
+      ['HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nhel\r\n2\r\nlo\r\n', false, undefined],
+      ['HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nhel\r\n2\r\nlo\r\n0\r\n\r\n', false, { status: 200, body: 'hello' }],
+      ['HTTP/1.0 404 Not Found\r\nServer: busybox\r\n\r\nno such page', false, undefined],
+      ['HTTP/1.0 404 Not Found\r\nServer: busybox\r\n\r\nno such page', true, { status: 404, body: 'no such page' }],
+      ['HTTP/1.1 103 Early Hints\r\nLink: x\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n', false, { status: 204, body: '' }],
+      ['SSH-2.0-OpenSSH_9.2\r\n\r\n', true, undefined],
+    ];
+    for (const [raw, eof, expected] of cases) assert.deepEqual(parseResponse(b(raw), eof), expected, JSON.stringify(raw));
+  });
+});
+
+describe('tcp and database pings', () => {
+  it('tcp: an open port passes, a closed one fails', async () => {
+    const s = net.createServer((c) => c.end());
+    const port = await listen(s);
+    const open = await createTcpProbe({ ...common, id: 't', kind: 'tcp', target: { host: '127.0.0.1', port } }, deps).run(signal);
+    s.close();
+    await new Promise((r) => setTimeout(r, 50));
+    const closed = await createTcpProbe({ ...common, id: 't', kind: 'tcp', target: { host: '127.0.0.1', port } }, deps).run(signal);
+    assert.equal(open.ok, true, open.summary);
+    assert.equal(closed.ok, false);
+    assert.match(closed.summary, /ECONNREFUSED/);
+  });
+
+  it('redis: a real redis-server answers PING; a stopped one fails the probe', async () => {
+    const probeServer = net.createServer();
+    const port = await listen(probeServer);
+    await new Promise((r) => probeServer.close(r));
+    const srv = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+    try {
+      const probe = createDbPingProbe({ ...common, id: 'r', kind: 'redis', target: { host: '127.0.0.1', port } }, deps);
+      let r = await probe.run(signal);
+      for (let i = 0; i < 50 && !r.ok; i++) {
+        await new Promise((res) => setTimeout(res, 100));
+        r = await probe.run(signal);
+      }
+      assert.equal(r.ok, true, r.summary);
+      assert.match(r.summary, /PONG/);
+      srv.kill('SIGKILL');
+      await new Promise((res) => srv.once('exit', res));
+      const down = await probe.run(signal);
+      assert.equal(down.ok, false);
+    } finally {
+      srv.kill('SIGKILL');
+    }
+  });
+
+  it('protocol verdicts', () => {
+    const mariaGreeting = Buffer.concat([Buffer.from([0x4a, 0, 0, 0, 0x0a]), Buffer.from('10.11.6-MariaDB\0rest')]);
+    const mariaError = Buffer.concat([Buffer.from([0x17, 0, 0, 0, 0xff, 0x10, 0x04]), Buffer.from('Too many connections')]);
+    const pgAuth = Buffer.from([0x52, 0, 0, 0, 8, 0, 0, 0, 5]);
+    const pgError = (code: string, msg: string) => Buffer.concat([Buffer.from('E\0\0\0\0'), Buffer.from(`SFATAL\0C${code}\0M${msg}\0\0`)]);
+    const cases: Array<[string, { ok: boolean; summary: string }, boolean, RegExp]> = [
+      ['mariadb greeting', judgeMariadb(mariaGreeting), true, /10\.11\.6-MariaDB/],
+      ['mariadb error', judgeMariadb(mariaError), false, /1040: Too many connections/],
+      ['postgres auth request', judgePostgres(pgAuth), true, /authentication/],
+      ['postgres unknown role', judgePostgres(pgError('28000', 'role "berth-probe" does not exist')), true, /28000/],
+      ['postgres starting up', judgePostgres(pgError('57P03', 'the database system is starting up')), false, /starting up/],
+      ['redis pong', judgeRedis(Buffer.from('+PONG\r\n')), true, /PONG/],
+      ['redis noauth', judgeRedis(Buffer.from('-NOAUTH Authentication required.\r\n')), true, /authentication/],
+      ['redis loading', judgeRedis(Buffer.from('-LOADING Redis is loading the dataset in memory\r\n')), false, /LOADING/],
+    ];
+    for (const [name, v, ok, re] of cases) {
+      assert.equal(v.ok, ok, name);
+      assert.match(v.summary, re, name);
+    }
+  });
+});
+
+describe('resources and backups', () => {
+  it('parses /proc/stat and /proc/meminfo', () => {
+    assert.deepEqual(parseCpu('cpu  100 0 100 700 100 0 0 0 0 0\ncpu0 1 2 3'), { busy: 200, total: 1000 });
+    assert.deepEqual(parseMeminfo('MemTotal:       1000 kB\nMemFree: 10 kB\nMemAvailable:    250 kB\n'), { total: 1024000, available: 256000 });
+  });
+
+  it('container CPU is a share of its limit', () => {
+    const a = { cpuTotalNs: 0, systemCpuNs: 0, onlineCpus: 2, memoryBytes: 0, memoryLimitBytes: 1 };
+    const b = { ...a, cpuTotalNs: 450, systemCpuNs: 1000 };
+    assert.equal(cpuPercent(a, b), 45);
+    assert.equal(cpuPercent({ ...a, cpuLimitCores: 0.5 }, { ...b, cpuLimitCores: 0.5 }), 180);
+  });
+
+  it('backup freshness against max_age, from the injected lastGoodBackupAt', async () => {
+    const now = Date.UTC(2026, 10, 23, 12);
+    const spec = { ...common, id: 'backup', kind: 'backup' as const, maxAgeMs: 26 * 3_600_000 };
+    const fresh = await createBackupProbe(spec, { clock: () => now, lastGoodBackupAt: () => now - 3_600_000 }).run(signal);
+    const stale = await createBackupProbe(spec, { clock: () => now, lastGoodBackupAt: () => now - 30 * 3_600_000 }).run(signal);
+    const none = await createBackupProbe(spec, { clock: () => now, lastGoodBackupAt: () => undefined }).run(signal);
+    assert.deepEqual([fresh.ok, stale.ok, none.ok], [true, false, false]);
+    assert.equal(stale.value, 30);
+    assert.match(stale.summary, /older than 26 h/);
+  });
+});
+
+describe('tls probe (real TLS server, certificate made by openssl)', () => {
+  it('reports the days left and fails under warn_days', async (t) => {
+    const { execFileSync } = await import('node:child_process');
+    const fs = await import('node:fs');
+    const os = await import('node:os');
+    const path = await import('node:path');
+    const tls = await import('node:tls');
+    const { createTlsProbe } = await import('../../../src/monitor/probes/tls.js');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'btls-'));
+    t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '10', '-subj', '/CN=shop.localhost', '-keyout', `${dir}/key.pem`, '-out', `${dir}/cert.pem`], { stdio: 'ignore' });
+    const server = tls.createServer({ key: fs.readFileSync(`${dir}/key.pem`), cert: fs.readFileSync(`${dir}/cert.pem`) }, (s) => s.end());
+    const port = await listen(server);
+    t.after(() => server.close());
+    const spec = { ...common, id: 'tls', kind: 'tls' as const, target: { host: '127.0.0.1', port }, serverName: 'shop.localhost' };
+    const soon = await createTlsProbe({ ...spec, warnDays: 14 }, deps).run(signal);
+    assert.equal(soon.ok, false, soon.summary);
+    assert.ok(soon.value === 9 || soon.value === 10, soon.summary);
+    assert.match(soon.summary, /certificate of shop\.localhost \(shop\.localhost\) expires .* in \d+ days \(< 14\)/);
+    assert.equal((await createTlsProbe({ ...spec, warnDays: 7 }, deps).run(signal)).ok, true);
+  });
+});
