@@ -1,6 +1,6 @@
 /**
- * A Notifier that writes each notification as one JSON log line. The agent uses it until the
- * durable outbox (src/notify) is wired in; it also keeps a readable trace beside the outbox.
+ * A Notifier that writes each notification as one JSON log line: the agent's readable trace,
+ * beside the durable outbox (src/notify) that delivers it.
  */
 import type { Notifier } from '../notify/types.js';
 import type { Log } from './log.js';

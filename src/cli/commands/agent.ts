@@ -6,17 +6,19 @@ import { createAgentEngine } from '../../agent/engine.js';
 import { createJsonLog } from '../../agent/log.js';
 import { createLogNotifier } from '../../agent/log-notifier.js';
 import type { Job } from '../../agent/scheduler.js';
+import { backupJobs } from '../../backup/schedule.js';
 import { BerthError } from '../../lib/errors.js';
+import type { Notifier } from '../../notify/types.js';
 import type { Project } from '../../project/model.js';
+import { startNotifications } from '../../notify/service.js';
+import { replicateJobs } from '../../replicate/jobs.js';
+import { lastGoodBackupAt } from '../../store/backups.js';
 import { createMonitorStore } from '../../store/monitor.js';
 import { ago, printJson, table } from '../output.js';
 import { runWithContext } from '../run.js';
 
-/**
- * Scheduled jobs of other areas are registered here, one line each, e.g.
- * `...backupJobs(project)`, `...replicateJobs(project)`.
- */
-const jobs = (_project: Project): Job[] => [];
+/** Scheduled jobs of other areas, one line each: the nightly backup (+ prune) and, on a backup host, the pull. */
+const jobs = (project: Project): Job[] => [...backupJobs(project), ...replicateJobs(project)];
 
 export function registerAgentCommands(program: Command): void {
   const agent = program.command('agent').description('the monitoring and scheduling daemon: probes, alerts, heartbeats, /healthz and /metrics');
@@ -30,28 +32,43 @@ export function registerAgentCommands(program: Command): void {
         const log = createJsonLog(process.stdout, { project: ctx.project.name });
         const tokenEnv = ctx.project.monitor.peer?.tokenEnv;
         const peerToken = tokenEnv ? process.env[tokenEnv] : undefined;
-        const running = await startAgent({
-          project: ctx.project,
-          // Watching needs only the read side, which keeps dockerode out of the daemon's memory.
-          engine: createAgentEngine(),
-          store: ctx.store,
-          notifier: createLogNotifier(log),
+        // Alerts go through the durable outbox to the channels of berth.yaml `notify:` (log only without one).
+        const notifications = startNotifications({
+          db: ctx.store.db,
+          project: ctx.project.name,
+          config: ctx.project.notify,
           clock: ctx.clock,
-          log,
-          pid: process.pid,
-          host: os.hostname(),
-          jobs: jobs(ctx.project),
-          // The backup freshness probe reads this once the backup store exists:
-          // lastGoodBackupAt: (source) => lastGoodBackupAt(ctx.store.db, ctx.project.name, source),
-          ...(peerToken ? { peerToken } : {}),
-          ...(o.listen ? { listen: parseListen(o.listen) } : {}),
+          log: (level, message, fields) => log(message, { level, ...fields }),
         });
+        let running: Awaited<ReturnType<typeof startAgent>>;
+        try {
+          running = await startAgent({
+            project: ctx.project,
+            // Watching needs only the read side, which keeps dockerode out of the daemon's memory.
+            engine: createAgentEngine(),
+            store: ctx.store,
+            // Each notification is logged (a readable trace) and queued in the durable outbox.
+            notifier: teeNotifier(createLogNotifier(log), notifications.notifier),
+            clock: ctx.clock,
+            log,
+            pid: process.pid,
+            host: os.hostname(),
+            jobs: jobs(ctx.project),
+            lastGoodBackupAt: (source) => lastGoodBackupAt(ctx.store.db, ctx.project.name, source),
+            ...(peerToken ? { peerToken } : {}),
+            ...(o.listen ? { listen: parseListen(o.listen) } : {}),
+          });
+        } catch (err) {
+          await notifications.stop();
+          throw err;
+        }
         const signal = await new Promise<string>((resolve) => {
           process.once('SIGTERM', () => resolve('SIGTERM'));
           process.once('SIGINT', () => resolve('SIGINT'));
         });
         log('stopping', { signal });
         await running.stop();
+        await notifications.stop();
       }),
     );
 
@@ -110,4 +127,8 @@ async function fetchHealth(listen: string): Promise<{ status: string } | undefin
   } catch {
     return undefined;
   }
+}
+
+function teeNotifier(...targets: Notifier[]): Notifier {
+  return { notify: (n) => targets.forEach((t) => t.notify(n)) };
 }
