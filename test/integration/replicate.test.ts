@@ -40,7 +40,7 @@ describe('berth replicate', { skip }, () => {
     const good = fs.readFileSync(file, 'utf8');
     fs.writeFileSync(file, good.replace(/^  repository: .*\n/m, ''));
     const r = await w.berth(['replicate', 'status']);
-    fs.writeFileSync(file, good.replace('  max_lag: "1h"', '  max_lag: "soon"').replace(/  from_password_file: .*\n/, ''));
+    fs.writeFileSync(file, good.replace('  max_lag: "1h"', '  max_lag: "soon"').replace(/^ *from_password_file: .*\n/m, ''));
     const r2 = await w.berth(['replicate', 'pull']);
     fs.writeFileSync(file, good);
     assert.equal(r.code, 2, r.stderr);
