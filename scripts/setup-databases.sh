@@ -10,6 +10,7 @@
 # Each daemon is started only when it does not answer, then waited for (up to 60 s).
 # Logs: /var/log/berth-mariadb.log, the cluster's log, /var/log/berth-redis.log.
 set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/apt-install.sh"
 export LC_ALL=C
 export DEBIAN_FRONTEND=noninteractive
 
@@ -37,18 +38,7 @@ done
 if ((${#missing[@]})); then
     [[ $(id -u) == 0 ]] || die "missing packages: ${missing[*]} (run as root)"
     log "installing ${missing[*]}"
-    made_policy=0
-    if [[ ! -e /usr/sbin/policy-rc.d ]]; then
-        # No init system: keep package scripts from starting the daemons themselves.
-        printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
-        chmod 755 /usr/sbin/policy-rc.d
-        made_policy=1
-        trap 'rm -f /usr/sbin/policy-rc.d' EXIT
-    fi
-    apt_opts=(-o DPkg::Lock::Timeout=300 -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold)
-    apt-get "${apt_opts[@]}" update -qq </dev/null
-    apt-get "${apt_opts[@]}" install -y -qq --no-install-recommends "${missing[@]}" </dev/null
-    if ((made_policy)); then rm -f /usr/sbin/policy-rc.d; trap - EXIT; fi
+    apt_install "${missing[@]}"
 fi
 
 # --- 2. MariaDB ------------------------------------------------------------------------

@@ -5,6 +5,7 @@
 #
 # Usage: scripts/setup-ssh.sh
 set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/apt-install.sh"
 export LC_ALL=C
 export DEBIAN_FRONTEND=noninteractive
 
@@ -29,21 +30,7 @@ if ((${#missing[@]} == 0)); then
 else
     [[ $(id -u) == 0 ]] || die "missing packages: ${missing[*]} (run as root, or: sudo apt-get install ${missing[*]})"
     log "installing ${missing[*]}"
-    # No init system: keep the package scripts from starting sshd.
-    made_policy=0
-    if [[ ! -e /usr/sbin/policy-rc.d ]]; then
-        printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
-        chmod 755 /usr/sbin/policy-rc.d
-        made_policy=1
-        trap 'rm -f /usr/sbin/policy-rc.d' EXIT
-    fi
-    apt_opts=(-o DPkg::Lock::Timeout=300 -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold)
-    apt-get "${apt_opts[@]}" update -qq </dev/null
-    apt-get "${apt_opts[@]}" install -y -qq --no-install-recommends "${missing[@]}" </dev/null
-    if ((made_policy)); then
-        rm -f /usr/sbin/policy-rc.d
-        trap - EXIT
-    fi
+    apt_install "${missing[@]}"
     for pkg in "${missing[@]}"; do
         have "$pkg" || die "$pkg still missing after apt-get install"
     done
