@@ -1,20 +1,13 @@
 /** Everything a backup operation needs, injected (STYLE.md habit 9): the deploy context plus the backup store and restic. */
 import os from 'node:os';
-import path from 'node:path';
-import { createAuditTrail } from '../audit/trail.js';
 import type { DeployContext } from '../deploy/context.js';
-import { createDeployLock } from '../deploy/lock.js';
-import { createDockerEngine } from '../engine/docker.js';
+import { openDeployContext } from '../deploy/wire.js';
+import type { Store } from '../store/db.js';
 import { BerthError } from '../lib/errors.js';
-import { osUser } from '../lib/os-user.js';
 import type { Reporter } from '../lib/reporter.js';
-import { realSleep, systemClock } from '../lib/time.js';
 import type { BackupConfig, BackupSource } from '../project/backup-schema.js';
 import type { Project } from '../project/model.js';
-import { createHaproxyEdge } from '../proxy/haproxy.js';
 import { createBackupStore, type BackupStore } from '../store/backups.js';
-import { openStore, type Store } from '../store/db.js';
-import { createDeploymentStore } from '../store/deployments.js';
 import { createRestic, type Restic } from './restic.js';
 import type { SourceContext } from './sources/types.js';
 
@@ -56,23 +49,8 @@ export function createBackupContext(
 
 /** For the agent: the same wiring as the CLI's context, for one project. */
 export function openBackupContext(project: Project, report: Reporter): { ctx: BackupContext; close(): void } {
-  const engine = createDockerEngine();
-  const store = openStore(project.stateDir);
-  const user = osUser();
-  const base = {
-    project,
-    engine,
-    edge: createHaproxyEdge({ engine, project }),
-    store,
-    deployments: createDeploymentStore(store.db, systemClock),
-    audit: createAuditTrail(store.db, { clock: systemClock, headFile: path.join(project.stateDir, 'audit.head') }),
-    lock: createDeployLock(store.db, { clock: systemClock, sleep: realSleep, pid: process.pid, host: os.hostname(), user }),
-    clock: systemClock,
-    sleep: realSleep,
-    user,
-    report,
-  };
-  return { ctx: createBackupContext(base), close: () => store.close() };
+  const base = openDeployContext(project, report);
+  return { ctx: createBackupContext(base), close: () => base.close() };
 }
 
 export function requireBackup(project: Project): BackupConfig {
