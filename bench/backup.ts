@@ -5,13 +5,15 @@
  * path source; plus a MariaDB table of 1M rows (the host MariaDB started by setup-databases.sh).
  * Phases, each measured for restic first and berth second with the page cache dropped before each
  * command (when permitted): first run into an empty repository, unchanged re-run, re-run after
- * ~1 % of the bytes changed. Then restore throughput (berth restore --to vs restic restore), the
- * 1M-row dump and restore drill, and berth's peak RSS.
+ * ~1 % of the bytes changed (re-runs BENCH_REPEAT times, median). Then restore throughput (berth
+ * restore --to vs restic restore), the 1M-row dump and restore drill, `berth restore --all` on a
+ * "fresh host" (bench/lib/restore-all.ts), and berth's peak RSS. berth runs as installed: the
+ * bundle from `npm run build` (bin/berth.js picks it while it is newer than the sources).
  *
  * Writes bench/results/backup-<date>.json (with "ratioVsRestic": [first, unchanged, changed], berth
  * throughput ÷ restic throughput) and bench/results/backup-latest.md (the README table).
  * Knobs (env): BENCH_DATA (/var/tmp/berth-bench/data), BENCH_SCALE (1 = full size; 0.05 for a smoke run),
- * BENCH_ROWS (1000000).
+ * BENCH_ROWS (1000000), BENCH_REPEAT (3).
  */
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -19,6 +21,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { datasetBytes, ensureDataset, fullShape, mutateOnePercent, type DatasetShape } from './lib/dataset.js';
 import { dropCaches, measured, type Measured } from './lib/measured.js';
+import { measureRestoreAll, type RestoreAllResult } from './lib/restore-all.js';
 import { repoRoot } from './lib/proc.js';
 
 const log = (m: string) => process.stderr.write(`bench: ${m}\n`);
@@ -32,6 +35,7 @@ const shape: DatasetShape = {
 };
 const db = { host: '127.0.0.1', port: 3306, user: 'berth', password: 'berth-test', database: 'bench_berth' };
 const berthBin = path.join(repoRoot, 'bin/berth.js');
+const repeat = Math.max(1, Number(process.env.BENCH_REPEAT ?? 3));
 
 function prepareDatabase(): void {
   const sql = (q: string, database?: string) =>
@@ -57,6 +61,23 @@ interface Phase {
 }
 
 const mbps = (bytes: number, ms: number) => bytes / 1e6 / (ms / 1000);
+
+/** The phase whose timings are the medians of the samples so far (restic's and berth's taken separately). */
+function medianPhase(samples: ReadonlyArray<{ resticMs: number; berthMs: number }>, prev: Phase, latest: Phase): Phase {
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)]!;
+  const peak = Math.max(prev.berth.peakRssMb, latest.berth.peakRssMb);
+  return {
+    ...latest,
+    restic: { ...latest.restic, ms: median(samples.map((x) => x.resticMs)), peakRssMb: Math.max(prev.restic.peakRssMb, latest.restic.peakRssMb) },
+    berth: { ...latest.berth, ms: median(samples.map((x) => x.berthMs)), peakRssMb: peak },
+  };
+}
+
+/** How bin/berth.js runs berth in this benchmark: the bundle (as installed) or the sources through tsx. */
+function berthEntry(): string {
+  const bundle = path.join(repoRoot, 'dist/bundle/berth.js');
+  return fs.existsSync(bundle) ? 'dist/bundle/berth.js (npm run build)' : 'src through tsx';
+}
 
 async function main(): Promise<void> {
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-bench-backup-'));
@@ -102,9 +123,13 @@ async function main(): Promise<void> {
   execFileSync('restic', ['-r', resticRepo, 'init', '-q'], { env });
   execFileSync('restic', ['-r', berthRepo, 'init', '-q'], { env });
   const phases: Phase[] = [];
+  const samples: Array<{ name: Phase['name']; resticMs: number; berthMs: number }> = [];
   let cachesDropped = true;
-  for (const name of ['first', 'unchanged', 'changed'] as const) {
-    const changedBytes = name === 'changed' ? mutateOnePercent(dataDir, shape, Date.now() % 1000) : 0;
+  // The first run happens once per repository; the re-runs `repeat` times each (median reported),
+  // restic and berth alternating on the same state of the data.
+  const rounds: Array<Phase['name']> = ['first', ...Array<Phase['name']>(repeat).fill('unchanged'), ...Array<Phase['name']>(repeat).fill('changed')];
+  for (const [i, name] of rounds.entries()) {
+    const changedBytes = name === 'changed' ? mutateOnePercent(dataDir, shape, (Date.now() + i) % 1000) : 0;
     cachesDropped = cold() && cachesDropped;
     log(`${name}: restic backup`);
     const r = await restic(['backup', '-q', '--json', dataDir]);
@@ -113,8 +138,12 @@ async function main(): Promise<void> {
     log(`${name}: berth backup run --source files`);
     const b = await berth(['backup', 'run', '--source', 'files', '--json', '-q']);
     if (b.code !== 0) throw new Error(`berth backup run failed (${b.code}): ${b.stderr}`);
-    phases.push({ name, restic: r, berth: b, bytes });
-    log(`${name}: restic ${(r.ms / 1000).toFixed(1)} s, berth ${(b.ms / 1000).toFixed(1)} s${changedBytes ? ` (${(changedBytes / 1e6).toFixed(0)} MB changed)` : ''}`);
+    samples.push({ name, resticMs: Math.round(r.ms), berthMs: Math.round(b.ms) });
+    log(`${name}: restic ${(r.ms / 1000).toFixed(2)} s, berth ${(b.ms / 1000).toFixed(2)} s${changedBytes ? ` (${(changedBytes / 1e6).toFixed(0)} MB changed)` : ''}`);
+    const prev = phases.find((p) => p.name === name);
+    const sample: Phase = { name, restic: r, berth: b, bytes };
+    if (!prev) phases.push(sample);
+    else phases[phases.indexOf(prev)] = medianPhase(samples.filter((x) => x.name === name), prev, sample);
   }
 
   // Restore throughput: into a scratch directory on the same disk.
@@ -145,6 +174,9 @@ async function main(): Promise<void> {
     { env },
   );
 
+  const restoreAll = await measureRestoreAll({ work, berthBin, dataDir, passwordFile: pass, db, env, log });
+  log(`restore --all: ${(restoreAll.wallMs / 1000).toFixed(1)} s, ${(restoreAll.bytesPerSecond / 1e6).toFixed(0)} MB/s, 500 GB projected ${restoreAll.projected500GbHours} h`);
+
   const ratios = phases.map((p) => Number((p.restic.ms / p.berth.ms).toFixed(3)));
   const restoreMBps = mbps(bytes, br.ms);
   const projection500GBh = 500e9 / (restoreMBps * 1e6) / 3600;
@@ -154,6 +186,9 @@ async function main(): Promise<void> {
     resticVersion: execFileSync('restic', ['version'], { encoding: 'utf8' }).trim(),
     dataset: { bytes, files: shape.binaryFiles + shape.textFiles, shape, scale },
     cachesDropped,
+    berthEntry: berthEntry(),
+    repeat,
+    samples,
     phases: phases.map((p) => ({
       name: p.name,
       resticMs: Math.round(p.restic.ms),
@@ -182,12 +217,15 @@ async function main(): Promise<void> {
       drillCommandMs: Math.round(drill.ms),
       drillSummary: drillOut.drills[0]?.summary,
     },
+    restoreAll,
     berthPeakRssMb: Number(Math.max(...phases.map((p) => p.berth.peakRssMb), br.peakRssMb, dump.peakRssMb, drill.peakRssMb).toFixed(1)),
     targets: { ratioVsRestic: 0.9, unchangedMaxMs: 5000, restore500GBMaxHours: 1 },
     pass: {
       ratio: ratios.every((r) => r >= 0.9),
       unchanged: (phases[1]?.berth.ms ?? Infinity) <= 5000,
       restore500GBWithin1h: projection500GBh <= 1,
+      restoreAllOk: restoreAll.ok,
+      restoreAll500GBWithin4h: restoreAll.projected500GbHours <= 4,
     },
   };
   const outDir = path.join(repoRoot, 'bench/results');
@@ -207,15 +245,19 @@ function markdown(r: {
   database: { rows: number; berthDumpMs: number; referenceDumpMs: number; drillRestoreMs?: number; drillOk: boolean };
   berthPeakRssMb: number;
   cachesDropped: boolean;
+  berthEntry: string;
+  repeat: number;
+  restoreAll: RestoreAllResult;
 }): string {
   const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
   const lines = [
-    `Dataset ${(r.dataset.bytes / 1e9).toFixed(2)} GB in ${r.dataset.files} files; page cache dropped before each command: ${r.cachesDropped ? 'yes' : 'no'}.`,
+    `Dataset ${(r.dataset.bytes / 1e9).toFixed(2)} GB in ${r.dataset.files} files; page cache dropped before each command: ${r.cachesDropped ? 'yes' : 'no'}; berth run as ${r.berthEntry}; re-runs: median of ${r.repeat}.`,
     '',
     '| run | plain restic | berth backup run | berth ÷ restic throughput |',
     '|---|---|---|---|',
     ...r.phases.map((p, i) => `| ${p.name} | ${s(p.resticMs)} (${p.resticMBps} MB/s) | ${s(p.berthMs)} (${p.berthMBps} MB/s) | ${r.ratioVsRestic[i]} |`),
     `| restore | ${r.restore.resticMBps} MB/s | ${r.restore.berthMBps} MB/s | 500 GB projected: ${r.restore.projected500GBHours} h |`,
+    `| restore --all (fresh host) | | ${s(r.restoreAll.wallMs)}: config, ${(r.restoreAll.bytes / 1e9).toFixed(2)} GB files, ${r.restoreAll.rowsAfter.toLocaleString('en-US')}-row database, up; ${(r.restoreAll.bytesPerSecond / 1e6).toFixed(0)} MB/s | 500 GB projected: ${r.restoreAll.projected500GbHours} h (${r.restoreAll.ok ? 'data checked' : 'MISMATCH'}) |`,
     `| MariaDB ${r.database.rows.toLocaleString('en-US')} rows | dump → restic ${s(r.database.referenceDumpMs)} | dump ${s(r.database.berthDumpMs)}, drill restore ${r.database.drillRestoreMs ? s(r.database.drillRestoreMs) : '–'} (${r.database.drillOk ? 'passed' : 'FAILED'}) | |`,
     '',
     `berth peak RSS: ${r.berthPeakRssMb} MB.`,

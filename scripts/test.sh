@@ -8,6 +8,8 @@ cd "$ROOT"
 bash scripts/setup.sh
 echo "test: type-check"
 npx --no-install tsc --noEmit -p .
+echo "test: build (bin/berth.js runs the bundle while it is newer than the sources)"
+npm run --silent build
 mapfile -t files < <(find test -name '*.test.ts' | sort)
 echo "test: ${#files[@]} test files"
 # One file at a time: integration tests share the machine's two cores and measure zero-error switches.

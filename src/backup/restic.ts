@@ -73,6 +73,8 @@ export interface Restic {
   readonly local: boolean;
   /** RESTIC_REPOSITORY and RESTIC_PASSWORD (the value), for a restic run inside a helper container. */
   containerEnv(): Record<string, string>;
+  /** The host command for these restic arguments (repository and password in its environment). */
+  command(args: readonly string[]): Cmd;
   /** restic's stderr → the BerthError for it. */
   failure(stderr: string, code: number | null, action: string): BerthError;
   /** Creates the repository when there is none; true if it was created. */
@@ -116,6 +118,7 @@ export function createRestic(opts: ResticOptions): Restic {
   return {
     repository,
     local: !/^[a-z0-9]+:/i.test(repository),
+    command: (args) => cmd([...args]),
     containerEnv() {
       const password = env.RESTIC_PASSWORD ?? fs.readFileSync(env.RESTIC_PASSWORD_FILE!, 'utf8').replace(/\r?\n$/, '');
       return { RESTIC_REPOSITORY: repository, RESTIC_PASSWORD: password };

@@ -1,11 +1,18 @@
 /**
- * Volumes backed up by restic itself, running inside the helper container with the volume
- * mounted read-only at `/volume/<source>` and the (local) repository bind-mounted: restic's change
- * detection skips unchanged files, so an unchanged re-run reads metadata only.
+ * Volumes backed up by restic itself rather than streamed: restic's change detection skips
+ * unchanged files, so an unchanged re-run reads metadata only.
  *
- * The container gets the host's name and pid namespace so a lock left by a killed restic is
- * recognised as stale on this host, and a watchdog in the container interrupts restic when
- * berth's process is gone, so a killed berth leaves no snapshot behind.
+ * Two readers. A bind path, when berth runs as root, is read by restic on this host: the host
+ * holds that path anyway, and a run then costs no container. Named volumes (and bind paths when
+ * berth is not root) are read by restic inside the helper container, with the data mounted
+ * read-only and the (local) repository bind-mounted, so the host needs no access to volume data.
+ * Either way a bind path is recorded under its own host path and a named volume under
+ * `/volume/<source>`, so both readers share restic's parent snapshot.
+ *
+ * The helper container gets the host's name and pid namespace so a lock left by a killed restic
+ * is recognised as stale on this host, and a watchdog in it interrupts restic when berth's
+ * process is gone, so a killed berth leaves no snapshot behind (on the host, `start` gives restic
+ * the kernel's parent-death signal for the same effect).
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -14,6 +21,7 @@ import { label } from '../../engine/labels.js';
 import { BerthError } from '../../lib/errors.js';
 import { ensureHelperImage } from '../helper-image.js';
 import { capture, exitOf, start, type Cmd } from '../process.js';
+import { resticArgs } from '../restic-args.js';
 import type { BackupSummary, Restic, Snapshot } from '../restic.js';
 import type { DirectSource, SourceContext } from './types.js';
 import { volumeMount } from './where.js';
@@ -22,7 +30,13 @@ import { volumeMount } from './where.js';
 const wrapper = 'restic "$@" & r=$!; (while kill -0 "$BERTH_PID" 2>/dev/null; do sleep 1; done; kill -INT $r 2>/dev/null) & wait $r';
 
 const image = (ctx: SourceContext) => ctx.project.backup?.helperImage ?? 'berth-helper:local';
-const mountPoint = (ctx: SourceContext) => `/volume/${ctx.source.name}`;
+/** Where the data sits in the snapshot: a bind path under its own path, a named volume under /volume/<source>. */
+const snapshotPath = (ctx: SourceContext) => ctx.source.path ?? `/volume/${ctx.source.name}`;
+
+/** restic on this host reads a bind path when berth can read anything there (root); otherwise the helper does. */
+export function readsOnHost(ctx: SourceContext): boolean {
+  return !!ctx.source.path && process.getuid?.() === 0;
+}
 
 function cacheDir(): string {
   const dir = process.env.RESTIC_CACHE_DIR ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'restic');
@@ -30,7 +44,8 @@ function cacheDir(): string {
   return dir;
 }
 
-function resticInHelper(ctx: SourceContext, restic: Restic, readOnly: boolean, argv: readonly string[]): Cmd {
+/** restic in the helper, with the data mounted at `mountAt`. */
+function resticInHelper(ctx: SourceContext, restic: Restic, readOnly: boolean, mountAt: string, argv: readonly string[]): Cmd {
   const env = { ...restic.containerEnv(), RESTIC_CACHE_DIR: cacheDir() };
   const src = volumeMount(ctx, readOnly).split(':')[0]!;
   return {
@@ -38,7 +53,7 @@ function resticInHelper(ctx: SourceContext, restic: Restic, readOnly: boolean, a
     args: [
       'run', '--rm', '--log-driver', 'none', '--network', 'none', '--pid', 'host', '--hostname', os.hostname(),
       '--name', `berth-helper-${ctx.project.name}-${ctx.source.name}-${process.pid}`, '--label', `${label.role}=helper`,
-      '-v', `${src}:${mountPoint(ctx)}${readOnly ? ':ro' : ''}`, '-v', `${restic.repository}:${restic.repository}`, '-v', `${env.RESTIC_CACHE_DIR}:${env.RESTIC_CACHE_DIR}`,
+      '-v', `${src}:${mountAt}${readOnly ? ':ro' : ''}`, '-v', `${restic.repository}:${restic.repository}`, '-v', `${env.RESTIC_CACHE_DIR}:${env.RESTIC_CACHE_DIR}`,
       ...Object.keys(env).flatMap((k) => ['-e', k]), '-e', `BERTH_PID=${process.pid}`,
       '--entrypoint', '/bin/sh', image(ctx), '-c', wrapper, 'restic', ...argv,
     ],
@@ -46,8 +61,8 @@ function resticInHelper(ctx: SourceContext, restic: Restic, readOnly: boolean, a
   };
 }
 
-/** Runs restic in the helper; stdout lines go to `onLine`. */
-async function runInHelper(cmd: Cmd, restic: Restic, action: string, onLine: (line: string) => void): Promise<void> {
+/** Runs restic (on the host or in the helper); stdout lines go to `onLine`. */
+async function runRestic(cmd: Cmd, restic: Restic, action: string, onLine: (line: string) => void): Promise<void> {
   const child = start(cmd);
   let buffered = '';
   child.stdout!.on('data', (d: Buffer) => {
@@ -69,23 +84,29 @@ const sizeOf = async (restic: Restic, snapshot: string): Promise<number> => {
 
 export const directVolume: DirectSource = {
   async usable(ctx, restic) {
+    if (readsOnHost(ctx)) return true;
     return restic.local && (await ensureHelperImage(image(ctx))).hasRestic;
   },
 
   async backup(ctx, restic, args, onBytes) {
     let summary: BackupSummary | undefined;
-    const argv = ['backup', '--json', '--host', args.host, ...args.tags.flatMap((t) => ['--tag', t]), mountPoint(ctx)];
-    await runInHelper(resticInHelper(ctx, restic, true, argv), restic, 'backup', (line) => {
+    const onHost = readsOnHost(ctx);
+    if (onHost && !fs.existsSync(ctx.source.path!)) throw new BerthError('BACKUP', `source ${ctx.source.name}: ${ctx.source.path} does not exist`, 'check `path:` of this source in berth.yaml');
+    const argv = resticArgs.backupPaths([snapshotPath(ctx)], args);
+    const cmd = onHost ? restic.command(argv) : resticInHelper(ctx, restic, true, snapshotPath(ctx), argv);
+    await runRestic(cmd, restic, 'backup', (line) => {
       if (!line.startsWith('{')) return;
       const msg = JSON.parse(line) as { message_type?: string; bytes_done?: number };
       if (msg.message_type === 'status' && msg.bytes_done !== undefined) onBytes(msg.bytes_done);
       if (msg.message_type === 'summary') summary = msg as BackupSummary;
     });
-    if (!summary) throw new BerthError('REPOSITORY', `restic in the helper container wrote no summary for ${ctx.source.name}`);
-    return { summary, bytes: summary.total_bytes_processed, facts: { files: summary.total_files_processed ?? 0, bytes: summary.total_bytes_processed, reader: 'restic in helper container' } };
+    const reader = onHost ? 'restic on this host' : 'restic in helper container';
+    if (!summary) throw new BerthError('REPOSITORY', `${reader} wrote no summary for ${ctx.source.name}`);
+    return { summary, bytes: summary.total_bytes_processed, facts: { files: summary.total_files_processed ?? 0, bytes: summary.total_bytes_processed, reader } };
   },
 
-  owns: (s) => !!s.paths?.[0]?.startsWith('/volume/') && !s.paths[0].endsWith('.tar'),
+  // A streamed volume snapshot holds one `.tar` file; a direct one holds the data's own path.
+  owns: (s) => !!s.paths?.[0] && !s.paths[0].endsWith('.tar'),
 
   async drill(ctx, restic, snapshot, facts) {
     const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-drill-'));
@@ -109,13 +130,15 @@ export const directVolume: DirectSource = {
       return { summary: `restored under ${path.join(opts.to, snapshot.paths![0]!)}`, bytes };
     }
     await ensureHelperImage(image(ctx));
-    const target = mountPoint(ctx);
-    const clear = `rm -rf ${target}/* ${target}/.[!.]* ${target}/..?* 2>/dev/null; `;
-    const cmd = resticInHelper(ctx, restic, false, ['restore', '--quiet', snapshot.id, '--target', '/']);
+    // Mounted where the snapshot recorded it, so `--target /` puts every file back in place.
+    const target = snapshot.paths![0]!;
+    const q = `'${target.replace(/'/g, `'\\''`)}'`;
+    const clear = `rm -rf ${q}/* ${q}/.[!.]* ${q}/..?* 2>/dev/null; `;
+    const cmd = resticInHelper(ctx, restic, false, target, ['restore', '--quiet', snapshot.id, '--target', '/']);
     const script = cmd.args.indexOf(wrapper);
     const args = [...cmd.args];
     args[script] = clear + wrapper;
-    await runInHelper({ ...cmd, args }, restic, 'restore', () => undefined);
+    await runRestic({ ...cmd, args }, restic, 'restore', () => undefined);
     return { summary: `volume ${volumeMount(ctx, false).split(':')[0]} replaced`, bytes };
   },
 };

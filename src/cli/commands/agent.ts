@@ -1,7 +1,6 @@
 /** berth agent (run the daemon in the foreground), berth agent status. */
 import os from 'node:os';
 import type { Command } from 'commander';
-import { agentHeld, startAgent } from '../../agent/agent.js';
 import { createAgentEngine } from '../../agent/engine.js';
 import { createJsonLog } from '../../agent/log.js';
 import { createLogNotifier } from '../../agent/log-notifier.js';
@@ -10,7 +9,6 @@ import { backupJobs } from '../../backup/schedule.js';
 import { BerthError } from '../../lib/errors.js';
 import type { Notifier } from '../../notify/types.js';
 import type { Project } from '../../project/model.js';
-import { startNotifications } from '../../notify/service.js';
 import { replicateJobs } from '../../replicate/jobs.js';
 import { lastGoodBackupAt } from '../../store/backups.js';
 import { createMonitorStore } from '../../store/monitor.js';
@@ -29,6 +27,8 @@ export function registerAgentCommands(program: Command): void {
     .option('--listen <addr>', 'override monitor.listen, e.g. 127.0.0.1:9464')
     .action((o: { listen?: string }, cmd: Command) =>
       runWithContext(cmd, async (ctx) => {
+        // Loaded here, not at start-up: prom-client and nodemailer would slow every other command.
+        const [{ startAgent }, { startNotifications }] = await Promise.all([import('../../agent/agent.js'), import('../../notify/service.js')]);
         const log = createJsonLog(process.stdout, { project: ctx.project.name });
         const tokenEnv = ctx.project.monitor.peer?.tokenEnv;
         const peerToken = tokenEnv ? process.env[tokenEnv] : undefined;
@@ -80,6 +80,7 @@ export function registerAgentCommands(program: Command): void {
         const store = createMonitorStore(ctx.store.db, ctx.project.name);
         const row = store.agent();
         const now = ctx.clock();
+        const { agentHeld } = await import('../../agent/agent.js');
         const running = row !== undefined && row.stoppedAt === undefined && agentHeld(row, { host: os.hostname() }, now);
         const health = running && row ? await fetchHealth(row.listen) : undefined;
         const probes = store.probes();

@@ -4,7 +4,6 @@ import type { Command } from 'commander';
 import { BerthError } from '../../lib/errors.js';
 import { parseDuration } from '../../lib/duration.js';
 import { formatMs } from '../../lib/time.js';
-import { outboxStatus, sendTestNotification } from '../../notify/check.js';
 import { loadProject } from '../../project/load.js';
 import type { Project } from '../../project/model.js';
 import type { NotifyConfig } from '../../project/notify-schema.js';
@@ -30,6 +29,7 @@ export function registerNotifyCommands(program: Command): void {
         }
         const timeoutMs = parseTimeout(o.timeout);
         if (!g.quiet && !g.json) process.stderr.write(`sending a test notification (up to ${formatMs(timeoutMs)})…\n`);
+        const { sendTestNotification } = await import('../../notify/check.js');
         const results = await sendTestNotification({ db: store.db, project: project.name, config, ...(o.channel ? { channels: o.channel } : {}), timeoutMs });
         if (g.json) printJson({ results });
         else {
@@ -50,6 +50,7 @@ export function registerNotifyCommands(program: Command): void {
     .option('-n, --limit <n>', 'recent deliveries to show', '20')
     .action((o: { limit: string }, cmd: Command) =>
       withNotify(cmd, async ({ config, store }, g) => {
+        const { outboxStatus } = await import('../../notify/check.js');
         const status = outboxStatus(store.db, config, Number(o.limit) || 20);
         if (g.json) return printJson(status);
         const now = Date.now();

@@ -1,0 +1,95 @@
+/**
+ * A bind-path volume source, read by restic on this host (berth runs as root here): the snapshot
+ * records the host path itself, an unchanged re-run adds nothing and reuses the parent, verify's
+ * drill compares file and byte counts, a restore in place (through the helper) brings back
+ * deleted and changed files, and `--to DIR` restores beside it. A berth killed mid-backup leaves
+ * no snapshot (restic dies with it).
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { createBackupProject, restic, type BackupProject } from './backup-harness.js';
+
+type RunJson = { status: string; results: Array<{ source: string; status: string; snapshotId?: string; dataAdded?: number; bytes?: number }> };
+
+describe('bind-path volume read on the host', { timeout: 180_000 }, () => {
+  let p: BackupProject;
+  let data: string;
+  before(async () => {
+    p = await createBackupProject({ extraSources: '    host_files: { type: volume, path: hostdata }\n' });
+    data = path.join(p.dir, 'hostdata');
+    fs.mkdirSync(path.join(data, 'sub'), { recursive: true });
+    fs.writeFileSync(path.join(data, 'a.txt'), 'alpha\n');
+    fs.writeFileSync(path.join(data, 'sub', 'b.bin'), randomBytes(3 * 1024 * 1024));
+    fs.writeFileSync(path.join(data, "it's here.txt"), 'quoted\n');
+  });
+  after(async () => p?.cleanup());
+
+  it('backs up with restic on the host under the host path; an unchanged re-run adds nothing', async () => {
+    assert.equal(process.getuid?.(), 0, 'the host reader needs root; CI runs as root');
+    const first = await p.json<RunJson>(['backup', 'run', '--source', 'host_files']);
+    assert.equal(first.code, 0, first.stderr);
+    const r1 = first.value.results[0]!;
+    assert.equal(r1.status, 'succeeded');
+    assert.equal(r1.bytes, 3 * 1024 * 1024 + 6 + 7);
+    const snaps = p.snapshots('host_files');
+    assert.equal(snaps.length, 1);
+    assert.deepEqual(snaps[0]!.paths, [data], 'the snapshot holds the host path, not /volume/<name>');
+    const again = await p.json<RunJson>(['backup', 'run', '--source', 'host_files']);
+    assert.equal(again.code, 0, again.stderr);
+    // Only tree metadata (e.g. access times) may be new: no file content was stored again.
+    assert.ok(again.value.results[0]!.dataAdded! < 10_000, `restic used the previous snapshot as parent (added ${again.value.results[0]!.dataAdded} bytes)`);
+  });
+
+  it('verify drills the snapshot: file and byte counts equal what was recorded', async () => {
+    const v = await p.json<{ ok: boolean; drills: Array<{ source: string; ok: boolean; summary: string }> }>(['backup', 'verify', '--source', 'host_files']);
+    assert.equal(v.code, 0, v.stderr);
+    const d = v.value.drills.find((x) => x.source === 'host_files')!;
+    assert.ok(d.ok, d.summary);
+    assert.match(d.summary, /^3 files, 3145741 bytes/);
+  });
+
+  it('restores in place (deleted and changed files come back, new ones go) and --to beside it', async () => {
+    fs.rmSync(path.join(data, 'sub'), { recursive: true });
+    fs.writeFileSync(path.join(data, 'a.txt'), 'changed\n');
+    fs.writeFileSync(path.join(data, 'new.txt'), 'not in the backup\n');
+    const r = await p.run(['restore', 'latest', '--source', 'host_files', '--yes', '--no-safety']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(fs.readFileSync(path.join(data, 'a.txt'), 'utf8'), 'alpha\n');
+    assert.equal(fs.statSync(path.join(data, 'sub', 'b.bin')).size, 3 * 1024 * 1024);
+    assert.equal(fs.readFileSync(path.join(data, "it's here.txt"), 'utf8'), 'quoted\n');
+    assert.equal(fs.existsSync(path.join(data, 'new.txt')), false);
+
+    const to = path.join(p.dir, 'restored');
+    const t = await p.run(['restore', 'latest', '--source', 'host_files', '--to', to, '--yes']);
+    assert.equal(t.code, 0, t.stderr);
+    assert.equal(fs.readFileSync(path.join(to, data, 'a.txt'), 'utf8'), 'alpha\n');
+  });
+
+  it('a berth killed mid-backup leaves no snapshot behind', async () => {
+    // Enough new data that restic is still reading when berth dies.
+    for (let i = 0; i < 40; i++) fs.writeFileSync(path.join(data, `big-${i}.bin`), randomBytes(8 * 1024 * 1024));
+    const before = p.snapshots('host_files').length;
+    const child = p.spawnBerth(['backup', 'run', '--source', 'host_files']);
+    await new Promise<void>((resolve, reject) => {
+      const deadline = setTimeout(() => reject(new Error(`no progress line: ${child.output()}`)), 30_000);
+      const check = setInterval(() => {
+        if (/streamed|→/.test(child.output())) {
+          clearInterval(check);
+          clearTimeout(deadline);
+          resolve();
+        }
+      }, 20);
+    });
+    child.kill('SIGKILL');
+    await child.done;
+    await new Promise((r) => setTimeout(r, 1000));
+    assert.equal(p.snapshots('host_files').length, before, 'no snapshot from the killed run');
+    assert.equal(restic(p.repo, p.passwordFile, 'check').code, 0);
+    const next = await p.json<RunJson>(['backup', 'run', '--source', 'host_files']);
+    assert.equal(next.code, 0, next.stderr);
+    assert.equal(p.snapshots('host_files').length, before + 1);
+  });
+});
