@@ -7,8 +7,8 @@
  * command (when permitted): first run into an empty repository, unchanged re-run, re-run after
  * ~1 % of the bytes changed (re-runs BENCH_REPEAT times, median). Then restore throughput (berth
  * restore --to vs restic restore), the 1M-row dump and restore drill, `berth restore --all` on a
- * "fresh host" (bench/lib/restore-all.ts), and berth's peak RSS. berth runs as installed: the
- * bundle from `npm run build` (bin/berth.js picks it while it is newer than the sources).
+ * "fresh host" (bench/lib/restore-all.ts), and berth's peak RSS. berth runs as a packed install
+ * runs it: the bundle from `npm run build`.
  *
  * Writes bench/results/backup-<date>.json (with "ratioVsRestic": [first, unchanged, changed], berth
  * throughput ÷ restic throughput) and bench/results/backup-latest.md (the README table).
@@ -34,7 +34,8 @@ const shape: DatasetShape = {
   textFiles: Math.max(10, Math.round(fullShape.textFiles * scale)),
 };
 const db = { host: '127.0.0.1', port: 3306, user: 'berth', password: 'berth-test', database: 'bench_berth' };
-const berthBin = path.join(repoRoot, 'bin/berth.js');
+// berth as installed from a package (`npm pack`: bin/ and the bundle): the bundle itself, built above.
+const berthBin = path.join(repoRoot, 'dist/bundle/berth.js');
 const repeat = Math.max(1, Number(process.env.BENCH_REPEAT ?? 3));
 
 function prepareDatabase(): void {
@@ -73,10 +74,10 @@ function medianPhase(samples: ReadonlyArray<{ resticMs: number; berthMs: number 
   };
 }
 
-/** How bin/berth.js runs berth in this benchmark: the bundle (as installed) or the sources through tsx. */
+/** berth as a packed install runs it: the bundle from `npm run build` (run by `npm run bench:backup`). */
 function berthEntry(): string {
-  const bundle = path.join(repoRoot, 'dist/bundle/berth.js');
-  return fs.existsSync(bundle) ? 'dist/bundle/berth.js (npm run build)' : 'src through tsx';
+  if (!fs.existsSync(berthBin)) throw new Error(`${berthBin} is missing: run \`npm run build\` first (npm run bench:backup does)`);
+  return 'dist/bundle/berth.js (npm run build), as a packed install runs it';
 }
 
 async function main(): Promise<void> {

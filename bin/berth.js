@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // Runs the bundle `npm run build` makes (dist/bundle/berth.js) when it is newer than every source
 // file, else the TypeScript sources through tsx: a fresh clone needs no build step, and an edited
-// source is never shadowed by a stale bundle. BERTH_FROM_SOURCE=1 forces the sources.
-import { readdirSync, statSync } from 'node:fs';
+// source is never shadowed by a stale bundle. BERTH_FROM_SOURCE=1 forces the sources. A packed
+// install (`npm pack`: bin/ and dist/bundle/ only) has no sources and runs the bundle unchecked.
+import { existsSync, readdirSync, statSync } from 'node:fs';
 
 const root = new URL('../', import.meta.url);
 const bundle = new URL('dist/bundle/berth.js', root);
@@ -18,6 +19,7 @@ function newestMtime(dir) {
 
 function bundleIsFresh() {
   if (process.env.BERTH_FROM_SOURCE === '1') return false;
+  if (!existsSync(new URL('src/', root))) return true;
   try {
     return statSync(bundle).mtimeMs >= Math.max(newestMtime(new URL('src/', root)), statSync(new URL('package.json', root)).mtimeMs);
   } catch {
