@@ -82,6 +82,8 @@ export function createContainerEventsProbe(o: ContainerEventsOptions): Container
     const run = known.get(e.id);
     // The death of the run we know (not a replayed death of an older run).
     if ((e.action === 'die' || e.action === 'oom') && run && e.timeMs >= run.startedAtMs) known.set(e.id, { ...run, running: false });
+    // Removed containers leave only at the next listing; bound what many deploys add meanwhile.
+    if (known.size > 2000) for (const id of [...known.keys()].slice(0, 1000)) known.delete(id);
     const service = e.labels['berth.service'];
     if (!service || !services.has(service)) return;
     void serial('container event handling', () => handle(service, e));
@@ -104,8 +106,6 @@ export function createContainerEventsProbe(o: ContainerEventsOptions): Container
         const change = compareRun(known.get(e.id), runOf(info));
         known.set(e.id, runOf(info));
         if (change === 'restarted-unseen') emit(service, false, missedDeath(info));
-        // A replayed start of a run that has ended since: the listing already reported the state.
-        if (!info.running) return;
       }
       // Only restarts by the restart policy count (Docker's RestartCount); a manual start does not.
       const count = info?.restartCount ?? 0;
@@ -117,7 +117,8 @@ export function createContainerEventsProbe(o: ContainerEventsOptions): Container
       if (recent.length >= o.restartLoop.count) {
         return emit(service, false, `restart loop: container ${name} restarted ${recent.length} times in ${Math.round(o.restartLoop.windowMs / 1000)} s (restart count ${count})`);
       }
-      recoverLater(service, name);
+      // Not when it has stopped again since (its `die` follows, or the listing reported it).
+      if (info?.running !== false) recoverLater(service, name);
       return;
     }
     if (e.action.startsWith('health_status')) {
