@@ -278,7 +278,7 @@ notify:
     await waitFor('the firing notice', () => firing(from).length >= 1, 15_000);
     await sleep(4_000);
     const fired = firing(from);
-    process.stderr.write(`# no live-restore: ${notices().slice(from).length} notice(s): ${notices().slice(from).map((n) => JSON.parse(n.text).title as string).join(' | ')}\n`);
+    process.stderr.write(`# no live-restore: ${notices().slice(from).length} notice(s): ${notices().slice(from).map((n) => `${JSON.parse(n.text).title as string}: ${String(JSON.parse(n.text).summary).replace(/\s+/g, ' ').slice(0, 400)}`).join(' | ')}\n`);
     assert.equal(fired.length, 1, fired.map((n) => n.text).join('\n'));
     assert.match(fired[0]!.text, /app/);
     assert.match(fired[0]!.text, /worker/);
