@@ -109,7 +109,16 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
     });
     const server = await startServer(listen, {
       registry: metrics.registry,
-      health: () => ({ ok: true, details: { project: project.name, pid: o.pid, probes: probes.meta.length, alerts: monitor!.alerts().filter((a) => a.state === 'firing').length } }),
+      health: () => ({
+        ok: true,
+        details: {
+          project: project.name,
+          pid: o.pid,
+          probes: probes.meta.length,
+          alerts: monitor!.alerts().filter((a) => a.state === 'firing').length,
+          ...(engineEvents ? { dockerEvents: { connected: engineEvents.connected(), reconnects: engineEvents.reconnects() } } : {}),
+        },
+      }),
       ...(heartbeat ? { heartbeat: (from: string) => heartbeat.received(from) } : {}),
       ...(o.peerToken ? { heartbeatToken: o.peerToken } : {}),
     }).catch((err: NodeJS.ErrnoException) => {

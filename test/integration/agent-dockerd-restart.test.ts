@@ -223,6 +223,9 @@ notify:
     await restartAndWaitReconnect(true);
     await sleep(2_000); // group_wait + margin: a restart with live-restore is not an incident
     assert.equal(notices().length, 0, `no notice for the restart itself: ${notices().map((n) => n.text).join('\n')}`);
+    const status = await berth(['agent', 'status']);
+    assert.equal(status.code, 0, status.stderr);
+    assert.match(status.stdout, /docker events\s+connected, reopened 1 time since the agent started/, status.stdout);
     const from = notices().length;
     const t0 = Date.now();
     d.docker(['kill', `${p.name}-app-blue`]);
