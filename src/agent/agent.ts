@@ -8,6 +8,7 @@ import { Cron } from 'croner';
 import type { Engine } from '../engine/engine.js';
 import { BerthError } from '../lib/errors.js';
 import type { LastGoodBackupAt } from '../monitor/probes/backup.js';
+import type { ContainerEventsProbe } from '../monitor/probes/container-events.js';
 import { createProbes } from '../monitor/probes/index.js';
 import { createMonitor, type Monitor } from '../monitor/monitor.js';
 import type { Notifier } from '../notify/types.js';
@@ -85,7 +86,15 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
     const probes = createProbes(project, { engine: o.engine, clock: o.clock, log: o.log, ...(o.lastGoodBackupAt ? { lastGoodBackupAt: o.lastGoodBackupAt } : {}) });
     const heartbeat: Heartbeat | undefined = project.monitor.peer && createHeartbeat({ peer: project.monitor.peer, self: `${project.name}@${o.host}`, store: monitorStore, clock: o.clock, log: o.log, ...(o.peerToken ? { token: o.peerToken } : {}) });
     let monitor: Monitor | undefined;
-    const metrics = createMetrics({ project: project.name, version: agentVersion, alerts: () => monitor?.alerts() ?? [], clock: o.clock, ...(heartbeat ? { peerSeenMs: heartbeat.lastSeenMs } : {}) });
+    const engineEvents = probes.events.find((e): e is ContainerEventsProbe => 'reconnects' in e);
+    const metrics = createMetrics({
+      project: project.name,
+      version: agentVersion,
+      alerts: () => monitor?.alerts() ?? [],
+      clock: o.clock,
+      ...(heartbeat ? { peerSeenMs: heartbeat.lastSeenMs } : {}),
+      ...(engineEvents ? { engineEvents } : {}),
+    });
     monitor = createMonitor({
       project,
       engine: o.engine,
@@ -100,7 +109,16 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
     });
     const server = await startServer(listen, {
       registry: metrics.registry,
-      health: () => ({ ok: true, details: { project: project.name, pid: o.pid, probes: probes.meta.length, alerts: monitor!.alerts().filter((a) => a.state === 'firing').length } }),
+      health: () => ({
+        ok: true,
+        details: {
+          project: project.name,
+          pid: o.pid,
+          probes: probes.meta.length,
+          alerts: monitor!.alerts().filter((a) => a.state === 'firing').length,
+          ...(engineEvents ? { dockerEvents: { connected: engineEvents.connected(), reconnects: engineEvents.reconnects() } } : {}),
+        },
+      }),
       ...(heartbeat ? { heartbeat: (from: string) => heartbeat.received(from) } : {}),
       ...(o.peerToken ? { heartbeatToken: o.peerToken } : {}),
     }).catch((err: NodeJS.ErrnoException) => {

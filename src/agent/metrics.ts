@@ -8,7 +8,15 @@ export interface AgentMetrics {
   probe(meta: ProbeMeta | undefined, id: string, r: ProbeResult): void;
 }
 
-export function createMetrics(o: { project: string; version: string; alerts: () => readonly AlertInstance[]; peerSeenMs?: () => number | undefined; clock: () => number }): AgentMetrics {
+export function createMetrics(o: {
+  project: string;
+  version: string;
+  alerts: () => readonly AlertInstance[];
+  peerSeenMs?: () => number | undefined;
+  /** The Docker events stream of the container probe, when there is one. */
+  engineEvents?: { connected: () => boolean; reconnects: () => number };
+  clock: () => number;
+}): AgentMetrics {
   const registry = new Registry();
   registry.setDefaultLabels({ project: o.project });
   collectDefaultMetrics({ register: registry, prefix: 'berth_agent_' });
@@ -38,6 +46,25 @@ export function createMetrics(o: { project: string; version: string; alerts: () 
     },
   });
   new Gauge({ name: 'berth_agent_info', help: 'the agent', labelNames: ['version'], registers: [registry] }).set({ version: o.version }, 1);
+  if (o.engineEvents) {
+    const ev = o.engineEvents;
+    new Gauge({
+      name: 'berth_engine_events_connected',
+      help: '1 while the Docker events stream is open',
+      registers: [registry],
+      collect() {
+        this.set(ev.connected() ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'berth_engine_events_reconnects',
+      help: 'times the Docker events stream was reopened after it failed (a dockerd restart) since the agent started',
+      registers: [registry],
+      collect() {
+        this.set(ev.reconnects());
+      },
+    });
+  }
   if (o.peerSeenMs) {
     const seen = o.peerSeenMs;
     new Gauge({

@@ -2,7 +2,8 @@
  * The agent against the real Docker engine and edge: container death and HTTP failure notices
  * with log lines, resolve notices, reconnect of a dropped events stream without a missed death,
  * and silences. The agent runs in-process here so the test can drop its events subscription
- * (through a wrapped engine, no hook in the agent) and read notifications as they arrive.
+ * (through a wrapped engine, no hook in the agent) and read notifications as they arrive. A real
+ * dockerd restart is in agent-dockerd-restart.test.ts (a private second dockerd).
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';

@@ -25,7 +25,7 @@ export interface TestProject {
   readonly name: string;
   readonly edgePort: number;
   berth(args: readonly string[], env?: NodeJS.ProcessEnv): Promise<RunResult>;
-  spawnBerth(args: readonly string[]): ChildProcess & { output: () => string; done: Promise<number> };
+  spawnBerth(args: readonly string[], env?: NodeJS.ProcessEnv): ChildProcess & { output: () => string; done: Promise<number> };
   write(file: string, content: string): void;
   get(pathname?: string, host?: string): Promise<{ status: number; body: string }>;
   cleanup(): Promise<void>;
@@ -69,8 +69,8 @@ export async function createTestProject(files: Readonly<Record<string, string>>)
     edgePort,
     write,
     berth: (args, env) => runBerth(dir, [...base, ...args], env),
-    spawnBerth(args) {
-      const child = spawn(process.execPath, [berthBin, ...base, ...args], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+    spawnBerth(args, env) {
+      const child = spawn(process.execPath, [berthBin, ...base, ...args], { cwd: dir, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
       let out = '';
       child.stdout!.on('data', (d) => (out += d));
       child.stderr!.on('data', (d) => (out += d));

@@ -105,6 +105,8 @@ export function registerAgentCommands(program: Command): void {
             ['probes', `${status.probes.total} configured, ${status.probes.failing} failing`],
             ['alerts', `${status.alerts.firing} firing, ${status.alerts.pending} pending`],
           ];
+          const ev = health?.dockerEvents;
+          if (ev) rows.push(['docker events', `${ev.connected ? 'connected' : 'NOT connected (reconnecting)'}${ev.reconnects ? `, reopened ${ev.reconnects} time${ev.reconnects === 1 ? '' : 's'} since the agent started` : ''}`]);
           if (peer) rows.push(['peer', `${peer.name}: last heartbeat ${hb?.lastSeenMs ? `${ago(Math.round((now - hb.lastSeenMs) / 1000))} ago` : 'never'}${hb?.lastError ? `; sending fails: ${hb.lastError}` : ''}`]);
           process.stdout.write(`${table(rows)}\n`);
         }
@@ -120,11 +122,11 @@ export function parseListen(s: string): { hostIp: string; hostPort: number } {
   return { hostIp: m[1] || m[2] || '127.0.0.1', hostPort: port };
 }
 
-async function fetchHealth(listen: string): Promise<{ status: string } | undefined> {
+async function fetchHealth(listen: string): Promise<{ status: string; dockerEvents?: { connected: boolean; reconnects: number } } | undefined> {
   const host = listen.startsWith('0.0.0.0:') ? listen.replace('0.0.0.0', '127.0.0.1') : listen;
   try {
     const res = await fetch(`http://${host}/healthz`, { signal: AbortSignal.timeout(2_000) });
-    return (await res.json()) as { status: string };
+    return (await res.json()) as { status: string; dockerEvents?: { connected: boolean; reconnects: number } };
   } catch {
     return undefined;
   }
