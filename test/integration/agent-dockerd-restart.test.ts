@@ -1,7 +1,7 @@
 /**
  * A real dockerd restart under `berth agent`. The machine's dockerd is shared, so the test starts
  * a PRIVATE second dockerd (own data-root, exec-root, pidfile, socket and its own containerd under
- * the exec-root; no iptables, no default bridge, its own address pool) and points berth at it with
+ * the exec-root; no iptables, a default bridge of its own, its own address pool) and points berth at it with
  * DOCKER_HOST. Two services are `berth up`-ed there (app: no restart policy; worker: restart
  * always) and the agent runs as a process sending to a webhook receiver.
  *   (a) restart the daemon (live-restore): the agent reconnects, a `docker kill` after the restart
@@ -28,12 +28,22 @@ class PrivateDockerd {
   readonly root = fs.mkdtempSync('/tmp/bdr-');
   readonly sock = `${this.root}/docker.sock`;
   readonly host = `unix://${this.sock}`;
+  /**
+   * Its own default bridge: with `--bridge=none` dockerd deletes the host's `docker0` at start-up
+   * (removeDefaultBridgeInterface), cutting the system daemon's containers off.
+   */
+  readonly bridge = `bdr${process.pid % 100000}`;
   private proc: ChildProcess | undefined;
   private readonly logFile = `${this.root}/dockerd.log`;
 
   async start(liveRestore: boolean): Promise<number> {
     const t0 = Date.now();
     const log = fs.openSync(this.logFile, 'a');
+    if (!fs.existsSync(`/sys/class/net/${this.bridge}`)) {
+      execFileSync('ip', ['link', 'add', this.bridge, 'type', 'bridge']);
+      execFileSync('ip', ['addr', 'add', '10.232.255.1/24', 'dev', this.bridge]);
+      execFileSync('ip', ['link', 'set', this.bridge, 'up']);
+    }
     const args = [
       `--data-root=${this.root}/data`,
       `--exec-root=${this.root}/exec`,
@@ -41,7 +51,7 @@ class PrivateDockerd {
       `--host=${this.host}`,
       '--iptables=false',
       '--ip6tables=false',
-      '--bridge=none',
+      `--bridge=${this.bridge}`,
       '--default-address-pool=base=10.231.0.0/16,size=24',
       '--shutdown-timeout=2',
       ...(liveRestore ? ['--live-restore'] : []),
@@ -95,7 +105,7 @@ class PrivateDockerd {
       await this.stop();
     }
     // A bridge left behind (daemon gone before `network rm`) keeps its 10.231.x address on the host.
-    for (const b of bridges) if (fs.existsSync(`/sys/class/net/${b}`)) spawnSync('ip', ['link', 'delete', b], { stdio: 'ignore', timeout: 10_000 });
+    for (const b of [...bridges, this.bridge]) if (fs.existsSync(`/sys/class/net/${b}`)) spawnSync('ip', ['link', 'delete', b], { stdio: 'ignore', timeout: 10_000 });
     // Shims left by live-restore (they outlive dockerd and containerd), found by their socket address.
     for (const pid of fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
       try {
