@@ -1,7 +1,8 @@
 /**
  * A real dockerd restart under `berth agent`. The machine's dockerd is shared, so the test starts
  * a PRIVATE second dockerd (own data-root, exec-root, pidfile, socket and its own containerd under
- * the exec-root; no iptables, a default bridge of its own, its own address pool) and points berth at it with
+ * the exec-root; in a network namespace of its own, no iptables, no default bridge, its own address
+ * pool) and points berth at it with
  * DOCKER_HOST. Two services are `berth up`-ed there (app: no restart policy; worker: restart
  * always) and the agent runs as a process sending to a webhook receiver.
  *   (a) restart the daemon (live-restore): the agent reconnects, a `docker kill` after the restart
@@ -28,22 +29,12 @@ class PrivateDockerd {
   readonly root = fs.mkdtempSync('/tmp/bdr-');
   readonly sock = `${this.root}/docker.sock`;
   readonly host = `unix://${this.sock}`;
-  /**
-   * Its own default bridge: with `--bridge=none` dockerd deletes the host's `docker0` at start-up
-   * (removeDefaultBridgeInterface), cutting the system daemon's containers off.
-   */
-  readonly bridge = `bdr${process.pid % 100000}`;
   private proc: ChildProcess | undefined;
   private readonly logFile = `${this.root}/dockerd.log`;
 
   async start(liveRestore: boolean): Promise<number> {
     const t0 = Date.now();
     const log = fs.openSync(this.logFile, 'a');
-    if (!fs.existsSync(`/sys/class/net/${this.bridge}`)) {
-      execFileSync('ip', ['link', 'add', this.bridge, 'type', 'bridge']);
-      execFileSync('ip', ['addr', 'add', '10.232.255.1/24', 'dev', this.bridge]);
-      execFileSync('ip', ['link', 'set', this.bridge, 'up']);
-    }
     const args = [
       `--data-root=${this.root}/data`,
       `--exec-root=${this.root}/exec`,
@@ -51,12 +42,15 @@ class PrivateDockerd {
       `--host=${this.host}`,
       '--iptables=false',
       '--ip6tables=false',
-      `--bridge=${this.bridge}`,
+      '--bridge=none',
       '--default-address-pool=base=10.231.0.0/16,size=24',
       '--shutdown-timeout=2',
       ...(liveRestore ? ['--live-restore'] : []),
     ];
-    this.proc = spawn('dockerd', args, { stdio: ['ignore', log, log], detached: true });
+    // Its own network namespace (`unshare --net` execs dockerd in place): dockerd's netlink work
+    // stays there. On the host's, a second dockerd deletes `docker0` (with --bridge=none at start,
+    // and when it clears its stale default network on a restart), cutting the system daemon off.
+    this.proc = spawn('unshare', ['--net', '--', 'dockerd', ...args], { stdio: ['ignore', log, log], detached: true });
     fs.closeSync(log);
     const proc = this.proc;
     await waitForAsync('the private dockerd to answer', async () => proc.exitCode === null && (await ping(this.sock)), 30_000, () => this.tail());
@@ -105,7 +99,7 @@ class PrivateDockerd {
       await this.stop();
     }
     // A bridge left behind (daemon gone before `network rm`) keeps its 10.231.x address on the host.
-    for (const b of [...bridges, this.bridge]) if (fs.existsSync(`/sys/class/net/${b}`)) spawnSync('ip', ['link', 'delete', b], { stdio: 'ignore', timeout: 10_000 });
+    for (const b of bridges) if (fs.existsSync(`/sys/class/net/${b}`)) spawnSync('ip', ['link', 'delete', b], { stdio: 'ignore', timeout: 10_000 });
     // Shims left by live-restore (they outlive dockerd and containerd), found by their socket address.
     for (const pid of fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
       try {
