@@ -6,7 +6,7 @@ import path from 'node:path';
 import { Cron } from 'croner';
 import { z } from 'zod';
 import { replicateSection } from './replicate-schema.js';
-import { count, duration, leaf, port, section, SpecError, text } from './schema-kit.js';
+import { byKind, count, leaf, port, section, SpecError, text } from './schema-kit.js';
 
 export const sourceTypes = ['mariadb', 'mysql', 'postgres', 'redis', 'volume', 'config'] as const;
 export type SourceType = (typeof sourceTypes)[number];
@@ -45,6 +45,30 @@ const sourceSchema = section({
   writers: z.array(text).optional().describe('services stopped while this source is restored (default: services depending on `service`)'),
   include_env: z.boolean().optional().describe('config source: include .env (only if you accept storing it in the encrypted repository)'),
 });
+
+export const databaseTypes = ['mariadb', 'mysql', 'postgres', 'redis'] as const;
+
+/** `services.<name>.backup` in berth.yaml: the service's own source, dumped inside its container. */
+const serviceSourceSchema = section({
+  name: name.optional().describe('source name (default: the service name)'),
+  type: z.enum(databaseTypes).optional().describe('database kind (default: detected from the image)'),
+  user: text.optional().describe('database user (default root / postgres)'),
+  password_env: text.optional().describe('environment variable holding the database password'),
+  password_file: text.optional().describe('file holding the database password, relative to the project folder'),
+  database: text.optional().describe('the database to dump (default: from the image\'s environment, e.g. MARIADB_DATABASE)'),
+  writers: z.array(text).optional().describe('services stopped while this source is restored'),
+  volumes: z.array(text).optional().describe('named volumes of this service to back up, each as its own volume source'),
+});
+
+/** `true`: the defaults detected from the image; `false`: nothing of this service; or a mapping. */
+export const serviceBackupSchema = byKind<boolean | z.output<typeof serviceSourceSchema>>('true, false or a mapping like { type: mariadb, database: app }', {
+  scalar: (v) => {
+    if (typeof v !== 'boolean') throw new SpecError();
+    return v;
+  },
+  object: serviceSourceSchema,
+});
+export type RawServiceBackup = z.output<typeof serviceBackupSchema>;
 
 export const backupSchema = section({
   repository: text.describe('restic repository: a local path or sftp:user@host:/path'),
