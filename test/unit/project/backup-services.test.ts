@@ -127,4 +127,11 @@ describe('per-service backup sources', () => {
     assert.match(await loadError({ 'compose.yaml': compose, 'berth.yaml': berth }), /^berth\.yaml:5:\d+ services\.db\.backup\.type: /);
     assert.match(await loadError({ 'compose.yaml': compose, 'berth.yaml': yaml('backup:', '  repository: repo', 'services:', '  db:', '    backup: yes-please') }), /^berth\.yaml:5:\d+ services\.db\.backup: should be true, false or a mapping/);
   });
+
+  it('backup.ssh: resolved for an sftp repository, refused for a local one', async () => {
+    const p = await load({ 'compose.yaml': compose, 'berth.yaml': yaml('backup:', '  repository: sftp:bk@10.0.0.2:/srv/repo', '  ssh: { port: 2222, identity_file: keys/id, known_hosts: kh }') });
+    assert.deepEqual(p.backup!.ssh, { port: 2222, identityFile: path.join(p.dir, 'keys/id'), knownHosts: path.join(p.dir, 'kh') });
+    assert.equal(p.backup!.repository, 'sftp:bk@10.0.0.2:/srv/repo');
+    assert.equal(await loadError({ 'compose.yaml': compose, 'berth.yaml': yaml('backup:', '  repository: repo', '  ssh: { port: 2222 }') }), 'berth.yaml:3:8 backup.ssh: applies to an sftp: repository only');
+  });
 });
