@@ -8,7 +8,9 @@ import type { Reporter } from '../lib/reporter.js';
 import type { BackupConfig, BackupSource } from '../project/backup-schema.js';
 import type { Project } from '../project/model.js';
 import { createBackupStore, type BackupStore } from '../store/backups.js';
+import { sftpCommand, sshArgv } from '../replicate/restic.js';
 import { createRestic, type Restic } from './restic.js';
+import { explainSftpFailures } from './sftp.js';
 import type { SourceContext } from './sources/types.js';
 
 export interface BackupContext extends DeployContext {
@@ -38,7 +40,9 @@ export function createBackupContext(
     restic() {
       const cfg = requireBackup(base.project);
       const password = override.passwordFile ? { file: override.passwordFile } : cfg.password;
-      restic ??= createRestic({ repository: override.repository ?? cfg.repository, password, env });
+      const repository = override.repository ?? cfg.repository;
+      const ssh = sftpCommand(repository, cfg.ssh);
+      restic ??= explainSftpFailures(createRestic({ repository, password, env, ...(ssh && { sftpCommand: ssh }) }), sshArgv(repository, cfg.ssh));
       return restic;
     },
     env,

@@ -57,5 +57,6 @@ export function readFrame(input: Readable): Promise<{ parts: Map<string, Buffer>
     input.on('data', onData);
     input.on('end', onEnd);
     input.on('error', (e) => reject(e));
+    input.resume(); // the caller may have paused it until now
   });
 }

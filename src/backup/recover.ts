@@ -25,7 +25,7 @@ export interface RecoverOptions {
 export interface RecoverOutcome {
   readonly project: string;
   readonly sources: readonly RestoredSource[];
-  /** Sources that need a hand (a host redis: files only). */
+  /** Sources left to a separate `berth restore --source NAME` (a host redis: restoring flushes the whole server). */
   readonly skipped: readonly string[];
   readonly bytes: number;
   readonly totalMs: number;
@@ -127,6 +127,8 @@ async function bootstrapConfig(open: () => Promise<Opened>, dir: string, opts: R
   let bytes = 0;
   const dump = restic.dump(newest.id, newest.paths?.[0] ?? '');
   dump.stdout.on('data', (d: Buffer) => (bytes += d.length));
+  // A 'data' listener alone starts the flow: paused, nothing is lost before the consumer pipes it (pipe resumes).
+  dump.stdout.pause();
   await consumeDump(dump, (input) => pipeInto({ file: 'tar', args: ['-x', '-C', dir] }, input, `config: extract into ${dir}`));
   return bytes;
 }

@@ -3,7 +3,7 @@
  * turns failures into BerthErrors (`restic-errors.ts`). One repository per instance.
  */
 import fs from 'node:fs';
-import type { Readable, Writable } from 'node:stream';
+import { PassThrough, type Readable, type Writable } from 'node:stream';
 import { z } from 'zod';
 import { BerthError } from '../lib/errors.js';
 import type { RepositoryPassword, Retention } from '../project/backup-schema.js';
@@ -97,12 +97,15 @@ export interface ResticOptions {
   readonly password: RepositoryPassword;
   readonly env?: Readonly<Record<string, string | undefined>>;
   readonly binary?: string;
+  /** For an sftp repository: the ssh command restic runs (`-o sftp.command=…`). */
+  readonly sftpCommand?: string;
 }
 
 export function createRestic(opts: ResticOptions): Restic {
   const { repository } = opts;
   const env = resticEnv(opts);
-  const cmd = (args: string[]): Cmd => ({ file: opts.binary ?? 'restic', args, env });
+  const global = opts.sftpCommand ? ['-o', `sftp.command=${opts.sftpCommand}`] : [];
+  const cmd = (args: string[]): Cmd => ({ file: opts.binary ?? 'restic', args: [...global, ...args], env });
   const fail = (r: { stderr: string; code: number | null }, action: string) => classifyResticFailure(r.stderr, r.code, repository, action);
   const run = async (args: string[], action: string): Promise<string> => {
     const r = await capture(cmd(args));
@@ -164,7 +167,10 @@ export function createRestic(opts: ResticOptions): Restic {
       const done = exitOf(child).then((r) => {
         if (r.code !== 0) throw fail(r, `dump ${file}`);
       });
-      return { stdout: child.stdout!, done, cancel: () => child.kill('SIGTERM') };
+      // Not the child's own stdout: when restic exits, Node resumes a child's unpiped stdout and
+      // whatever was still buffered would be lost to a consumer that attaches a moment later.
+      const stdout = child.stdout!.pipe(new PassThrough());
+      return { stdout, done, cancel: () => child.kill('SIGTERM') };
     },
     async unlockStale() {
       await capture(cmd(resticArgs.unlockStale()));

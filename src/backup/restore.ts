@@ -56,7 +56,8 @@ export async function planRestore(ctx: BackupContext, opts: RestoreOptions): Pro
     if (!opts.sources?.length && opts.snapshot === 'latest') {
       if (!(opts.types ?? ['mariadb', 'mysql', 'postgres', 'redis', 'volume']).includes(source.type)) continue;
       if (source.type === 'redis' && !source.service && !opts.to) {
-        ctx.report.warn(`${source.name}: a redis on the host is restored as files only (--source ${source.name} --to DIR); skipped`);
+        // It empties the whole server (which other programs may share): only when asked for by name.
+        ctx.report.warn(`${source.name}: a redis on the host is restored only when named (--source ${source.name}: the server is flushed and its keys copied back); skipped`);
         continue;
       }
     }
@@ -103,6 +104,8 @@ async function restoreOne(ctx: BackupContext, { source, snapshot }: RestorePlanI
     } else {
       const dump = restic.dump(snapshot.id, snapshot.paths?.[0] ?? '');
       dump.stdout.on('data', (d: Buffer) => (bytes += d.length));
+      // A 'data' listener alone starts the flow: paused, nothing is lost before the consumer pipes it (pipe resumes).
+      dump.stdout.pause();
       summary = await consumeDump(dump, (input) => driver.restore(sctx, input, opts.to ? { to: opts.to } : {}));
     }
   } catch (err) {

@@ -109,6 +109,8 @@ async function drill(ctx: BackupContext, restic: Restic, snap: Snapshot, verifyI
     } else {
       const dump = restic.dump(snap.id, file);
       dump.stdout.on('data', (d: Buffer) => (bytes += d.length));
+      // A 'data' listener alone starts the flow: paused, nothing is lost before the consumer pipes it (pipe resumes).
+      dump.stdout.pause();
       outcome = await consumeDump(dump, (input) => driver.drill(sourceContext(ctx, source), input, facts));
     }
     result = { source: sourceName, snapshot: snap.short_id, ok: outcome.ok, restoreMs: ctx.clock() - t0, bytes, summary: outcome.summary, mismatches: outcome.mismatches };

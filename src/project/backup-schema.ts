@@ -5,8 +5,8 @@
 import path from 'node:path';
 import { Cron } from 'croner';
 import { z } from 'zod';
-import { replicateSection } from './replicate-schema.js';
-import { count, duration, leaf, port, section, SpecError, text } from './schema-kit.js';
+import { replicateSection, type ReplicateSsh } from './replicate-schema.js';
+import { byKind, count, leaf, port, section, SpecError, text } from './schema-kit.js';
 
 export const sourceTypes = ['mariadb', 'mysql', 'postgres', 'redis', 'volume', 'config'] as const;
 export type SourceType = (typeof sourceTypes)[number];
@@ -46,6 +46,30 @@ const sourceSchema = section({
   include_env: z.boolean().optional().describe('config source: include .env (only if you accept storing it in the encrypted repository)'),
 });
 
+export const databaseTypes = ['mariadb', 'mysql', 'postgres', 'redis'] as const;
+
+/** `services.<name>.backup` in berth.yaml: the service's own source, dumped inside its container. */
+const serviceSourceSchema = section({
+  name: name.optional().describe('source name (default: the service name)'),
+  type: z.enum(databaseTypes).optional().describe('database kind (default: detected from the image)'),
+  user: text.optional().describe('database user (default root / postgres)'),
+  password_env: text.optional().describe('environment variable holding the database password'),
+  password_file: text.optional().describe('file holding the database password, relative to the project folder'),
+  database: text.optional().describe('the database to dump (default: from the image\'s environment, e.g. MARIADB_DATABASE)'),
+  writers: z.array(text).optional().describe('services stopped while this source is restored'),
+  volumes: z.array(text).optional().describe('named volumes of this service to back up, each as its own volume source'),
+});
+
+/** `true`: the defaults detected from the image; `false`: nothing of this service; or a mapping. */
+export const serviceBackupSchema = byKind<boolean | z.output<typeof serviceSourceSchema>>('true, false or a mapping like { type: mariadb, database: app }', {
+  scalar: (v) => {
+    if (typeof v !== 'boolean') throw new SpecError();
+    return v;
+  },
+  object: serviceSourceSchema,
+});
+export type RawServiceBackup = z.output<typeof serviceBackupSchema>;
+
 export const backupSchema = section({
   repository: text.describe('restic repository: a local path or sftp:user@host:/path'),
   password_file: text.optional().describe('file holding the repository password, relative to the project folder'),
@@ -54,6 +78,13 @@ export const backupSchema = section({
   retention: section({ daily: count.optional(), weekly: count.optional(), monthly: count.optional() }).optional(),
   suspect_ratio: ratio.optional().describe('a dump smaller than this share of the previous one is suspect (default 0.5)'),
   helper_image: text.optional().describe('image with tar and sha256sum used to read volumes (default berth-helper:local, built on first use)'),
+  ssh: section({
+    port: port.optional().describe('SSH port of the repository host, default 22'),
+    identity_file: text.optional().describe('private key used to log in to the repository host'),
+    known_hosts: text.optional().describe("known_hosts file with the repository host's key (strict checking)"),
+  })
+    .optional()
+    .describe('for an sftp: repository: how to reach its host (else ~/.ssh/config applies)'),
   sources: z.record(name, sourceSchema).optional(),
   replicate: replicateSection.optional().describe('on the backup host: pull the primary’s snapshots into this repository'),
 });
@@ -92,6 +123,8 @@ export interface BackupConfig {
   readonly retention: Retention;
   readonly suspectRatio: number;
   readonly helperImage: string;
+  /** For an sftp repository: port, key and known_hosts for the ssh that restic runs. */
+  readonly ssh: ReplicateSsh;
   readonly sources: Readonly<Record<string, BackupSource>>;
 }
 
@@ -112,6 +145,7 @@ export function resolveBackup(raw: RawBackup, dir: string): { config: BackupConf
     return env ? { env } : file ? { file: abs(file) } : undefined;
   };
   const repository = /^[a-z0-9]+:/.test(raw.repository) ? raw.repository : abs(raw.repository);
+  if (raw.ssh && !/^sftp:/.test(raw.repository)) problems.push({ path: ['ssh'], message: 'applies to an sftp: repository only' });
   const sources: Record<string, BackupSource> = {};
   for (const [key, s] of Object.entries(raw.sources ?? {})) {
     const at = ['sources', key];
@@ -141,6 +175,7 @@ export function resolveBackup(raw: RawBackup, dir: string): { config: BackupConf
     retention: { ...backupDefaults.retention, ...dropEmpty(raw.retention ?? {}) },
     suspectRatio: raw.suspect_ratio ?? backupDefaults.suspectRatio,
     helperImage: raw.helper_image ?? backupDefaults.helperImage,
+    ssh: dropEmpty({ port: raw.ssh?.port, identityFile: raw.ssh?.identity_file && abs(raw.ssh.identity_file), knownHosts: raw.ssh?.known_hosts && abs(raw.ssh.known_hosts) }),
     sources,
   };
   return { config, problems };

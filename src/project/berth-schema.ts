@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import { notifySchema } from './notify-schema.js';
-import { backupSchema } from './backup-schema.js';
+import { backupSchema, serviceBackupSchema } from './backup-schema.js';
 import { count, duration, leaf, port, section, SpecError, text } from './schema-kit.js';
 import { monitorSchema, serviceMonitorSchema } from './monitor-schema.js';
 
@@ -72,6 +72,7 @@ const berthService = section({
     .describe('HTTP probe that gates a deploy'),
   deploy: deployPolicy.optional(),
   monitor: z.lazy(() => serviceMonitorSchema).optional().describe('what the agent watches for this service'),
+  backup: z.lazy(() => serviceBackupSchema).optional().describe('true (defaults detected from the image), false (left out), or this service\'s backup source'),
 });
 
 export type RawBerthService = z.output<typeof berthService>;

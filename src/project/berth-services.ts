@@ -19,7 +19,7 @@ export function applyBerthServices(
 ): Record<string, Service> {
   for (const name of Object.keys(berth.services ?? {})) {
     if (!names.includes(name)) {
-      const message = `berth.yaml route to unknown service \`${name}\`; services are: ${names.join(', ')}`;
+      const message = `berth.yaml has settings for unknown service \`${name}\`; services are: ${names.join(', ')}`;
       issues.at(berthRoot, ['services', name], message, 'key');
     }
   }

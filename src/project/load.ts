@@ -7,7 +7,8 @@ import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ConfigError } from '../lib/errors.js';
-import { detectSources, resolveBackup } from './backup-schema.js';
+import { resolveBackup } from './backup-schema.js';
+import { resolveBackupSources } from './backup-services.js';
 import { berthSchema, type RawBerth } from './berth-schema.js';
 import { applyBerthServices } from './berth-services.js';
 import { composeSchema, fileSourceSchema, networkSchema, serviceSchema, volumeSchema } from './compose-schema.js';
@@ -124,20 +125,37 @@ function resolveProject(input: ResolveInput): Omit<Project, 'composeFiles' | 'be
   };
 }
 
-/** `backup:` with its references to services and volumes checked. */
+/** `backup:` plus `services.<name>.backup`, merged (`backup-services.ts`), with references to services checked. */
 function resolveBackupSection(input: ResolveInput, services: Record<string, Service>, volumes: Record<string, Volume>) {
   const raw = input.berth.backup;
-  if (!raw) return undefined;
+  const perService = Object.entries(input.berth.services ?? {}).map(([k, v]) => [k, v.backup] as const);
+  if (!raw) {
+    for (const [name, v] of perService) {
+      if (v !== undefined && v !== false) input.issues.at(input.berthTree, ['services', name, 'backup'], 'backs up into the repository of the top-level `backup:` section, which is missing; add `backup: { repository: PATH }`', 'key');
+    }
+    return undefined;
+  }
   const resolved = resolveBackup(raw, input.root);
-  const { problems } = resolved;
-  const config = raw.sources
-    ? resolved.config
-    : { ...resolved.config, sources: Object.fromEntries(detectSources(Object.values(services), Object.keys(volumes).filter((k) => !volumes[k]!.external)).map((s) => [s.name, s])) };
-  const at = (p: string[], message: string) => input.issues.at(input.berthTree, ['backup', ...p], message);
-  for (const p of problems) at(p.path, p.message);
+  const { sources, problems: sourceProblems } = resolveBackupSources({
+    explicit: raw.sources ? resolved.config.sources : undefined,
+    perService,
+    services: Object.values(services),
+    volumeKeys: Object.keys(volumes).filter((k) => !volumes[k]!.external),
+    dir: input.root,
+  });
+  const config = { ...resolved.config, sources };
+  const at = (p: ReadonlyArray<string | number>, message: string) => input.issues.at(input.berthTree, ['backup', ...p], message);
+  for (const p of resolved.problems) at(p.path, p.message);
+  const index = input.issues.index;
+  for (const p of sourceProblems) {
+    const first = p.firstAt && index.locate(input.berthTree, p.firstAt, 'key');
+    const also = first ? ` (also at ${first.file}:${first.line}:${first.col})` : p.firstFrom ? ` (also ${p.firstFrom})` : '';
+    input.issues.at(input.berthTree, p.path, `${p.message}${also}`, 'key');
+  }
   for (const s of Object.values(config.sources)) {
-    if (s.service && !(s.service in services)) at(['sources', s.name, 'service'], `unknown service "${s.service}"`);
-    for (const w of s.writers ?? []) if (!(w in services)) at(['sources', s.name, 'writers'], `unknown service "${w}"`);
+    const place = raw.sources?.[s.name] ? ['backup', 'sources', s.name] : ['services', s.service ?? s.name, 'backup'];
+    if (s.service && !(s.service in services)) input.issues.at(input.berthTree, [...place, 'service'], `unknown service "${s.service}"`);
+    for (const w of s.writers ?? []) if (!(w in services)) input.issues.at(input.berthTree, [...place, 'writers'], `unknown service "${w}"`);
   }
   return config;
 }

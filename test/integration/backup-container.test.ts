@@ -110,13 +110,17 @@ const mariaSql = (ctr: string, sql: string) => execFileSync('docker', ['exec', '
 const pgSql = (ctr: string, sql: string) => execFileSync('docker', ['exec', ctr, 'psql', '-U', 'postgres', '-d', 'shop', '-XAtq', '-v', 'ON_ERROR_STOP=1', '-c', sql], { encoding: 'utf8' }).trim();
 const redis = (ctr: string, ...args: string[]) => execFileSync('docker', ['exec', ctr, 'redis-cli', '--raw', ...args], { encoding: 'utf8' }).trim();
 
+function ensureImages(): void {
+  if (execFileSync('docker', ['images', '-q', image], { encoding: 'utf8' }).trim() === '') execFileSync('sh', ['-c', buildImage]);
+  if (execFileSync('docker', ['images', '-q', pgImage], { encoding: 'utf8' }).trim() === '') execFileSync('sh', ['-c', buildPgImage]);
+  if (execFileSync('docker', ['images', '-q', mariaImage], { encoding: 'utf8' }).trim() === '') execFileSync('sh', ['-c', buildMariaImage]);
+}
+
 describe('databases in their service containers', { timeout: 120_000 }, () => {
   let p: TestProject;
   let ctr: string;
   before(async () => {
-    if (execFileSync('docker', ['images', '-q', image], { encoding: 'utf8' }).trim() === '') execFileSync('sh', ['-c', buildImage]);
-    if (execFileSync('docker', ['images', '-q', pgImage], { encoding: 'utf8' }).trim() === '') execFileSync('sh', ['-c', buildPgImage]);
-    if (execFileSync('docker', ['images', '-q', mariaImage], { encoding: 'utf8' }).trim() === '') execFileSync('sh', ['-c', buildMariaImage]);
+    ensureImages();
     p = await createTestProject({
       'compose.yaml': `
 services:
@@ -228,5 +232,67 @@ backup:
     assert.deepEqual((JSON.parse(res.stdout) as Array<{ stopped: string[] }>)[0]!.stopped, ['app']);
     assert.equal(mariaSql(maria, 'SELECT COUNT(*) FROM items'), '400');
     assert.equal(mariaSql(maria, "SELECT COUNT(*) FROM information_schema.triggers WHERE trigger_name = 'tr'"), '1');
+  });
+});
+
+describe('sources declared per service in berth.yaml', { timeout: 120_000 }, () => {
+  let p: TestProject;
+  before(async () => {
+    ensureImages();
+    p = await createTestProject({
+      'compose.yaml': `
+services:
+  shopdb:
+    image: ${mariaImage}
+    environment: { MARIADB_ROOT_PASSWORD: m-secret, MARIADB_DATABASE: shop }
+    volumes: ["dbfiles:/var/lib/mysql"]
+    healthcheck: { test: ["CMD", "mariadb", "-uroot", "-pm-secret", "-e", "SELECT 1"], interval: 1s, retries: 60 }
+  cache:
+    image: ${image}
+    volumes: ["cachedata:/data"]
+  app:
+    image: berth-test/app:v1
+    volumes: ["uploads:/uploads", "scratch:/scratch"]
+    depends_on: { shopdb: { condition: service_healthy } }
+volumes:
+  dbfiles: {}
+  cachedata: {}
+  uploads: {}
+  scratch: {}
+`,
+      'berth.yaml': `
+name: {{NAME}}
+backup:
+  repository: repo
+  password_file: backup.pass
+services:
+  shopdb:
+    backup: { name: shop, database: shop, writers: [app] }   # the root password comes from the service's environment
+  cache:
+    backup: false
+  app:
+    backup: { volumes: [uploads] }
+`,
+      'backup.pass': 'per-service-test\n',
+    });
+    const up = await p.berth(['up']);
+    assert.equal(up.code, 0, up.stderr);
+    mariaSql(`${p.name}-shopdb-blue`, "CREATE TABLE items (id INT PRIMARY KEY AUTO_INCREMENT, v TEXT); INSERT INTO items (v) SELECT CONCAT('i', seq) FROM seq_1_to_123");
+    execFileSync('docker', ['exec', `${p.name}-app-blue`, 'sh', '-c', 'echo pic > /uploads/a.jpg && echo junk > /scratch/x']);
+  });
+  after(async () => {
+    await p?.cleanup();
+  });
+
+  it('backup run takes exactly the declared sources; verify drills the database dumped in its container', async () => {
+    const r = await p.berth(['--json', 'backup', 'run']);
+    assert.equal(r.code, 0, r.stderr);
+    const run = JSON.parse(r.stdout) as { status: string; results: Array<{ source: string; type: string; status: string }> };
+    assert.deepEqual(run.results.map((x) => `${x.source}:${x.type}:${x.status}`), ['shop:mariadb:succeeded', 'uploads:volume:succeeded', 'config:config:succeeded']);
+    const v = await p.berth(['--json', 'backup', 'verify']);
+    assert.equal(v.code, 0, v.stderr);
+    const drills = (JSON.parse(v.stdout) as { drills: Array<{ source: string; ok: boolean; summary: string }> }).drills;
+    assert.deepEqual(drills.map((d) => [d.source, d.ok]), [['config', true], ['shop', true], ['uploads', true]]);
+    assert.equal(drills.find((d) => d.source === 'shop')!.summary, '1 tables, 123 rows, checksums equal');
   });
 });

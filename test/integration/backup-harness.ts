@@ -45,6 +45,10 @@ export interface ProjectOptions {
   readonly extraSources?: string;
   /** Put the repository here instead of inside the project's temp dir. */
   readonly repo?: string;
+  /** What berth.yaml names as the repository when it is not `repo` itself (e.g. an sftp: URL of it). */
+  readonly repoUrl?: string;
+  /** Extra lines under `backup:` (YAML, 2-space indent). */
+  readonly extraBackup?: string;
   /** Compose services besides `web`. */
   readonly withWeb?: boolean;
 }
@@ -66,9 +70,9 @@ volumes:
     'berth.yaml': `
 name: {{NAME}}
 backup:
-  repository: ${opts.repo ?? 'repo'}
+  repository: ${opts.repoUrl ?? opts.repo ?? 'repo'}
   password_file: backup.pass
-  sources:
+${opts.extraBackup ?? ''}  sources:
     db: { type: mariadb, database: ${mdb}, user: ${db.user}, password_env: BT_DB_PASSWORD, port: ${db.mariadbPort} }
     pg: { type: postgres, database: ${pdb}, user: ${db.user}, password_env: BT_DB_PASSWORD, port: ${db.postgresPort} }
     cache: { type: redis, port: ${db.redisPort} }
@@ -122,5 +126,5 @@ ${opts.extraSources ?? ''}`,
 
 /** Runs a shell command in a throwaway container with the volume at /d. */
 export function writeVolume(volume: string, script: string): string {
-  return docker('run', '--rm', '-v', `${volume}:/d`, '--entrypoint', '/bin/sh', 'berth-test/app:v1', '-c', script);
+  return docker('run', '--rm', '--network', 'none', '-v', `${volume}:/d`, '--entrypoint', '/bin/sh', 'berth-test/app:v1', '-c', script);
 }

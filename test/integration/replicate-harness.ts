@@ -42,8 +42,11 @@ export interface Sshd {
   sftpArgs(): string[];
 }
 
-/** An sshd on loopback that gives the backup host's key read-only sftp and nothing else. */
-export async function startSshd(dir: string): Promise<Sshd> {
+/**
+ * An sshd on loopback that gives the backup host's key read-only sftp and nothing else
+ * (`writable: true`: read-write sftp, for a primary that backs up into an sftp repository).
+ */
+export async function startSshd(dir: string, opts: { writable?: boolean } = {}): Promise<Sshd> {
   fs.mkdirSync(dir, { recursive: true });
   const hostKey = path.join(dir, 'host_ed25519');
   const clientKey = path.join(dir, 'backup_host_ed25519');
@@ -73,7 +76,7 @@ export async function startSshd(dir: string): Promise<Sshd> {
       'PermitTTY no',
       'Subsystem sftp internal-sftp',
       // Whatever the client asks for, it gets read-only sftp: it can read the primary's repository, never change it.
-      'ForceCommand internal-sftp -R',
+      opts.writable ? 'ForceCommand internal-sftp' : 'ForceCommand internal-sftp -R',
       '',
     ].join('\n'),
   );

@@ -8,11 +8,12 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import type { Writable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import { BerthError } from '../../lib/errors.js';
 import { label } from '../../engine/labels.js';
 import type { Cmd } from '../process.js';
 import { pipeFrom, pipeInto, query } from './io.js';
+import { connectResp, type RespClient, RespError, type RespValue } from './resp.js';
 import type { DrillOutcome, SourceContext, SourceDriver } from './types.js';
 import { inWhere, resolveWhere, sourcePassword, type Where } from './where.js';
 
@@ -109,9 +110,7 @@ export const redisSource: SourceDriver = {
       return `RDB/AOF files extracted into ${opts.to}`;
     }
     const svc = ctx.source.service;
-    if (!svc) {
-      throw new BerthError('BACKUP', `${ctx.source.name}: berth restores a host redis only as files`, 'stop redis, run `berth restore … --source NAME --to DIR`, and copy the files into its data directory');
-    }
+    if (!svc) return restoreOverTcp(ctx, input);
     const [ctr] = await ctx.engine.listContainers({ [label.project]: ctx.project.name, [label.service]: svc });
     if (!ctr) throw new BerthError('BACKUP', `${ctx.source.name}: service ${svc} has no container to restore into`, 'run `berth up` first');
     // The caller stopped the service (it is one of the writers); write into its /data through a helper.
@@ -125,18 +124,97 @@ export const redisSource: SourceDriver = {
 };
 
 async function keysInScratchServer(dir: string, rdb: string, what: string): Promise<number> {
+  const scratch = await startScratchServer(dir, rdb, what);
+  try {
+    return keyCount(scratch.keyspace);
+  } finally {
+    scratch.stop();
+  }
+}
+
+/** A private redis-server on a free loopback port that loads `rdb` from `dir`; resolves once loaded. */
+async function startScratchServer(dir: string, rdb: string, what: string): Promise<{ port: number; keyspace: string; stop(): void }> {
   const port = await freePort();
   const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--dbfilename', rdb, '--appendonly', 'no', '--save', ''], { stdio: 'ignore' });
+  const stop = () => void child.kill('SIGKILL');
   try {
     const deadline = Date.now() + 60_000;
     for (;;) {
       const info = await query({ file: 'redis-cli', args: ['-p', String(port), 'INFO', 'keyspace'] }, what).catch(() => undefined);
-      if (info !== undefined && !/loading:1/.test(info)) return keyCount(info);
+      if (info !== undefined && !/loading:1/.test(info)) return { port, keyspace: info, stop };
+      if (child.exitCode !== null) throw new BerthError('BACKUP', `${what}: scratch redis-server exited with ${child.exitCode} (is the RDB readable by this redis version?)`);
       if (Date.now() > deadline) throw new BerthError('BACKUP', `${what}: scratch redis-server did not answer within 60 s`);
       await sleep(100);
     }
+  } catch (err) {
+    stop();
+    throw err;
+  }
+}
+
+/** Keys per database index, from INFO keyspace. */
+export function keysPerDb(infoKeyspace: string): Map<number, number> {
+  return new Map([...infoKeyspace.matchAll(/^db(\d+):keys=(\d+)/gm)].map((m) => [Number(m[1]), Number(m[2])]));
+}
+
+const text = (v: RespValue) => (Buffer.isBuffer(v) ? v.toString('utf8') : String(v));
+const migrateBatch = 500;
+
+/**
+ * A redis on the host (no container to swap /data in): the RDB from the snapshot is loaded into a
+ * scratch redis-server, the target is emptied (FLUSHALL: the RDB is the whole server), and the
+ * scratch server copies every key over with MIGRATE … COPY REPLACE (values, TTLs). The key count
+ * per database must then be the same on both, else the restore fails.
+ */
+async function restoreOverTcp(ctx: SourceContext, input: Readable): Promise<string> {
+  const s = ctx.source;
+  const what = `${s.name}: restore into redis ${s.host}:${s.port ?? 6379}`;
+  const password = sourcePassword(ctx, ['REDIS_PASSWORD']);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-redis-restore-'));
+  let scratch: Awaited<ReturnType<typeof startScratchServer>> | undefined;
+  const clients: RespClient[] = [];
+  try {
+    await pipeInto({ file: 'tar', args: ['-x', '-C', dir] }, input, `${what}: extract`);
+    // The tar holds the RDB file and, with appendonly, the AOF directory.
+    const files = fs.readdirSync(dir, { withFileTypes: true }).filter((e) => e.isFile()).map((e) => e.name);
+    const rdb = files.find((f) => f.endsWith('.rdb')) ?? files[0];
+    if (!rdb) throw new BerthError('BACKUP', `${what}: the snapshot holds no RDB file (${fs.readdirSync(dir).join(', ') || 'empty'})`);
+    scratch = await startScratchServer(dir, rdb, what);
+    const wanted = keysPerDb(scratch.keyspace);
+    const from = await connectResp({ host: '127.0.0.1', port: scratch.port }, `${what} (scratch server)`);
+    clients.push(from);
+    const to = await connectResp({ host: s.host, port: s.port ?? 6379, ...(password && { password }), ...(s.user && { user: s.user }) }, what);
+    clients.push(to);
+    ctx.report.info(`${s.name}: FLUSHALL on ${s.host}:${s.port ?? 6379}, then copying ${[...wanted.values()].reduce((a, b) => a + b, 0)} keys from the snapshot`);
+    await to.command('FLUSHALL');
+    const auth = password ? (s.user ? ['AUTH2', s.user, password] : ['AUTH', password]) : [];
+    for (const [db, expected] of wanted) {
+      await from.command('SELECT', db);
+      let cursor = '0';
+      let copied = 0;
+      do {
+        const [next, keys] = (await from.command('SCAN', cursor, 'COUNT', migrateBatch)) as [Buffer, Buffer[]];
+        cursor = text(next);
+        if (keys.length === 0) continue;
+        await from.command('MIGRATE', s.host, s.port ?? 6379, '', db, 60_000, 'COPY', 'REPLACE', ...auth, 'KEYS', ...keys);
+        copied += keys.length;
+      } while (cursor !== '0');
+      ctx.report.info(`${s.name}: db${db}: ${copied} of ${expected} keys copied`);
+    }
+    const got = keysPerDb(text(await to.command('INFO', 'keyspace')));
+    const differs = [...new Set([...wanted.keys(), ...got.keys()])].filter((db) => (wanted.get(db) ?? 0) !== (got.get(db) ?? 0));
+    if (differs.length) {
+      throw new BerthError('BACKUP', `${what}: key counts differ after the copy: ${differs.map((db) => `db${db} ${got.get(db) ?? 0} of ${wanted.get(db) ?? 0}`).join(', ')}`, 'something wrote to the target meanwhile (stop its writers: `writers:` on the source), or keys expired during the copy; restore again');
+    }
+    const total = [...got.values()].reduce((a, b) => a + b, 0);
+    return `${total} keys in ${got.size} database(s) copied into ${s.host}:${s.port ?? 6379} (flushed first; key counts equal)`;
+  } catch (err) {
+    if (err instanceof RespError) throw new BerthError('BACKUP', `${what}: redis answered ${err.message}`, /NOAUTH|WRONGPASS|invalid password/i.test(err.message) ? 'set password_env or password_file on the source' : undefined);
+    throw err;
   } finally {
-    child.kill('SIGKILL');
+    for (const c of clients) c.close();
+    scratch?.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
   }
 }
 

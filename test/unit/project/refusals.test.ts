@@ -108,9 +108,9 @@ const cases: [string, Record<string, string>, string][] = [
     'compose.yaml:4:13 services.web.ports[0]: port clash: host port 8443 is published by edge.listen and web (also at berth.yaml:2:12)',
   ],
   [
-    'berth.yaml route to unknown service',
+    'berth.yaml has settings for unknown service',
     { 'compose.yaml': yaml(...web), 'berth.yaml': yaml('services:', '  api:', '    route: {hosts: [api.localhost], port: 80}') },
-    'berth.yaml:2:3 services.api: berth.yaml route to unknown service `api`; services are: web',
+    'berth.yaml:2:3 services.api: berth.yaml has settings for unknown service `api`; services are: web',
   ],
   [
     'berth.yaml unknown key',
@@ -176,7 +176,7 @@ test('every problem is reported at once, in file order', async () => {
     'compose.yaml:3:5 services.web.build: build is not supported: berth deploys images; build it with `docker build -t NAME .` and set `image: NAME`',
     'compose.yaml:4:5 services.web.privileged: unsupported key `privileged`: berth does not run privileged containers; grant what is needed with cap_add',
     'compose.yaml:8:15 services.db.volumes[0]: volume `data` is not declared in the top-level `volumes:` section',
-    'berth.yaml:2:3 services.api: berth.yaml route to unknown service `api`; services are: web, db',
+    'berth.yaml:2:3 services.api: berth.yaml has settings for unknown service `api`; services are: web, db',
   ]);
 });
 

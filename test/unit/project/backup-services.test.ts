@@ -1,0 +1,137 @@
+/** `services.<name>.backup` merged with `backup.sources` and the detected defaults, through loadProject. */
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { load, loadError, yaml } from './helpers.js';
+
+const compose = yaml(
+  'services:',
+  '  db:',
+  '    image: mariadb:11',
+  '    environment: { MARIADB_DATABASE: shop, MARIADB_ROOT_PASSWORD: x }',
+  '    volumes: ["dbdata:/var/lib/mysql"]',
+  '  pg:',
+  '    image: postgres:16',
+  '    environment: { POSTGRES_DB: orders }',
+  '  cache:',
+  '    image: redis:7',
+  '    volumes: ["cachedata:/data"]',
+  '  web:',
+  '    image: nginx',
+  '    volumes: ["uploads:/u", "tmpfiles:/t"]',
+  'volumes:',
+  '  dbdata: {}',
+  '  cachedata: {}',
+  '  uploads: {}',
+  '  tmpfiles: {}',
+);
+
+const names = async (berth: string) => Object.keys((await load({ 'compose.yaml': compose, 'berth.yaml': berth })).backup!.sources);
+
+describe('per-service backup sources', () => {
+  it('detection alone: databases from images, every other named volume', async () => {
+    assert.deepEqual(await names(yaml('backup:', '  repository: repo')), ['db', 'pg', 'cache', 'uploads', 'tmpfiles']);
+  });
+
+  it('`backup: false` leaves a service and its volumes out of detection', async () => {
+    const berth = yaml('backup:', '  repository: repo', 'services:', '  cache:', '    backup: false', '  web:', '    backup: false');
+    assert.deepEqual(await names(berth), ['db', 'pg']);
+  });
+
+  it('a mapping replaces the detected source of that service; its volumes are the listed ones only', async () => {
+    const berth = yaml(
+      'backup:',
+      '  repository: repo',
+      'services:',
+      '  db:',
+      '    backup: { database: other, user: app, password_env: DB_PW, writers: [web] }',
+      '  web:',
+      '    backup: { volumes: [uploads] }',
+    );
+    const p = await load({ 'compose.yaml': compose, 'berth.yaml': berth });
+    const s = p.backup!.sources;
+    assert.deepEqual(Object.keys(s), ['pg', 'cache', 'db', 'uploads']);
+    assert.deepEqual(s.db, { name: 'db', type: 'mariadb', service: 'db', host: '127.0.0.1', user: 'app', password: { env: 'DB_PW' }, database: 'other', writers: ['web'], includeEnv: false });
+    assert.deepEqual(s.uploads, { name: 'uploads', type: 'volume', volume: 'uploads', host: '127.0.0.1', includeEnv: false });
+  });
+
+  it('with backup.sources: only those, plus per-service declarations in berth.yaml order; `true` adds the detected default', async () => {
+    const berth = yaml(
+      'backup:',
+      '  repository: repo',
+      '  sources:',
+      '    files: { type: volume, volume: tmpfiles }',
+      'services:',
+      '  pg:',
+      '    backup: true',
+      '  db:',
+      '    backup: { name: maindb, password_file: secrets/db.pass }',
+    );
+    const p = await load({ 'compose.yaml': compose, 'berth.yaml': berth });
+    const s = p.backup!.sources;
+    assert.deepEqual(Object.keys(s), ['files', 'pg', 'maindb']);
+    assert.deepEqual(s.pg, { name: 'pg', type: 'postgres', service: 'pg', host: '127.0.0.1', database: 'orders', includeEnv: false });
+    assert.equal(s.maindb!.database, 'shop');
+    assert.deepEqual(s.maindb!.password, { file: path.join(p.dir, 'secrets/db.pass') });
+  });
+
+  it('an explicit type on a service whose image is not recognised', async () => {
+    const c = yaml('services:', '  store:', '    image: registry.example/custom-db:3');
+    const p = await load({ 'compose.yaml': c, 'berth.yaml': yaml('backup:', '  repository: repo', 'services:', '  store:', '    backup: { type: postgres, database: app }') });
+    assert.deepEqual(p.backup!.sources.store, { name: 'store', type: 'postgres', service: 'store', host: '127.0.0.1', database: 'app', includeEnv: false });
+  });
+
+  it('a duplicate source name names both places', async () => {
+    const berth = yaml('backup:', '  repository: repo', '  sources:', '    db: { type: volume, volume: dbdata }', 'services:', '  db:', '    backup: true');
+    assert.equal(
+      await loadError({ 'compose.yaml': compose, 'berth.yaml': berth }),
+      'berth.yaml:7:5 services.db.backup: backup source name `db` is used twice; rename one (per-service sources take `name:`) (also at berth.yaml:4:5)',
+    );
+  });
+
+  it('a per-service name that clashes with a detected source', async () => {
+    const berth = yaml('backup:', '  repository: repo', 'services:', '  web:', '    backup: { volumes: [uploads] }', '  pg:', '    backup: { name: db }');
+    assert.match(await loadError({ 'compose.yaml': compose, 'berth.yaml': berth }), /^berth\.yaml:7:5 services\.pg\.backup: backup source name `db` is used twice.*\(also detected from the image of service db\)$/);
+  });
+
+  it('a detected volume steps aside for a declared name', async () => {
+    const c = yaml('services:', '  db:', '    image: mariadb', '    environment: { MARIADB_DATABASE: a }', '  web:', '    image: nginx', '    volumes: ["db:/x"]', 'volumes:', '  db: {}');
+    const berth = yaml('backup:', '  repository: repo', 'services:', '  db:', '    backup: { user: root }');
+    const p = await load({ 'compose.yaml': c, 'berth.yaml': berth });
+    assert.deepEqual(Object.keys(p.backup!.sources), ['db-volume', 'db']);
+  });
+
+  it('an unknown service, a volume the service does not mount, nothing to detect, no backup section: file:line each', async () => {
+    const berth = yaml('backup:', '  repository: repo', 'services:', '  api:', '    backup: true', '  web:', '    backup: { volumes: [uploads, dbdata] }', '  pg:', '    backup: { type: mariadb }');
+    assert.equal(
+      await loadError({ 'compose.yaml': compose, 'berth.yaml': berth }),
+      [
+        'berth.yaml:4:3 services.api: berth.yaml has settings for unknown service `api`; services are: db, pg, cache, web',
+        'berth.yaml:7:34 services.web.backup.volumes[1]: `dbdata` is not a named volume of service `web`; its named volumes are: uploads, tmpfiles',
+        'berth.yaml:9:5 services.pg.backup: a mariadb source needs `database` (none found in the service\'s environment)',
+      ].join('\n'),
+    );
+    const c = yaml('services:', '  web:', '    image: nginx');
+    assert.equal(
+      await loadError({ 'compose.yaml': c, 'berth.yaml': yaml('backup:', '  repository: repo', 'services:', '  web:', '    backup: true') }),
+      'berth.yaml:5:5 services.web.backup: nothing to detect for service `web`: its image nginx is no known database and it mounts no named volume; give `type:` and `database:`, or `volumes:`',
+    );
+    assert.equal(
+      await loadError({ 'compose.yaml': compose, 'berth.yaml': yaml('services:', '  db:', '    backup: true') }),
+      'berth.yaml:3:5 services.db.backup: backs up into the repository of the top-level `backup:` section, which is missing; add `backup: { repository: PATH }`',
+    );
+  });
+
+  it('a wrong kind of value is a schema error at its line', async () => {
+    const berth = yaml('backup:', '  repository: repo', 'services:', '  db:', '    backup: { type: mongodb }');
+    assert.match(await loadError({ 'compose.yaml': compose, 'berth.yaml': berth }), /^berth\.yaml:5:\d+ services\.db\.backup\.type: /);
+    assert.match(await loadError({ 'compose.yaml': compose, 'berth.yaml': yaml('backup:', '  repository: repo', 'services:', '  db:', '    backup: yes-please') }), /^berth\.yaml:5:\d+ services\.db\.backup: should be true, false or a mapping/);
+  });
+
+  it('backup.ssh: resolved for an sftp repository, refused for a local one', async () => {
+    const p = await load({ 'compose.yaml': compose, 'berth.yaml': yaml('backup:', '  repository: sftp:bk@10.0.0.2:/srv/repo', '  ssh: { port: 2222, identity_file: keys/id, known_hosts: kh }') });
+    assert.deepEqual(p.backup!.ssh, { port: 2222, identityFile: path.join(p.dir, 'keys/id'), knownHosts: path.join(p.dir, 'kh') });
+    assert.equal(p.backup!.repository, 'sftp:bk@10.0.0.2:/srv/repo');
+    assert.equal(await loadError({ 'compose.yaml': compose, 'berth.yaml': yaml('backup:', '  repository: repo', '  ssh: { port: 2222 }') }), 'berth.yaml:3:8 backup.ssh: applies to an sftp: repository only');
+  });
+});
