@@ -72,11 +72,23 @@ export function createMonitor(o: MonitorOptions): Monitor {
     return !last || last.ok !== r.ok || r.atMs - last.atMs >= 15_000;
   };
 
-  const runStep = async (input: RulesInput): Promise<void> => {
+  /** A failing probe of a service stopped on purpose is no failure: it reads "stopped on purpose" and alerts nobody. */
+  const intended = (input: RulesInput): RulesInput => {
+    if (input.type !== 'result' || input.result.ok) return input;
+    const service = probes.get(input.probeId)?.service;
+    const stopped = service === undefined ? undefined : o.store.stoppedOnPurpose(service);
+    if (!stopped) return input;
+    const summary = `${service} stopped on purpose (${stopped.reason} by ${stopped.by} at ${new Date(stopped.atMs).toISOString()}); last probe: ${input.result.summary}`;
+    return { ...input, result: { ok: true, summary, atMs: input.result.atMs } };
+  };
+
+  const runStep = async (raw: RulesInput): Promise<void> => {
+    const input = intended(raw);
     const now = o.clock();
     const out = step(state, input, { now, rules, probes, groups: groupCfg, silenced: silencedAt(now) });
     const notifications = await Promise.all(out.notices.map(async (n) => buildNotification(n, o.project.name, await logLines(n))));
-    const writeProbe = input.type === 'result' && probeRowDue(input.probeId, input.result);
+    // A failure turned into "stopped on purpose" is always written: `berth probes` shows why nothing alerts.
+    const writeProbe = input.type === 'result' && (input !== raw || probeRowDue(input.probeId, input.result));
     const changes = diff(out.state);
     if (writeProbe || changes.length > 0 || out.transitions.length > 0 || notifications.length > 0) {
       o.store.transaction(() => {
