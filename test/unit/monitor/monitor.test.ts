@@ -93,6 +93,9 @@ it('a service stopped on purpose (berth down) does not alert; once started again
     assert.equal(stopped.clear('shop', 'web'), true);
     assert.equal(stopped.clear('shop', 'web'), false);
     assert.deepEqual(stopped.list('other').map((r) => r.service), ['web'], 'per project');
+    m.report('container:web', { ok: true, summary: 'container shop-web-blue running', atMs: Date.now() });
+    await settle();
+    assert.equal(monitorStore.probes().find((r) => r.probeId === 'container:web')?.summary, 'container shop-web-blue running', 'the "stopped on purpose" row is replaced at once');
     m.report('container:web', { ok: false, summary: 'container shop-web-blue died (exit code 1)', atMs: Date.now() });
     await settle();
     await m.stop();
