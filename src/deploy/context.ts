@@ -6,6 +6,7 @@ import type { Clock, Sleep } from '../lib/time.js';
 import type { Project } from '../project/model.js';
 import type { Edge } from '../proxy/edge.js';
 import type { DeploymentStore } from '../store/deployments.js';
+import type { StoppedStore } from '../store/stopped.js';
 import type { DeployLock } from './lock.js';
 
 export interface DeployContext {
@@ -13,6 +14,8 @@ export interface DeployContext {
   readonly engine: Engine;
   readonly edge: Edge;
   readonly deployments: DeploymentStore;
+  /** Services stopped on purpose (`berth down`): the agent does not alert on them until they are started again. */
+  readonly stopped: StoppedStore;
   readonly audit: AuditTrail;
   readonly lock: DeployLock;
   readonly clock: Clock;

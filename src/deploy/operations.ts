@@ -100,6 +100,10 @@ export function downProject(ctx: DeployContext, opts: LockOptions & { volumes: b
   return withDeployLock(ctx, 'berth down', opts, async () => {
     const { project, engine } = ctx;
     const containers = await engine.listContainers({ [label.project]: project.name });
+    // Before the first container goes: the agent must know these deaths are intended.
+    const services = Object.keys(project.services);
+    for (const s of services) ctx.stopped.mark(project.name, s, { now: ctx.clock(), user: ctx.user, reason: 'berth down' });
+    ctx.audit.append({ user: ctx.user, action: 'stop', project: project.name, target: '*', outcome: 'succeeded', details: { services, reason: 'berth down' } });
     for (const c of containers) await engine.removeContainer(c.id);
     await ctx.edge.remove();
     for (const s of Object.keys(project.services)) ctx.deployments.clearLive(project.name, s);

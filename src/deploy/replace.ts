@@ -65,6 +65,8 @@ export async function replaceService(ctx: DeployContext, req: ReplaceRequest): P
     user: ctx.user,
     startedAt: started,
   });
+  // Started again on purpose: from now on a death of this service alerts (the running deployment silences the deploy itself).
+  ctx.stopped.clear(project.name, service.name);
   const exits = await watchDeploymentExits(ctx.engine, dep.id);
   const run = { ctx, req, dep, color, imageId: image.id, started, exits };
   try {

@@ -42,10 +42,12 @@ export async function up(ctx: DeployContext): Promise<UpResult> {
     const service = project.services[name]!;
     await waitForDependencies(ctx, service);
     if (jobs.has(name)) {
+      ctx.stopped.clear(project.name, name);
       services.push({ service: name, action: await runJob(ctx, service) });
       continue;
     }
     if (await isUnchanged(ctx, service)) {
+      ctx.stopped.clear(project.name, name);
       services.push({ service: name, action: 'unchanged' });
       continue;
     }

@@ -10,6 +10,7 @@ import type { Project } from '../project/model.js';
 import { createHaproxyEdge } from '../proxy/haproxy.js';
 import { openStore, type Store } from '../store/db.js';
 import { createDeploymentStore } from '../store/deployments.js';
+import { createStoppedStore } from '../store/stopped.js';
 import type { DeployContext } from './context.js';
 import { createDeployLock } from './lock.js';
 
@@ -28,6 +29,7 @@ export function openDeployContext(project: Project, report: Reporter): OpenDeplo
     edge: createHaproxyEdge({ engine, project }),
     store,
     deployments: createDeploymentStore(store.db, systemClock),
+    stopped: createStoppedStore(store.db),
     audit: createAuditTrail(store.db, { clock: systemClock, headFile: path.join(project.stateDir, 'audit.head') }),
     lock: createDeployLock(store.db, { clock: systemClock, sleep: realSleep, pid: process.pid, host: os.hostname(), user }),
     clock: systemClock,

@@ -66,17 +66,29 @@ export function createMonitor(o: MonitorOptions): Monitor {
     };
   };
   // Probe rows are written when a probe flips, else at most every 15 s (what `berth probes` shows).
-  const probeWritten = new Map<string, { ok: boolean; atMs: number }>();
-  const probeRowDue = (id: string, r: ProbeResult): boolean => {
+  // A row that says "stopped on purpose" is rewritten by the next real result, whatever it is.
+  const probeWritten = new Map<string, { ok: boolean; atMs: number; intended: boolean }>();
+  const probeRowDue = (id: string, r: ProbeResult, intended: boolean): boolean => {
     const last = probeWritten.get(id);
-    return !last || last.ok !== r.ok || r.atMs - last.atMs >= 15_000;
+    return !last || last.ok !== r.ok || last.intended !== intended || r.atMs - last.atMs >= 15_000;
   };
 
-  const runStep = async (input: RulesInput): Promise<void> => {
+  /** A failing probe of a service stopped on purpose is no failure: it reads "stopped on purpose" and alerts nobody. */
+  const intended = (input: RulesInput): RulesInput => {
+    if (input.type !== 'result' || input.result.ok) return input;
+    const service = probes.get(input.probeId)?.service;
+    const stopped = service === undefined ? undefined : o.store.stoppedOnPurpose(service);
+    if (!stopped) return input;
+    const summary = `${service} stopped on purpose (${stopped.reason} by ${stopped.by} at ${new Date(stopped.atMs).toISOString()}); last probe: ${input.result.summary}`;
+    return { ...input, result: { ok: true, summary, atMs: input.result.atMs } };
+  };
+
+  const runStep = async (raw: RulesInput): Promise<void> => {
+    const input = intended(raw);
     const now = o.clock();
     const out = step(state, input, { now, rules, probes, groups: groupCfg, silenced: silencedAt(now) });
     const notifications = await Promise.all(out.notices.map(async (n) => buildNotification(n, o.project.name, await logLines(n))));
-    const writeProbe = input.type === 'result' && probeRowDue(input.probeId, input.result);
+    const writeProbe = input.type === 'result' && probeRowDue(input.probeId, input.result, input !== raw);
     const changes = diff(out.state);
     if (writeProbe || changes.length > 0 || out.transitions.length > 0 || notifications.length > 0) {
       o.store.transaction(() => {
@@ -92,7 +104,7 @@ export function createMonitor(o: MonitorOptions): Monitor {
         for (const n of notifications) o.notifier.notify(n);
       });
     }
-    if (writeProbe && input.type === 'result') probeWritten.set(input.probeId, { ok: input.result.ok, atMs: input.result.atMs });
+    if (writeProbe && input.type === 'result') probeWritten.set(input.probeId, { ok: input.result.ok, atMs: input.result.atMs, intended: input !== raw });
     state = out.state;
     saved.alerts = new Map(Object.values(state.alerts).map((a) => [a.key, JSON.stringify(a)]));
     saved.groups = new Map(Object.values(state.groups).map((g) => [g.key, JSON.stringify(g)]));

@@ -58,6 +58,10 @@ const berthService = section({
   route: section({
     hosts: z.array(hostName).optional().describe('host names the edge routes to this service'),
     port: port.optional().describe("container port; default: the service's first port, else first expose"),
+    tls: z
+      .union([z.literal(true), section({ listen: listenSpec.optional().describe('default "443"') })])
+      .optional()
+      .describe('the host names are served over HTTPS at `listen` (a TLS terminator in front of the edge); the agent watches the certificate'),
   })
     .optional()
     .describe('how the edge reaches the service'),

@@ -73,7 +73,8 @@ function resolveRoute(base: ServiceBase, raw: NonNullable<Settings['route']>, fa
     fail('route', `service \`${base.name}\` publishes and exposes no port; set \`route.port\``);
     return undefined;
   }
-  return { hosts: raw.hosts ?? [], port };
+  const tls = raw.tls === true ? { hostIp: '0.0.0.0', hostPort: 443 } : raw.tls && (raw.tls.listen ?? { hostIp: '0.0.0.0', hostPort: 443 });
+  return { hosts: raw.hosts ?? [], port, ...(tls ? { tls } : {}) };
 }
 
 function resolveProbe(

@@ -55,6 +55,12 @@ export interface Route {
   readonly hosts: readonly string[];
   /** Container port the edge sends traffic to. */
   readonly port: number;
+  /**
+   * berth.yaml `route.tls`: where the route's host names are served over HTTPS. berth's edge
+   * speaks plain HTTP, so this is a TLS terminator in front of it (or the service itself); berth
+   * does not serve it, the agent checks its certificate (a default TLS-expiry probe per host).
+   */
+  readonly tls?: { readonly hostIp: string; readonly hostPort: number };
 }
 
 /** berth.yaml: the HTTP health probe used to gate a deploy (used when set; else Compose healthcheck). */

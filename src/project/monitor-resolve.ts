@@ -123,7 +123,40 @@ function serviceProbes(service: Service, raw: RawServiceMonitor | undefined, top
       intervalMs: own?.interval ?? topStats?.interval ?? d.statsIntervalMs,
     });
   }
+  out.push(...routeTlsProbes(service, raw, common, fail));
   return out;
+}
+
+/**
+ * Every host of a route served over TLS (`route.tls`) gets a certificate-expiry probe, unless
+ * `monitor.tls: false`; severity warning, hourly, 14 days of warning unless overridden.
+ */
+function routeTlsProbes(service: Service, raw: RawServiceMonitor | undefined, common: AlertSettings & { readonly labels: Record<string, string> }, fail: Fail): ProbeSpec[] {
+  const d = monitorDefaults;
+  const own = raw?.tls;
+  const at = service.route?.tls;
+  if (own === false) return [];
+  if (!at) {
+    if (own !== undefined) fail(['services', service.name, 'monitor', 'tls'], 'the service has no `route.tls`: nothing serves its certificate; set route.tls or drop this');
+    return [];
+  }
+  const host = at.hostIp === '0.0.0.0' || at.hostIp === '::' ? '127.0.0.1' : at.hostIp;
+  const names = service.route!.hosts.length > 0 ? service.route!.hosts : ['localhost'];
+  return names.map((name) => ({
+    ...common,
+    ...opt('runbook', own?.runbook ?? common.runbook),
+    forMs: own?.for ?? common.forMs,
+    severity: own?.severity ?? 'warning',
+    labels: { ...common.labels, ...(own?.labels ?? {}) },
+    service: service.name,
+    kind: 'tls' as const,
+    id: `tls:${service.name}:${name}`,
+    target: { host, port: at.hostPort },
+    serverName: name.replace(/^\*\./, 'probe.'),
+    warnDays: own?.warn_days ?? d.tlsWarnDays,
+    intervalMs: own?.interval ?? d.tlsIntervalMs,
+    timeoutMs: own?.timeout ?? d.timeoutMs,
+  }));
 }
 
 /** Routed services are probed the way users reach them: through the edge, with the route's host name. */

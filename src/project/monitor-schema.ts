@@ -72,6 +72,10 @@ export const serviceMonitorSchema = section({
   container: bool.optional().describe('container-state probe from the Docker events stream (default true)'),
   http: z.union([z.literal(false), serviceHttp]).optional().describe('HTTP probe; default on for routed services'),
   stats: z.union([z.literal(false), section({ cpu: percent.optional(), memory: percent.optional(), interval: duration.optional() })]).optional(),
+  tls: z
+    .union([z.literal(false), section({ warn_days: count.optional().describe('default 14'), ...probeTimings, ...alerting })])
+    .optional()
+    .describe('certificate-expiry probe of each host of a `route.tls` (default on; severity warning, every 1h)'),
   ...alerting,
 });
 
@@ -209,6 +213,7 @@ export const monitorDefaults = {
   statsIntervalMs: 30_000,
   resourceForMs: 60_000,
   tlsWarnDays: 14,
+  tlsIntervalMs: 3_600_000,
   backupMaxAgeMs: 26 * 3_600_000,
   peerIntervalMs: 10_000,
   peerTimeoutMs: 60_000,

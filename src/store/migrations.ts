@@ -6,6 +6,7 @@ import { monitorSchemaSql } from './monitor-schema.js';
 import { notifySchemaSql } from './notify-outbox.js';
 import { replicateMigration } from './replicate-schema.js';
 import { backupSchemaSql } from './backup-schema.js';
+import { stoppedSchemaSql } from './stopped.js';
 
 export const migrations: readonly string[] = [
   /* v1: deployments, live colors, deploy locks, hash-chained audit trail */ `
@@ -71,4 +72,5 @@ export const migrations: readonly string[] = [
   /* v3: notify — durable notification outbox and channel health (src/store/notify-outbox.ts) */ notifySchemaSql,
   /* v4: pull replication runs and copied snapshots (src/store/replicate-schema.ts) */ replicateMigration,
   /* v5: monitor — agent, probe states, alerts, silences, heartbeats (src/store/monitor-schema.ts) */ monitorSchemaSql,
+  /* v6: services stopped on purpose by `berth down` (src/store/stopped.ts) */ stoppedSchemaSql,
 ];

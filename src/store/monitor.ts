@@ -94,6 +94,7 @@ export function createMonitorStore(db: Db, project: string) {
     ),
     silences: db.prepare('SELECT * FROM monitor_silences WHERE project = @project AND (@all = 1 OR ends_at > @now) ORDER BY starts_at'),
     expireSilence: db.prepare('UPDATE monitor_silences SET ends_at = @now WHERE project = @project AND id = @id AND ends_at > @now'),
+    stopped: db.prepare('SELECT stopped_by, stopped_at, reason FROM stopped_services WHERE project = @project AND service = @service'),
     deploying: db.prepare("SELECT DISTINCT service FROM deployments WHERE project = @project AND status = 'running'").pluck(),
     heartbeat: db.prepare('SELECT * FROM monitor_heartbeats WHERE project = @project AND peer = @peer'),
     seen: db.prepare(
@@ -170,6 +171,11 @@ export function createMonitorStore(db: Db, project: string) {
     },
     expireSilence: (id: string, now: number): boolean => q.expireSilence.run({ ...p, id, now }).changes > 0,
     deployingServices: (): string[] => q.deploying.all(p) as string[],
+    /** Set when `berth down` stopped the service on purpose and nothing has started it since (src/store/stopped.ts). */
+    stoppedOnPurpose(service: string): { by: string; atMs: number; reason: string } | undefined {
+      const r = q.stopped.get({ ...p, service }) as { stopped_by: string; stopped_at: number; reason: string } | undefined;
+      return r && { by: r.stopped_by, atMs: Number(r.stopped_at), reason: r.reason };
+    },
     heartbeat(peer: string): HeartbeatRow | undefined {
       const r = q.heartbeat.get({ ...p, peer }) as Record<string, string | number | null> | undefined;
       if (!r) return undefined;

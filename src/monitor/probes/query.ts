@@ -21,7 +21,7 @@ export function createQueryProbe(spec: QuerySpec, deps: { clock: () => number })
         const bad = conditionHolds(spec.condition, { ok: true, value, summary: '', atMs: at });
         return { ok: !bad, value, summary: `value ${value}${bad ? ` (condition value ${spec.condition.op} ${spec.condition.threshold})` : ''}`, atMs: at };
       } catch (err) {
-        return { ok: false, summary: `query: ${(err as Error).message}`, atMs: at };
+        return { ok: false, summary: `query: ${spec.driver ? sqlError(spec, err) : (err as Error).message}`, atMs: at };
       }
     },
   };
@@ -48,6 +48,26 @@ async function sqlValue(spec: QuerySpec, _signal: AbortSignal): Promise<number> 
     }
   }
   return toNumber(Array.isArray(row) ? row[0] : row, 'the first column of the first row');
+}
+
+/**
+ * One line naming the database (never the password) and the server's own words: mariadb's
+ * message carries "(conn:N, no: N, SQLState: …)" and the whole statement on a second line.
+ */
+export function sqlError(spec: Pick<QuerySpec, 'driver' | 'url'>, err: unknown): string {
+  const e = err as { message?: string; sqlMessage?: string; errno?: number; code?: string };
+  const text = (e.sqlMessage ?? e.message ?? String(err)).split('\n')[0]!.replace(/^\(conn:[^)]*\)\s*/, '');
+  const code = spec.driver === 'mariadb' ? (e.errno !== undefined ? ` (error ${e.errno})` : '') : e.code && /^[0-9A-Z]{5}$/.test(e.code) ? ` (SQLSTATE ${e.code})` : '';
+  return `${spec.driver} ${where(spec.url)}: ${text}${code}`;
+}
+
+function where(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.host}${u.pathname.length > 1 ? u.pathname : ''}`;
+  } catch {
+    return '(bad URL)';
+  }
 }
 
 function mariaOptions(url: string) {

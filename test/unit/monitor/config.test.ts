@@ -42,7 +42,42 @@ it('custom probes and rules resolve', async () => {
   assert.deepEqual(p.monitor.rules[0], { name: 'SequenceWarning', probe: 'seq', condition: { op: '>', threshold: 80 }, forMs: 300_000, severity: 'warning', labels: {} });
 });
 
+it('a route served over TLS gets a certificate-expiry probe per host name; overridable and disable-able', async () => {
+  const p = await load(`monitor: { host: false, stats: false }
+services:
+  web:
+    route: { hosts: [app.example.com, "*.example.org"], port: 80, tls: { listen: "127.0.0.1:8443" } }
+  db:
+    route: { port: 5432, tls: true }
+`);
+  const tls = p.monitor.probes.filter((x) => x.kind === 'tls');
+  assert.deepEqual(
+    tls.map((x) => x.kind === 'tls' && { id: x.id, target: x.target, serverName: x.serverName, warnDays: x.warnDays, severity: x.severity, intervalMs: x.intervalMs, service: x.service }),
+    [
+      { id: 'tls:web:app.example.com', target: { host: '127.0.0.1', port: 8443 }, serverName: 'app.example.com', warnDays: 14, severity: 'warning', intervalMs: 3_600_000, service: 'web' },
+      { id: 'tls:web:*.example.org', target: { host: '127.0.0.1', port: 8443 }, serverName: 'probe.example.org', warnDays: 14, severity: 'warning', intervalMs: 3_600_000, service: 'web' },
+      { id: 'tls:db:localhost', target: { host: '127.0.0.1', port: 443 }, serverName: 'localhost', warnDays: 14, severity: 'warning', intervalMs: 3_600_000, service: 'db' },
+    ],
+  );
+  const tuned = await load(`monitor: { host: false, stats: false }
+services:
+  web:
+    route: { hosts: [app.example.com], port: 80, tls: true }
+    monitor: { tls: { warn_days: 30, interval: 10m, severity: critical, runbook: "renew with certbot" } }
+  db:
+    route: { port: 5432, tls: true }
+    monitor: { tls: false }
+`);
+  const t = tuned.monitor.probes.filter((x) => x.kind === 'tls');
+  assert.deepEqual(t.map((x) => x.id), ['tls:web:app.example.com']);
+  assert.ok(t[0]!.kind === 'tls' && t[0]!.warnDays === 30 && t[0]!.intervalMs === 600_000 && t[0]!.severity === 'critical' && t[0]!.runbook === 'renew with certbot', JSON.stringify(t[0]));
+  const plain = await load('services:\n  web:\n    route: { port: 80 }\n');
+  assert.equal(plain.monitor.probes.filter((x) => x.kind === 'tls').length, 0, 'no route.tls, no TLS probe');
+});
+
 const refusals: Array<[string, RegExp]> = [
+  ['services:\n  web:\n    route: { port: 80 }\n    monitor: { tls: { warn_days: 5 } }\n', /services\.web\.monitor\.tls: the service has no `route\.tls`/],
+  ['services:\n  web:\n    route: { port: 80, tls: { listen: "nope" } }\n', /services\.web\.route\.tls\.listen: should be a listener/],
   ['monitor:\n  rules:\n    r: { probe: "http:*", condition: "latency > 3" }\n', /berth\.yaml:3:\d+ monitor\.rules\.r\.condition: should be "down" or a comparison/],
   ['monitor:\n  rules:\n    r: { probe: "nope" }\n', /berth\.yaml:3:\d+ monitor\.rules\.r\.probe: matches no probe; probes are: container:web/],
   ['monitor:\n  probes:\n    x: { type: http, url: "http://a/", interval: 500ms }\n', /monitor\.probes\.x\.interval: should be at least 1s/],

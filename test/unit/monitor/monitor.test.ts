@@ -1,4 +1,4 @@
-/** The monitor with real SQLite: state survives a restart, and alerts of removed probes are closed. */
+/** The monitor with real SQLite: state survives a restart, alerts of removed probes are closed, intended stops do not alert. */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -11,6 +11,7 @@ import type { Notification } from '../../../src/notify/types.js';
 import { noMonitoring } from '../../../src/project/monitor-schema.js';
 import { openStore } from '../../../src/store/db.js';
 import { createMonitorStore } from '../../../src/store/monitor.js';
+import { createStoppedStore } from '../../../src/store/stopped.js';
 import { project } from '../fixtures.js';
 
 const meta: ProbeMeta = { id: 'api', kind: 'http', forMs: 0, severity: 'critical', labels: {}, alert: true };
@@ -54,6 +55,52 @@ it('keeps alert state across restarts and closes incidents whose probes were rem
     assert.match(sent[1]!.title, /no longer configured/);
     assert.deepEqual(deps.store.alerts(), []);
     assert.deepEqual(deps.store.groups(), []);
+  } finally {
+    store.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+it('a service stopped on purpose (berth down) does not alert; once started again it does', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bmon-'));
+  const store = openStore(dir);
+  try {
+    const sent: Notification[] = [];
+    const stopped = createStoppedStore(store.db);
+    const monitorStore = createMonitorStore(store.db, 'shop');
+    const web: ProbeMeta = { id: 'container:web', kind: 'container', service: 'web', forMs: 0, severity: 'critical', labels: { service: 'web' }, alert: true };
+    const m = createMonitor({
+      project: project([], { monitor: { ...noMonitoring, groupWaitMs: 0 } }),
+      engine: { listContainers: async () => [] } as unknown as Engine,
+      store: monitorStore,
+      notifier: { notify: (n: Notification) => void sent.push(n) },
+      clock: Date.now,
+      polled: [],
+      events: [],
+      tickMs: 20,
+      meta: [web],
+    });
+    await m.start();
+    stopped.mark('shop', 'web', { now: Date.now(), user: 'ops', reason: 'berth down' });
+    stopped.mark('other', 'web', { now: Date.now(), user: 'ops', reason: 'berth down' });
+    m.report('container:web', { ok: false, summary: 'container shop-web-blue died (exit code 137)', atMs: Date.now() });
+    await settle();
+    assert.equal(sent.length, 0, JSON.stringify(sent));
+    const row = monitorStore.probes().find((r) => r.probeId === 'container:web');
+    assert.equal(row?.ok, true);
+    assert.match(row?.summary ?? '', /^web stopped on purpose \(berth down by ops at .*\); last probe: container shop-web-blue died/);
+
+    assert.equal(stopped.clear('shop', 'web'), true);
+    assert.equal(stopped.clear('shop', 'web'), false);
+    assert.deepEqual(stopped.list('other').map((r) => r.service), ['web'], 'per project');
+    m.report('container:web', { ok: true, summary: 'container shop-web-blue running', atMs: Date.now() });
+    await settle();
+    assert.equal(monitorStore.probes().find((r) => r.probeId === 'container:web')?.summary, 'container shop-web-blue running', 'the "stopped on purpose" row is replaced at once');
+    m.report('container:web', { ok: false, summary: 'container shop-web-blue died (exit code 1)', atMs: Date.now() });
+    await settle();
+    await m.stop();
+    assert.deepEqual(sent.map((n) => n.status), ['firing']);
+    assert.match(sent[0]!.summary, /exit code 1/);
   } finally {
     store.close();
     fs.rmSync(dir, { recursive: true, force: true });

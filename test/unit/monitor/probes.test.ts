@@ -8,7 +8,7 @@ import { createDbPingProbe, judgeMariadb, judgePostgres, judgeRedis } from '../.
 import { parseCpu, parseMeminfo } from '../../../src/monitor/probes/host.js';
 import { parseResponse } from '../../../src/monitor/probes/http-get.js';
 import { createHttpProbe } from '../../../src/monitor/probes/http.js';
-import { pick } from '../../../src/monitor/probes/query.js';
+import { pick, sqlError } from '../../../src/monitor/probes/query.js';
 import { createQueryProbe } from '../../../src/monitor/probes/query.js';
 import { createBackupProbe } from '../../../src/monitor/probes/backup.js';
 import { cpuPercent } from '../../../src/monitor/probes/stats.js';
@@ -213,4 +213,13 @@ describe('tls probe (real TLS server, certificate made by openssl)', () => {
     assert.match(soon.summary, /certificate of shop\.localhost \(shop\.localhost\) expires .* in \d+ days \(< 14\)/);
     assert.equal((await createTlsProbe({ ...spec, warnDays: 7 }, deps).run(signal)).ok, true);
   });
+});
+
+it('SQL errors read as one line: database (no password), the server message, its code', () => {
+  const maria = Object.assign(new Error("(conn:21, no: 1146, SQLState: 42S02) Table 'x.t' doesn't exist\nsql: SELECT 1 FROM t - parameters:[]"), { sqlMessage: "Table 'x.t' doesn't exist", errno: 1146 });
+  assert.equal(sqlError({ driver: 'mariadb', url: 'mariadb://u:secret@db:3306/x' }, maria), "mariadb db:3306/x: Table 'x.t' doesn't exist (error 1146)");
+  const pg = Object.assign(new Error('syntax error at or near "SELEC"'), { code: '42601' });
+  assert.equal(sqlError({ driver: 'postgres', url: 'postgres://u:secret@127.0.0.1:5432/app' }, pg), 'postgres 127.0.0.1:5432/app: syntax error at or near "SELEC" (SQLSTATE 42601)');
+  const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED' });
+  assert.equal(sqlError({ driver: 'postgres', url: 'postgres://u:secret@127.0.0.1:1/app' }, refused), 'postgres 127.0.0.1:1/app: connect ECONNREFUSED 127.0.0.1:1');
 });
