@@ -15,7 +15,17 @@ export const resticArgs = {
   probe: (): string[] => ['cat', 'config', '--no-lock', '--quiet'],
   init: (): string[] => ['init', '--quiet'],
   backupStdin: (a: StdinBackupArgs): string[] => ['backup', '--json', '--stdin', '--stdin-filename', a.filename, '--host', a.host, ...tagArgs(a.tags)],
-  backupPaths: (paths: readonly string[], a: Omit<StdinBackupArgs, 'filename'>): string[] => ['backup', '--json', '--host', a.host, ...tagArgs(a.tags), '--', ...paths],
+  /** `parent`: the snapshot to compare with (else restic reads every snapshot to find the newest of these paths). */
+  backupPaths: (paths: readonly string[], a: Omit<StdinBackupArgs, 'filename'> & { parent?: string }): string[] => [
+    'backup',
+    '--json',
+    '--host',
+    a.host,
+    ...tagArgs(a.tags),
+    ...(a.parent ? ['--parent', a.parent] : []),
+    '--',
+    ...paths,
+  ],
   /** Snapshots carrying every tag in `tags` (restic ANDs tags joined with a comma). */
   snapshots: (tags: readonly string[]): string[] => ['snapshots', '--json', '--no-lock', ...(tags.length ? ['--tag', tags.join(',')] : [])],
   forget: (r: Retention, tags: readonly string[]): string[] => [

@@ -104,7 +104,7 @@ async function backupOne(ctx: BackupContext, restic: Restic, source: BackupSourc
   try {
     let summary: BackupSummary;
     if (driver.direct && (await driver.direct.usable(sctx, restic))) {
-      ({ summary, facts } = await driver.direct.backup(sctx, restic, { tags, host: ctx.host }, (n) => (bytes = n)));
+      ({ summary, facts } = await driver.direct.backup(sctx, restic, { tags, host: ctx.host, ...(previous?.snapshotId && { previous: previous.snapshotId }) }, (n) => (bytes = n)));
       bytes = summary.total_bytes_processed;
     } else {
       summary = await restic.backupStream({ filename: driver.filename(source), host: ctx.host, tags }, async (stdin, signal) => {

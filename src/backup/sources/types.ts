@@ -51,7 +51,8 @@ export interface SourceDriver {
 export interface DirectSource {
   /** Whether this backup can run direct (a local repository, a helper image with restic). */
   usable(ctx: SourceContext, restic: Restic): Promise<boolean>;
-  backup(ctx: SourceContext, restic: Restic, args: { tags: readonly string[]; host: string }, onBytes: (n: number) => void): Promise<{ summary: BackupSummary; facts: Facts; bytes: number }>;
+  /** `previous`: the snapshot of this source's last good run, if any (a parent for restic). */
+  backup(ctx: SourceContext, restic: Restic, args: { tags: readonly string[]; host: string; previous?: string }, onBytes: (n: number) => void): Promise<{ summary: BackupSummary; facts: Facts; bytes: number }>;
   /** Whether a snapshot was made by `backup` above (else it holds a stream). */
   owns(snapshot: Snapshot): boolean;
   drill(ctx: SourceContext, restic: Restic, snapshot: Snapshot, facts: Facts | undefined): Promise<DrillOutcome & { bytes: number }>;
