@@ -33,7 +33,10 @@ export interface OutboxWorkerOptions {
   readonly project: string;
   readonly clock?: Clock;
   readonly retry?: RetryPolicy;
-  /** How often the outbox is looked at without a `kick()` (rows written by other processes); default 1 s. */
+  /**
+   * How often the outbox is looked at without a `kick()` or a due retry (a safety net: rows of this
+   * process wake the worker through `kick()`, and a backed-off channel through its own timer); default 30 s.
+   */
   readonly pollMs?: number;
   /** A claim older than this is free for another worker; default 2 min. */
   readonly leaseMs?: number;
@@ -74,6 +77,8 @@ class Worker implements OutboxWorker {
   private readonly stopping = new AbortController();
   private loop: Promise<void> = Promise.resolve();
   private wake: (() => void) | undefined;
+  /** Sets the loop's timer again without a pass (after a `kick()` pass changed when a channel is due). */
+  private rearm: (() => void) | undefined;
   /** Each channel drains on its own lane, so a slow SMTP relay never holds up a webhook. */
   private readonly lanes = new Map<string, Lane>();
   private lastPrune = 0;
@@ -83,7 +88,7 @@ class Worker implements OutboxWorker {
     this.store = createOutboxStore(opts.db);
     this.clock = opts.clock ?? systemClock;
     this.retry = opts.retry ?? notifyDefaults.retry;
-    this.pollMs = opts.pollMs ?? 1_000;
+    this.pollMs = opts.pollMs ?? 30_000;
     this.leaseMs = opts.leaseMs ?? 120_000;
   }
 
@@ -107,7 +112,10 @@ class Worker implements OutboxWorker {
 
   kick(): void {
     if (this.stopping.signal.aborted) return;
-    this.pass().catch((err: Error) => this.opts.log?.('warn', 'outbox pass failed', { error: err.message }));
+    this.pass()
+      .catch((err: Error) => this.opts.log?.('warn', 'outbox pass failed', { error: err.message }))
+      // The pass may have backed a channel off: the loop sets its timer for that retry.
+      .finally(() => this.rearm?.());
   }
 
   drainOnce(): Promise<DrainResult> {
@@ -115,18 +123,26 @@ class Worker implements OutboxWorker {
   }
 
   private async run(): Promise<void> {
+    // Without channels there is nothing to deliver: no loop, no timer.
+    if (Object.keys(this.opts.channels).length === 0) return;
+    let due = true;
     while (!this.stopping.signal.aborted) {
-      try {
-        await this.pass();
-      } catch (err) {
-        this.opts.log?.('warn', 'outbox pass failed', { error: (err as Error).message });
+      if (due) {
+        try {
+          await this.pass();
+        } catch (err) {
+          this.opts.log?.('warn', 'outbox pass failed', { error: (err as Error).message });
+        }
       }
       if (this.stopping.signal.aborted) break;
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, this.waitMs());
-        this.wake = () => (clearTimeout(timer), resolve());
+      // One timer: the next retry of a backed-off channel, else the safety-net poll.
+      due = await new Promise<boolean>((resolve) => {
+        const timer = setTimeout(() => resolve(true), this.waitMs());
+        this.wake = () => (clearTimeout(timer), resolve(true));
+        this.rearm = () => (clearTimeout(timer), resolve(false));
       });
       this.wake = undefined;
+      this.rearm = undefined;
     }
   }
 

@@ -9,6 +9,8 @@ type HttpSpec = Extract<ProbeSpec, { kind: 'http' }>;
 const maxBody = 64 * 1024;
 
 export function createHttpProbe(spec: HttpSpec, deps: { resolve: ResolveTarget; clock: () => number }): PolledProbe {
+  let fixed: URL | undefined;
+  let last: { host: string; port: number; url: URL } | undefined; // a URL is not parsed again each run
   return {
     id: spec.id,
     kind: 'http',
@@ -26,7 +28,7 @@ export function createHttpProbe(spec: HttpSpec, deps: { resolve: ResolveTarget; 
     const at = deps.clock();
     let url: URL;
     try {
-      url = spec.url ? new URL(spec.url) : await serviceUrl(spec, deps.resolve, fresh);
+      url = spec.url ? (fixed ??= new URL(spec.url)) : await serviceUrl(fresh);
     } catch (err) {
       return { ok: false, result: { ok: false, summary: (err as Error).message, atMs: at } };
     }
@@ -38,14 +40,15 @@ export function createHttpProbe(spec: HttpSpec, deps: { resolve: ResolveTarget; 
     } catch (err) {
       return { ok: false, url, result: { ok: false, summary: `GET ${url.href}: ${(err as Error).message} after ${elapsedMs(t0)} ms`, latencyMs: elapsedMs(t0), atMs: at } };
     }
-  };
-}
+  }
 
-async function serviceUrl(spec: HttpSpec, resolve: ResolveTarget, fresh: boolean): Promise<URL> {
-  const t = spec.target;
-  if (!t) throw new Error('no URL');
-  const { host, port } = await resolve(t, fresh);
-  return new URL(`http://${host}:${port}${spec.path}`);
+  async function serviceUrl(fresh: boolean): Promise<URL> {
+    const t = spec.target;
+    if (!t) throw new Error('no URL');
+    const { host, port } = await deps.resolve(t, fresh);
+    if (last?.host !== host || last.port !== port) last = { host, port, url: new URL(`http://${host}:${port}${spec.path}`) };
+    return last.url;
+  }
 }
 
 export function judge(spec: Pick<HttpSpec, 'statusMin' | 'statusMax' | 'body' | 'latencyMs'>, url: URL, res: { status: number; body: string }, latencyMs: number, at: number): ProbeResult {

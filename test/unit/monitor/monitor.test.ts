@@ -106,3 +106,46 @@ it('a service stopped on purpose (berth down) does not alert; once started again
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+it('in the steady state writes a probe row when it is new or flips, the rest on stop, and still alerts', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bmon-'));
+  const store = openStore(dir);
+  try {
+    const sent: Notification[] = [];
+    const monitorStore = createMonitorStore(store.db, 'shop');
+    const m = createMonitor({
+      project: project([], { monitor: { ...noMonitoring, groupWaitMs: 0 } }),
+      engine: {} as Engine,
+      store: monitorStore,
+      notifier: { notify: (n: Notification) => void sent.push(n) },
+      clock: Date.now,
+      polled: [],
+      events: [],
+      meta: [meta],
+      tickMs: 20,
+    });
+    await m.start();
+    const t0 = Date.now();
+    m.report('api', { ok: true, summary: 'GET / → 200 (1)', atMs: t0 });
+    await settle();
+    assert.equal(monitorStore.probes()[0]?.summary, 'GET / → 200 (1)', 'a new probe is written at once');
+    m.report('api', { ok: true, summary: 'GET / → 200 (2)', atMs: t0 + 1 });
+    await settle();
+    assert.equal(monitorStore.probes()[0]?.summary, 'GET / → 200 (1)', 'an unchanged probe waits for the batch');
+    assert.equal(sent.length, 0);
+    m.report('api', { ok: false, summary: 'HTTP 500', atMs: t0 + 2 });
+    await settle();
+    assert.equal(monitorStore.probes()[0]?.ok, false, 'a flip is written at once');
+    assert.deepEqual(sent.map((n) => n.status), ['firing'], 'a failing result still goes through the rules');
+    m.report('api', { ok: true, summary: 'GET / → 200 (3)', atMs: t0 + 3 });
+    await settle();
+    assert.deepEqual(sent.map((n) => n.status), ['firing', 'resolved']);
+    m.report('api', { ok: true, summary: 'GET / → 200 (4)', atMs: t0 + 4 });
+    await settle();
+    await m.stop();
+    assert.equal(monitorStore.probes()[0]?.summary, 'GET / → 200 (4)', 'stop writes what the batch still held');
+  } finally {
+    store.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
