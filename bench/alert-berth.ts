@@ -8,7 +8,7 @@
  *     answering (listener closed: connection refused) at a random moment of the 5 s probe cycle.
  *  3. Footprint: `berth agent` as its own process watching 50 services (50 berth-test/app:v1
  *     containers, HTTP probe every 5 s each, container events, host probes), RSS and CPU over 60 s,
- *     compiled (`npm run build`, as deployed) and through tsx (bin/berth.js, development).
+ *     compiled (`npm run build`: the esbuild bundle, as deployed) and through tsx (development).
  *
  * The notifier is pluggable (`ArrivalSink`): by default notifications are timestamped in process
  * as the agent hands them over; pass one backed by an SMTP sink or webhook receiver to measure
@@ -54,7 +54,7 @@ export interface BerthAlertResults {
   readonly httpFailureP99Ms: number;
   readonly httpProbeIntervalMs: number;
   readonly groupWaitMs: number;
-  /** `compiled` is how the agent is deployed (npm run build); `tsx` is the development entry bin/berth.js. */
+  /** `compiled` is how the agent is deployed (the bundle of npm run build); `tsx` is the sources through tsx. */
   readonly footprint: { services: number; probeIntervalMs: number; compiled: Footprint; tsx: Footprint };
   readonly targets: { containerDeathP99Ms: number; httpFailureP99Ms: number; rssMb: number; cpuPercent: number };
   readonly pass: { containerDeath: boolean; httpFailure: boolean; rss: boolean; cpu: boolean };
@@ -189,7 +189,7 @@ interface Footprint {
   readonly probesOk: string;
 }
 
-/** The agent as deployed (compiled by `npm run build`, plain node) and as in development (through tsx). */
+/** The agent as deployed (the bundle `npm run build` makes, plain node) and as in development (through tsx). */
 async function footprint(services: number, windowS: number): Promise<BerthAlertResults['footprint']> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-alert50-'));
   const names = Array.from({ length: services }, (_, i) => `s${String(i + 1).padStart(2, '0')}`);
@@ -201,12 +201,13 @@ async function footprint(services: number, windowS: number): Promise<BerthAlertR
     log(`starting ${services} containers`);
     const up = await berth(dir, ['up', '-q'], 600_000).done;
     if (up.code !== 0) throw new Error(`berth up failed: ${up.stderr}`);
-    log('building (npm run build) to measure the agent as deployed');
-    const build = await run('npx', ['--no-install', 'tsc', '-p', 'tsconfig.json'], 300_000).done;
+    log('building (npm run build: the esbuild bundle) to measure the agent as deployed');
+    const build = await run('npm', ['run', '--silent', 'build'], 300_000).done;
     if (build.code !== 0) throw new Error(`build failed: ${build.stdout}${build.stderr}`);
-    const compiled = await measureAgent(dir, path.join(repoRoot, 'dist/src/cli/main.js'), services, windowS);
+    const compiled = await measureAgent(dir, path.join(repoRoot, 'dist/bundle/berth.js'), services, windowS);
     log(`compiled: ${JSON.stringify(compiled)}`);
-    const tsx = await measureAgent(dir, path.join(repoRoot, 'bin/berth.js'), services, windowS);
+    // bin/berth.js would pick the fresh bundle; the development entry is the sources through tsx.
+    const tsx = await measureAgent(dir, path.join(repoRoot, 'bin/berth.js'), services, windowS, { BERTH_FROM_SOURCE: '1' });
     log(`tsx: ${JSON.stringify(tsx)}`);
     return { services, probeIntervalMs: 5_000, compiled, tsx };
   } finally {
@@ -215,9 +216,9 @@ async function footprint(services: number, windowS: number): Promise<BerthAlertR
   }
 }
 
-async function measureAgent(dir: string, entry: string, services: number, windowS: number): Promise<Footprint> {
+async function measureAgent(dir: string, entry: string, services: number, windowS: number, env: Record<string, string> = {}): Promise<Footprint> {
   const listen = `127.0.0.1:${await freePort()}`;
-  const agent = spawn(process.execPath, [entry, '-C', dir, 'agent', '--listen', listen], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const agent = spawn(process.execPath, [entry, '-C', dir, 'agent', '--listen', listen], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } });
   let out = '';
   agent.stdout!.on('data', (d) => (out += d));
   try {
