@@ -4,7 +4,7 @@
  * Dataset (bench/lib/dataset.ts): ~1.5 GB incompressible in 2000 files + ~0.5 GB of text, as a bind
  * path source; plus a MariaDB table of 1M rows (the host MariaDB started by setup-databases.sh).
  * Phases, each measured for restic first and berth second with the page cache dropped before each
- * command (when permitted): first run into an empty repository, unchanged re-run, re-run after
+ * command (when permitted), the order alternating: first run into an empty repository, unchanged re-run, re-run after
  * ~1 % of the bytes changed (re-runs BENCH_REPEAT times, median). Then restore throughput (berth
  * restore --to vs restic restore), the 1M-row dump and restore drill, `berth restore --all` on a
  * "fresh host" (bench/lib/restore-all.ts), and berth's peak RSS. berth runs as a packed install
@@ -113,7 +113,10 @@ async function main(): Promise<void> {
   );
   const env = { ...process.env, RESTIC_PASSWORD_FILE: pass, BENCH_DB_PASSWORD: db.password };
   const restic = (args: string[]) => measured('restic', ['-r', resticRepo, ...args], { env });
-  const berth = (args: string[]) => measured(process.execPath, [berthBin, '-C', project, ...args], { env });
+  // This sandbox sets NODE_EXTRA_CA_CERTS (for its proxy), which makes every Node start parse ~140
+  // certificates; a host running berth has no such setting, so berth runs without it (recorded).
+  const berthEnv = { ...env, NODE_EXTRA_CA_CERTS: '' };
+  const berth = (args: string[]) => measured(process.execPath, [berthBin, '-C', project, ...args], { env: berthEnv });
   const cold = () => {
     execFileSync('sync');
     return dropCaches();
@@ -124,22 +127,39 @@ async function main(): Promise<void> {
   execFileSync('restic', ['-r', resticRepo, 'init', '-q'], { env });
   execFileSync('restic', ['-r', berthRepo, 'init', '-q'], { env });
   const phases: Phase[] = [];
-  const samples: Array<{ name: Phase['name']; resticMs: number; berthMs: number }> = [];
+  const samples: Array<{ name: Phase['name']; resticMs: number; berthMs: number; resticFirst: boolean }> = [];
   let cachesDropped = true;
   // The first run happens once per repository; the re-runs `repeat` times each (median reported),
   // restic and berth alternating on the same state of the data.
   const rounds: Array<Phase['name']> = ['first', ...Array<Phase['name']>(repeat).fill('unchanged'), ...Array<Phase['name']>(repeat).fill('changed')];
   for (const [i, name] of rounds.entries()) {
     const changedBytes = name === 'changed' ? mutateOnePercent(dataDir, shape, (Date.now() + i) % 1000) : 0;
-    cachesDropped = cold() && cachesDropped;
-    log(`${name}: restic backup`);
-    const r = await restic(['backup', '-q', '--json', dataDir]);
-    if (r.code !== 0) throw new Error(`restic backup failed: ${r.stderr}`);
-    cold();
-    log(`${name}: berth backup run --source files`);
-    const b = await berth(['backup', 'run', '--source', 'files', '--json', '-q']);
-    if (b.code !== 0) throw new Error(`berth backup run failed (${b.code}): ${b.stderr}`);
-    samples.push({ name, resticMs: Math.round(r.ms), berthMs: Math.round(b.ms) });
+    // Who goes first alternates (restic in even rounds), so neither side always meets the disk
+    // just after the previous round's writes were flushed.
+    const runRestic = async () => {
+      cachesDropped = cold() && cachesDropped;
+      log(`${name}: restic backup`);
+      const r = await restic(['backup', '-q', '--json', dataDir]);
+      if (r.code !== 0) throw new Error(`restic backup failed: ${r.stderr}`);
+      return r;
+    };
+    const runBerth = async () => {
+      cachesDropped = cold() && cachesDropped;
+      log(`${name}: berth backup run --source files`);
+      const b = await berth(['backup', 'run', '--source', 'files', '--json', '-q']);
+      if (b.code !== 0) throw new Error(`berth backup run failed (${b.code}): ${b.stderr}`);
+      return b;
+    };
+    let r: Measured;
+    let b: Measured;
+    if (i % 2 === 0) {
+      r = await runRestic();
+      b = await runBerth();
+    } else {
+      b = await runBerth();
+      r = await runRestic();
+    }
+    samples.push({ name, resticMs: Math.round(r.ms), berthMs: Math.round(b.ms), resticFirst: i % 2 === 0 });
     log(`${name}: restic ${(r.ms / 1000).toFixed(2)} s, berth ${(b.ms / 1000).toFixed(2)} s${changedBytes ? ` (${(changedBytes / 1e6).toFixed(0)} MB changed)` : ''}`);
     const prev = phases.find((p) => p.name === name);
     const sample: Phase = { name, restic: r, berth: b, bytes };
@@ -175,7 +195,7 @@ async function main(): Promise<void> {
     { env },
   );
 
-  const restoreAll = await measureRestoreAll({ work, berthBin, dataDir, passwordFile: pass, db, env, log });
+  const restoreAll = await measureRestoreAll({ work, berthBin, dataDir, passwordFile: pass, db, env: berthEnv, log });
   log(`restore --all: ${(restoreAll.wallMs / 1000).toFixed(1)} s, ${(restoreAll.bytesPerSecond / 1e6).toFixed(0)} MB/s, 500 GB projected ${restoreAll.projected500GbHours} h`);
 
   const ratios = phases.map((p) => Number((p.restic.ms / p.berth.ms).toFixed(3)));
@@ -188,6 +208,7 @@ async function main(): Promise<void> {
     dataset: { bytes, files: shape.binaryFiles + shape.textFiles, shape, scale },
     cachesDropped,
     berthEntry: berthEntry(),
+    berthEnvNote: process.env.NODE_EXTRA_CA_CERTS ? 'NODE_EXTRA_CA_CERTS (set in this sandbox) cleared for berth' : 'as inherited',
     repeat,
     samples,
     phases: phases.map((p) => ({

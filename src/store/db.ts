@@ -3,6 +3,7 @@
  * commands can read while another process writes. Schema changes go through `migrations.ts`.
  */
 import fs from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { BerthError } from '../lib/errors.js';
@@ -19,12 +20,23 @@ export interface Store {
 
 export const dbFileName = 'berth.db';
 
+/**
+ * The native addon, by path: better-sqlite3 would otherwise look for it through the `bindings`
+ * package, which probes a dozen paths (and the bundle carries better-sqlite3's JavaScript inside,
+ * so the addon is the only file it loads).
+ */
+let nativeBinding: string | undefined;
+function addonPath(): string {
+  nativeBinding ??= path.join(path.dirname(createRequire(import.meta.url).resolve('better-sqlite3/package.json')), 'build', 'Release', 'better_sqlite3.node');
+  return nativeBinding;
+}
+
 export function openStore(stateDir: string): Store {
   const file = path.join(stateDir, dbFileName);
   let db: Db;
   try {
     fs.mkdirSync(stateDir, { recursive: true });
-    db = new Database(file);
+    db = new Database(file, { nativeBinding: addonPath() });
   } catch (err) {
     throw new BerthError('STATE', `cannot open the state database ${file}: ${(err as Error).message}`, 'check that the state directory exists and is writable (set it with --state-dir or BERTH_STATE_DIR)', { cause: err });
   }
