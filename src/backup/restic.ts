@@ -227,16 +227,27 @@ async function backupStream(cmd: Cmd, feed: Feed, fail: (r: { stderr: string; co
 
 /** Calls `onSummary` with the summary line of `restic backup --json` output. */
 export function watchSummary(stdout: Readable, onSummary: (s: BackupSummary) => void): void {
+  eachLine(stdout, (line) => {
+    const s = summaryOf(line);
+    if (s) onSummary(s);
+  });
+}
+
+/** Calls `onLine` with every complete line of `stdout`. */
+export function eachLine(stdout: Readable, onLine: (line: string) => void): void {
   let buffered = '';
   stdout.on('data', (d: Buffer) => {
     buffered += d.toString('utf8');
     const lines = buffered.split('\n');
     buffered = lines.pop() ?? '';
-    for (const line of lines) {
-      const parsed = line.startsWith('{"message_type":"summary"') ? summarySchema.safeParse(JSON.parse(line)) : undefined;
-      if (parsed?.success) onSummary(parsed.data);
-    }
+    lines.forEach(onLine);
   });
+}
+
+/** The summary of `restic backup --json`, when `line` is it. */
+export function summaryOf(line: string): BackupSummary | undefined {
+  const parsed = line.startsWith('{"message_type":"summary"') ? summarySchema.safeParse(JSON.parse(line)) : undefined;
+  return parsed?.success ? parsed.data : undefined;
 }
 
 function parseJson<T>(schema: z.ZodType<T>, text: string, what: string): T {

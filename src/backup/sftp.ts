@@ -4,7 +4,7 @@
  * (host key, refused key, closed port), and that reason becomes the error.
  */
 import { BerthError } from '../lib/errors.js';
-import { probeSsh } from '../replicate/restic.js';
+import { probeSsh, sshReason } from '../replicate/restic.js';
 import type { Restic } from './restic.js';
 
 const sshTrouble = /sftp session|ssh command exited|subprocess ssh|connection (refused|reset|closed|lost)|EOF/i;
@@ -14,8 +14,7 @@ export function explainSftpFailures(restic: Restic, sshArgv: readonly string[] |
   const unreachable = async (): Promise<BerthError | undefined> => {
     const probe = await probeSsh(sshArgv);
     if (probe.ok || !probe.stderr.trim()) return undefined;
-    const reason = probe.stderr.trim().split('\n').filter(Boolean).slice(-2).join('; ');
-    return new BerthError('REPOSITORY', `cannot reach the repository ${restic.repository} over ssh: ${reason}`, 'check backup.ssh in berth.yaml (port, identity_file, known_hosts) and that the account may use sftp; the snapshots are unchanged');
+    return new BerthError('REPOSITORY', `cannot reach the repository ${restic.repository} over ssh: ${sshReason(probe.stderr)}`, 'check backup.ssh in berth.yaml (port, identity_file, known_hosts) and that the account may use sftp; the snapshots are unchanged');
   };
   const explain = async (err: unknown): Promise<never> => {
     if (err instanceof BerthError && sshTrouble.test(err.message)) throw (await unreachable()) ?? err;

@@ -40,14 +40,15 @@ export function digestTar(input: Readable): Promise<Manifest> {
         next();
       });
     });
-    ex.on('finish', () => resolve(summarize(files, bytes)));
+    ex.on('finish', () => resolve(manifestOf(files, bytes)));
     ex.on('error', reject);
     input.on('error', reject);
     input.pipe(ex);
   });
 }
 
-function summarize(files: Array<[string, string]>, bytes: number): Manifest {
+/** The manifest of (path, sha256) pairs in any order: sorted, with the overall digest. */
+export function manifestOf(files: Array<[string, string]>, bytes: number): Manifest {
   files.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
   const all = createHash('sha256');
   for (const [p, d] of files) all.update(`${p} ${d}\n`);

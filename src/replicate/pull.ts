@@ -17,7 +17,7 @@ import type { Project } from '../project/model.js';
 import type { ReplicateConfig } from '../project/replicate-schema.js';
 import type { ReplicationStore, SnapshotMapping } from '../store/replications.js';
 import { failureHint, failureMessage } from './failures.js';
-import { classify, probeSsh, type RepoRef, type Restic, ResticFailure, type Snapshot, sftpCommand, sshArgv } from './restic.js';
+import { classify, probeSsh, sshReason, type RepoRef, type Restic, ResticFailure, type Snapshot, sftpCommand, sshArgv } from './restic.js';
 
 export interface PullDeps {
   readonly restic: Restic;
@@ -189,9 +189,8 @@ async function explainSsh<T>(from: RepoRef, fn: () => Promise<T>): Promise<T> {
     if (!(err instanceof ResticFailure) || err.kind !== 'unreachable' || !from.sshArgv) throw err;
     const probe = await probeSsh(from.sshArgv);
     if (probe.ok || !probe.stderr.trim()) throw err;
-    const reason = probe.stderr.trim().split('\n').filter(Boolean).slice(-2).join('; ');
     const kind = classify(probe.stderr);
-    throw new ResticFailure(kind === 'failed' ? 'unreachable' : kind, `ssh to the primary failed: ${reason}`, probe.stderr);
+    throw new ResticFailure(kind === 'failed' ? 'unreachable' : kind, `ssh to the primary failed: ${sshReason(probe.stderr)}`, probe.stderr);
   }
 }
 

@@ -101,6 +101,11 @@ export function sshArgv(url: string, ssh: ReplicateSsh): string[] | undefined {
  * stderr asynchronously and sometimes exits before the reason arrives ("unable to start the
  * sftp session, error: EOF"); asking ssh directly gives the reason reliably.
  */
+/** ssh's reason for a failure: its last two stderr lines. */
+export function sshReason(stderr: string): string {
+  return stderr.trim().split('\n').filter(Boolean).slice(-2).join('; ');
+}
+
 export function probeSsh(argv: readonly string[], timeoutMs = 30_000): Promise<{ ok: boolean; stderr: string }> {
   return new Promise((resolve) => {
     const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'], timeout: timeoutMs });

@@ -26,28 +26,11 @@ export interface ReplicationRun {
   readonly finishedAt?: number;
 }
 
-export interface RunStart {
-  readonly id: string;
-  readonly project: string;
-  readonly source: string;
-  readonly target: string;
-  readonly pid: number;
-  readonly host: string;
-  readonly user: string;
-}
+export type RunStart = Pick<ReplicationRun, 'id' | 'project' | 'source' | 'target' | 'pid' | 'host' | 'user'>;
 
-export interface RunFinish {
+export type RunFinish = Pick<ReplicationRun, 'attempts' | 'copied' | 'primaryCount' | 'replicaCount' | 'primaryNewestAt' | 'replicaNewestAt' | 'checkOk' | 'errorKind' | 'error'> & {
   readonly status: 'succeeded' | 'failed';
-  readonly attempts: number;
-  readonly copied: number;
-  readonly primaryCount?: number;
-  readonly replicaCount?: number;
-  readonly primaryNewestAt?: number;
-  readonly replicaNewestAt?: number;
-  readonly checkOk?: boolean;
-  readonly errorKind?: string;
-  readonly error?: string;
-}
+};
 
 export interface SnapshotMapping {
   readonly originalId: string;

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { PassThrough, type Writable } from 'node:stream';
 import { pack } from 'tar-stream';
 import { compareManifests, digestTar, type Manifest } from '../tar-digest.js';
-import { pipeInto } from './io.js';
+import { extractTar } from './io.js';
 import type { DrillOutcome, SourceContext, SourceDriver } from './types.js';
 import { relativeTo } from './where.js';
 
@@ -58,8 +58,7 @@ export const configSource: SourceDriver = {
 
   async restore(ctx, input, opts) {
     const dir = opts.to ?? ctx.project.dir;
-    fs.mkdirSync(dir, { recursive: true });
-    await pipeInto({ file: 'tar', args: ['-x', '-C', dir] }, input, `${ctx.source.name}: extract into ${dir}`);
+    await extractTar(input, dir, ctx.source.name);
     return `config files extracted into ${dir}`;
   },
 

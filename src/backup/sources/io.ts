@@ -1,4 +1,5 @@
 /** Streams between dump tools and restic: run a tool into a stream, or feed a stream into a tool. */
+import fs from 'node:fs';
 import type { Readable, Writable } from 'node:stream';
 import { BerthError } from '../../lib/errors.js';
 import { capture, describe, exitOf, start, type Cmd } from '../process.js';
@@ -32,6 +33,12 @@ export async function pipeInto(cmd: Cmd, input: Readable, what: string): Promise
   const r = await exitOf(child);
   if (r.code !== 0) throw new BerthError('BACKUP', `${what} failed: ${lastLine(r.stderr) || `exit ${r.code ?? r.signal}`}`);
   return stdout;
+}
+
+/** Extracts a tar stream into `dir` (made if missing). */
+export async function extractTar(input: Readable, dir: string, what: string): Promise<void> {
+  fs.mkdirSync(dir, { recursive: true });
+  await pipeInto({ file: 'tar', args: ['-x', '-C', dir] }, input, `${what}: extract into ${dir}`);
 }
 
 /** Runs a query-like command; rejects with its stderr when it fails. */

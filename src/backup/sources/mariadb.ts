@@ -8,7 +8,7 @@ import { BerthError } from '../../lib/errors.js';
 import type { Cmd } from '../process.js';
 import { pipeFrom, pipeInto, query } from './io.js';
 import type { DrillOutcome, Facts, SourceContext, SourceDriver } from './types.js';
-import { inWhere, resolveWhere, scratchName, sourcePassword, type Where } from './where.js';
+import { inWhere, resolveWhere, scratchName, sourcePassword, type ToolConn } from './where.js';
 
 export interface TableFact {
   readonly name: string;
@@ -16,12 +16,9 @@ export interface TableFact {
   readonly checksum: string;
 }
 
-interface Conn {
-  readonly where: Where;
+interface Conn extends ToolConn {
   readonly client: string;
   readonly dumper: string;
-  readonly args: readonly string[];
-  readonly env: Record<string, string>;
 }
 
 async function connect(ctx: SourceContext): Promise<Conn> {

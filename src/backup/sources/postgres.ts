@@ -10,15 +10,11 @@ import { capture, type Cmd } from '../process.js';
 import { pipeFrom, pipeInto, query } from './io.js';
 import { compareTables, dependents, type TableFact } from './mariadb.js';
 import type { DrillOutcome, SourceContext, SourceDriver } from './types.js';
-import { inWhere, resolveWhere, scratchName, sourcePassword, type Where } from './where.js';
+import { inWhere, resolveWhere, scratchName, sourcePassword, type ToolConn } from './where.js';
 
 export const md5RowLimit = 100_000;
 
-interface Conn {
-  readonly where: Where;
-  readonly args: readonly string[];
-  readonly env: Record<string, string>;
-}
+type Conn = ToolConn;
 
 async function connect(ctx: SourceContext): Promise<Conn> {
   const s = ctx.source;

@@ -12,18 +12,14 @@ import type { Readable, Writable } from 'node:stream';
 import { BerthError } from '../../lib/errors.js';
 import { label } from '../../engine/labels.js';
 import type { Cmd } from '../process.js';
-import { pipeFrom, pipeInto, query } from './io.js';
+import { extractTar, pipeFrom, pipeInto, query } from './io.js';
 import { connectResp, type RespClient, RespError, type RespValue } from './resp.js';
 import type { DrillOutcome, SourceContext, SourceDriver } from './types.js';
-import { inWhere, resolveWhere, sourcePassword, type Where } from './where.js';
+import { inWhere, resolveWhere, sourcePassword, type ToolConn } from './where.js';
 
 const saveTimeoutMs = 10 * 60_000;
 
-interface Conn {
-  readonly where: Where;
-  readonly args: readonly string[];
-  readonly env: Record<string, string>;
-}
+type Conn = ToolConn;
 
 async function connect(ctx: SourceContext): Promise<Conn> {
   const s = ctx.source;
@@ -105,8 +101,7 @@ export const redisSource: SourceDriver = {
 
   async restore(ctx, input, opts) {
     if (opts.to) {
-      fs.mkdirSync(opts.to, { recursive: true });
-      await pipeInto({ file: 'tar', args: ['-x', '-C', opts.to] }, input, `${ctx.source.name}: extract into ${opts.to}`);
+      await extractTar(input, opts.to, ctx.source.name);
       return `RDB/AOF files extracted into ${opts.to}`;
     }
     const svc = ctx.source.service;

@@ -22,7 +22,8 @@ import { BerthError } from '../../lib/errors.js';
 import { ensureHelperImage } from '../helper-image.js';
 import { capture, exitOf, start, type Cmd } from '../process.js';
 import { resticArgs } from '../restic-args.js';
-import type { BackupSummary, Restic, Snapshot } from '../restic.js';
+import { eachLine, summaryOf, type BackupSummary, type Restic, type Snapshot } from '../restic.js';
+import { regularFiles } from './files.js';
 import type { DirectSource, SourceContext } from './types.js';
 import { volumeMount } from './where.js';
 
@@ -77,20 +78,14 @@ function resticInHelper(ctx: SourceContext, restic: Restic, readOnly: boolean, m
 /** Runs restic (on the host or in the helper); stdout lines go to `onLine`. */
 async function runRestic(cmd: Cmd, restic: Restic, action: string, onLine: (line: string) => void): Promise<void> {
   const child = start(cmd);
-  let buffered = '';
-  child.stdout!.on('data', (d: Buffer) => {
-    buffered += d.toString('utf8');
-    const lines = buffered.split('\n');
-    buffered = lines.pop() ?? '';
-    lines.forEach(onLine);
-  });
+  eachLine(child.stdout!, onLine);
   child.stdin!.end();
   const r = await exitOf(child);
   if (r.code !== 0) throw restic.failure(r.stderr, r.code, action);
 }
 
 const sizeOf = async (restic: Restic, snapshot: string): Promise<number> => {
-  const r = await capture({ file: 'restic', args: ['stats', '--json', '--no-lock', snapshot], env: restic.containerEnv() });
+  const r = await capture(restic.command(['stats', '--json', '--no-lock', snapshot]));
   const m = /"total_size":\s*(\d+)/.exec(r.stdout);
   return m ? Number(m[1]) : 0;
 };
@@ -108,10 +103,10 @@ export const directVolume: DirectSource = {
     const argv = resticArgs.backupPaths([snapshotPath(ctx)], { ...args, ...(parentIn(restic, args.previous) && { parent: args.previous }) });
     const cmd = onHost ? restic.command(argv) : resticInHelper(ctx, restic, true, snapshotPath(ctx), argv);
     await runRestic(cmd, restic, 'backup', (line) => {
-      if (!line.startsWith('{')) return;
-      const msg = JSON.parse(line) as { message_type?: string; bytes_done?: number };
-      if (msg.message_type === 'status' && msg.bytes_done !== undefined) onBytes(msg.bytes_done);
-      if (msg.message_type === 'summary') summary = msg as BackupSummary;
+      if (line.startsWith('{"message_type":"status"')) {
+        const done = (JSON.parse(line) as { bytes_done?: number }).bytes_done;
+        if (done !== undefined) onBytes(done);
+      } else summary = summaryOf(line) ?? summary;
     });
     const reader = onHost ? 'restic on this host' : 'restic in helper container';
     if (!summary) throw new BerthError('REPOSITORY', `${reader} wrote no summary for ${ctx.source.name}`);
@@ -157,18 +152,6 @@ export const directVolume: DirectSource = {
 };
 
 function countFiles(root: string): { files: number; bytes: number } {
-  let files = 0;
-  let bytes = 0;
-  const walk = (dir: string) => {
-    for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
-      const p = path.join(dir, e.name);
-      if (e.isDirectory()) walk(p);
-      else if (e.isFile()) {
-        files++;
-        bytes += fs.statSync(p).size;
-      }
-    }
-  };
-  if (fs.existsSync(root)) walk(root);
-  return { files, bytes };
+  const files = regularFiles(root);
+  return { files: files.length, bytes: files.reduce((n, f) => n + fs.statSync(f).size, 0) };
 }

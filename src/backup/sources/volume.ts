@@ -10,8 +10,9 @@ import { PassThrough, type Writable } from 'node:stream';
 import { label } from '../../engine/labels.js';
 import { ensureHelperImage } from '../helper-image.js';
 import type { Cmd } from '../process.js';
-import { compareManifests, digestTar, listedFileLimit, type Manifest } from '../tar-digest.js';
-import { pipeFrom, pipeInto } from './io.js';
+import { compareManifests, digestTar, manifestOf, type Manifest } from '../tar-digest.js';
+import { regularFiles } from './files.js';
+import { extractTar, pipeFrom, pipeInto } from './io.js';
 import { directVolume } from './volume-direct.js';
 import type { DrillOutcome, SourceContext, SourceDriver } from './types.js';
 import { volumeMount } from './where.js';
@@ -42,7 +43,7 @@ export const volumeSource: SourceDriver = {
   async drill(ctx, input, facts): Promise<DrillOutcome> {
     const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-drill-'));
     try {
-      await pipeInto({ file: 'tar', args: ['-x', '-C', scratch] }, input, `${ctx.source.name}: extract into ${scratch}`);
+      await extractTar(input, scratch, ctx.source.name);
       const restored = digestDir(scratch);
       const recorded = facts?.manifest as Manifest | undefined;
       const mismatches = recorded ? compareManifests(recorded, restored) : ['no recorded file digests to compare'];
@@ -54,8 +55,7 @@ export const volumeSource: SourceDriver = {
 
   async restore(ctx, input, opts) {
     if (opts.to) {
-      fs.mkdirSync(opts.to, { recursive: true });
-      await pipeInto({ file: 'tar', args: ['-x', '-C', opts.to] }, input, `${ctx.source.name}: extract into ${opts.to}`);
+      await extractTar(input, opts.to, ctx.source.name);
       return `extracted into ${opts.to}`;
     }
     await ensureHelperImage(image(ctx));
@@ -74,31 +74,20 @@ export const volumeSource: SourceDriver = {
 
 /** The same manifest as `digestTar`, from files on disk. */
 export function digestDir(root: string): Manifest {
-  const files: Array<[string, string]> = [];
   const chunk = Buffer.alloc(1 << 20);
   let bytes = 0;
-  const walk = (dir: string) => {
-    for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
-      const p = path.join(dir, e.name);
-      if (e.isDirectory()) walk(p);
-      else if (e.isFile()) {
-        const h = createHash('sha256');
-        const fd = fs.openSync(p, 'r');
-        try {
-          for (let n; (n = fs.readSync(fd, chunk, 0, chunk.length, null)) > 0; ) {
-            h.update(chunk.subarray(0, n));
-            bytes += n;
-          }
-        } finally {
-          fs.closeSync(fd);
-        }
-        files.push([path.relative(root, p).split(path.sep).join('/'), h.digest('hex')]);
+  const files = regularFiles(root).map((p): [string, string] => {
+    const h = createHash('sha256');
+    const fd = fs.openSync(p, 'r');
+    try {
+      for (let n; (n = fs.readSync(fd, chunk, 0, chunk.length, null)) > 0; ) {
+        h.update(chunk.subarray(0, n));
+        bytes += n;
       }
+    } finally {
+      fs.closeSync(fd);
     }
-  };
-  walk(root);
-  files.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
-  const all = createHash('sha256');
-  for (const [p, d] of files) all.update(`${p} ${d}\n`);
-  return { files: files.length, bytes, digest: all.digest('hex'), ...(files.length <= listedFileLimit && { list: Object.fromEntries(files) }) };
+    return [path.relative(root, p).split(path.sep).join('/'), h.digest('hex')];
+  });
+  return manifestOf(files, bytes);
 }

@@ -8,6 +8,13 @@ import type { SourceContext } from './types.js';
 
 export type Where = { readonly kind: 'host' } | { readonly kind: 'container'; readonly container: string };
 
+/** How a database's command-line tools reach it: where they run, their connection flags, secrets as environment. */
+export interface ToolConn {
+  readonly where: Where;
+  readonly args: readonly string[];
+  readonly env: Record<string, string>;
+}
+
 /** The argv run where the source lives; secrets travel as environment variables, never as arguments. */
 export function inWhere(where: Where, argv: readonly string[], env: Readonly<Record<string, string>> = {}): Cmd {
   if (where.kind === 'host') return { file: argv[0]!, args: argv.slice(1), env };
