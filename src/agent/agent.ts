@@ -18,6 +18,8 @@ import { type AgentRow, createMonitorStore, type MonitorStore } from '../store/m
 import { createHeartbeat, type Heartbeat } from './heartbeat.js';
 import type { Log } from './log.js';
 import { createMetrics } from './metrics.js';
+import { startControl, type ControlRoutes } from './control.js';
+import { controlSocketPath } from './control-protocol.js';
 import { createScheduler, type Job, type Scheduler } from './scheduler.js';
 import { startServer } from './server.js';
 
@@ -38,6 +40,8 @@ export interface AgentOptions {
   readonly peerToken?: string;
   /** Override berth.yaml `monitor.listen` (tests use port 0). */
   readonly listen?: { hostIp: string; hostPort: number };
+  /** What the control socket (`<state dir>/agent.sock`) can run; no socket without it. */
+  readonly control?: ControlRoutes;
 }
 
 export interface RunningAgent {
@@ -125,6 +129,8 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
       throw new BerthError('CONFLICT', `the agent cannot listen on ${me.listen}: ${err.code ?? err.message}`, 'set another address in berth.yaml `monitor.listen`, or stop what uses it');
     });
     undo.push(() => server.close());
+    const control = o.control && (await startControl(controlSocketPath(project.stateDir), o.control, o.log));
+    if (control) undo.push(() => control.close());
     await monitor.start();
     undo.push(() => monitor!.stop());
     const scheduler = createScheduler({ log: o.log, clock: o.clock });
@@ -132,7 +138,7 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
     undo.push(() => scheduler.stop());
     const touch = setInterval(() => monitorStore.touchAgent({ pid: o.pid, host: o.host, now: o.clock() }), 5_000);
     undo.push(() => clearInterval(touch));
-    o.log('agent started', { project: project.name, listen: `${listen.hostIp}:${server.port}`, probes: probes.meta.length, rules: project.monitor.rules.length, jobs: (o.jobs ?? []).length });
+    o.log('agent started', { project: project.name, listen: `${listen.hostIp}:${server.port}`, probes: probes.meta.length, rules: project.monitor.rules.length, jobs: (o.jobs ?? []).length, ...(control && { control: control.socketPath }) });
     let stopping: Promise<void> | undefined;
     return {
       port: server.port,

@@ -67,7 +67,8 @@ async function handle(req: http.IncomingMessage, res: http.ServerResponse, route
   res.writeHead(404, { 'content-type': 'text/plain' }).end('not found; try /healthz or /metrics\n');
 }
 
-function readBody(req: http.IncomingMessage, limit: number): Promise<string> {
+/** The request body as text; the request is destroyed past `limit` characters. */
+export function readBody(req: http.IncomingMessage, limit: number): Promise<string> {
   return new Promise((resolve, reject) => {
     let body = '';
     req.setEncoding('utf8');

@@ -4,6 +4,7 @@
  * then, and is never reported as a success. Runbook: record run → init repo → each source → record → audit.
  */
 import { Writable } from 'node:stream';
+import { z } from 'zod';
 import { isProcessAlive } from '../deploy/lock.js';
 import { formatBytes } from '../lib/bytes.js';
 import { BerthError } from '../lib/errors.js';
@@ -39,6 +40,29 @@ export interface RunOutcome {
   readonly results: readonly SourceOutcome[];
   readonly durationMs: number;
 }
+
+/** A RunOutcome received from elsewhere (the agent's control socket), checked at the boundary. */
+export const runOutcomeSchema: z.ZodType<RunOutcome> = z.object({
+  runId: z.string(),
+  kind: z.enum(['backup', 'safety']),
+  status: z.enum(['running', 'succeeded', 'partial', 'failed', 'interrupted']),
+  repository: z.string(),
+  durationMs: z.number(),
+  results: z.array(
+    z.object({
+      source: z.string(),
+      type: z.string(),
+      status: z.enum(['succeeded', 'failed']),
+      snapshotId: z.string().optional(),
+      bytes: z.number().optional(),
+      dataAdded: z.number().optional(),
+      durationMs: z.number(),
+      suspect: z.string().optional(),
+      error: z.string().optional(),
+      hint: z.string().optional(),
+    }),
+  ),
+});
 
 export interface RunOptions {
   readonly sources?: readonly string[];

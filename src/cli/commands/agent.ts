@@ -5,6 +5,8 @@ import { createAgentEngine } from '../../agent/engine.js';
 import { createJsonLog } from '../../agent/log.js';
 import { createLogNotifier } from '../../agent/log-notifier.js';
 import type { Job } from '../../agent/scheduler.js';
+import { openBackupContext } from '../../backup/context.js';
+import { runBackup } from '../../backup/run.js';
 import { backupJobs } from '../../backup/schedule.js';
 import { BerthError } from '../../lib/errors.js';
 import type { Notifier } from '../../notify/types.js';
@@ -54,6 +56,17 @@ export function registerAgentCommands(program: Command): void {
             pid: process.pid,
             host: os.hostname(),
             jobs: jobs(ctx.project),
+            // `berth backup run --agent`: the same run the nightly job makes, in this warm process.
+            control: {
+              async backupRun(sources, report) {
+                const backup = openBackupContext(ctx.project, report);
+                try {
+                  return await runBackup(backup.ctx, { ...(sources && { sources }) });
+                } finally {
+                  backup.close();
+                }
+              },
+            },
             lastGoodBackupAt: (source) => lastGoodBackupAt(ctx.store.db, ctx.project.name, source),
             ...(peerToken ? { peerToken } : {}),
             ...(o.listen ? { listen: parseListen(o.listen) } : {}),

@@ -2,11 +2,12 @@
 import path from 'node:path';
 import readline from 'node:readline/promises';
 import type { Command } from 'commander';
+import { controlSocketPath, requestBackupRun } from '../../agent/control-protocol.js';
 import { createBackupContext, effectiveSources, requireBackup } from '../../backup/context.js';
 import { pruneBackups } from '../../backup/prune.js';
 import { recoverAll } from '../../backup/recover.js';
 import { planRestore, restorePlanned } from '../../backup/restore.js';
-import { runBackup, type RunOutcome } from '../../backup/run.js';
+import { runBackup, runOutcomeSchema, type RunOutcome } from '../../backup/run.js';
 import { nextRuns } from '../../backup/schedule.js';
 import { tagValue, verifyBackups, type VerifyOutcome } from '../../backup/verify.js';
 import { formatBytes } from '../../lib/bytes.js';
@@ -26,9 +27,12 @@ export function registerBackupCommands(program: Command): void {
     .command('run')
     .description('dump every source (or --source S) into the restic repository, one snapshot per source')
     .option('-s, --source <name>', 'only this source (repeatable)', collect)
-    .action((o: { source?: string[] }, cmd: Command) =>
+    .option('--agent', "have the project's running agent do it (its environment, no start-up; survives this terminal closing)")
+    .action((o: { source?: string[]; agent?: boolean }, cmd: Command) =>
       runWithContext(cmd, async (base, g) => {
-        const outcome = await runBackup(createBackupContext(base), { sources: o.source });
+        const outcome = o.agent
+          ? agentOutcome(await requestBackupRun(controlSocketPath(base.project.stateDir), o.source, base.report))
+          : await runBackup(createBackupContext(base), { sources: o.source });
         g.json ? printJson(outcome) : process.stdout.write(runSummary(outcome));
         if (outcome.status !== 'succeeded') {
           const failed = outcome.results.filter((r) => r.status === 'failed');
@@ -187,6 +191,12 @@ async function confirm(yes: boolean | undefined, what: string): Promise<void> {
   } finally {
     rl.close();
   }
+}
+
+function agentOutcome(answer: unknown): RunOutcome {
+  const parsed = runOutcomeSchema.safeParse(answer);
+  if (!parsed.success) throw new BerthError('CONFLICT', `the agent's answer is not a backup outcome: ${parsed.error.issues[0]?.path.join('.')} ${parsed.error.issues[0]?.message}`, 'the agent may be another berth version; restart it');
+  return parsed.data;
 }
 
 function runSummary(o: RunOutcome): string {

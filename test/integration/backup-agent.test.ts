@@ -1,0 +1,113 @@
+/**
+ * `berth backup run --agent`: the running agent takes the run over its control socket
+ * (`<state dir>/agent.sock`, mode 0600). The run is recorded under the agent's pid, its progress
+ * reaches the caller, a database source uses the agent's environment, and the snapshots are real.
+ * A second request while one runs is refused; a malformed request is answered 400; an unknown
+ * source is the same error as without --agent; once the agent stops, the socket is gone and
+ * --agent says no agent answers.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { createBackupProject, dbEnv, type BackupProject } from './backup-harness.js';
+import { waitFor } from './harness.js';
+
+type RunJson = { runId: string; status: string; results: Array<{ source: string; status: string; snapshotId?: string; bytes?: number }> };
+
+/** One raw request on the control socket: status and the NDJSON lines of the answer. */
+function control(socketPath: string, body: string): Promise<{ status: number; lines: Array<Record<string, unknown>>; text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ socketPath, method: 'POST', path: '/backup/run' }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (text += d));
+      res.on('end', () => {
+        const lines = res.headers['content-type'] === 'application/x-ndjson' ? text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>) : [];
+        resolve({ status: res.statusCode ?? 0, lines, text });
+      });
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+describe('backup run --agent', { timeout: 180_000 }, () => {
+  let p: BackupProject;
+  let agent: ReturnType<BackupProject['spawnBerth']>;
+  let socketPath: string;
+  before(async () => {
+    p = await createBackupProject({ extraSources: '    host_files: { type: volume, path: hostdata }\n' });
+    const data = path.join(p.dir, 'hostdata');
+    fs.mkdirSync(data);
+    fs.writeFileSync(path.join(data, 'a.bin'), randomBytes(2 * 1024 * 1024));
+    // The database password exists only in the agent's environment, not in the callers'.
+    agent = p.spawnBerth(['agent', '--listen', '127.0.0.1:0'], dbEnv);
+    await waitFor('agent started with a control socket', () => /"msg":"agent started".*"control":/.test(agent.output()));
+    socketPath = JSON.parse(agent.output().split('\n').find((l) => l.includes('"agent started"'))!).control as string;
+  });
+  after(async () => {
+    agent?.kill('SIGKILL');
+    await p?.cleanup();
+  });
+
+  it('the agent runs the backup: recorded under its pid, progress relayed, its environment used', async () => {
+    assert.equal(socketPath, path.join(p.dir, '.berth', 'agent.sock'));
+    assert.equal(fs.statSync(socketPath).mode & 0o777, 0o600, 'only the agent user may send commands');
+    const r = await p.berth(['--json', 'backup', 'run', '--agent', '--source', 'host_files', '--source', 'db'], { BT_DB_PASSWORD: '' });
+    assert.equal(r.code, 0, r.stderr);
+    const out = JSON.parse(r.stdout) as RunJson;
+    assert.equal(out.status, 'succeeded');
+    assert.deepEqual(out.results.map((x) => [x.source, x.status]), [['host_files', 'succeeded'], ['db', 'succeeded']]);
+    assert.match(r.stderr, /✓ host_files: snapshot [0-9a-f]{8}/, 'the agent\'s progress reaches the caller');
+    assert.equal(p.snapshots('host_files').length, 1);
+    assert.equal(p.snapshots('db').length, 1);
+    const runs = await p.json<Array<{ id: string; pid: number; status: string }>>(['backup', 'list']);
+    const run = runs.value.find((x) => x.id === out.runId)!;
+    assert.equal(run.pid, agent.pid, 'the run was made by the agent process');
+    assert.equal(run.status, 'succeeded');
+    assert.match(agent.output(), /"msg":"control: backup run"/);
+  });
+
+  it('text output is the same summary table as a run made here', async () => {
+    const r = await p.run(['backup', 'run', '--agent', '--source', 'host_files']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^backup run \S+: succeeded in .* → /);
+    assert.match(r.stdout, /host_files\s+volume\s+succeeded\s+[0-9a-f]{8}/);
+  });
+
+  it('one run at a time: a second request while one runs is refused with LOCK_HELD', async () => {
+    const body = JSON.stringify({ sources: ['host_files'] });
+    const [a, b] = await Promise.all([control(socketPath, body), control(socketPath, body)]);
+    const answers = [a, b].map((x) => x.lines.at(-1)!);
+    const outcome = answers.find((l) => l.type === 'outcome');
+    const refused = [a, b].find((x) => x.status === 409);
+    assert.ok(outcome, JSON.stringify(answers));
+    assert.ok(refused, `one of the two must be refused: ${a.status} ${b.status}`);
+    assert.equal((refused.lines[0]!.error as { code: string }).code, 'LOCK_HELD');
+  });
+
+  it('a malformed request is answered 400 and changes nothing; an unknown source is the usual error', async () => {
+    const before = p.snapshots().length;
+    const bad = await control(socketPath, '{"sources": "host_files"}');
+    assert.equal(bad.status, 400);
+    assert.match(bad.text, /sources/);
+    const unknown = await p.run(['backup', 'run', '--agent', '--source', 'nope']);
+    assert.equal(unknown.code, 6, unknown.stderr);
+    assert.match(unknown.stderr, /unknown backup source "nope"/);
+    assert.match(unknown.stderr, /hint: sources of .*host_files/);
+    assert.equal(p.snapshots().length, before);
+  });
+
+  it('after the agent stops the socket is gone, and --agent says no agent answers', async () => {
+    agent.kill('SIGTERM');
+    assert.equal(await agent.done, 0);
+    assert.equal(fs.existsSync(socketPath), false);
+    const r = await p.run(['backup', 'run', '--agent', '--source', 'host_files']);
+    assert.equal(r.code, 6);
+    assert.match(r.stderr, /no agent answers on .*agent\.sock/);
+    assert.match(r.stderr, /hint: start it with `berth agent`/);
+  });
+});
