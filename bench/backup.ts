@@ -1,10 +1,15 @@
 /**
- * Backup benchmark: `berth backup run` against plain `restic backup` of the same data, same run.
+ * Backup benchmark: `berth backup run` against plain `restic backup` of the same data, same run,
+ * berth measured twice: the CLI as a person runs it (a cold Node start included), and the run as
+ * the agent makes it (the nightly job's path; here asked over its control socket, as
+ * `backup run --agent` does).
  *
  * Dataset (bench/lib/dataset.ts): ~1.5 GB incompressible in 2000 files + ~0.5 GB of text, as a bind
  * path source; plus a MariaDB table of 1M rows (the host MariaDB started by setup-databases.sh).
- * Phases, each measured for restic first and berth second with the page cache dropped before each
- * command (when permitted), the order alternating: first run into an empty repository, unchanged re-run, re-run after
+ * The three repositories are copies of one `restic init` (same key and KDF cost, same chunker), each
+ * with its own restic cache. Phases, each measured for restic, the berth CLI and the berth agent with
+ * the page cache dropped before each command (when permitted), the order rotating: first run into
+ * an empty repository, unchanged re-run, re-run after
  * ~1 % of the bytes changed (re-runs BENCH_REPEAT times, median). Then restore throughput (berth
  * restore --to vs restic restore), the 1M-row dump and restore drill, `berth restore --all` on a
  * "fresh host" (bench/lib/restore-all.ts), and berth's peak RSS. berth runs as a packed install
@@ -15,7 +20,7 @@
  * Knobs (env): BENCH_DATA (/var/tmp/berth-bench/data), BENCH_SCALE (1 = full size; 0.05 for a smoke run),
  * BENCH_ROWS (1000000), BENCH_REPEAT (3).
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -23,6 +28,8 @@ import { datasetBytes, ensureDataset, fullShape, mutateOnePercent, type DatasetS
 import { dropCaches, measured, type Measured } from './lib/measured.js';
 import { measureRestoreAll, type RestoreAllResult } from './lib/restore-all.js';
 import { repoRoot } from './lib/proc.js';
+import { requestBackupRun } from '../src/agent/control-protocol.js';
+import { silentReporter } from '../src/lib/reporter.js';
 
 const log = (m: string) => process.stderr.write(`bench: ${m}\n`);
 const scale = Number(process.env.BENCH_SCALE ?? 1);
@@ -54,24 +61,62 @@ function prepareDatabase(): void {
   );
 }
 
+type Contender = 'restic' | 'berth' | 'agent';
+type Sample = { name: Phase['name']; order: Contender[] } & Record<`${Contender}Ms`, number>;
+
 interface Phase {
   readonly name: 'first' | 'unchanged' | 'changed';
   readonly restic: Measured;
   readonly berth: Measured;
+  readonly agent: Measured;
   readonly bytes: number;
 }
 
 const mbps = (bytes: number, ms: number) => bytes / 1e6 / (ms / 1000);
 
-/** The phase whose timings are the medians of the samples so far (restic's and berth's taken separately). */
-function medianPhase(samples: ReadonlyArray<{ resticMs: number; berthMs: number }>, prev: Phase, latest: Phase): Phase {
+/** The phase whose timings are the medians of the samples so far (each contender's taken separately). */
+function medianPhase(samples: readonly Sample[], prev: Phase, latest: Phase): Phase {
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)]!;
-  const peak = Math.max(prev.berth.peakRssMb, latest.berth.peakRssMb);
-  return {
-    ...latest,
-    restic: { ...latest.restic, ms: median(samples.map((x) => x.resticMs)), peakRssMb: Math.max(prev.restic.peakRssMb, latest.restic.peakRssMb) },
-    berth: { ...latest.berth, ms: median(samples.map((x) => x.berthMs)), peakRssMb: peak },
-  };
+  const of = (c: Contender): Measured => ({ ...latest[c], ms: median(samples.map((x) => x[`${c}Ms`])), peakRssMb: Math.max(prev[c].peakRssMb, latest[c].peakRssMb) });
+  return { ...latest, restic: of('restic'), berth: of('berth'), agent: of('agent') };
+}
+
+/** `berth agent` for the agent's project, up once its control socket answers. */
+async function startBenchAgent(project: string, env: NodeJS.ProcessEnv): Promise<{ pid: number; socketPath: string; stop(): Promise<void> }> {
+  const child = spawn(process.execPath, [berthBin, '-C', project, 'agent', '--listen', '127.0.0.1:0'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => (out += d));
+  const closed = new Promise<void>((resolve) => child.on('close', () => resolve()));
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const started = out.split('\n').find((l) => l.includes('"msg":"agent started"'));
+    if (started) {
+      const socketPath = (JSON.parse(started) as { control?: string }).control;
+      if (!socketPath) throw new Error(`the agent has no control socket: ${started}`);
+      return { pid: child.pid!, socketPath, stop: async () => void (child.kill('SIGTERM'), await closed) };
+    }
+    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`berth agent did not start: ${out}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** One backup run made by the agent, timed from the request to the outcome; RSS is the agent's peak so far. */
+async function agentRun(agent: { pid: number; socketPath: string }, source: string): Promise<Measured> {
+  const t0 = performance.now();
+  try {
+    const outcome = await requestBackupRun(agent.socketPath, [source], silentReporter);
+    const ms = performance.now() - t0;
+    const status = (outcome as { status?: string }).status;
+    return { code: status === 'succeeded' ? 0 : 13, ms, peakRssMb: vmHwmMb(agent.pid), stdout: JSON.stringify(outcome), stderr: '' };
+  } catch (err) {
+    return { code: 1, ms: performance.now() - t0, peakRssMb: vmHwmMb(agent.pid), stdout: '', stderr: (err as Error).message };
+  }
+}
+
+function vmHwmMb(pid: number): number {
+  const m = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : 0;
 }
 
 /** berth as a packed install runs it: the bundle from `npm run build` (run by `npm run bench:backup`). */
@@ -88,84 +133,82 @@ async function main(): Promise<void> {
   fs.writeFileSync(pass, 'bench-password\n');
   const resticRepo = path.join(work, 'restic-repo');
   const berthRepo = path.join(work, 'berth-repo');
+  const agentRepo = path.join(work, 'agent-repo');
   const project = path.join(work, 'project');
-  fs.mkdirSync(project);
-  fs.writeFileSync(path.join(project, 'compose.yaml'), 'name: benchbackup\nservices:\n  web:\n    image: berth-test/app:v1\n');
-  fs.writeFileSync(
-    path.join(project, 'berth.yaml'),
+  const agentProject = path.join(work, 'project-agent');
+  const compose = 'name: benchbackup\nservices:\n  web:\n    image: berth-test/app:v1\n';
+  const berthYaml = (repo: string, withDb: boolean) =>
     [
+      // The agent watches no container here (web is never started); its other probes run as usual.
+      'services:',
+      '  web: { monitor: { container: false } }',
       'backup:',
-      `  repository: ${berthRepo}`,
+      `  repository: ${repo}`,
       `  password_file: ${pass}`,
       '  sources:',
       '    files:',
       '      type: volume',
       `      path: ${dataDir}`,
-      '    db:',
-      '      type: mariadb',
-      `      host: ${db.host}`,
-      `      port: ${db.port}`,
-      `      user: ${db.user}`,
-      '      password_env: BENCH_DB_PASSWORD',
-      `      database: ${db.database}`,
+      ...(withDb ? ['    db:', '      type: mariadb', `      host: ${db.host}`, `      port: ${db.port}`, `      user: ${db.user}`, '      password_env: BENCH_DB_PASSWORD', `      database: ${db.database}`] : []),
       '',
-    ].join('\n'),
-  );
-  const env = { ...process.env, RESTIC_PASSWORD_FILE: pass, BENCH_DB_PASSWORD: db.password };
+    ].join('\n');
+  for (const [dir, repo, withDb] of [[project, berthRepo, true], [agentProject, agentRepo, false]] as const) {
+    fs.mkdirSync(dir);
+    fs.writeFileSync(path.join(dir, 'compose.yaml'), compose);
+    fs.writeFileSync(path.join(dir, 'berth.yaml'), berthYaml(repo, withDb));
+  }
+  // Each side keeps its own restic cache (the repositories share an id, being copies).
+  const cache = (who: Contender) => path.join(work, `cache-${who}`);
+  const env = { ...process.env, RESTIC_PASSWORD_FILE: pass, BENCH_DB_PASSWORD: db.password, RESTIC_CACHE_DIR: cache('restic') };
   const restic = (args: string[]) => measured('restic', ['-r', resticRepo, ...args], { env });
   // This sandbox sets NODE_EXTRA_CA_CERTS (for its proxy), which makes every Node start parse ~140
   // certificates; a host running berth has no such setting, so berth runs without it (recorded).
-  const berthEnv = { ...env, NODE_EXTRA_CA_CERTS: '' };
+  const berthEnv = { ...env, NODE_EXTRA_CA_CERTS: '', RESTIC_CACHE_DIR: cache('berth') };
   const berth = (args: string[]) => measured(process.execPath, [berthBin, '-C', project, ...args], { env: berthEnv });
   const cold = () => {
     execFileSync('sync');
     return dropCaches();
   };
 
-  // Both repositories are created outside the timings (berth would create its own on first use,
-  // which costs two key derivations, ~2 s here; plain restic needs the same `restic init`).
+  // One `restic init`, copied: the three repositories then have the same key (so the same scrypt
+  // cost on every open, which dominates a re-run) and the same chunker parameters. Two separate
+  // inits calibrate scrypt separately, and their costs differed by up to 25 % here. Created outside
+  // the timings (berth would create its own on first use; plain restic needs the same `restic init`).
   execFileSync('restic', ['-r', resticRepo, 'init', '-q'], { env });
-  execFileSync('restic', ['-r', berthRepo, 'init', '-q'], { env });
+  fs.cpSync(resticRepo, berthRepo, { recursive: true });
+  fs.cpSync(resticRepo, agentRepo, { recursive: true });
+  const agent = await startBenchAgent(agentProject, { ...berthEnv, RESTIC_CACHE_DIR: cache('agent') });
   const phases: Phase[] = [];
-  const samples: Array<{ name: Phase['name']; resticMs: number; berthMs: number; resticFirst: boolean }> = [];
+  const samples: Sample[] = [];
   let cachesDropped = true;
   // The first run happens once per repository; the re-runs `repeat` times each (median reported),
-  // restic and berth alternating on the same state of the data.
+  // the three contenders on the same state of the data.
   const rounds: Array<Phase['name']> = ['first', ...Array<Phase['name']>(repeat).fill('unchanged'), ...Array<Phase['name']>(repeat).fill('changed')];
+  const contenders: Contender[] = ['restic', 'berth', 'agent'];
   for (const [i, name] of rounds.entries()) {
     const changedBytes = name === 'changed' ? mutateOnePercent(dataDir, shape, (Date.now() + i) % 1000) : 0;
-    // Who goes first alternates (restic in even rounds), so neither side always meets the disk
-    // just after the previous round's writes were flushed.
-    const runRestic = async () => {
+    const runOne = async (who: Contender): Promise<Measured> => {
       cachesDropped = cold() && cachesDropped;
-      log(`${name}: restic backup`);
-      const r = await restic(['backup', '-q', '--json', dataDir]);
-      if (r.code !== 0) throw new Error(`restic backup failed: ${r.stderr}`);
-      return r;
+      log(`${name}: ${who === 'restic' ? 'restic backup' : who === 'berth' ? 'berth backup run --source files' : 'berth agent: backup run files'}`);
+      const m = who === 'restic' ? await restic(['backup', '-q', '--json', dataDir]) : who === 'berth' ? await berth(['backup', 'run', '--source', 'files', '--json', '-q']) : await agentRun(agent, 'files');
+      if (m.code !== 0) throw new Error(`${who} backup failed (${m.code}): ${m.stderr}`);
+      return m;
     };
-    const runBerth = async () => {
-      cachesDropped = cold() && cachesDropped;
-      log(`${name}: berth backup run --source files`);
-      const b = await berth(['backup', 'run', '--source', 'files', '--json', '-q']);
-      if (b.code !== 0) throw new Error(`berth backup run failed (${b.code}): ${b.stderr}`);
-      return b;
-    };
-    let r: Measured;
-    let b: Measured;
-    if (i % 2 === 0) {
-      r = await runRestic();
-      b = await runBerth();
-    } else {
-      b = await runBerth();
-      r = await runRestic();
-    }
-    samples.push({ name, resticMs: Math.round(r.ms), berthMs: Math.round(b.ms), resticFirst: i % 2 === 0 });
-    log(`${name}: restic ${(r.ms / 1000).toFixed(2)} s, berth ${(b.ms / 1000).toFixed(2)} s${changedBytes ? ` (${(changedBytes / 1e6).toFixed(0)} MB changed)` : ''}`);
+    // Who goes first rotates, so no side always meets the disk just after the previous round's
+    // writes were flushed.
+    const order = contenders.map((_, k) => contenders[(k + i) % contenders.length]!);
+    const got: Partial<Record<Contender, Measured>> = {};
+    for (const who of order) got[who] = await runOne(who);
+    const [r, b, a] = [got.restic!, got.berth!, got.agent!];
+    samples.push({ name, order, resticMs: Math.round(r.ms), berthMs: Math.round(b.ms), agentMs: Math.round(a.ms) });
+    log(`${name}: restic ${(r.ms / 1000).toFixed(2)} s, berth ${(b.ms / 1000).toFixed(2)} s, agent ${(a.ms / 1000).toFixed(2)} s${changedBytes ? ` (${(changedBytes / 1e6).toFixed(0)} MB changed)` : ''}`);
     const prev = phases.find((p) => p.name === name);
-    const sample: Phase = { name, restic: r, berth: b, bytes };
+    const sample: Phase = { name, restic: r, berth: b, agent: a, bytes };
     if (!prev) phases.push(sample);
     else phases[phases.indexOf(prev)] = medianPhase(samples.filter((x) => x.name === name), prev, sample);
   }
+  const agentPeakRssMb = vmHwmMb(agent.pid);
+  await agent.stop();
 
   // Restore throughput: into a scratch directory on the same disk.
   const rTarget = path.join(work, 'restore-restic');
@@ -199,6 +242,7 @@ async function main(): Promise<void> {
   log(`restore --all: ${(restoreAll.wallMs / 1000).toFixed(1)} s, ${(restoreAll.bytesPerSecond / 1e6).toFixed(0)} MB/s, 500 GB projected ${restoreAll.projected500GbHours} h`);
 
   const ratios = phases.map((p) => Number((p.restic.ms / p.berth.ms).toFixed(3)));
+  const agentRatios = phases.map((p) => Number((p.restic.ms / p.agent.ms).toFixed(3)));
   const restoreMBps = mbps(bytes, br.ms);
   const projection500GBh = 500e9 / (restoreMBps * 1e6) / 3600;
   const result = {
@@ -215,12 +259,18 @@ async function main(): Promise<void> {
       name: p.name,
       resticMs: Math.round(p.restic.ms),
       berthMs: Math.round(p.berth.ms),
+      agentMs: Math.round(p.agent.ms),
       resticMBps: Number(mbps(p.bytes, p.restic.ms).toFixed(1)),
       berthMBps: Number(mbps(p.bytes, p.berth.ms).toFixed(1)),
+      agentMBps: Number(mbps(p.bytes, p.agent.ms).toFixed(1)),
       berthPeakRssMb: Number(p.berth.peakRssMb.toFixed(1)),
       resticPeakRssMb: Number(p.restic.peakRssMb.toFixed(1)),
     })),
+    /** The berth CLI, a cold Node start included: what `time berth backup run` shows. */
     ratioVsRestic: ratios,
+    /** The same run made by the running agent (the nightly job's path), asked over its control socket. */
+    ratioVsResticAgent: agentRatios,
+    agentPeakRssMb: Number(agentPeakRssMb.toFixed(1)),
     restore: {
       resticMs: Math.round(rr.ms),
       berthMs: Math.round(br.ms),
@@ -244,6 +294,7 @@ async function main(): Promise<void> {
     targets: { ratioVsRestic: 0.9, unchangedMaxMs: 5000, restore500GBMaxHours: 1 },
     pass: {
       ratio: ratios.every((r) => r >= 0.9),
+      ratioAgent: agentRatios.every((r) => r >= 0.9),
       unchanged: (phases[1]?.berth.ms ?? Infinity) <= 5000,
       restore500GBWithin1h: projection500GBh <= 1,
       restoreAllOk: restoreAll.ok,
@@ -261,8 +312,10 @@ async function main(): Promise<void> {
 
 function markdown(r: {
   dataset: { bytes: number; files: number };
-  phases: Array<{ name: string; resticMs: number; berthMs: number; resticMBps: number; berthMBps: number }>;
+  phases: Array<{ name: string; resticMs: number; berthMs: number; agentMs: number; resticMBps: number; berthMBps: number; agentMBps: number }>;
   ratioVsRestic: number[];
+  ratioVsResticAgent: number[];
+  agentPeakRssMb: number;
   restore: { resticMBps: number; berthMBps: number; projected500GBHours: number };
   database: { rows: number; berthDumpMs: number; referenceDumpMs: number; drillRestoreMs?: number; drillOk: boolean };
   berthPeakRssMb: number;
@@ -275,14 +328,17 @@ function markdown(r: {
   const lines = [
     `Dataset ${(r.dataset.bytes / 1e9).toFixed(2)} GB in ${r.dataset.files} files; page cache dropped before each command: ${r.cachesDropped ? 'yes' : 'no'}; berth run as ${r.berthEntry}; re-runs: median of ${r.repeat}.`,
     '',
-    '| run | plain restic | berth backup run | berth ÷ restic throughput |',
+    '| run | plain restic | berth backup run (CLI) | berth ÷ restic | run by the agent | agent ÷ restic |',
+    '|---|---|---|---|---|---|',
+    ...r.phases.map((p, i) => `| ${p.name} | ${s(p.resticMs)} (${p.resticMBps} MB/s) | ${s(p.berthMs)} (${p.berthMBps} MB/s) | ${r.ratioVsRestic[i]} | ${s(p.agentMs)} (${p.agentMBps} MB/s) | ${r.ratioVsResticAgent[i]} |`),
+    '',
+    '| | plain restic | berth | |',
     '|---|---|---|---|',
-    ...r.phases.map((p, i) => `| ${p.name} | ${s(p.resticMs)} (${p.resticMBps} MB/s) | ${s(p.berthMs)} (${p.berthMBps} MB/s) | ${r.ratioVsRestic[i]} |`),
     `| restore | ${r.restore.resticMBps} MB/s | ${r.restore.berthMBps} MB/s | 500 GB projected: ${r.restore.projected500GBHours} h |`,
     `| restore --all (fresh host) | | ${s(r.restoreAll.wallMs)}: config, ${(r.restoreAll.bytes / 1e9).toFixed(2)} GB files, ${r.restoreAll.rowsAfter.toLocaleString('en-US')}-row database, up; ${(r.restoreAll.bytesPerSecond / 1e6).toFixed(0)} MB/s | 500 GB projected: ${r.restoreAll.projected500GbHours} h (${r.restoreAll.ok ? 'data checked' : 'MISMATCH'}) |`,
     `| MariaDB ${r.database.rows.toLocaleString('en-US')} rows | dump → restic ${s(r.database.referenceDumpMs)} | dump ${s(r.database.berthDumpMs)}, drill restore ${r.database.drillRestoreMs ? s(r.database.drillRestoreMs) : '–'} (${r.database.drillOk ? 'passed' : 'FAILED'}) | |`,
     '',
-    `berth peak RSS: ${r.berthPeakRssMb} MB.`,
+    `berth peak RSS: ${r.berthPeakRssMb} MB (CLI), ${r.agentPeakRssMb} MB (the agent, over the whole run).`,
     '',
   ];
   return lines.join('\n');
