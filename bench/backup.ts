@@ -9,8 +9,8 @@
  * The three repositories are copies of one `restic init` (same key and KDF cost, same chunker), each
  * with its own restic cache. Phases, each measured for restic, the berth CLI and the berth agent with
  * the page cache dropped before each command (when permitted), the order rotating: first run into
- * an empty repository, unchanged re-run, re-run after
- * ~1 % of the bytes changed (re-runs BENCH_REPEAT times, median). Then restore throughput (berth
+ * empty repositories (BENCH_FIRST_REPEAT times), unchanged re-run and re-run after ~1 % of the
+ * bytes changed (BENCH_REPEAT times each); medians reported. Then restore throughput (berth
  * restore --to vs restic restore), the 1M-row dump and restore drill, `berth restore --all` on a
  * "fresh host" (bench/lib/restore-all.ts), and berth's peak RSS. berth runs as a packed install
  * runs it: the bundle from `npm run build`.
@@ -18,7 +18,7 @@
  * Writes bench/results/backup-<date>.json (with "ratioVsRestic": [first, unchanged, changed], berth
  * throughput ÷ restic throughput) and bench/results/backup-latest.md (the README table).
  * Knobs (env): BENCH_DATA (/var/tmp/berth-bench/data), BENCH_SCALE (1 = full size; 0.05 for a smoke run),
- * BENCH_ROWS (1000000), BENCH_REPEAT (3).
+ * BENCH_ROWS (1000000), BENCH_REPEAT (7, re-runs), BENCH_FIRST_REPEAT (3, first runs).
  */
 import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -43,7 +43,8 @@ const shape: DatasetShape = {
 const db = { host: '127.0.0.1', port: 3306, user: 'berth', password: 'berth-test', database: 'bench_berth' };
 // berth as installed from a package (`npm pack`: bin/ and the bundle): the bundle itself, built above.
 const berthBin = path.join(repoRoot, 'dist/bundle/berth.js');
-const repeat = Math.max(1, Number(process.env.BENCH_REPEAT ?? 3));
+const repeat = Math.max(1, Number(process.env.BENCH_REPEAT ?? 7));
+const firstRepeat = Math.max(1, Number(process.env.BENCH_FIRST_REPEAT ?? 3));
 
 function prepareDatabase(): void {
   const sql = (q: string, database?: string) =>
@@ -174,18 +175,26 @@ async function main(): Promise<void> {
   // cost on every open, which dominates a re-run) and the same chunker parameters. Two separate
   // inits calibrate scrypt separately, and their costs differed by up to 25 % here. Created outside
   // the timings (berth would create its own on first use; plain restic needs the same `restic init`).
-  execFileSync('restic', ['-r', resticRepo, 'init', '-q'], { env });
-  fs.cpSync(resticRepo, berthRepo, { recursive: true });
-  fs.cpSync(resticRepo, agentRepo, { recursive: true });
+  const pristine = path.join(work, 'pristine-repo');
+  execFileSync('restic', ['-r', pristine, 'init', '-q'], { env });
+  /** Empty repositories and caches again (before each first run). */
+  const freshRepositories = () => {
+    for (const [repo, who] of [[resticRepo, 'restic'], [berthRepo, 'berth'], [agentRepo, 'agent']] as const) {
+      fs.rmSync(repo, { recursive: true, force: true });
+      fs.rmSync(cache(who), { recursive: true, force: true });
+      fs.cpSync(pristine, repo, { recursive: true });
+    }
+  };
   const agent = await startBenchAgent(agentProject, { ...berthEnv, RESTIC_CACHE_DIR: cache('agent') });
   const phases: Phase[] = [];
   const samples: Sample[] = [];
   let cachesDropped = true;
-  // The first run happens once per repository; the re-runs `repeat` times each (median reported),
-  // the three contenders on the same state of the data.
-  const rounds: Array<Phase['name']> = ['first', ...Array<Phase['name']>(repeat).fill('unchanged'), ...Array<Phase['name']>(repeat).fill('changed')];
+  // The first run `firstRepeat` times, each into empty repositories; then the re-runs `repeat`
+  // times each; medians reported, the three contenders always on the same state of the data.
+  const rounds: Array<Phase['name']> = [...Array<Phase['name']>(firstRepeat).fill('first'), ...Array<Phase['name']>(repeat).fill('unchanged'), ...Array<Phase['name']>(repeat).fill('changed')];
   const contenders: Contender[] = ['restic', 'berth', 'agent'];
   for (const [i, name] of rounds.entries()) {
+    if (name === 'first') freshRepositories();
     const changedBytes = name === 'changed' ? mutateOnePercent(dataDir, shape, (Date.now() + i) % 1000) : 0;
     const runOne = async (who: Contender): Promise<Measured> => {
       cachesDropped = cold() && cachesDropped;
@@ -254,6 +263,7 @@ async function main(): Promise<void> {
     berthEntry: berthEntry(),
     berthEnvNote: process.env.NODE_EXTRA_CA_CERTS ? 'NODE_EXTRA_CA_CERTS (set in this sandbox) cleared for berth' : 'as inherited',
     repeat,
+    firstRepeat,
     samples,
     phases: phases.map((p) => ({
       name: p.name,
@@ -322,11 +332,12 @@ function markdown(r: {
   cachesDropped: boolean;
   berthEntry: string;
   repeat: number;
+  firstRepeat: number;
   restoreAll: RestoreAllResult;
 }): string {
   const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
   const lines = [
-    `Dataset ${(r.dataset.bytes / 1e9).toFixed(2)} GB in ${r.dataset.files} files; page cache dropped before each command: ${r.cachesDropped ? 'yes' : 'no'}; berth run as ${r.berthEntry}; re-runs: median of ${r.repeat}.`,
+    `Dataset ${(r.dataset.bytes / 1e9).toFixed(2)} GB in ${r.dataset.files} files; page cache dropped before each command: ${r.cachesDropped ? 'yes' : 'no'}; berth run as ${r.berthEntry}; medians of ${r.firstRepeat} first runs (into empty repositories) and ${r.repeat} re-runs each, the order rotating.`,
     '',
     '| run | plain restic | berth backup run (CLI) | berth ÷ restic | run by the agent | agent ÷ restic |',
     '|---|---|---|---|---|---|',

@@ -124,7 +124,7 @@ export function createRestic(opts: ResticOptions): Restic {
     command: (args) => cmd([...args]),
     containerEnv() {
       const password = env.RESTIC_PASSWORD ?? fs.readFileSync(env.RESTIC_PASSWORD_FILE!, 'utf8').replace(/\r?\n$/, '');
-      return { RESTIC_REPOSITORY: repository, RESTIC_PASSWORD: password };
+      return { RESTIC_REPOSITORY: repository, RESTIC_PASSWORD: password, RESTIC_PROGRESS_FPS: env.RESTIC_PROGRESS_FPS! };
     },
     failure: (stderr, code, action) => classifyResticFailure(stderr, code, repository, action),
     async restoreVerified(snapshot, target) {
@@ -178,8 +178,14 @@ export function createRestic(opts: ResticOptions): Restic {
   };
 }
 
+/**
+ * restic writes a JSON status line 60 times a second unless told otherwise; berth shows progress
+ * every 2 s, so once a second is plenty (measurably less work on a short re-run).
+ */
+const progressFps = (env: Readonly<Record<string, string | undefined>>) => env.RESTIC_PROGRESS_FPS ?? '1';
+
 function resticEnv(opts: ResticOptions): Record<string, string> {
-  const base: Record<string, string> = { RESTIC_REPOSITORY: opts.repository };
+  const base: Record<string, string> = { RESTIC_REPOSITORY: opts.repository, RESTIC_PROGRESS_FPS: progressFps(opts.env ?? process.env) };
   const p = opts.password;
   if ('file' in p) {
     if (!fs.existsSync(p.file)) {

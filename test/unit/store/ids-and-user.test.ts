@@ -11,6 +11,14 @@ describe('newId', () => {
     assert.match(newId(clock), /^20261123T091500Z-[0-9a-f]{6}$/);
   });
 
+  it('carries the same stamp as toISOString() would, across years, months and day boundaries', () => {
+    for (let i = 0; i < 2000; i++) {
+      const ms = Date.UTC(1999, 0, 1) + Math.floor(Math.random() * 60 * 365 * 86_400_000);
+      const expected = new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z').replace(/[-:]/g, '');
+      assert.equal(newId(() => ms, () => 'x'), `${expected}-x`, new Date(ms).toISOString());
+    }
+  });
+
   it('sorts by time', () => {
     const a = newId(() => Date.UTC(2026, 0, 9, 23, 59, 59));
     const b = newId(() => Date.UTC(2026, 0, 10, 0, 0, 0));
