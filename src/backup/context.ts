@@ -5,10 +5,11 @@ import { openDeployContext } from '../deploy/wire.js';
 import type { Store } from '../store/db.js';
 import { BerthError } from '../lib/errors.js';
 import type { Reporter } from '../lib/reporter.js';
-import type { BackupConfig, BackupSource } from '../project/backup-schema.js';
+import type { BackupConfig, BackupSource, RepositoryPassword } from '../project/backup-schema.js';
 import type { Project } from '../project/model.js';
 import { createBackupStore, type BackupStore } from '../store/backups.js';
 import { sftpCommand, sshArgv } from '../replicate/restic.js';
+import type { ReplicateSsh } from '../project/replicate-schema.js';
 import { createRestic, type Restic } from './restic.js';
 import { explainSftpFailures } from './sftp.js';
 import type { SourceContext } from './sources/types.js';
@@ -26,6 +27,8 @@ export interface RepositoryOverride {
   /** Use this repository instead of backup.repository (e.g. a replica on a fresh host). */
   readonly repository?: string;
   readonly passwordFile?: string;
+  /** How to reach an sftp `repository` from this host, instead of berth.yaml's `backup.ssh`. */
+  readonly ssh?: ReplicateSsh;
 }
 
 export function createBackupContext(
@@ -41,14 +44,19 @@ export function createBackupContext(
       const cfg = requireBackup(base.project);
       const password = override.passwordFile ? { file: override.passwordFile } : cfg.password;
       const repository = override.repository ?? cfg.repository;
-      const ssh = sftpCommand(repository, cfg.ssh);
-      restic ??= explainSftpFailures(createRestic({ repository, password, env, ...(ssh && { sftpCommand: ssh }) }), sshArgv(repository, cfg.ssh));
+      restic ??= openRestic(repository, password, override.ssh ?? cfg.ssh, env);
       return restic;
     },
     env,
     pid: process.pid,
     host: os.hostname(),
   };
+}
+
+/** restic on `repository`; for an sftp one, through ssh with these options (failures explained by ssh itself). */
+export function openRestic(repository: string, password: RepositoryPassword, ssh: ReplicateSsh, env: Readonly<Record<string, string | undefined>> = process.env): Restic {
+  const command = sftpCommand(repository, ssh);
+  return explainSftpFailures(createRestic({ repository, password, env, ...(command && { sftpCommand: command }) }), sshArgv(repository, ssh));
 }
 
 /** For the agent: the same wiring as the CLI's context, for one project. */

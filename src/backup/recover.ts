@@ -9,9 +9,10 @@ import { upProject } from '../deploy/operations.js';
 import { label } from '../engine/labels.js';
 import { BerthError } from '../lib/errors.js';
 import { formatMs } from '../lib/time.js';
-import type { BackupContext } from './context.js';
 import { pipeInto } from './sources/io.js';
-import { consumeDump, createRestic } from './restic.js';
+import type { ReplicateSsh } from '../project/replicate-schema.js';
+import { openRestic, type BackupContext } from './context.js';
+import { consumeDump } from './restic.js';
 import { planRestore, restorePlanned, type RestoredSource } from './restore.js';
 import { tagValue } from './verify.js';
 
@@ -19,6 +20,8 @@ export interface RecoverOptions {
   readonly snapshot: string;
   readonly repository?: string;
   readonly passwordFile?: string;
+  /** How to reach an sftp `repository` (the fresh host has no berth.yaml to say so yet). */
+  readonly ssh?: ReplicateSsh;
   readonly project?: string;
 }
 
@@ -116,7 +119,7 @@ async function bootstrapConfig(open: () => Promise<Opened>, dir: string, opts: R
       throw new BerthError('CONFIG', `${dir} holds no project yet`, 'on a fresh host pass --repository REPO --password-file FILE (and --project NAME if the repository holds several)');
     }
   }
-  const restic = createRestic({ repository: opts.repository, password: { file: opts.passwordFile } });
+  const restic = openRestic(opts.repository, { file: opts.passwordFile }, opts.ssh ?? {});
   const snaps = (await restic.snapshots(['berth', 'source=config', ...(opts.project ? [`project=${opts.project}`] : [])])).filter((s) => opts.snapshot === 'latest' || s.id.startsWith(opts.snapshot));
   const projects = [...new Set(snaps.map((s) => tagValue(s, 'project')))];
   if (projects.length !== 1) {

@@ -10,7 +10,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { createBackupProject, mariadb, writeVolume, type BackupProject } from './backup-harness.js';
+import { createBackupProject, dbEnv, mariadb, writeVolume, type BackupProject } from './backup-harness.js';
+import { runBerth } from './harness.js';
 import { replicationUnavailable, startSshd, type Sshd } from './replicate-harness.js';
 
 interface RunJson {
@@ -90,6 +91,35 @@ describe('an sftp repository', { timeout: 240_000, skip: unavailable }, () => {
       assert.match(r.stderr, /host key|ssh/i);
     } finally {
       fs.writeFileSync(path.join(p.dir, 'berth.yaml'), berth);
+    }
+  });
+
+  it('restore --all on a fresh host reaches the sftp repository with --ssh-* (no berth.yaml yet to say how)', async () => {
+    const fresh = fs.mkdtempSync(path.join(root, 'fresh-'));
+    const berth = (args: string[]) => runBerth(fresh, ['-C', fresh, ...args], dbEnv);
+    const from = ['restore', '--all', '--yes', '--repository', `sftp:${sshd.user}@127.0.0.1:${repoDir}`, '--password-file', p.passwordFile];
+    try {
+      const badPort = await berth([...from, '--ssh-port', '0']);
+      assert.equal(badPort.code, 2);
+      assert.match(badPort.stderr, /--ssh-port 0: should be a port number/);
+      const notSftp = await berth(['restore', '--all', '--yes', '--repository', p.repo, '--password-file', p.passwordFile, '--ssh-port', String(sshd.port)]);
+      assert.equal(notSftp.code, 2);
+      assert.match(notSftp.stderr, /--ssh-port apply to an sftp: --repository only/);
+      // Without them ssh uses its defaults (port 22, no key for this host): refused, nothing written.
+      const plain = await berth(from);
+      assert.notEqual(plain.code, 0);
+      assert.match(plain.stderr, /ssh/i);
+      assert.equal(fs.existsSync(path.join(fresh, 'berth.yaml')), false);
+
+      mariadb(p.mdb, 'DELETE FROM t WHERE id > 5');
+      const r = await berth(['--json', ...from, '--ssh-port', String(sshd.port), '--ssh-identity', sshd.clientKey, '--ssh-known-hosts', sshd.knownHosts]);
+      assert.equal(r.code, 0, r.stderr);
+      const out = JSON.parse(r.stdout) as { sources: Array<{ source: string }> };
+      assert.deepEqual(out.sources.map((x) => x.source).sort(), ['db', 'files', 'pg']);
+      assert.ok(fs.existsSync(path.join(fresh, 'berth.yaml')) && fs.existsSync(path.join(fresh, 'compose.yaml')));
+      assert.equal(mariadb(p.mdb, 'SELECT COUNT(*) FROM t'), '300');
+    } finally {
+      await berth(['down', '-q']);
     }
   });
 });

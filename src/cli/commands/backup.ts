@@ -1,9 +1,10 @@
 /** backup run|list|status|prune|schedule|verify, and restore: parsing and printing only. */
+import fs from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline/promises';
 import type { Command } from 'commander';
 import { controlSocketPath, requestBackupRun } from '../../agent/control-protocol.js';
-import { createBackupContext, effectiveSources, requireBackup } from '../../backup/context.js';
+import { createBackupContext, effectiveSources, requireBackup, type RepositoryOverride } from '../../backup/context.js';
 import { pruneBackups } from '../../backup/prune.js';
 import { recoverAll } from '../../backup/recover.js';
 import { planRestore, restorePlanned } from '../../backup/restore.js';
@@ -149,11 +150,20 @@ export function registerBackupCommands(program: Command): void {
     .option('--repository <repo>', 'use this restic repository instead of backup.repository (needed by --all in an empty folder)')
     .option('--password-file <file>', 'use this repository password file instead of the configured one')
     .option('--project <name>', 'with --all when the repository holds several projects')
+    .option('--ssh-port <port>', 'with an sftp --repository: the ssh port (else berth.yaml backup.ssh, else ~/.ssh/config)')
+    .option('--ssh-identity <file>', 'with an sftp --repository: the private key to log in with')
+    .option('--ssh-known-hosts <file>', "with an sftp --repository: a known_hosts file holding the repository host's key (strict checking)")
     .option('--no-safety', 'do not take a safety snapshot of the current data first')
     .option('-y, --yes', 'do not ask for confirmation')
-    .action(async (snapshot: string | undefined, o: { source?: string[]; to?: string; all?: boolean; repository?: string; passwordFile?: string; project?: string; safety: boolean; yes?: boolean }, cmd: Command) => {
+    .action(async (snapshot: string | undefined, o: RestoreOptions, cmd: Command) => {
       const g = globals(cmd);
-      const override = { repository: o.repository && (/^[a-z0-9]+:/.test(o.repository) ? o.repository : path.resolve(o.repository)), passwordFile: o.passwordFile && path.resolve(o.passwordFile) };
+      let override: RepositoryOverride;
+      try {
+        override = repositoryOverride(o);
+      } catch (err) {
+        process.exitCode = reportError(err, g);
+        return;
+      }
       if (o.all) {
         try {
           await confirm(o.yes, 'rebuild this project from the backup repository (config, volumes, databases are overwritten)');
@@ -179,6 +189,40 @@ export function registerBackupCommands(program: Command): void {
         g.json ? printJson(restored) : process.stdout.write(restored.map((r) => `${r.source}: restored ${r.snapshot} — ${r.summary}${r.safetySnapshot ? ` (safety snapshot ${r.safetySnapshot})` : ''}\n`).join(''));
       });
     });
+}
+
+interface RestoreOptions {
+  source?: string[];
+  to?: string;
+  all?: boolean;
+  repository?: string;
+  passwordFile?: string;
+  sshPort?: string;
+  sshIdentity?: string;
+  sshKnownHosts?: string;
+  project?: string;
+  safety: boolean;
+  yes?: boolean;
+}
+
+/** --repository, --password-file and the --ssh-* options, checked and resolved against the working folder. */
+function repositoryOverride(o: RestoreOptions): RepositoryOverride {
+  const remote = o.repository !== undefined && /^[a-z0-9]+:/.test(o.repository);
+  const sshGiven = [o.sshPort && '--ssh-port', o.sshIdentity && '--ssh-identity', o.sshKnownHosts && '--ssh-known-hosts'].filter(Boolean);
+  if (sshGiven.length && !o.repository?.startsWith('sftp:')) {
+    throw new BerthError('CONFIG', `${sshGiven.join(', ')} apply to an sftp: --repository only`, 'pass --repository sftp:user@host:/path, or drop them');
+  }
+  const port = o.sshPort === undefined ? undefined : Number(o.sshPort);
+  if (port !== undefined && !(Number.isInteger(port) && port >= 1 && port <= 65535)) throw new BerthError('CONFIG', `--ssh-port ${o.sshPort}: should be a port number (1-65535)`);
+  for (const [flag, file] of [['--ssh-identity', o.sshIdentity], ['--ssh-known-hosts', o.sshKnownHosts]] as const) {
+    if (file !== undefined && !fs.existsSync(file)) throw new BerthError('CONFIG', `${flag} ${file}: no such file`);
+  }
+  const ssh = { ...(port !== undefined && { port }), ...(o.sshIdentity && { identityFile: path.resolve(o.sshIdentity) }), ...(o.sshKnownHosts && { knownHosts: path.resolve(o.sshKnownHosts) }) };
+  return {
+    ...(o.repository && { repository: remote ? o.repository : path.resolve(o.repository) }),
+    ...(o.passwordFile && { passwordFile: path.resolve(o.passwordFile) }),
+    ...(sshGiven.length && { ssh }),
+  };
 }
 
 async function confirm(yes: boolean | undefined, what: string): Promise<void> {
