@@ -87,6 +87,17 @@ SQL
     log "postgresql ok (started)"
 fi
 
+# PostgreSQL's Unix socket for $DB_USER with its password (Debian's pg_hba.conf has `peer` for
+# local connections, which root cannot pass as $DB_USER): the backup tests reach it that way too.
+pg_sock_ok() { PGPASSWORD=$DB_PASS psql -h /var/run/postgresql -p 5432 -U "$DB_USER" -d postgres -Atc 'SELECT 1'; }
+if ! pg_sock_ok >/dev/null 2>&1; then
+    hba=$(su postgres -c "psql -Atc 'SHOW hba_file'")
+    grep -q "^local all $DB_USER scram-sha-256" "$hba" || sed -i "1i local all $DB_USER scram-sha-256" "$hba"
+    su postgres -c "psql -Atc 'SELECT pg_reload_conf()'" >/dev/null
+    wait_for "postgresql (socket)" pg_sock_ok
+    log "postgresql socket login for $DB_USER enabled"
+fi
+
 # --- 4. Redis ---------------------------------------------------------------------------
 redis_ok() { [[ $(redis-cli -h 127.0.0.1 -p 6379 ping 2>/dev/null) == PONG ]]; }
 if redis_ok; then

@@ -36,6 +36,7 @@ const sourceSchema = section({
   service: text.optional().describe('dump inside this compose service\'s container (docker exec); else over TCP on the host'),
   host: text.optional().describe('database host for TCP dumps (default 127.0.0.1)'),
   port: port.optional(),
+  socket: text.optional().describe('a database on this host over its Unix socket instead of TCP: the socket file (mariadb, redis) or its directory or file (postgres)'),
   user: text.optional().describe('database user (default root / postgres)'),
   password_env: text.optional().describe('environment variable holding the database password'),
   password_file: text.optional().describe('file holding the database password, relative to the project folder'),
@@ -107,6 +108,8 @@ export interface BackupSource {
   readonly service?: string;
   readonly host: string;
   readonly port?: number;
+  /** A host database reached over this Unix socket instead of TCP (absolute path). */
+  readonly socket?: string;
   readonly user?: string;
   readonly password?: RepositoryPassword;
   readonly database?: string;
@@ -153,12 +156,18 @@ export function resolveBackup(raw: RawBackup, dir: string): { config: BackupConf
     if ((s.type === 'mariadb' || s.type === 'mysql' || s.type === 'postgres') && !s.database) {
       problems.push({ path: at, message: `a ${s.type} source needs \`database\` (one database per source, so a restore drill can load it into a scratch database)` });
     }
+    if (s.socket !== undefined) {
+      if (!(databaseTypes as readonly string[]).includes(s.type)) problems.push({ path: [...at, 'socket'], message: `applies to a database source (${databaseTypes.join(', ')}), not ${s.type}` });
+      else if (s.service) problems.push({ path: [...at, 'socket'], message: 'a source dumped inside its service\'s container (`service:`) takes no socket; remove one of them' });
+      else if (s.host !== undefined) problems.push({ path: [...at, 'socket'], message: 'give `host` (TCP) or `socket`, not both' });
+    }
     sources[key] = dropEmpty({
       name: key,
       type: s.type,
       service: s.service,
       host: s.host ?? '127.0.0.1',
       port: s.port,
+      socket: s.socket === undefined ? undefined : abs(s.socket),
       user: s.user,
       password: password(s.password_file, s.password_env, at),
       database: s.database,

@@ -27,7 +27,7 @@ async function connect(ctx: SourceContext): Promise<Conn> {
   const password = sourcePassword(ctx, ['MARIADB_ROOT_PASSWORD', 'MYSQL_ROOT_PASSWORD']);
   const mysql = s.type === 'mysql';
   const args = [
-    ...(where.kind === 'host' ? ['-h', s.host, '-P', String(s.port ?? 3306), '--protocol=TCP'] : []),
+    ...(where.kind === 'host' ? (s.socket ? ['--socket', s.socket, '--protocol=SOCKET'] : ['-h', s.host, '-P', String(s.port ?? 3306), '--protocol=TCP']) : []),
     '-u',
     s.user ?? 'root',
   ];

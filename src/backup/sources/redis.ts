@@ -13,7 +13,7 @@ import { BerthError } from '../../lib/errors.js';
 import { label } from '../../engine/labels.js';
 import type { Cmd } from '../process.js';
 import { extractTar, pipeFrom, pipeInto, query } from './io.js';
-import { connectResp, type RespClient, RespError, type RespValue } from './resp.js';
+import { connectResp, describeAddress, type RespAddress, type RespClient, RespError, type RespValue } from './resp.js';
 import type { DrillOutcome, SourceContext, SourceDriver } from './types.js';
 import { inWhere, resolveWhere, sourcePassword, type ToolConn } from './where.js';
 
@@ -25,7 +25,7 @@ async function connect(ctx: SourceContext): Promise<Conn> {
   const s = ctx.source;
   const where = await resolveWhere(ctx);
   const password = sourcePassword(ctx, ['REDIS_PASSWORD']);
-  const args = where.kind === 'host' ? ['-h', s.host, '-p', String(s.port ?? 6379)] : [];
+  const args = where.kind === 'host' ? (s.socket ? ['-s', s.socket] : ['-h', s.host, '-p', String(s.port ?? 6379)]) : [];
   return { where, args, env: password ? { REDISCLI_AUTH: password } : {} };
 }
 
@@ -69,7 +69,7 @@ export const redisSource: SourceDriver = {
   async dump(ctx, out: Writable, signal) {
     const c = await connect(ctx);
     const what = `${ctx.source.name}: redis`;
-    if (c.where.kind === 'host' && !['127.0.0.1', 'localhost', '::1'].includes(ctx.source.host)) {
+    if (c.where.kind === 'host' && !ctx.source.socket && !['127.0.0.1', 'localhost', '::1'].includes(ctx.source.host)) {
       throw new BerthError('CONFIG', `${what}: a redis source over TCP must be on this host (its RDB file is read from disk)`, 'use `service:` for a redis in a container');
     }
     const keys = keyCount(await redis(c, what, 'INFO', 'keyspace'));
@@ -105,7 +105,7 @@ export const redisSource: SourceDriver = {
       return `RDB/AOF files extracted into ${opts.to}`;
     }
     const svc = ctx.source.service;
-    if (!svc) return restoreOverTcp(ctx, input);
+    if (!svc) return restoreOnHost(ctx, input);
     const [ctr] = await ctx.engine.listContainers({ [label.project]: ctx.project.name, [label.service]: svc });
     if (!ctr) throw new BerthError('BACKUP', `${ctx.source.name}: service ${svc} has no container to restore into`, 'run `berth up` first');
     // The caller stopped the service (it is one of the writers); write into its /data through a helper.
@@ -153,17 +153,19 @@ export function keysPerDb(infoKeyspace: string): Map<number, number> {
 }
 
 const text = (v: RespValue) => (Buffer.isBuffer(v) ? v.toString('utf8') : String(v));
-const migrateBatch = 500;
+const copyBatch = 500;
 
 /**
- * A redis on the host (no container to swap /data in): the RDB from the snapshot is loaded into a
- * scratch redis-server, the target is emptied (FLUSHALL: the RDB is the whole server), and the
- * scratch server copies every key over with MIGRATE … COPY REPLACE (values, TTLs). The key count
- * per database must then be the same on both, else the restore fails.
+ * A redis on the host (no container to swap /data in), over TCP or its Unix socket: the RDB from
+ * the snapshot is loaded into a scratch redis-server, the target is emptied (FLUSHALL: the RDB is
+ * the whole server), and every key is copied over with DUMP and RESTORE … REPLACE (values and
+ * TTLs; pipelined a batch at a time). The key count per database must then be the same on both,
+ * else the restore fails.
  */
-async function restoreOverTcp(ctx: SourceContext, input: Readable): Promise<string> {
+async function restoreOnHost(ctx: SourceContext, input: Readable): Promise<string> {
   const s = ctx.source;
-  const what = `${s.name}: restore into redis ${s.host}:${s.port ?? 6379}`;
+  const target: RespAddress = s.socket ? { path: s.socket } : { host: s.host, port: s.port ?? 6379 };
+  const what = `${s.name}: restore into redis ${describeAddress(target)}`;
   const password = sourcePassword(ctx, ['REDIS_PASSWORD']);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-redis-restore-'));
   let scratch: Awaited<ReturnType<typeof startScratchServer>> | undefined;
@@ -178,31 +180,33 @@ async function restoreOverTcp(ctx: SourceContext, input: Readable): Promise<stri
     const wanted = keysPerDb(scratch.keyspace);
     const from = await connectResp({ host: '127.0.0.1', port: scratch.port }, `${what} (scratch server)`);
     clients.push(from);
-    const to = await connectResp({ host: s.host, port: s.port ?? 6379, ...(password && { password }), ...(s.user && { user: s.user }) }, what);
+    const to = await connectResp({ ...target, ...(password && { password }), ...(s.user && { user: s.user }) }, what);
     clients.push(to);
-    ctx.report.info(`${s.name}: FLUSHALL on ${s.host}:${s.port ?? 6379}, then copying ${[...wanted.values()].reduce((a, b) => a + b, 0)} keys from the snapshot`);
+    ctx.report.info(`${s.name}: FLUSHALL on ${describeAddress(target)}, then copying ${[...wanted.values()].reduce((a, b) => a + b, 0)} keys from the snapshot`);
     await to.command('FLUSHALL');
-    const auth = password ? (s.user ? ['AUTH2', s.user, password] : ['AUTH', password]) : [];
     for (const [db, expected] of wanted) {
-      await from.command('SELECT', db);
+      await Promise.all([from.command('SELECT', db), to.command('SELECT', db)]);
       let cursor = '0';
       let copied = 0;
       do {
-        const [next, keys] = (await from.command('SCAN', cursor, 'COUNT', migrateBatch)) as [Buffer, Buffer[]];
+        const [next, keys] = (await from.command('SCAN', cursor, 'COUNT', copyBatch)) as [Buffer, Buffer[]];
         cursor = text(next);
-        if (keys.length === 0) continue;
-        await from.command('MIGRATE', s.host, s.port ?? 6379, '', db, 60_000, 'COPY', 'REPLACE', ...auth, 'KEYS', ...keys);
-        copied += keys.length;
+        const dumped = await Promise.all(keys.map((k) => Promise.all([from.command('DUMP', k), from.command('PTTL', k)])));
+        // PTTL -1: no expiry (RESTORE takes 0); -2 or no payload: the key expired meanwhile.
+        const live = keys.map((k, i) => [k, ...dumped[i]!] as const).filter(([, payload, ttl]) => payload !== null && ttl !== -2);
+        await Promise.all(live.map(([k, payload, ttl]) => to.command('RESTORE', k, Math.max(Number(ttl), 0), payload as Buffer, 'REPLACE')));
+        copied += live.length;
       } while (cursor !== '0');
       ctx.report.info(`${s.name}: db${db}: ${copied} of ${expected} keys copied`);
     }
+    await to.command('SELECT', 0);
     const got = keysPerDb(text(await to.command('INFO', 'keyspace')));
     const differs = [...new Set([...wanted.keys(), ...got.keys()])].filter((db) => (wanted.get(db) ?? 0) !== (got.get(db) ?? 0));
     if (differs.length) {
       throw new BerthError('BACKUP', `${what}: key counts differ after the copy: ${differs.map((db) => `db${db} ${got.get(db) ?? 0} of ${wanted.get(db) ?? 0}`).join(', ')}`, 'something wrote to the target meanwhile (stop its writers: `writers:` on the source), or keys expired during the copy; restore again');
     }
     const total = [...got.values()].reduce((a, b) => a + b, 0);
-    return `${total} keys in ${got.size} database(s) copied into ${s.host}:${s.port ?? 6379} (flushed first; key counts equal)`;
+    return `${total} keys in ${got.size} database(s) copied into ${describeAddress(target)} (flushed first; key counts equal)`;
   } catch (err) {
     if (err instanceof RespError) throw new BerthError('BACKUP', `${what}: redis answered ${err.message}`, /NOAUTH|WRONGPASS|invalid password/i.test(err.message) ? 'set password_env or password_file on the source' : undefined);
     throw err;

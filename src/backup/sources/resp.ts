@@ -16,13 +16,19 @@ export interface RespClient {
   close(): void;
 }
 
-export async function connectResp(opts: { host: string; port: number; password?: string; user?: string; timeoutMs?: number }, what: string): Promise<RespClient> {
-  const socket = net.connect(opts.port, opts.host);
+/** Where a redis listens: TCP host and port, or a Unix socket path. */
+export type RespAddress = { readonly host: string; readonly port: number } | { readonly path: string };
+
+export const describeAddress = (a: RespAddress) => ('path' in a ? a.path : `${a.host}:${a.port}`);
+
+export async function connectResp(opts: RespAddress & { password?: string; user?: string; timeoutMs?: number }, what: string): Promise<RespClient> {
+  const where = describeAddress(opts);
+  const socket = 'path' in opts ? net.connect(opts.path) : net.connect(opts.port, opts.host);
   socket.setNoDelay(true);
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => {
       socket.destroy();
-      reject(new BerthError('BACKUP', `${what}: no connection to redis at ${opts.host}:${opts.port} within ${(opts.timeoutMs ?? 10_000) / 1000} s`));
+      reject(new BerthError('BACKUP', `${what}: no connection to redis at ${where} within ${(opts.timeoutMs ?? 10_000) / 1000} s`));
     }, opts.timeoutMs ?? 10_000);
     socket.once('connect', () => {
       clearTimeout(timer);
@@ -30,7 +36,7 @@ export async function connectResp(opts: { host: string; port: number; password?:
     });
     socket.once('error', (err) => {
       clearTimeout(timer);
-      reject(new BerthError('BACKUP', `${what}: cannot connect to redis at ${opts.host}:${opts.port}: ${err.message}`));
+      reject(new BerthError('BACKUP', `${what}: cannot connect to redis at ${where}: ${err.message}`));
     });
   });
   let buffer: Buffer = Buffer.alloc(0);

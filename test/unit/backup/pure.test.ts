@@ -9,6 +9,7 @@ import { classifyResticFailure } from '../../../src/backup/restic-errors.js';
 import { suspectReason } from '../../../src/backup/run.js';
 import { nextRuns } from '../../../src/backup/schedule.js';
 import { compareTables } from '../../../src/backup/sources/mariadb.js';
+import { socketArgs } from '../../../src/backup/sources/postgres.js';
 import { keyCount } from '../../../src/backup/sources/redis.js';
 import { compareManifests, digestTar } from '../../../src/backup/tar-digest.js';
 
@@ -116,5 +117,13 @@ describe('comparisons', () => {
     const next = nextRuns('0 2 * * *', 2, new Date('2026-11-23T12:00:00Z')).map((d) => d.getHours());
     assert.equal(next.length, 2);
     assert.deepEqual(next, [2, 2]);
+  });
+});
+
+describe('postgres over its Unix socket', () => {
+  it('takes the socket directory as host, the port from a socket file name or the source', () => {
+    assert.deepEqual(socketArgs('/var/run/postgresql/.s.PGSQL.5433', undefined), ['-h', '/var/run/postgresql', '-p', '5433']);
+    assert.deepEqual(socketArgs('/var/run/postgresql', undefined), ['-h', '/var/run/postgresql', '-p', '5432']);
+    assert.deepEqual(socketArgs('/srv/pg', 6543), ['-h', '/srv/pg', '-p', '6543']);
   });
 });
