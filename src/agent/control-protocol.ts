@@ -34,7 +34,8 @@ export function requestBackupRun(socketPath: string, sources: readonly string[] 
         fn();
       }
     };
-    const req = http.request({ socketPath, method: 'POST', path: '/backup/run', headers: { 'content-type': 'application/json' } }, (res) => {
+    // agent: false — a connection of its own, never a pooled one a restarted agent has closed.
+    const req = http.request({ socketPath, agent: false, method: 'POST', path: '/backup/run', headers: { 'content-type': 'application/json' } }, (res) => {
       if (res.statusCode === 400 || res.statusCode === 404) {
         let text = '';
         res.setEncoding('utf8');
