@@ -131,10 +131,12 @@ export const directVolume: DirectSource = {
   },
 
   async restore(ctx, restic, snapshot, opts) {
-    const bytes = await sizeOf(restic, snapshot.id);
+    // The size (for the throughput shown) comes from a second restic process while the first
+    // restores: run one after the other, its key derivation alone would add ~0.8 s.
+    const size = sizeOf(restic, snapshot.id).catch(() => 0);
     if (opts.to) {
       fs.mkdirSync(opts.to, { recursive: true });
-      await restic.restoreVerified(snapshot.id, opts.to);
+      const [bytes] = await Promise.all([size, restic.restoreVerified(snapshot.id, opts.to)]);
       return { summary: `restored under ${path.join(opts.to, snapshot.paths![0]!)}`, bytes };
     }
     await ensureHelperImage(image(ctx));
@@ -146,7 +148,7 @@ export const directVolume: DirectSource = {
     const script = cmd.args.indexOf(wrapper);
     const args = [...cmd.args];
     args[script] = clear + wrapper;
-    await runRestic({ ...cmd, args }, restic, 'restore', () => undefined);
+    const [bytes] = await Promise.all([size, runRestic({ ...cmd, args }, restic, 'restore', () => undefined)]);
     return { summary: `volume ${volumeMount(ctx, false).split(':')[0]} replaced`, bytes };
   },
 };
