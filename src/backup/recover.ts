@@ -71,13 +71,15 @@ export async function recoverAll(open: () => Promise<Opened>, dir: string, opts:
     for (const v of Object.values(ctx.project.volumes)) {
       if (!v.external) await ctx.engine.ensureVolume({ name: v.name, driver: v.driver, labels: { ...v.labels, [label.project]: ctx.project.name, [label.composeProject]: ctx.project.name } });
     }
-    const volumes = await planRestore(ctx, { snapshot: opts.snapshot, types: ['volume'] });
+    // One look at the repository's snapshots for volumes and databases (each look costs restic a key derivation).
+    const plan = await planRestore(ctx, { snapshot: opts.snapshot, types: ['volume', ...databaseTypes] });
+    const volumes = plan.filter((p) => p.source.type === 'volume');
     sources.push(...(await restorePlanned(ctx, volumes, { snapshot: opts.snapshot, noSafety: true })));
     const tUp = Date.now();
     ctx.report.step('berth up');
     await upProject(ctx, { wait: true });
     const upMs = Date.now() - tUp;
-    const databases = await planRestore(ctx, { snapshot: opts.snapshot, types: databaseTypes });
+    const databases = plan.filter((p) => p.source.type !== 'volume');
     const skipped = Object.values(ctx.project.backup?.sources ?? {}).filter((s) => s.type === 'redis' && !s.service).map((s) => s.name);
     for (const item of databases) {
       sources.push(await untilReady(ctx, () => restorePlanned(ctx, [item], { snapshot: opts.snapshot, noSafety: true }).then((r) => r[0]!)));
