@@ -25,7 +25,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { datasetBytes, ensureDataset, fullShape, mutateOnePercent, type DatasetShape } from './lib/dataset.js';
-import { dropCaches, measured, type Measured } from './lib/measured.js';
+import { dropCaches, measured, vmHwmKb, type Measured } from './lib/measured.js';
 import { measureRestoreAll, type RestoreAllResult } from './lib/restore-all.js';
 import { repoRoot } from './lib/proc.js';
 import { requestBackupRun } from '../src/agent/control-protocol.js';
@@ -102,6 +102,8 @@ async function startBenchAgent(project: string, env: NodeJS.ProcessEnv): Promise
   }
 }
 
+const vmHwmMb = (pid: number) => vmHwmKb(pid) / 1024;
+
 /** One backup run made by the agent, timed from the request to the outcome; RSS is the agent's peak so far. */
 async function agentRun(agent: { pid: number; socketPath: string }, source: string): Promise<Measured> {
   const t0 = performance.now();
@@ -113,11 +115,6 @@ async function agentRun(agent: { pid: number; socketPath: string }, source: stri
   } catch (err) {
     return { code: 1, ms: performance.now() - t0, peakRssMb: vmHwmMb(agent.pid), stdout: '', stderr: (err as Error).message };
   }
-}
-
-function vmHwmMb(pid: number): number {
-  const m = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) / 1024 : 0;
 }
 
 /** berth as a packed install runs it: the bundle from `npm run build` (run by `npm run bench:backup`). */

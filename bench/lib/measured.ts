@@ -10,7 +10,8 @@ export interface Measured {
   readonly stderr: string;
 }
 
-function vmHwmKb(pid: number): number {
+/** Peak resident memory (VmHWM) of a live process in kB; 0 once it is gone. */
+export function vmHwmKb(pid: number): number {
   try {
     const m = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
     return m ? Number(m[1]) : 0;

@@ -82,7 +82,8 @@ export function requestBackupRun(socketPath: string, sources: readonly string[] 
   });
 }
 
-function safeJson(s: string): unknown {
+/** The value of a JSON text, or undefined when it is not JSON. */
+export function safeJson(s: string): unknown {
   try {
     return JSON.parse(s);
   } catch {

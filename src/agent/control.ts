@@ -11,7 +11,7 @@ import http from 'node:http';
 import { z } from 'zod';
 import { BerthError } from '../lib/errors.js';
 import type { Reporter } from '../lib/reporter.js';
-import type { ControlLine } from './control-protocol.js';
+import { safeJson, type ControlLine } from './control-protocol.js';
 import type { Log } from './log.js';
 import { readBody } from './server.js';
 
@@ -55,7 +55,7 @@ export async function startControl(socketPath: string, routes: ControlRoutes, lo
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found; the control socket answers POST /backup/run\n');
       return;
     }
-    const parsed = backupRunBody.safeParse(parseJson(await readBody(req, 64 * 1024)));
+    const parsed = backupRunBody.safeParse(bodyJson(await readBody(req, 64 * 1024)));
     if (!parsed.success) {
       res.writeHead(400, { 'content-type': 'text/plain' }).end(`body must be JSON {"sources"?: ["name", …]}: ${parsed.error.issues[0]?.message ?? 'invalid'}\n`);
       return;
@@ -105,11 +105,5 @@ export async function startControl(socketPath: string, routes: ControlRoutes, lo
 }
 
 const line = (l: ControlLine) => `${JSON.stringify(l)}\n`;
-
-function parseJson(body: string): unknown {
-  try {
-    return body.trim() ? JSON.parse(body) : {};
-  } catch {
-    return undefined;
-  }
-}
+/** An empty body means no options. */
+const bodyJson = (body: string) => (body.trim() ? safeJson(body) : {});

@@ -18,7 +18,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { createTestProject, freePort, type RunResult, type TestProject } from './harness.js';
-import { createWebhookReceiver, waitFor, type WebhookReceiver } from './notify-harness.js';
+import { createWebhookReceiver, webhookNotifyYaml, waitFor, type WebhookReceiver } from './notify-harness.js';
 
 const isRoot = process.getuid?.() === 0;
 const hasDockerd = spawnSync('sh', ['-c', 'command -v dockerd && command -v containerd'], { stdio: 'ignore' }).status === 0;
@@ -201,12 +201,7 @@ monitor:
   group_interval: 5m
   host: false
   stats: false
-notify:
-  channels:
-    hook:
-      type: webhook
-      url: ${hook.url}
-`,
+${webhookNotifyYaml(hook.url, 'hook')}`,
     });
     const up = await berth(['up', '-q']);
     assert.equal(up.code, 0, up.stderr);

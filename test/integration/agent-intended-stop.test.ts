@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { createTestProject, freePort, sleep, type TestProject } from './harness.js';
-import { createWebhookReceiver, waitFor, type WebhookReceiver } from './notify-harness.js';
+import { createWebhookReceiver, fastMonitorYaml, webhookNotifyYaml, waitFor, type WebhookReceiver } from './notify-harness.js';
 
 interface ProbeOut {
   readonly id: string;
@@ -48,18 +48,7 @@ services:
 `,
       'berth.yaml': `
 name: {{NAME}}
-monitor:
-  listen: "127.0.0.1:${listen}"
-  group_wait: 0s
-  group_by: [service]
-  host: false
-  stats: false
-notify:
-  channels:
-    chat:
-      type: webhook
-      url: ${hook.url}
-`,
+${fastMonitorYaml(listen, 'service')}${webhookNotifyYaml(hook.url)}`,
     });
     const up = await p.berth(['up', '-q']);
     assert.equal(up.code, 0, up.stderr);

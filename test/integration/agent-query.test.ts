@@ -11,7 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import * as mariadb from 'mariadb';
 import pg from 'pg';
 import { createTestProject, freePort, sleep, type TestProject } from './harness.js';
-import { createWebhookReceiver, waitFor, type WebhookReceiver } from './notify-harness.js';
+import { createWebhookReceiver, fastMonitorYaml, webhookNotifyYaml, waitFor, type WebhookReceiver } from './notify-harness.js';
 
 const scratch = `bt_query_${randomBytes(4).toString('hex')}`;
 const mariaUrl = `mariadb://berth:berth-test@127.0.0.1:3306/${scratch}`;
@@ -77,13 +77,7 @@ name: {{NAME}}
 services:
   numbering:
     monitor: { container: false, stats: false }
-monitor:
-  listen: "127.0.0.1:${listen}"
-  group_wait: 0s
-  group_by: [probe]
-  host: false
-  stats: false
-  probes:
+${fastMonitorYaml(listen, 'probe')}  probes:
     seq-maria:
       type: query
       driver: mariadb
@@ -113,12 +107,7 @@ monitor:
       sql: "SELEC 1"
       condition: "value > 0"
       interval: 1s
-notify:
-  channels:
-    chat:
-      type: webhook
-      url: ${hook.url}
-`,
+${webhookNotifyYaml(hook.url)}`,
     });
   });
 

@@ -13,7 +13,7 @@ import path from 'node:path';
 import tls from 'node:tls';
 import { after, before, describe, it } from 'node:test';
 import { createTestProject, freePort, sleep, type TestProject } from './harness.js';
-import { createWebhookReceiver, tempDir, waitFor, type WebhookReceiver } from './notify-harness.js';
+import { createWebhookReceiver, fastMonitorYaml, webhookNotifyYaml, tempDir, waitFor, type WebhookReceiver } from './notify-harness.js';
 
 function certificate(dir: string, name: string, days: number): tls.SecureContext {
   const key = path.join(dir, `${name}.key`);
@@ -81,18 +81,7 @@ services:
   quiet:
     route: { hosts: [quiet.localhost], port: 80, tls: { listen: "127.0.0.1:${tlsPort}" } }
     monitor: ${JSON.stringify({ ...quiet, tls: false })}
-monitor:
-  listen: "127.0.0.1:${listen}"
-  group_wait: 0s
-  group_by: [probe]
-  host: false
-  stats: false
-notify:
-  channels:
-    chat:
-      type: webhook
-      url: ${hook.url}
-`,
+${fastMonitorYaml(listen, 'probe')}${webhookNotifyYaml(hook.url)}`,
     });
   });
 

@@ -9,7 +9,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { createTestProject, freePort, httpGet, type TestProject } from './harness.js';
-import { createWebhookReceiver, waitFor, type WebhookReceiver } from './notify-harness.js';
+import { createWebhookReceiver, fastMonitorYaml, webhookNotifyYaml, waitFor, type WebhookReceiver } from './notify-harness.js';
 
 const slowMs = 400;
 
@@ -49,13 +49,7 @@ name: {{NAME}}
 services:
   api:
     monitor: { container: false, stats: false }
-monitor:
-  listen: "127.0.0.1:${agentPort}"
-  group_wait: 0s
-  group_by: [probe]
-  host: false
-  stats: false
-  probes:
+${fastMonitorYaml(agentPort, 'probe')}  probes:
     slow-api:
       type: http
       url: "http://127.0.0.1:${slowPort}/"
@@ -67,12 +61,7 @@ monitor:
       url: "http://127.0.0.1:${hangPort}/"
       interval: 1s
       timeout: 1500ms
-notify:
-  channels:
-    chat:
-      type: webhook
-      url: ${hook.url}
-`,
+${webhookNotifyYaml(hook.url)}`,
     });
   });
 

@@ -217,3 +217,14 @@ export async function loadNotifyConfig(berthYaml: string, env: Record<string, st
   if (!project.notify) throw new Error('berth.yaml has no notify section');
   return project.notify;
 }
+
+/**
+ * berth.yaml `monitor:` for the agent tests: on a known port, alerting as soon as a rule fires
+ * (group_wait 0s), grouped by `groupBy`, without the host and container-stats probes. More
+ * monitor keys (e.g. `  probes:`) may follow it.
+ */
+export const fastMonitorYaml = (listen: number, groupBy: 'probe' | 'service'): string =>
+  `monitor:\n  listen: "127.0.0.1:${listen}"\n  group_wait: 0s\n  group_by: [${groupBy}]\n  host: false\n  stats: false\n`;
+
+/** berth.yaml `notify:` sending everything to one webhook channel. */
+export const webhookNotifyYaml = (url: string, channel = 'chat'): string => `notify:\n  channels:\n    ${channel}:\n      type: webhook\n      url: ${url}\n`;

@@ -199,7 +199,6 @@ async function restoreOnHost(ctx: SourceContext, input: Readable): Promise<strin
       } while (cursor !== '0');
       ctx.report.info(`${s.name}: db${db}: ${copied} of ${expected} keys copied`);
     }
-    await to.command('SELECT', 0);
     const got = keysPerDb(text(await to.command('INFO', 'keyspace')));
     const differs = [...new Set([...wanted.keys(), ...got.keys()])].filter((db) => (wanted.get(db) ?? 0) !== (got.get(db) ?? 0));
     if (differs.length) {
