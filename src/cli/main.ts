@@ -37,4 +37,9 @@ registerAlertsCommand(program);
 registerProbesCommand(program);
 registerSilenceCommands(program);
 
-await program.parseAsync(process.argv);
+// No top-level await: the built CLI is a CommonJS bundle (see bundle-loader.ts). Commands report
+// their own errors (runWithContext); one that escapes is a bug and is shown whole.
+program.parseAsync(process.argv).catch((err: unknown) => {
+  console.error(err);
+  process.exitCode = 1;
+});
