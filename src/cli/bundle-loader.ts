@@ -42,6 +42,7 @@ function readCache(): Buffer | undefined {
 function writeCache(script: vm.Script): void {
   const tmp = `${cacheFile}.${process.pid}.tmp`;
   try {
+    fs.accessSync(__dirname, fs.constants.W_OK); // before the work of making it: an install this user cannot write
     fs.writeFileSync(tmp, script.createCachedData(), { mode: 0o644 });
     fs.renameSync(tmp, cacheFile);
     report('written');

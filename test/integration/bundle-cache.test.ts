@@ -81,6 +81,16 @@ describe('built CLI: V8 code cache', () => {
     }
   });
 
+  it('a user who cannot write the install runs it without a cache, and no file is left', () => {
+    fs.rmSync(cacheFile, { force: true });
+    for (const d of [root, path.join(root, 'dist'), path.dirname(cacheFile)]) fs.chmodSync(d, 0o755);
+    const r = spawnSync(process.execPath, [entry, '--version'], { encoding: 'utf8', uid: 65534, gid: 65534, env: { ...process.env, BERTH_CODE_CACHE: 'report' }, timeout: 30_000 });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout.trim(), version);
+    assert.match(r.stderr, /berth code cache: absent\nberth code cache: unwritable/);
+    assert.deepEqual(fs.readdirSync(path.dirname(cacheFile)).filter((f) => f.includes('v8cache')), []);
+  });
+
   it('BERTH_CODE_CACHE=off reads and writes nothing', () => {
     const r = run(['--version'], { BERTH_CODE_CACHE: 'off' });
     assert.equal(r.stdout.trim(), version);
