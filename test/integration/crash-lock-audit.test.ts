@@ -36,8 +36,12 @@ describe('deploy lock, crash recovery and audit (real dockerd + haproxy)', () =>
       const before = (await p.get()).body.trim();
       const next = before === 'app v1' ? 'v2' : 'v1';
       const child = p.spawnBerth(['deploy', 'web', '--image', `berth-test/app:${next}`]);
-      await waitFor(`deploy to reach "${point}"`, () => child.output().includes(point === 'starting' ? 'starting' : 'edge switched'));
+      // "starting" is printed just before the container is created: wait for the container too, or
+      // the kill can land before the create call reaches dockerd.
+      const webCount = async () => (await dockerPs(p.name)).filter((l) => l.includes('-web-')).length;
+      await waitFor(`deploy to reach "${point}"`, async () => (point === 'starting' ? child.output().includes('starting') && (await webCount()) === 2 : child.output().includes('edge switched')));
       child.kill('SIGKILL');
+      if (point === 'starting') assert.doesNotMatch(child.output(), /edge switched/, 'killed before the switch');
       await child.done;
       const ps = await dockerPs(p.name);
       const webs = ps.filter((l) => l.includes('-web-'));
