@@ -8,9 +8,9 @@
  * the functions that run compiled lazily, so a start parses almost nothing.
  *
  * The cache sits next to the bundle. It is written once, at the exit of a run that had none (or one
- * V8 refused: another Node, other V8 flags), to a temporary file then renamed, so a concurrent start
- * never reads half a cache. It is written only where the bundle's folder is writable: whoever can
- * write there could change the bundle itself, so the cache opens no new way in. V8 checks the cache
+ * V8 refused: another Node, other V8 flags) and ran a command, to a temporary file then renamed, so
+ * a concurrent start never reads half a cache. It is written only where the bundle's folder is
+ * writable: whoever can write there could change the bundle itself, so the cache opens no new way in. V8 checks the cache
  * against the source and its own version and flags, and compiles from source when it does not match.
  *
  * `BERTH_CODE_CACHE=off` runs without it (nothing read or written); `BERTH_CODE_CACHE=report`
@@ -52,11 +52,14 @@ function writeCache(script: vm.Script): void {
   }
 }
 
+// `--version` and `--help` run no command, and a cache made by them would hold little beyond the
+// top level: the first run that does something (loads a project, at least) makes it instead.
+const informational = process.argv.length <= 2 || process.argv.slice(2).some((a) => ['-V', '--version', '-h', '--help', 'help'].includes(a));
 const cachedData = readCache();
 const script = new vm.Script(wrap(fs.readFileSync(bundle, 'utf8')), { filename: bundle, ...(cachedData && { cachedData }) });
 report(cachedData ? (script.cachedDataRejected ? 'rejected' : 'accepted') : 'absent');
 // At exit, the cache also holds the functions this run compiled on the way.
-if (mode !== 'off' && (!cachedData || script.cachedDataRejected)) process.once('exit', () => writeCache(script));
+if (mode !== 'off' && !informational && (!cachedData || script.cachedDataRejected)) process.once('exit', () => writeCache(script));
 
 const cli = { exports: {} };
 (script.runInThisContext() as Wrapped).call(cli.exports, cli.exports, createRequire(bundle), cli, bundle, __dirname);

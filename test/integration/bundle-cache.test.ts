@@ -26,6 +26,7 @@ describe('built CLI: V8 code cache', () => {
   let root: string;
   let entry: string;
   let cacheFile: string;
+  let project: string;
 
   const run = (args: string[], env: Record<string, string> = { BERTH_CODE_CACHE: 'report' }): Ran => {
     const r = spawnSync(process.execPath, [entry, ...args], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 30_000 });
@@ -44,36 +45,45 @@ describe('built CLI: V8 code cache', () => {
     fs.symlinkSync(path.join(repoRoot, 'node_modules'), path.join(root, 'node_modules'));
     entry = path.join(bundle, 'berth.js');
     cacheFile = path.join(bundle, 'berth-cli.js.v8cache');
+    project = path.join(root, 'project');
+    fs.mkdirSync(project);
+    fs.writeFileSync(path.join(project, 'compose.yaml'), 'name: cachetest\nservices:\n  web:\n    image: berth-test/app:v1\n');
   });
 
-  it('the first run writes the cache at its exit, the next one takes it', () => {
-    const first = run(['--version']);
+  it('the first run that runs a command writes the cache at its exit, the next one takes it', () => {
+    const informational = run(['--version']);
+    assert.equal(informational.code, 0, informational.stderr);
+    assert.equal(informational.stdout.trim(), version);
+    assert.deepEqual(informational.cache, ['absent'], '--version runs no command: no cache from it');
+    assert.equal(fs.existsSync(cacheFile), false);
+
+    const first = run(['-C', project, 'config']);
     assert.equal(first.code, 0, first.stderr);
-    assert.equal(first.stdout.trim(), version);
+    assert.match(first.stdout, /project cachetest: 1 service\(s\).*valid/);
     assert.deepEqual(first.cache, ['absent', 'written']);
     assert.ok(fs.statSync(cacheFile).size > 10_000, 'a cache of the compiled bundle');
 
-    const second = run(['--version']);
-    assert.equal(second.stdout.trim(), version);
+    const second = run(['-C', project, 'config']);
+    assert.equal(second.stdout, first.stdout);
     assert.deepEqual(second.cache, ['accepted'], 'taken, and not written again');
   });
 
   it('a cache V8 refuses (damaged, or from another Node) is replaced, and the command runs as usual', () => {
     fs.writeFileSync(cacheFile, Buffer.alloc(50_000, 7));
-    const damaged = run(['--version']);
+    const damaged = run(['-C', project, 'config']);
     assert.equal(damaged.code, 0, damaged.stderr);
-    assert.equal(damaged.stdout.trim(), version);
+    assert.match(damaged.stdout, /project cachetest: .*valid/);
     assert.deepEqual(damaged.cache, ['rejected', 'written']);
-    assert.deepEqual(run(['--version']).cache, ['accepted']);
+    assert.deepEqual(run(['-C', project, 'config']).cache, ['accepted']);
   });
 
   it('a cache that cannot be written costs nothing but the cache: no leftover file, same output', () => {
     fs.rmSync(cacheFile, { force: true });
     fs.mkdirSync(cacheFile); // the rename onto it fails
     try {
-      const r = run(['--version']);
+      const r = run(['-C', project, 'config']);
       assert.equal(r.code, 0, r.stderr);
-      assert.equal(r.stdout.trim(), version);
+      assert.match(r.stdout, /project cachetest: .*valid/);
       assert.deepEqual(r.cache, ['absent', 'unwritable']);
       assert.deepEqual(fs.readdirSync(path.dirname(cacheFile)).filter((f) => f.endsWith('.tmp')), []);
     } finally {
@@ -83,17 +93,17 @@ describe('built CLI: V8 code cache', () => {
 
   it('a user who cannot write the install runs it without a cache, and no file is left', () => {
     fs.rmSync(cacheFile, { force: true });
-    for (const d of [root, path.join(root, 'dist'), path.dirname(cacheFile)]) fs.chmodSync(d, 0o755);
-    const r = spawnSync(process.execPath, [entry, '--version'], { encoding: 'utf8', uid: 65534, gid: 65534, env: { ...process.env, BERTH_CODE_CACHE: 'report' }, timeout: 30_000 });
+    for (const d of [root, path.join(root, 'dist'), path.dirname(cacheFile), project]) fs.chmodSync(d, 0o755);
+    const r = spawnSync(process.execPath, [entry, '-C', project, 'config'], { encoding: 'utf8', uid: 65534, gid: 65534, env: { ...process.env, BERTH_CODE_CACHE: 'report' }, timeout: 30_000 });
     assert.equal(r.status, 0, r.stderr);
-    assert.equal(r.stdout.trim(), version);
+    assert.match(r.stdout, /project cachetest: .*valid/);
     assert.match(r.stderr, /berth code cache: absent\nberth code cache: unwritable/);
     assert.deepEqual(fs.readdirSync(path.dirname(cacheFile)).filter((f) => f.includes('v8cache')), []);
   });
 
   it('BERTH_CODE_CACHE=off reads and writes nothing', () => {
-    const r = run(['--version'], { BERTH_CODE_CACHE: 'off' });
-    assert.equal(r.stdout.trim(), version);
+    const r = run(['-C', project, 'config'], { BERTH_CODE_CACHE: 'off' });
+    assert.match(r.stdout, /project cachetest: .*valid/);
     assert.equal(fs.existsSync(cacheFile), false);
   });
 
