@@ -18,7 +18,7 @@
  * Writes bench/results/backup-<date>.json (with "ratioVsRestic": [first, unchanged, changed], berth
  * throughput ÷ restic throughput) and bench/results/backup-latest.md (the README table).
  * Knobs (env): BENCH_DATA (/var/tmp/berth-bench/data), BENCH_SCALE (1 = full size; 0.05 for a smoke run),
- * BENCH_ROWS (1000000), BENCH_REPEAT (7, re-runs), BENCH_FIRST_REPEAT (3, first runs).
+ * BENCH_ROWS (1000000), BENCH_REPEAT (11, re-runs), BENCH_FIRST_REPEAT (3, first runs).
  */
 import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -30,6 +30,7 @@ import { measureRestoreAll, type RestoreAllResult } from './lib/restore-all.js';
 import { repoRoot } from './lib/proc.js';
 import { requestBackupRun } from '../src/agent/control-protocol.js';
 import { silentReporter } from '../src/lib/reporter.js';
+import { medianOf } from './lib/report.js';
 
 const log = (m: string) => process.stderr.write(`bench: ${m}\n`);
 const scale = Number(process.env.BENCH_SCALE ?? 1);
@@ -43,7 +44,7 @@ const shape: DatasetShape = {
 const db = { host: '127.0.0.1', port: 3306, user: 'berth', password: 'berth-test', database: 'bench_berth' };
 // berth as installed from a package (`npm pack`: bin/ and the bundle): the bundle itself, built above.
 const berthBin = path.join(repoRoot, 'dist/bundle/berth.js');
-const repeat = Math.max(1, Number(process.env.BENCH_REPEAT ?? 7));
+const repeat = Math.max(1, Number(process.env.BENCH_REPEAT ?? 11));
 const firstRepeat = Math.max(1, Number(process.env.BENCH_FIRST_REPEAT ?? 3));
 
 function prepareDatabase(): void {
@@ -272,6 +273,9 @@ async function main(): Promise<void> {
 
   const ratios = phases.map((p) => Number((p.restic.ms / p.berth.ms).toFixed(3)));
   const agentRatios = phases.map((p) => Number((p.restic.ms / p.agent.ms).toFixed(3)));
+  // The median of each round's own ratio: the contenders of one round ran back to back on the same
+  // data, so a round that was slow for all (restic's key derivation varies ±20 % here) cancels out.
+  const paired = (who: 'berthMs' | 'agentMs') => phases.map((p) => Number(medianOf(samples.filter((x) => x.name === p.name).map((x) => x.resticMs / x[who]))!.toFixed(3)));
   const restoreMBps = mbps(bytes, br.ms);
   const projection500GBh = 500e9 / (restoreMBps * 1e6) / 3600;
   const result = {
@@ -300,6 +304,9 @@ async function main(): Promise<void> {
     ratioVsRestic: ratios,
     /** The same run made by the running agent (the nightly job's path), asked over its control socket. */
     ratioVsResticAgent: agentRatios,
+    /** Per phase, the median over rounds of restic's time ÷ berth's time in the same round. */
+    pairedRatioVsRestic: paired('berthMs'),
+    pairedRatioVsResticAgent: paired('agentMs'),
     agentPeakRssMb: Number(agentPeakRssMb.toFixed(1)),
     restore: {
       resticMs: Math.round(rr.ms),
@@ -345,6 +352,8 @@ function markdown(r: {
   phases: Array<{ name: string; resticMs: number; berthMs: number; agentMs: number; resticMBps: number; berthMBps: number; agentMBps: number }>;
   ratioVsRestic: number[];
   ratioVsResticAgent: number[];
+  pairedRatioVsRestic: number[];
+  pairedRatioVsResticAgent: number[];
   agentPeakRssMb: number;
   restore: { resticMBps: number; berthMBps: number; projected500GBHours: number };
   database: { rows: number; berthDumpMs: number; referenceDumpMs: number; drillRestoreMs?: number; drillOk: boolean };
@@ -362,6 +371,8 @@ function markdown(r: {
     '| run | plain restic | berth backup run (CLI) | berth ÷ restic | run by the agent | agent ÷ restic |',
     '|---|---|---|---|---|---|',
     ...r.phases.map((p, i) => `| ${p.name} | ${s(p.resticMs)} (${p.resticMBps} MB/s) | ${s(p.berthMs)} (${p.berthMBps} MB/s) | ${r.ratioVsRestic[i]} | ${s(p.agentMs)} (${p.agentMBps} MB/s) | ${r.ratioVsResticAgent[i]} |`),
+    '',
+    `Ratios of medians above; the median of each round's own ratio (same data, back to back): CLI [${r.pairedRatioVsRestic.join(', ')}], agent [${r.pairedRatioVsResticAgent.join(', ')}].`,
     '',
     '| | plain restic | berth | |',
     '|---|---|---|---|',
