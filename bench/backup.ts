@@ -78,8 +78,7 @@ const mbps = (bytes: number, ms: number) => bytes / 1e6 / (ms / 1000);
 
 /** The phase whose timings are the medians of the samples so far (each contender's taken separately). */
 function medianPhase(samples: readonly Sample[], prev: Phase, latest: Phase): Phase {
-  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)]!;
-  const of = (c: Contender): Measured => ({ ...latest[c], ms: median(samples.map((x) => x[`${c}Ms`])), peakRssMb: Math.max(prev[c].peakRssMb, latest[c].peakRssMb) });
+  const of = (c: Contender): Measured => ({ ...latest[c], ms: medianOf(samples.map((x) => x[`${c}Ms`]))!, peakRssMb: Math.max(prev[c].peakRssMb, latest[c].peakRssMb) });
   return { ...latest, restic: of('restic'), berth: of('berth'), agent: of('agent') };
 }
 

@@ -6,6 +6,7 @@
  * caller's terminal going away. The answer is NDJSON: progress events, then the outcome or the
  * error (see control-protocol.ts).
  */
+import { once } from 'node:events';
 import fs from 'node:fs';
 import http from 'node:http';
 import { z } from 'zod';
@@ -88,10 +89,8 @@ export async function startControl(socketPath: string, routes: ControlRoutes, lo
     }
   }
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(socketPath, () => resolve());
-  });
+  server.listen(socketPath);
+  await once(server, 'listening'); // rejects on 'error' (address in use, no permission)
   fs.chmodSync(socketPath, 0o600);
   return {
     socketPath,

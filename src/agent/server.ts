@@ -1,5 +1,6 @@
 /** The agent's HTTP endpoint: GET /healthz, GET /metrics (Prometheus), POST /heartbeat (from the peer agent). */
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { once } from 'node:events';
 import http from 'node:http';
 import type { Registry } from 'prom-client';
 
@@ -18,10 +19,8 @@ export async function startServer(listen: { hostIp: string; hostPort: number }, 
     });
   });
   server.keepAliveTimeout = 5_000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(listen.hostPort, listen.hostIp, () => resolve());
-  });
+  server.listen(listen.hostPort, listen.hostIp);
+  await once(server, 'listening'); // rejects on 'error' (address in use, no permission)
   const port = (server.address() as { port: number }).port;
   return {
     port,
