@@ -43,7 +43,6 @@ export const resticArgs = {
     String(r.monthly),
     ...(tags.length ? ['--tag', tags.join(',')] : []),
   ],
-  forgetIds: (ids: readonly string[]): string[] => ['forget', '--quiet', ...ids],
   prune: (): string[] => ['prune'],
   check: (readDataSubset?: string): string[] => ['check', ...(readDataSubset ? [`--read-data-subset=${readDataSubset}`] : [])],
   restore: (snapshot: string, target: string): string[] => ['restore', '--quiet', '--verify', snapshot, '--target', target],

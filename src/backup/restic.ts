@@ -81,14 +81,16 @@ export interface Restic {
   ensureInit(): Promise<boolean>;
   backupStream(args: StdinBackupArgs, feed: Feed): Promise<BackupSummary>;
   snapshots(tags?: readonly string[]): Promise<Snapshot[]>;
+  /** Takes restic's exclusive lock: call unlockStale() first when a SIGKILLed run may have left one. */
   forget(retention: Retention, tags: readonly string[]): Promise<ForgetGroup[]>;
-  forgetIds(ids: readonly string[]): Promise<void>;
+  /** Exclusive, like forget(). */
   prune(): Promise<string>;
   check(readDataSubset?: string): Promise<CheckResult>;
   /** `restic restore --verify`: restic re-reads the restored files and checks them against the recorded chunk hashes. */
   restoreVerified(snapshot: string, target: string): Promise<void>;
   /** Streams one file of a snapshot; `done` rejects with a BerthError when restic fails. */
   dump(snapshot: string, file: string): DumpStream;
+  /** Removes locks whose holder is provably dead (e.g. a SIGKILLed backup); live ones stay. */
   unlockStale(): Promise<void>;
 }
 
@@ -111,11 +113,6 @@ export function createRestic(opts: ResticOptions): Restic {
     const r = await capture(cmd(args));
     if (r.code !== 0) throw fail(r, action);
     return r.stdout;
-  };
-  /** Exclusive operations first clear locks whose holder is provably dead (e.g. a SIGKILLed backup). */
-  const exclusive = async (args: string[], action: string) => {
-    await capture(cmd(resticArgs.unlockStale()));
-    return run(args, action);
   };
 
   return {
@@ -146,13 +143,11 @@ export function createRestic(opts: ResticOptions): Restic {
       return parseJson(z.array(snapshotSchema).nullable(), out, 'snapshots') ?? [];
     },
     async forget(retention, tags) {
-      const out = await exclusive(resticArgs.forget(retention, tags), 'forget');
-      return parseJson(forgetSchema.nullable(), out, 'forget') ?? [];
+      const out = await run(resticArgs.forget(retention, tags), 'forget');
+      // No snapshot carries these tags (a source not backed up yet): restic prints nothing at all.
+      return out.trim() === '' ? [] : (parseJson(forgetSchema.nullable(), out, 'forget') ?? []);
     },
-    async forgetIds(ids) {
-      if (ids.length) await exclusive(resticArgs.forgetIds(ids), 'forget');
-    },
-    prune: () => exclusive(resticArgs.prune(), 'prune'),
+    prune: () => run(resticArgs.prune(), 'prune'),
     async check(subset) {
       await capture(cmd(resticArgs.unlockStale()));
       const r = await capture(cmd(resticArgs.check(subset)), { timeoutMs: 3600_000 });

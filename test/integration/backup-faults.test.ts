@@ -4,8 +4,9 @@
  * error and leaves the earlier snapshots intact and restorable.
  */
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -89,6 +90,17 @@ describe('backup faults', { timeout: 240_000 }, () => {
     await waitFor('restic to exit', () => spawnSync('pgrep', ['-f', 'source=big']).status !== 0, 10_000);
     await sleep(500);
     assert.equal(p.snapshots('big').length, 0);
+    // restic died by a catchable signal and removed its lock. One SIGKILLed itself cannot: forget
+    // and prune need restic's exclusive lock, so prune clears such a stale lock first.
+    const locks = path.join(p.repo, 'locks');
+    const stale = spawn('restic', ['backup', '--stdin', '-q'], { env: { ...process.env, RESTIC_REPOSITORY: p.repo, RESTIC_PASSWORD_FILE: p.passwordFile }, stdio: ['pipe', 'ignore', 'ignore'] });
+    await waitFor('the lock of a restic reading stdin', () => fs.readdirSync(locks).length > 0, 20_000);
+    stale.kill('SIGKILL');
+    await once(stale, 'exit');
+    assert.equal(fs.readdirSync(locks).length, 1, 'a stale lock is left behind');
+    const pruned = await p.run(['backup', 'prune']);
+    assert.equal(pruned.code, 0, pruned.stderr);
+    assert.equal(fs.readdirSync(locks).length, 0);
 
     const r = await p.json<RunJson>(['backup', 'run', '--source', 'big', '--source', 'db']);
     assert.equal(r.code, 0, r.stderr);
