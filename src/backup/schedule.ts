@@ -19,8 +19,12 @@ export interface AgentJob {
   run(signal: AbortSignal): Promise<void>;
 }
 
-/** The nightly backup run, followed by the retention prune when the run fully succeeded. */
-export function backupJobs(project: Project, report: Reporter = silentReporter): AgentJob[] {
+/**
+ * The nightly backup run, followed by the retention prune when the run fully succeeded.
+ * `current` gives the project as berth.yaml says at run time (the agent reloads it; sources
+ * added or changed since the agent started are honoured); the schedule is the one of `project`.
+ */
+export function backupJobs(project: Project, report: Reporter = silentReporter, current: () => Promise<Project> = async () => project): AgentJob[] {
   if (!project.backup) return [];
   const cfg = requireBackup(project);
   return [
@@ -28,7 +32,7 @@ export function backupJobs(project: Project, report: Reporter = silentReporter):
       name: `backup:${project.name}`,
       cron: cfg.schedule,
       async run(signal) {
-        const { ctx, close } = openBackupContext(project, report);
+        const { ctx, close } = openBackupContext(await current(), report);
         try {
           const outcome = await runBackup(ctx);
           if (outcome.status !== 'succeeded') {

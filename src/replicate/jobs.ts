@@ -9,8 +9,11 @@ export interface ReplicateJob {
   run(signal: AbortSignal): Promise<void>;
 }
 
-/** One job when `backup.replicate` is configured, none otherwise. A failed pull rejects. */
-export function replicateJobs(project: Project): ReplicateJob[] {
+/**
+ * One job when `backup.replicate` is configured, none otherwise. A failed pull rejects.
+ * `current` gives the project as berth.yaml says at run time (the agent reloads it).
+ */
+export function replicateJobs(project: Project, current: () => Promise<Project> = async () => project): ReplicateJob[] {
   const cfg = project.replicate;
   if (!cfg) return [];
   return [
@@ -18,9 +21,10 @@ export function replicateJobs(project: Project): ReplicateJob[] {
       name: `replicate-pull:${project.name}`,
       cron: cfg.cron,
       async run(signal) {
-        const world = openReplication(project);
+        const now = await current();
+        const world = openReplication(now);
         try {
-          await pullReplica(world.deps, project, { signal });
+          await pullReplica(world.deps, now, { signal });
         } finally {
           world.close();
         }

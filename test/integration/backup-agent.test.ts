@@ -101,6 +101,39 @@ describe('backup run --agent', { timeout: 180_000 }, () => {
     assert.equal(p.snapshots().length, before);
   });
 
+  it('berth.yaml edited after the agent started: a new source is backed up, a broken file is the loader\'s error, a new schedule is logged', async () => {
+    const berthYaml = path.join(p.dir, 'berth.yaml');
+    const original = fs.readFileSync(berthYaml, 'utf8');
+    const more = path.join(p.dir, 'moredata');
+    fs.mkdirSync(more);
+    fs.writeFileSync(path.join(more, 'b.bin'), randomBytes(256 * 1024));
+    try {
+      fs.writeFileSync(berthYaml, `${original.replace(/\n+$/, '')}\n    more_files: { type: volume, path: moredata }\n`);
+      const added = await p.json<RunJson>(['backup', 'run', '--agent', '--source', 'more_files']);
+      assert.equal(added.code, 0, added.stderr);
+      assert.deepEqual(added.value.results.map((x) => [x.source, x.status]), [['more_files', 'succeeded']]);
+      assert.equal(p.snapshots('more_files').length, 1);
+
+      // A typo: the run is refused with the loader's error and position; nothing is written.
+      const before = p.snapshots().length;
+      fs.writeFileSync(berthYaml, original.replace('password_file: backup.pass', 'password_file: backup.pass\n  retention: { daily: many }'));
+      const broken = await p.run(['backup', 'run', '--agent', '--source', 'host_files']);
+      assert.notEqual(broken.code, 0);
+      assert.match(broken.stderr, /berth\.yaml:\d+:\d+/, broken.stderr);
+      assert.match(broken.stderr, /daily/);
+      assert.equal(p.snapshots().length, before);
+
+      // The agent lives on; a changed schedule is said once in its log (it applies at restart).
+      fs.writeFileSync(berthYaml, original.replace('password_file: backup.pass', 'password_file: backup.pass\n  schedule: "30 3 * * *"'));
+      for (let i = 0; i < 2; i++) assert.equal((await p.run(['backup', 'run', '--agent', '--source', 'host_files'])).code, 0);
+      const warnings = agent.output().split('\n').filter((l) => l.includes('a schedule changed in berth.yaml'));
+      assert.equal(warnings.length, 1, agent.output());
+      assert.match(warnings[0]!, /"configured":\{"backup.schedule":"30 3 \* \* \*"/);
+    } finally {
+      fs.writeFileSync(berthYaml, original);
+    }
+  });
+
   it('after the agent stops the socket is gone, and --agent says no agent answers', async () => {
     agent.kill('SIGTERM');
     assert.equal(await agent.done, 0);

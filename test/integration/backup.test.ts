@@ -4,7 +4,10 @@
  * suspect detection → prune → schedule.
  */
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { currentProject } from '../../src/agent/current-project.js';
 import { backupJobs } from '../../src/backup/schedule.js';
 import { loadProject } from '../../src/project/load.js';
 import { createBackupProject, dbEnv, mariadb, psql, restic, writeVolume, type BackupProject } from './backup-harness.js';
@@ -147,5 +150,27 @@ describe('backup run, verify, restore', { timeout: 180_000 }, () => {
     assert.equal(p.snapshots('db').length, 1);
     const list = await p.json<Array<{ status: string; user: string }>>(['backup', 'list', '-n', '1']);
     assert.equal(list.value[0]!.status, 'succeeded');
+  });
+
+  it('the agent job backs up the project as its files say at run time, not as they were at start', async () => {
+    const started = await loadProject(p.dir);
+    const berthYaml = path.join(p.dir, 'berth.yaml');
+    const original = fs.readFileSync(berthYaml, 'utf8');
+    fs.mkdirSync(path.join(p.dir, 'late'), { recursive: true });
+    fs.writeFileSync(path.join(p.dir, 'late', 'x.txt'), 'added after the agent started\n');
+    const logged: string[] = [];
+    const current = currentProject(started, () => loadProject(p.dir), (msg) => logged.push(msg));
+    const [job] = backupJobs(started, undefined, current);
+    try {
+      fs.writeFileSync(berthYaml, `${original.replace(/\n+$/, '')}\n    late: { type: volume, path: late }\n`);
+      await job!.run(new AbortController().signal);
+      assert.equal(p.snapshots('late').length, 1, 'the source added after start was backed up');
+      assert.deepEqual(logged, [], 'nothing to warn about: the schedule is unchanged');
+      // Another project's name under the same agent is refused, not silently run.
+      fs.writeFileSync(berthYaml, original.replace(/^name: .*$/m, 'name: someone-else'));
+      await assert.rejects(job!.run(new AbortController().signal), /now describes project someone-else .*but this agent runs/);
+    } finally {
+      fs.writeFileSync(berthYaml, original);
+    }
   });
 });

@@ -1,6 +1,8 @@
 /** berth agent (run the daemon in the foreground), berth agent status. */
 import os from 'node:os';
+import path from 'node:path';
 import type { Command } from 'commander';
+import { currentProject, type CurrentProject } from '../../agent/current-project.js';
 import { createAgentEngine } from '../../agent/engine.js';
 import { createJsonLog } from '../../agent/log.js';
 import { createLogNotifier } from '../../agent/log-notifier.js';
@@ -9,7 +11,9 @@ import { openBackupContext } from '../../backup/context.js';
 import { runBackup } from '../../backup/run.js';
 import { backupJobs } from '../../backup/schedule.js';
 import { BerthError } from '../../lib/errors.js';
+import { silentReporter } from '../../lib/reporter.js';
 import type { Notifier } from '../../notify/types.js';
+import { loadProject } from '../../project/load.js';
 import type { Project } from '../../project/model.js';
 import { replicateJobs } from '../../replicate/jobs.js';
 import { lastGoodBackupAt } from '../../store/backups.js';
@@ -18,7 +22,7 @@ import { ago, printJson, table } from '../output.js';
 import { runWithContext } from '../run.js';
 
 /** Scheduled jobs of other areas, one line each: the nightly backup (+ prune) and, on a backup host, the pull. */
-const jobs = (project: Project): Job[] => [...backupJobs(project), ...replicateJobs(project)];
+const jobs = (project: Project, current: CurrentProject): Job[] => [...backupJobs(project, silentReporter, current), ...replicateJobs(project, current)];
 
 export function registerAgentCommands(program: Command): void {
   const agent = program.command('agent').description('the monitoring and scheduling daemon: probes, alerts, heartbeats, /healthz and /metrics');
@@ -28,10 +32,12 @@ export function registerAgentCommands(program: Command): void {
     .description('run the agent in the foreground until SIGTERM or SIGINT (logs are JSON lines on stdout)')
     .option('--listen <addr>', 'override monitor.listen, e.g. 127.0.0.1:9464')
     .action((o: { listen?: string }, cmd: Command) =>
-      runWithContext(cmd, async (ctx) => {
+      runWithContext(cmd, async (ctx, g) => {
         // Loaded here, not at start-up: prom-client and nodemailer would slow every other command.
         const [{ startAgent }, { startNotifications }] = await Promise.all([import('../../agent/agent.js'), import('../../notify/service.js')]);
         const log = createJsonLog(process.stdout, { project: ctx.project.name });
+        // Backup runs read berth.yaml afresh, as the CLI does for a run it makes itself.
+        const current = currentProject(ctx.project, () => loadProject(path.resolve(g.dir), { composeFiles: g.file, stateDir: g.stateDir }), log);
         const tokenEnv = ctx.project.monitor.peer?.tokenEnv;
         const peerToken = tokenEnv ? process.env[tokenEnv] : undefined;
         // Alerts go through the durable outbox to the channels of berth.yaml `notify:` (log only without one).
@@ -55,11 +61,11 @@ export function registerAgentCommands(program: Command): void {
             log,
             pid: process.pid,
             host: os.hostname(),
-            jobs: jobs(ctx.project),
+            jobs: jobs(ctx.project, current),
             // `berth backup run --agent`: the same run the nightly job makes, in this warm process.
             control: {
               async backupRun(sources, report) {
-                const backup = openBackupContext(ctx.project, report);
+                const backup = openBackupContext(await current(), report);
                 try {
                   return await runBackup(backup.ctx, { ...(sources && { sources }) });
                 } finally {

@@ -1,0 +1,35 @@
+/**
+ * The project as its files say now, for work the agent starts long after it started: a backup
+ * run (nightly or `backup run --agent`) honours a berth.yaml edited since, as a run made by the
+ * CLI would. A file that no longer loads fails that run with the loader's own error (file:line)
+ * and the agent keeps running. The project's name and state dir cannot change under a running
+ * agent (its lock, store and socket belong to them), and a new schedule (`backup.schedule`,
+ * `backup.replicate.cron`) takes effect at the agent's restart: both are said, not silently ignored.
+ */
+import { BerthError } from '../lib/errors.js';
+import type { Project } from '../project/model.js';
+import type { Log } from './log.js';
+
+export type CurrentProject = () => Promise<Project>;
+
+export function currentProject(started: Project, load: () => Promise<Project>, log: Log): CurrentProject {
+  const schedules = (p: Project) => ({ 'backup.schedule': p.backup?.schedule ?? null, 'backup.replicate.cron': p.replicate?.cron ?? null });
+  const running = schedules(started);
+  let seen = JSON.stringify(running);
+  return async () => {
+    const now = await load();
+    if (now.name !== started.name || now.stateDir !== started.stateDir) {
+      throw new BerthError(
+        'CONFIG',
+        `berth.yaml now describes project ${now.name} (state dir ${now.stateDir}), but this agent runs ${started.name} (state dir ${started.stateDir})`,
+        'restart the agent (SIGTERM, then `berth agent`) to switch to the new project',
+      );
+    }
+    const configured = schedules(now);
+    if (JSON.stringify(configured) !== seen) {
+      seen = JSON.stringify(configured);
+      if (seen !== JSON.stringify(running)) log('a schedule changed in berth.yaml; it takes effect when the agent restarts', { level: 'warn', running, configured });
+    }
+    return now;
+  };
+}
