@@ -39,6 +39,9 @@ await build({
   define: { 'import.meta.url': '__berthModuleUrl' },
   banner: {
     js: [
+      // The sources are ES modules, strict by definition: the directive must come before the banner's
+      // own statements, or the whole bundle would run in sloppy mode (esbuild's own one comes after).
+      '"use strict";',
       "const __berthModuleUrl = require('node:url').pathToFileURL(__filename).href;",
       // See builtinsWithoutCopies below.
       'const __berthBuiltin = (m) => Object.create(m, { default: { value: m, enumerable: true } });',
@@ -47,6 +50,7 @@ await build({
   sourcemap: true,
 });
 builtinsWithoutCopies(`${outdir}/berth-cli.js`);
+asciiOnly(`${outdir}/berth-cli.js`);
 
 await build({ ...common, entryPoints: { berth: 'src/cli/bundle-loader.ts' } });
 
@@ -62,5 +66,26 @@ function builtinsWithoutCopies(file) {
   let n = 0;
   const out = code.replace(/__toESM\(require\("(node:[a-z_/]+)"\), 1\)/g, (_m, name) => (n++, `__berthBuiltin(require("${name}"))`));
   if (n === 0) throw new Error(`build: no __toESM(require("node:…"), 1) in ${file}; esbuild's output changed, check builtinsWithoutCopies`);
+  fs.writeFileSync(file, out);
+}
+
+/**
+ * esbuild escapes non-ASCII characters in strings but leaves them in comments and regular
+ * expressions (a `→` in a doc comment, `µs` in a library's regex). One such character makes Node
+ * read the whole 1.2 MB file into a two-byte string: decoding UTF-8 then costs ~10 ms more at every
+ * start, and V8 checks and compiles twice the bytes (~5 ms). As `\uXXXX` they mean the same in a
+ * comment, a string and a regex without the `u` flag, which is where esbuild leaves them (the
+ * build fails if one is anywhere else); the loader then reads the bundle as Latin-1.
+ */
+function asciiOnly(file) {
+  const code = fs.readFileSync(file, 'utf8');
+  const escape = (c) => c.split('').map((u) => `\\u${u.charCodeAt(0).toString(16).padStart(4, '0')}`).join('');
+  const out = code.replace(/[^\x00-\x7f]+/g, (run, at) => {
+    const line = code.slice(code.lastIndexOf('\n', at) + 1, code.indexOf('\n', at));
+    if (/\/[^/]*\/[dgimsy]*u[dgimsy]*\b/.test(line) || /String\.raw|\.raw\b/.test(line)) {
+      throw new Error(`build: a non-ASCII character where \\u escapes may change the meaning (a /u regex or raw template):\n${line.trim().slice(0, 200)}`);
+    }
+    return escape(run);
+  });
   fs.writeFileSync(file, out);
 }

@@ -18,6 +18,7 @@
  *
  * This file is bundled on its own (scripts/build.mjs); `__dirname` is CommonJS's, the bundle's folder.
  */
+import { isAscii } from 'node:buffer';
 import fs from 'node:fs';
 import { createRequire, wrap } from 'node:module';
 import path from 'node:path';
@@ -52,11 +53,21 @@ function writeCache(script: vm.Script): void {
   }
 }
 
+/**
+ * The build makes the bundle pure ASCII (scripts/build.mjs, asciiOnly): read as Latin-1 it becomes a
+ * one-byte string without UTF-8 decoding, ~15 ms sooner than a two-byte one. A bundle with other
+ * bytes (a build made some other way) is still read as UTF-8.
+ */
+function readSource(): string {
+  const bytes = fs.readFileSync(bundle);
+  return isAscii(bytes) ? bytes.toString('latin1') : bytes.toString('utf8');
+}
+
 // `--version` and `--help` run no command, and a cache made by them would hold little beyond the
 // top level: the first run that does something (loads a project, at least) makes it instead.
 const informational = process.argv.length <= 2 || process.argv.slice(2).some((a) => ['-V', '--version', '-h', '--help', 'help'].includes(a));
 const cachedData = readCache();
-const script = new vm.Script(wrap(fs.readFileSync(bundle, 'utf8')), { filename: bundle, ...(cachedData && { cachedData }) });
+const script = new vm.Script(wrap(readSource()), { filename: bundle, ...(cachedData && { cachedData }) });
 report(cachedData ? (script.cachedDataRejected ? 'rejected' : 'accepted') : 'absent');
 // At exit, the cache also holds the functions this run compiled on the way.
 if (mode !== 'off' && !informational && (!cachedData || script.cachedDataRejected)) process.once('exit', () => writeCache(script));

@@ -107,6 +107,26 @@ describe('built CLI: V8 code cache', () => {
     assert.equal(fs.existsSync(cacheFile), false);
   });
 
+  it('the build leaves the bundle strict and pure ASCII (read as Latin-1); a bundle with UTF-8 in it is still read as UTF-8', () => {
+    const bundle = path.join(path.dirname(entry), 'berth-cli.js');
+    const built = fs.readFileSync(bundle);
+    // The sources are ES modules: the bundle runs them in strict mode, so the directive comes first.
+    assert.equal(built.subarray(0, 14).toString(), '"use strict";\n');
+    const nonAscii = built.findIndex((b) => b > 0x7f);
+    assert.equal(nonAscii, -1, `non-ASCII byte at offset ${nonAscii}: ${built.subarray(Math.max(0, nonAscii - 60), nonAscii + 20).toString('utf8')}`);
+    try {
+      // After the first line ("use strict"), before the CLI runs (and exits, for --version).
+      const firstLine = built.indexOf(0x0a) + 1;
+      const probe = Buffer.from('if (process.env.BERTH_PROBE) process.stderr.write("probe: é → µs\\n");\n', 'utf8');
+      fs.writeFileSync(bundle, Buffer.concat([built.subarray(0, firstLine), probe, built.subarray(firstLine)]));
+      const r = run(['--version'], { BERTH_CODE_CACHE: 'off', BERTH_PROBE: '1' });
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stderr, /probe: é → µs\n/);
+    } finally {
+      fs.writeFileSync(bundle, built);
+    }
+  });
+
   it("the command's exit code and errors come through the loader unchanged", () => {
     const bad = run(['--no-such-option']);
     assert.equal(bad.code, 1);
