@@ -152,8 +152,8 @@ export function createRestic(opts: ResticOptions): Restic {
       await capture(cmd(resticArgs.unlockStale()));
       const r = await capture(cmd(resticArgs.check(subset)), { timeoutMs: 3600_000 });
       const output = `${r.stdout}${r.stderr}`;
-      // A wrong password, a lock or a missing repository is not damage: report it as the error it is.
-      if (r.code !== 0 && /wrong password|already locked|Is there a repository|unable to open config/i.test(r.stderr)) throw fail(r, 'check');
+      // A wrong password, a lock, a missing repository or a refused flag is not damage: report it as the error it is.
+      if (r.code !== 0 && /wrong password|already locked|Is there a repository|unable to open config|check flag/i.test(r.stderr)) throw fail(r, 'check');
       return { ok: r.code === 0, output };
     },
     dump(snapshot, file) {

@@ -68,6 +68,18 @@ describe('backup run, verify, restore', { timeout: 180_000 }, () => {
     assert.equal(psql('postgres', "SELECT count(*) FROM pg_database WHERE datname LIKE 'berth_drill%'"), '0');
   });
 
+  it('verify with a --read-data-subset restic would refuse: a usage error before anything runs, not a "damaged" repository', async () => {
+    const before = await p.json<{ lastVerify?: { id: string } }>(['backup', 'status']);
+    for (const bad of ['ten', '0/5', '150%']) {
+      const r = await p.run(['backup', 'verify', '--read-data-subset', bad]);
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stderr, new RegExp(`option '--read-data-subset <subset>' argument '${bad.replace('/', '\\/')}' is invalid`));
+      assert.doesNotMatch(r.stderr, /damage/);
+    }
+    const after = await p.json<{ lastVerify?: { id: string } }>(['backup', 'status']);
+    assert.deepEqual(after.value.lastVerify, before.value.lastVerify, 'no verify was started');
+  });
+
   it('restore into a database changed since: safety snapshot first, then the data is back as dumped', async () => {
     mariadb(p.mdb, 'DELETE FROM t WHERE id > 10; CREATE TABLE added_later (x INT); INSERT INTO u VALUES (99)');
     psql(p.pdb, "UPDATE items SET name = 'changed'; DELETE FROM items WHERE id > 100");

@@ -3,19 +3,20 @@ import type { Command } from 'commander';
 import type { AlertInstance } from '../../monitor/rules/alerts.js';
 import { createMonitorStore } from '../../store/monitor.js';
 import { ago, printJson, table } from '../output.js';
+import { positiveInt } from '../option-parsers.js';
 import { runWithContext } from '../run.js';
 
 export function registerAlertsCommand(program: Command): void {
   program
     .command('alerts')
     .description('current alerts (pending and firing) and the recent alert log, as the agent recorded them')
-    .option('-n, --limit <n>', 'how many recent log entries', '20')
-    .action((o: { limit: string }, cmd: Command) =>
+    .option('-n, --limit <n>', 'how many recent log entries', positiveInt, 20)
+    .action((o: { limit: number }, cmd: Command) =>
       runWithContext(cmd, async (ctx, g) => {
         const store = createMonitorStore(ctx.store.db, ctx.project.name);
         const now = ctx.clock();
         const current = store.alerts().map((r) => JSON.parse(r.data) as AlertInstance);
-        const recent = store.alertLog(Number(o.limit) || 20);
+        const recent = store.alertLog(o.limit);
         const silences = store.silences(now);
         if (g.json) {
           return printJson({

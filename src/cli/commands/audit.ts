@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { BerthError } from '../../lib/errors.js';
 import { printJson, table } from '../output.js';
+import { positiveInt } from '../option-parsers.js';
 import { runWithContext } from '../run.js';
 
 export function registerAuditCommands(program: Command): void {
@@ -24,10 +25,10 @@ export function registerAuditCommands(program: Command): void {
   audit
     .command('list')
     .description('show the latest audit records')
-    .option('-n, --limit <n>', 'how many', '50')
-    .action((o: { limit: string }, cmd: Command) =>
+    .option('-n, --limit <n>', 'how many', positiveInt, 50)
+    .action((o: { limit: number }, cmd: Command) =>
       runWithContext(cmd, async (ctx, g) => {
-        const rows = ctx.audit.list({ project: ctx.project.name, limit: Number(o.limit) || 50 });
+        const rows = ctx.audit.list({ project: ctx.project.name, limit: o.limit });
         if (g.json) return printJson(rows);
         const out = [['SEQ', 'TIME', 'USER', 'ACTION', 'TARGET', 'OUTCOME', 'OLD', 'NEW']];
         for (const r of rows) out.push([String(r.seq), new Date(r.ts).toISOString(), r.user, r.action, r.target, r.outcome, (r.oldDigest ?? '-').slice(7, 19) || '-', (r.newDigest ?? '-').slice(7, 19) || '-']);

@@ -16,6 +16,7 @@ import { BerthError, exitCodes } from '../../lib/errors.js';
 import { formatMs } from '../../lib/time.js';
 import { openContext } from '../context.js';
 import { printJson, reportError, table } from '../output.js';
+import { positiveInt, readDataSubset } from '../option-parsers.js';
 import { globals, runWithContext } from '../run.js';
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
@@ -47,9 +48,9 @@ export function registerBackupCommands(program: Command): void {
   backup
     .command('list')
     .description('backup runs with the result of each source, newest first (--snapshots: the repository\'s snapshots)')
-    .option('-n, --limit <n>', 'how many runs', '10')
+    .option('-n, --limit <n>', 'how many runs', positiveInt, 10)
     .option('--snapshots', 'list the snapshots in the repository instead')
-    .action((o: { limit: string; snapshots?: boolean }, cmd: Command) =>
+    .action((o: { limit: number; snapshots?: boolean }, cmd: Command) =>
       runWithContext(cmd, async (base, g) => {
         const ctx = createBackupContext(base);
         if (o.snapshots) {
@@ -59,7 +60,7 @@ export function registerBackupCommands(program: Command): void {
           for (const s of snaps) rows.push([s.short_id, s.time.slice(0, 19).replace('T', ' '), tagValue(s, 'source') ?? '-', s.paths?.[0] ?? '-', s.tags?.includes('kind=safety') ? 'safety' : 'backup']);
           return void process.stdout.write(`${table(rows)}\n`);
         }
-        const runs = ctx.backups.runs(ctx.project.name, Number(o.limit) || 10).map((r) => ({ ...r, results: ctx.backups.results(r.id).map(({ facts: _f, ...x }) => x) }));
+        const runs = ctx.backups.runs(ctx.project.name, o.limit).map((r) => ({ ...r, results: ctx.backups.results(r.id).map(({ facts: _f, ...x }) => x) }));
         if (g.json) return printJson(runs);
         const rows = [['RUN', 'KIND', 'STATUS', 'STARTED', 'SOURCE', 'RESULT', 'SNAPSHOT', 'SIZE', 'NOTE']];
         for (const r of runs) {
@@ -107,11 +108,11 @@ export function registerBackupCommands(program: Command): void {
   backup
     .command('schedule')
     .description('the cron schedule `berth agent` runs backups on (backup.schedule, default "0 2 * * *"), with the next run times')
-    .option('-n, --count <n>', 'how many next runs', '5')
-    .action((o: { count: string }, cmd: Command) =>
+    .option('-n, --count <n>', 'how many next runs', positiveInt, 5)
+    .action((o: { count: number }, cmd: Command) =>
       runWithContext(cmd, async (base, g) => {
         const cfg = requireBackup(base.project);
-        const next = nextRuns(cfg.schedule, Number(o.count) || 5).map((d) => d.toISOString());
+        const next = nextRuns(cfg.schedule, o.count).map((d) => d.toISOString());
         const out = { schedule: cfg.schedule, next, retention: cfg.retention, jobs: [`backup:${base.project.name}`] };
         g.json ? printJson(out) : process.stdout.write(`schedule "${cfg.schedule}" (run by \`berth agent\`: backup run, then prune)\nnext runs:\n${next.map((n) => `  ${n}`).join('\n')}\n`);
       }),
@@ -122,7 +123,7 @@ export function registerBackupCommands(program: Command): void {
     .description('restic check with a read-data subset, then a restore drill of the newest snapshot of each source into scratch databases/dirs')
     .option('--snapshot <id>', 'drill only this snapshot')
     .option('-s, --source <name>', 'drill only this source (repeatable)', collect)
-    .option('--read-data-subset <subset>', 'share of pack data restic check reads, e.g. 10% or 1/5 or 100%', '10%')
+    .option('--read-data-subset <subset>', 'share of pack data restic check reads: 10%, 100%, part 1/5, or a size such as 500M', readDataSubset, '10%')
     .action((o: { snapshot?: string; source?: string[]; readDataSubset: string }, cmd: Command) =>
       runWithContext(cmd, async (base, g) => {
         const outcome = await verifyBackups(createBackupContext(base), { snapshot: o.snapshot, sources: o.source, readDataSubset: o.readDataSubset });

@@ -4,6 +4,7 @@ import { deployService, requireService, rollbackService } from '../../deploy/ope
 import type { DeployOutcome } from '../../deploy/replace.js';
 import { formatMs } from '../../lib/time.js';
 import { printJson, table } from '../output.js';
+import { positiveInt } from '../option-parsers.js';
 import { runWithContext } from '../run.js';
 
 function summary(o: DeployOutcome): string {
@@ -41,11 +42,11 @@ export function registerDeployCommands(program: Command): void {
   program
     .command('history [service]')
     .description('deployments with outcome and timings, newest first')
-    .option('-n, --limit <n>', 'how many', '20')
-    .action((name: string | undefined, o: { limit: string }, cmd: Command) =>
+    .option('-n, --limit <n>', 'how many', positiveInt, 20)
+    .action((name: string | undefined, o: { limit: number }, cmd: Command) =>
       runWithContext(cmd, async (ctx, g) => {
         if (name) requireService(ctx, name);
-        const limit = Number(o.limit) || 20;
+        const limit = o.limit;
         const rows = name ? ctx.deployments.listForService(ctx.project.name, name, limit) : ctx.deployments.listForProject(ctx.project.name, limit);
         if (g.json) return printJson(rows.map(({ snapshot: _s, ...r }) => r));
         const out = [['DEPLOYMENT', 'SERVICE', 'KIND', 'COLOR', 'STATUS', 'IMAGE', 'SWITCH', 'TOTAL', 'USER', 'ERROR']];

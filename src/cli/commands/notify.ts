@@ -9,6 +9,7 @@ import type { Project } from '../../project/model.js';
 import type { NotifyConfig } from '../../project/notify-schema.js';
 import { openStore, type Store } from '../../store/db.js';
 import { ago, printJson, reportError, table } from '../output.js';
+import { positiveInt } from '../option-parsers.js';
 import { globals } from '../run.js';
 import type { GlobalOptions } from '../output.js';
 
@@ -47,11 +48,11 @@ export function registerNotifyCommands(program: Command): void {
   notify
     .command('status')
     .description('pending notifications and the health of each channel')
-    .option('-n, --limit <n>', 'recent deliveries to show', '20')
-    .action((o: { limit: string }, cmd: Command) =>
+    .option('-n, --limit <n>', 'recent deliveries to show', positiveInt, 20)
+    .action((o: { limit: number }, cmd: Command) =>
       withNotify(cmd, async ({ config, store }, g) => {
         const { outboxStatus } = await import('../../notify/check.js');
-        const status = outboxStatus(store.db, config, Number(o.limit) || 20);
+        const status = outboxStatus(store.db, config, o.limit);
         if (g.json) return printJson(status);
         const now = Date.now();
         const since = (t?: number) => (t === undefined ? '-' : ago(Math.round((now - t) / 1000)));
