@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import { upProject } from '../deploy/operations.js';
 import { label } from '../engine/labels.js';
 import { BerthError } from '../lib/errors.js';
+import { makeDirs } from '../lib/files.js';
 import { formatMs } from '../lib/time.js';
 import { pipeInto } from './sources/io.js';
 import type { ReplicateSsh } from '../project/replicate-schema.js';
@@ -128,7 +129,7 @@ async function bootstrapConfig(open: () => Promise<Opened>, dir: string, opts: R
     throw new BerthError('NOT_FOUND', projects.length ? `the repository holds several projects: ${projects.join(', ')}` : `no config snapshot in ${opts.repository}`, projects.length ? 'pass --project NAME' : 'was `berth backup run` ever run with this repository?');
   }
   const newest = snaps.reduce((a, b) => (b.time > a.time ? b : a));
-  fs.mkdirSync(dir, { recursive: true });
+  makeDirs(dir);
   let bytes = 0;
   const dump = restic.dump(newest.id, newest.paths?.[0] ?? '');
   dump.stdout.on('data', (d: Buffer) => (bytes += d.length));

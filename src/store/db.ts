@@ -7,6 +7,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { BerthError } from '../lib/errors.js';
+import { makeDirs } from '../lib/files.js';
 import { migrations } from './migrations.js';
 
 export type Db = Database.Database;
@@ -35,7 +36,7 @@ export function openStore(stateDir: string): Store {
   const file = path.join(stateDir, dbFileName);
   let db: Db;
   try {
-    fs.mkdirSync(stateDir, { recursive: true });
+    makeDirs(stateDir);
     db = new Database(file, { nativeBinding: addonPath() });
   } catch (err) {
     throw new BerthError('STATE', `cannot open the state database ${file}: ${(err as Error).message}`, 'check that the state directory exists and is writable (set it with --state-dir or BERTH_STATE_DIR)', { cause: err });

@@ -2,6 +2,7 @@
 import fs from 'node:fs';
 import type { Readable, Writable } from 'node:stream';
 import { BerthError } from '../../lib/errors.js';
+import { makeDirs } from '../../lib/files.js';
 import { capture, describe, exitOf, start, type Cmd } from '../process.js';
 
 /** The stderr line that says what went wrong (tools often end with a generic advice line). */
@@ -37,7 +38,7 @@ export async function pipeInto(cmd: Cmd, input: Readable, what: string): Promise
 
 /** Extracts a tar stream into `dir` (made if missing). */
 export async function extractTar(input: Readable, dir: string, what: string): Promise<void> {
-  fs.mkdirSync(dir, { recursive: true });
+  makeDirs(dir);
   await pipeInto({ file: 'tar', args: ['-x', '-C', dir] }, input, `${what}: extract into ${dir}`);
 }
 

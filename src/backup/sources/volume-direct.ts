@@ -19,6 +19,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { label } from '../../engine/labels.js';
 import { BerthError } from '../../lib/errors.js';
+import { makeDirs } from '../../lib/files.js';
 import { ensureHelperImage } from '../helper-image.js';
 import { capture, exitOf, start, type Cmd } from '../process.js';
 import { resticArgs } from '../restic-args.js';
@@ -135,7 +136,7 @@ export const directVolume: DirectSource = {
     // restores: run one after the other, its key derivation alone would add ~0.8 s.
     const size = sizeOf(restic, snapshot.id).catch(() => 0);
     if (opts.to) {
-      fs.mkdirSync(opts.to, { recursive: true });
+      makeDirs(opts.to);
       const [bytes] = await Promise.all([size, restic.restoreVerified(snapshot.id, opts.to)]);
       return { summary: `restored under ${path.join(opts.to, snapshot.paths![0]!)}`, bytes };
     }
