@@ -104,7 +104,7 @@ describe('an sftp repository', { timeout: 240_000, skip: unavailable }, () => {
       assert.match(badPort.stderr, /--ssh-port 0: should be a port number/);
       const notSftp = await berth(['restore', '--all', '--yes', '--repository', p.repo, '--password-file', p.passwordFile, '--ssh-port', String(sshd.port)]);
       assert.equal(notSftp.code, 2);
-      assert.match(notSftp.stderr, /--ssh-port apply to an sftp: --repository only/);
+      assert.match(notSftp.stderr, /--ssh-port applies to an sftp: --repository only\n\s+hint: pass --repository sftp:user@host:\/path, or drop it$/m);
       // Without them ssh uses its defaults (port 22, no key for this host): refused, nothing written.
       const plain = await berth(from);
       assert.notEqual(plain.code, 0);

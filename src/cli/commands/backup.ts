@@ -211,7 +211,8 @@ function repositoryOverride(o: RestoreOptions): RepositoryOverride {
   const remote = o.repository !== undefined && /^[a-z0-9]+:/.test(o.repository);
   const sshGiven = [o.sshPort && '--ssh-port', o.sshIdentity && '--ssh-identity', o.sshKnownHosts && '--ssh-known-hosts'].filter(Boolean);
   if (sshGiven.length && !o.repository?.startsWith('sftp:')) {
-    throw new BerthError('CONFIG', `${sshGiven.join(', ')} apply to an sftp: --repository only`, 'pass --repository sftp:user@host:/path, or drop them');
+    const one = sshGiven.length === 1;
+    throw new BerthError('CONFIG', `${sshGiven.join(', ')} ${one ? 'applies' : 'apply'} to an sftp: --repository only`, `pass --repository sftp:user@host:/path, or drop ${one ? 'it' : 'them'}`);
   }
   const port = o.sshPort === undefined ? undefined : Number(o.sshPort);
   if (port !== undefined && !(Number.isInteger(port) && port >= 1 && port <= 65535)) throw new BerthError('CONFIG', `--ssh-port ${o.sshPort}: should be a port number (1-65535)`);
