@@ -156,6 +156,11 @@ export function resolveBackup(raw: RawBackup, dir: string): { config: BackupConf
     if ((s.type === 'mariadb' || s.type === 'mysql' || s.type === 'postgres') && !s.database) {
       problems.push({ path: at, message: `a ${s.type} source needs \`database\` (one database per source, so a restore drill can load it into a scratch database)` });
     }
+    if (s.service && (s.host !== undefined || s.port !== undefined) && s.socket === undefined) {
+      // Inside the container the tools use the server's own defaults; these would be ignored silently.
+      const given = s.host !== undefined ? 'host' : 'port';
+      problems.push({ path: [...at, given], message: `a source dumped inside its service's container (\`service:\`) takes no \`${given}\` (that is for a database reached from this host over TCP); remove one of them` });
+    }
     if (s.socket !== undefined) {
       if (!(databaseTypes as readonly string[]).includes(s.type)) problems.push({ path: [...at, 'socket'], message: `applies to a database source (${databaseTypes.join(', ')}), not ${s.type}` });
       else if (s.service) problems.push({ path: [...at, 'socket'], message: 'a source dumped inside its service\'s container (`service:`) takes no socket; remove one of them' });

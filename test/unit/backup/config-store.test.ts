@@ -74,6 +74,8 @@ describe('backup config', () => {
     ['volume and path', ['backup:', '  repository: r', '  sources:', '    x: { type: volume }'], /backup.sources.x: a volume source needs exactly one of `volume` or `path`/],
     ['unknown service', ['backup:', '  repository: r', '  sources:', '    x: { type: redis, service: cache }'], /berth.yaml:4:\d+ backup.sources.x.service: unknown service "cache"/],
     ['two passwords', ['backup:', '  repository: r', '  password_env: A', '  password_file: b'], /backup: give password_file or password_env, not both/],
+    ['service and port', ['backup:', '  repository: r', '  sources:', '    x: { type: postgres, service: db, database: d, port: 5433 }'], /berth.yaml:4:\d+ backup.sources.x.port: a source dumped inside its service's container \(`service:`\) takes no `port`/],
+    ['service and host', ['backup:', '  repository: r', '  sources:', '    x: { type: mariadb, service: db, database: d, host: 10.0.0.5 }'], /berth.yaml:4:\d+ backup.sources.x.host: .* takes no `host` \(that is for a database reached from this host over TCP\)/],
   ];
   for (const [name, lines, want] of bad) {
     it(`refuses: ${name}`, async () => {
