@@ -82,7 +82,8 @@ export function effectiveSources(cfg: BackupConfig): BackupSource[] {
 export function selectSources(ctx: BackupContext, names: readonly string[] | undefined): BackupSource[] {
   const all = effectiveSources(requireBackup(ctx.project));
   if (!names?.length) return all;
-  return names.map((n) => {
+  // `-s db -s db` names one source: each source is one snapshot (and one result row) per run.
+  return [...new Set(names)].map((n) => {
     const s = all.find((x) => x.name === n);
     if (!s) throw new BerthError('NOT_FOUND', `unknown backup source "${n}"`, `sources of ${ctx.project.name}: ${all.map((x) => x.name).join(', ')}`);
     return s;

@@ -110,6 +110,14 @@ describe('backup run, verify, restore', { timeout: 180_000 }, () => {
     mariadb(undefined, `DROP DATABASE ${scratch}`);
   });
 
+  it('a source named twice is backed up once (it used to crash on the result row after a second snapshot)', async () => {
+    const before = p.snapshots('files').length;
+    const r = await p.json<RunJson>(['backup', 'run', '--source', 'files', '--source', 'files']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(r.value.results.map((x) => [x.source, x.status]), [['files', 'succeeded']]);
+    assert.equal(p.snapshots('files').length, before + 1);
+  });
+
   it('restores a volume through a helper container', async () => {
     writeVolume(p.volume, 'echo tampered > /d/a.txt; rm /d/sub/b.txt; echo new > /d/new.txt');
     const r = await p.run(['restore', 'latest', '--source', 'files', '--yes']);
