@@ -43,6 +43,10 @@ describe('restore --all on a fresh host', { timeout: 180_000 }, () => {
     const noRepo = await berth(['restore', '--all', '--yes']);
     assert.equal(noRepo.code, 2);
     assert.match(noRepo.stderr, /holds no project yet\n\s+hint: on a fresh host pass --repository/);
+    const noPassword = await berth(['restore', '--all', '--yes', '--repository', p.repo, '--password-file', `${password}.missing`]);
+    assert.equal(noPassword.code, 2);
+    assert.match(noPassword.stderr, /--password-file .*backup\.pass\.missing: no such file\n\s+hint: give the file holding the repository password/);
+    assert.deepEqual(fs.readdirSync(fresh), [], 'nothing written');
 
     const r = await berth(['--json', 'restore', '--all', '--yes', '--repository', p.repo, '--password-file', password]);
     assert.equal(r.code, 0, r.stderr);

@@ -219,6 +219,9 @@ function repositoryOverride(o: RestoreOptions): RepositoryOverride {
   for (const [flag, file] of [['--ssh-identity', o.sshIdentity], ['--ssh-known-hosts', o.sshKnownHosts]] as const) {
     if (file !== undefined && !fs.existsSync(file)) throw new BerthError('CONFIG', `${flag} ${file}: no such file`);
   }
+  if (o.passwordFile !== undefined && !fs.existsSync(o.passwordFile)) {
+    throw new BerthError('CONFIG', `--password-file ${o.passwordFile}: no such file`, 'give the file holding the repository password (the copy kept off the primary host)');
+  }
   const ssh = { ...(port !== undefined && { port }), ...(o.sshIdentity && { identityFile: path.resolve(o.sshIdentity) }), ...(o.sshKnownHosts && { knownHosts: path.resolve(o.sshKnownHosts) }) };
   return {
     ...(o.repository && { repository: remote ? o.repository : path.resolve(o.repository) }),
