@@ -15,7 +15,8 @@ export type CurrentProject = () => Promise<Project>;
 export function currentProject(started: Project, load: () => Promise<Project>, log: Log): CurrentProject {
   const schedules = (p: Project) => ({ 'backup.schedule': p.backup?.schedule ?? null, 'backup.replicate.cron': p.replicate?.cron ?? null });
   const running = schedules(started);
-  let seen = JSON.stringify(running);
+  const runningKey = JSON.stringify(running);
+  let lastKey = runningKey;
   return async () => {
     const now = await load();
     if (now.name !== started.name || now.stateDir !== started.stateDir) {
@@ -26,10 +27,10 @@ export function currentProject(started: Project, load: () => Promise<Project>, l
       );
     }
     const configured = schedules(now);
-    if (JSON.stringify(configured) !== seen) {
-      seen = JSON.stringify(configured);
-      if (seen !== JSON.stringify(running)) log('a schedule changed in berth.yaml; it takes effect when the agent restarts', { level: 'warn', running, configured });
-    }
+    const key = JSON.stringify(configured);
+    // Said once per change, not at every run.
+    if (key !== lastKey && key !== runningKey) log('a schedule changed in berth.yaml; it takes effect when the agent restarts', { level: 'warn', running, configured });
+    lastKey = key;
     return now;
   };
 }

@@ -114,6 +114,7 @@ export function createRestic(opts: ResticOptions): Restic {
     if (r.code !== 0) throw fail(r, action);
     return r.stdout;
   };
+  const unlockStale = async () => void (await capture(cmd(resticArgs.unlockStale())));
 
   return {
     repository,
@@ -149,7 +150,7 @@ export function createRestic(opts: ResticOptions): Restic {
     },
     prune: () => run(resticArgs.prune(), 'prune'),
     async check(subset) {
-      await capture(cmd(resticArgs.unlockStale()));
+      await unlockStale();
       const r = await capture(cmd(resticArgs.check(subset)), { timeoutMs: 3600_000 });
       const output = `${r.stdout}${r.stderr}`;
       // A wrong password, a lock, a missing repository or a refused flag is not damage: report it as the error it is.
@@ -167,9 +168,7 @@ export function createRestic(opts: ResticOptions): Restic {
       const stdout = child.stdout!.pipe(new PassThrough());
       return { stdout, done, cancel: () => child.kill('SIGTERM') };
     },
-    async unlockStale() {
-      await capture(cmd(resticArgs.unlockStale()));
-    },
+    unlockStale,
   };
 }
 

@@ -31,6 +31,11 @@ export function readFileOr(file: string, fallback: string): string {
  * refusal is the error, naming the folder.
  */
 export function makeDirs(dir: string): void {
+  const found = statOrUndefined(dir); // undefined also for ENOTDIR (a file in the way): the loop below names it
+  if (found) {
+    if (found.isDirectory()) return; // the usual case (a state dir at every start): one stat
+    throw new BerthError('CONFIG', `${dir} exists and is not a folder`, 'name a folder, or a path where one can be created');
+  }
   const missing: string[] = [];
   for (let at = path.resolve(dir); !fs.existsSync(at); at = path.dirname(at)) {
     missing.unshift(at);
@@ -45,5 +50,12 @@ export function makeDirs(dir: string): void {
       throw new BerthError('CONFIG', `cannot create the folder ${d}: ${code ?? (err as Error).message}`, 'name a folder on a file system this user can write to', { cause: err });
     }
   }
-  if (!fs.statSync(dir).isDirectory()) throw new BerthError('CONFIG', `${dir} exists and is not a folder`, 'name a folder, or a path where one can be created');
+}
+
+function statOrUndefined(p: string): fs.Stats | undefined {
+  try {
+    return fs.statSync(p);
+  } catch {
+    return undefined;
+  }
 }

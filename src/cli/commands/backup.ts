@@ -216,11 +216,13 @@ function repositoryOverride(o: RestoreOptions): RepositoryOverride {
   }
   const port = o.sshPort === undefined ? undefined : Number(o.sshPort);
   if (port !== undefined && !(Number.isInteger(port) && port >= 1 && port <= 65535)) throw new BerthError('CONFIG', `--ssh-port ${o.sshPort}: should be a port number (1-65535)`);
-  for (const [flag, file] of [['--ssh-identity', o.sshIdentity], ['--ssh-known-hosts', o.sshKnownHosts]] as const) {
-    if (file !== undefined && !fs.existsSync(file)) throw new BerthError('CONFIG', `${flag} ${file}: no such file`);
-  }
-  if (o.passwordFile !== undefined && !fs.existsSync(o.passwordFile)) {
-    throw new BerthError('CONFIG', `--password-file ${o.passwordFile}: no such file`, 'give the file holding the repository password (the copy kept off the primary host)');
+  const files = [
+    ['--ssh-identity', o.sshIdentity, undefined],
+    ['--ssh-known-hosts', o.sshKnownHosts, undefined],
+    ['--password-file', o.passwordFile, 'give the file holding the repository password (the copy kept off the primary host)'],
+  ] as const;
+  for (const [flag, file, hint] of files) {
+    if (file !== undefined && !fs.existsSync(file)) throw new BerthError('CONFIG', `${flag} ${file}: no such file`, hint);
   }
   const ssh = { ...(port !== undefined && { port }), ...(o.sshIdentity && { identityFile: path.resolve(o.sshIdentity) }), ...(o.sshKnownHosts && { knownHosts: path.resolve(o.sshKnownHosts) }) };
   return {

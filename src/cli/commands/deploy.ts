@@ -46,8 +46,7 @@ export function registerDeployCommands(program: Command): void {
     .action((name: string | undefined, o: { limit: number }, cmd: Command) =>
       runWithContext(cmd, async (ctx, g) => {
         if (name) requireService(ctx, name);
-        const limit = o.limit;
-        const rows = name ? ctx.deployments.listForService(ctx.project.name, name, limit) : ctx.deployments.listForProject(ctx.project.name, limit);
+        const rows = name ? ctx.deployments.listForService(ctx.project.name, name, o.limit) : ctx.deployments.listForProject(ctx.project.name, o.limit);
         if (g.json) return printJson(rows.map(({ snapshot: _s, ...r }) => r));
         const out = [['DEPLOYMENT', 'SERVICE', 'KIND', 'COLOR', 'STATUS', 'IMAGE', 'SWITCH', 'TOTAL', 'USER', 'ERROR']];
         for (const d of rows) {
