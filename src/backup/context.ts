@@ -5,7 +5,7 @@ import { openDeployContext } from '../deploy/wire.js';
 import type { Store } from '../store/db.js';
 import { BerthError } from '../lib/errors.js';
 import type { Reporter } from '../lib/reporter.js';
-import type { BackupConfig, BackupSource, RepositoryPassword } from '../project/backup-schema.js';
+import { configSourceName, type BackupConfig, type BackupSource, type RepositoryPassword } from '../project/backup-schema.js';
 import type { Project } from '../project/model.js';
 import { createBackupStore, type BackupStore } from '../store/backups.js';
 import { sftpCommand, sshArgv } from '../replicate/restic.js';
@@ -75,7 +75,7 @@ export function requireBackup(project: Project): BackupConfig {
 /** Declared sources, plus the project's own config when no `config` source is declared (a fresh host needs it first). */
 export function effectiveSources(cfg: BackupConfig): BackupSource[] {
   const declared = Object.values(cfg.sources);
-  const implicit: BackupSource[] = declared.some((s) => s.type === 'config') ? [] : [{ name: 'config', type: 'config', host: '127.0.0.1', includeEnv: false }];
+  const implicit: BackupSource[] = declared.some((s) => s.type === 'config') ? [] : [{ name: configSourceName, type: 'config', host: '127.0.0.1', includeEnv: false }];
   return [...declared, ...implicit];
 }
 

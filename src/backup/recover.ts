@@ -12,6 +12,7 @@ import { makeDirs } from '../lib/files.js';
 import { formatMs } from '../lib/time.js';
 import { pipeInto } from './sources/io.js';
 import type { ReplicateSsh } from '../project/replicate-schema.js';
+import { configSourceName } from '../project/backup-schema.js';
 import { openRestic, type BackupContext } from './context.js';
 import { consumeDump } from './restic.js';
 import { planRestore, restorePlanned, type RestoredSource } from './restore.js';
@@ -59,7 +60,7 @@ export async function recoverAll(open: () => Promise<Opened>, dir: string, opts:
   try {
     const { ctx } = opened;
     if (bootstrapBytes === undefined) {
-      sources.push(...(await restorePlanned(ctx, await planRestore(ctx, { snapshot: opts.snapshot, sources: ['config'] }), { snapshot: opts.snapshot, noSafety: true })));
+      sources.push(...(await restorePlanned(ctx, await planRestore(ctx, { snapshot: opts.snapshot, sources: [configSourceName] }), { snapshot: opts.snapshot, noSafety: true })));
       opened.close();
       opened = await open(); // the restored config may differ from what was loaded
     }
@@ -123,7 +124,7 @@ async function bootstrapConfig(open: () => Promise<Opened>, dir: string, opts: R
     }
   }
   const restic = openRestic(opts.repository, { file: opts.passwordFile }, opts.ssh ?? {});
-  const snaps = (await restic.snapshots(['berth', 'source=config', ...(opts.project ? [`project=${opts.project}`] : [])])).filter((s) => opts.snapshot === 'latest' || s.id.startsWith(opts.snapshot));
+  const snaps = (await restic.snapshots(['berth', `source=${configSourceName}`, ...(opts.project ? [`project=${opts.project}`] : [])])).filter((s) => opts.snapshot === 'latest' || s.id.startsWith(opts.snapshot));
   const projects = [...new Set(snaps.map((s) => tagValue(s, 'project')))];
   if (projects.length !== 1) {
     throw new BerthError('NOT_FOUND', projects.length ? `the repository holds several projects: ${projects.join(', ')}` : `no config snapshot in ${opts.repository}`, projects.length ? 'pass --project NAME' : 'was `berth backup run` ever run with this repository?');

@@ -9,7 +9,7 @@ import { formatBytes } from '../lib/bytes.js';
 import { BerthError } from '../lib/errors.js';
 import { formatMs } from '../lib/time.js';
 import type { BackupSource } from '../project/backup-schema.js';
-import { effectiveSources, requireBackup, sourceContext, type BackupContext } from './context.js';
+import { effectiveSources, requireBackup, selectSources, sourceContext, type BackupContext } from './context.js';
 import { startProgress } from './progress.js';
 import { consumeDump, type Snapshot } from './restic.js';
 import { runBackup } from './run.js';
@@ -45,6 +45,8 @@ export interface RestorePlanItem {
 /** Which snapshot of which source will be restored, resolved before anything is touched. */
 export async function planRestore(ctx: BackupContext, opts: RestoreOptions): Promise<RestorePlanItem[]> {
   const cfg = requireBackup(ctx.project);
+  // A name berth.yaml does not declare is a typo, not a missing snapshot: say so before asking restic.
+  if (opts.sources?.length) selectSources(ctx, opts.sources);
   const restic = ctx.restic();
   const snaps = await snapshotsToUse(ctx, restic, { snapshot: opts.snapshot, sources: opts.sources });
   const all = effectiveSources(cfg);

@@ -8,6 +8,9 @@ import { z } from 'zod';
 import { replicateSection, type ReplicateSsh } from './replicate-schema.js';
 import { byKind, count, leaf, port, section, SpecError, text } from './schema-kit.js';
 
+/** The name of the project's own config source: declared with it, or added under it. */
+export const configSourceName = 'config';
+
 export const sourceTypes = ['mariadb', 'mysql', 'postgres', 'redis', 'volume', 'config'] as const;
 export type SourceType = (typeof sourceTypes)[number];
 
@@ -152,6 +155,8 @@ export function resolveBackup(raw: RawBackup, dir: string): { config: BackupConf
   const sources: Record<string, BackupSource> = {};
   for (const [key, s] of Object.entries(raw.sources ?? {})) {
     const at = ['sources', key];
+    // `restore --all` on a fresh host finds the project's config by this name, before any berth.yaml exists.
+    if (s.type === 'config' && key !== configSourceName) problems.push({ path: at, message: `the project's config source must be named \`${configSourceName}\` (\`berth restore --all\` looks for it by that name on a fresh host); rename \`${key}\` to \`${configSourceName}\`` });
     if (s.type === 'volume' && !s.volume === !s.path) problems.push({ path: at, message: 'a volume source needs exactly one of `volume` or `path`' });
     if ((s.type === 'mariadb' || s.type === 'mysql' || s.type === 'postgres') && !s.database) {
       problems.push({ path: at, message: `a ${s.type} source needs \`database\` (one database per source, so a restore drill can load it into a scratch database)` });
@@ -230,12 +235,13 @@ export function detectSources(services: readonly DetectableService[], volumeKeys
       found = { ...common, type: 'redis' };
     }
     if (!found) continue;
+    if (found.name === configSourceName) found = { ...found, name: `${found.name}-${found.type}` };
     out.push(found);
     for (const m of s.mounts) if (m.type === 'volume' && m.source) dbVolumes.add(m.source);
   }
   for (const key of volumeKeys) {
     if (dbVolumes.has(key)) continue; // a live database's files are not a consistent backup; its dump is
-    const name = out.some((o) => o.name === key) ? `${key}-volume` : key;
+    const name = key === configSourceName || out.some((o) => o.name === key) ? `${key}-volume` : key;
     out.push({ name, type: 'volume', volume: key, host: '127.0.0.1', includeEnv: false });
   }
   return out;

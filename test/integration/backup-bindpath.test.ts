@@ -63,6 +63,10 @@ describe('bind-path volume read on the host', { timeout: 180_000 }, () => {
     assert.equal(fs.existsSync(path.join(data, 'new.txt')), false);
 
     const to = path.join(p.dir, 'restored');
+    // A typo in --source is named as one, with the sources there are, before restic is asked.
+    const typo = await p.run(['restore', 'latest', '--source', 'host_flies', '--to', to, '--yes']);
+    assert.equal(typo.code, 6, typo.stderr);
+    assert.match(typo.stderr, /unknown backup source "host_flies"[\s\S]*hint: sources of .*host_files/);
     const t = await p.run(['restore', 'latest', '--source', 'host_files', '--to', to, '--yes']);
     assert.equal(t.code, 0, t.stderr);
     assert.equal(fs.readFileSync(path.join(to, data, 'a.txt'), 'utf8'), 'alpha\n');

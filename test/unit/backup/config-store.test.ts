@@ -59,6 +59,16 @@ describe('backup config', () => {
     assert.deepEqual([s.cache!.type, s.uploads!.type, s.uploads!.volume], ['redis', 'volume', 'uploads']);
   });
 
+  it('a volume or a service named `config` is detected under another name: `config` is the project config\'s own source', async () => {
+    const p = await load({
+      'compose.yaml': yaml('services:', '  config:', '    image: redis:7', '  web:', '    image: app:1', '    volumes: [config:/etc/app]', 'volumes:', '  config: {}'),
+      'berth.yaml': yaml('backup:', '  repository: /srv/repo'),
+    });
+    const s = p.backup!.sources;
+    assert.deepEqual(Object.keys(s).sort(), ['config-redis', 'config-volume']);
+    assert.deepEqual([s['config-redis']!.type, s['config-redis']!.service, s['config-volume']!.type, s['config-volume']!.volume], ['redis', 'config', 'volume', 'config']);
+  });
+
   it('the config source keeps compose files and berth.yaml; env files only with include_env', async () => {
     const p = await load({ 'compose.yaml': compose, 'berth.yaml': yaml('backup:', '  repository: r'), '.env': 'A=1\n', 'app.env': 'SECRET=x\n', 'notes.txt': 'n' });
     const ctx = (includeEnv: boolean) => ({ project: p, source: { name: 'config', type: 'config', host: '', includeEnv } }) as unknown as SourceContext;
@@ -76,6 +86,7 @@ describe('backup config', () => {
     ['two passwords', ['backup:', '  repository: r', '  password_env: A', '  password_file: b'], /backup: give password_file or password_env, not both/],
     ['service and port', ['backup:', '  repository: r', '  sources:', '    x: { type: postgres, service: db, database: d, port: 5433 }'], /berth.yaml:4:\d+ backup.sources.x.port: a source dumped inside its service's container \(`service:`\) takes no `port`/],
     ['service and host', ['backup:', '  repository: r', '  sources:', '    x: { type: mariadb, service: db, database: d, host: 10.0.0.5 }'], /berth.yaml:4:\d+ backup.sources.x.host: .* takes no `host` \(that is for a database reached from this host over TCP\)/],
+    ['config source under another name', ['backup:', '  repository: r', '  sources:', '    settings: { type: config }'], /berth.yaml:4:\d+ backup.sources.settings: the project's config source must be named `config` \(`berth restore --all` looks for it by that name/],
   ];
   for (const [name, lines, want] of bad) {
     it(`refuses: ${name}`, async () => {

@@ -101,6 +101,20 @@ describe('per-service backup sources', () => {
     assert.deepEqual(Object.keys(p.backup!.sources), ['db-volume', 'db']);
   });
 
+  it('`config` is the project config\'s own source: per-service defaults step aside, a declared name is refused', async () => {
+    const c = yaml('services:', '  config:', '    image: redis:7', '    volumes: ["config:/data"]', '  web:', '    image: nginx', '    volumes: ["config:/etc/app"]', 'volumes:', '  config: {}');
+    const per = yaml('backup:', '  repository: repo', '  sources: {}', 'services:', '  config:', '    backup: { type: redis }', '  web:', '    backup: { volumes: [config] }');
+    assert.deepEqual(Object.keys((await load({ 'compose.yaml': c, 'berth.yaml': per })).backup!.sources), ['config-redis', 'config-volume']);
+    assert.equal(
+      await loadError({ 'compose.yaml': c, 'berth.yaml': yaml('backup:', '  repository: repo', 'services:', '  web:', '    backup: { name: config, type: redis }') }),
+      'berth.yaml:5:5 services.web.backup: `config` names the project\'s own config source (type: config), which berth adds by itself; give this redis source another name',
+    );
+    assert.match(
+      await loadError({ 'compose.yaml': c, 'berth.yaml': yaml('backup:', '  repository: repo', '  sources:', '    config: { type: volume, volume: config }') }),
+      /^berth\.yaml:4:\d+ backup\.sources\.config: `config` names the project's own config source/,
+    );
+  });
+
   it('an unknown service, a volume the service does not mount, nothing to detect, no backup section: file:line each', async () => {
     const berth = yaml('backup:', '  repository: repo', 'services:', '  api:', '    backup: true', '  web:', '    backup: { volumes: [uploads, dbdata] }', '  pg:', '    backup: { type: mariadb }');
     assert.equal(
