@@ -41,16 +41,25 @@ export function tagValue(s: Snapshot, key: string): string | undefined {
   return s.tags?.find((t) => t.startsWith(`${key}=`))?.slice(key.length + 1);
 }
 
+/** The one snapshot of the project whose id starts with `id`; a clear error for none, several, or another source's. */
+export function pickSnapshot(all: readonly Snapshot[], id: string, sources: readonly string[] | undefined, project: string, repository: string): Snapshot {
+  const found = all.filter((s) => s.id.startsWith(id) || s.short_id === id);
+  if (found.length > 1) {
+    throw new BerthError('CONFIG', `${found.length} snapshots of project ${project} start with ${id} (${found.slice(0, 5).map((s) => s.short_id).join(', ')}${found.length > 5 ? ', …' : ''})`, 'give more of the snapshot id');
+  }
+  const [snap] = found;
+  if (!snap) throw new BerthError('NOT_FOUND', `no snapshot ${id} of project ${project} in ${repository}`, 'list them with `berth backup list --snapshots`');
+  const of = tagValue(snap, 'source');
+  if (sources?.length && !sources.includes(of ?? '')) {
+    throw new BerthError('CONFIG', `snapshot ${snap.short_id} is of source ${of}, not ${sources.join(', ')}`, `drop --source, or give a snapshot of ${sources.join(', ')} (\`berth backup list --snapshots\`)`);
+  }
+  return snap;
+}
+
 /** Newest non-safety snapshot per source of this project, or the one snapshot asked for. */
 export async function snapshotsToUse(ctx: BackupContext, restic: Restic, opts: { snapshot?: string; sources?: readonly string[] }): Promise<Snapshot[]> {
   const all = await restic.snapshots(['berth', `project=${ctx.project.name}`]);
-  if (opts.snapshot && opts.snapshot !== 'latest') {
-    const found = all.filter((s) => s.id.startsWith(opts.snapshot!) || s.short_id === opts.snapshot);
-    if (found.length !== 1) {
-      throw new BerthError('NOT_FOUND', `no snapshot ${opts.snapshot} of project ${ctx.project.name} in ${restic.repository}`, 'list them with `berth backup list --snapshots`');
-    }
-    return found;
-  }
+  if (opts.snapshot && opts.snapshot !== 'latest') return [pickSnapshot(all, opts.snapshot, opts.sources, ctx.project.name, restic.repository)];
   const newest = new Map<string, Snapshot>();
   for (const s of all) {
     const src = tagValue(s, 'source');
@@ -66,6 +75,8 @@ export async function verifyBackups(ctx: BackupContext, opts: VerifyOptions = {}
   requireBackup(ctx.project);
   if (opts.sources?.length) selectSources(ctx, opts.sources); // unknown names fail here, not as "nothing to drill"
   const restic = ctx.restic();
+  // A snapshot id given is resolved first: a typo fails before the check, and is not recorded as a failed verify.
+  const given = opts.snapshot && opts.snapshot !== 'latest' ? await snapshotsToUse(ctx, restic, opts) : undefined;
   const verifyId = newId(ctx.clock);
   ctx.backups.startVerify({ id: verifyId, project: ctx.project.name });
   const subset = opts.readDataSubset ?? '10%';
@@ -75,7 +86,7 @@ export async function verifyBackups(ctx: BackupContext, opts: VerifyOptions = {}
     const damagedPacks = [...new Set([...c.output.matchAll(/(?:\bpack\s+|does not match, want\s+)([0-9a-f]{8,64})/gi)].map((m) => m[1]!))];
     c.ok ? ctx.report.done('repository structure and the read data are intact') : ctx.report.warn(`restic check found damage${damagedPacks.length ? ` in pack(s) ${damagedPacks.join(', ')}` : ''}`);
     const drills: DrillResult[] = [];
-    for (const snap of await snapshotsToUse(ctx, restic, opts)) drills.push(await drill(ctx, restic, snap, verifyId));
+    for (const snap of given ?? (await snapshotsToUse(ctx, restic, opts))) drills.push(await drill(ctx, restic, snap, verifyId));
     // Nothing drilled is not a pass: a verify must have restored something.
     if (drills.length === 0) ctx.report.warn(`no snapshot of ${opts.sources?.join(', ') ?? `project ${ctx.project.name}`} to drill; run \`berth backup run\` first`);
     const ok = c.ok && drills.length > 0 && drills.every((d) => d.ok);

@@ -80,6 +80,21 @@ describe('backup run, verify, restore', { timeout: 180_000 }, () => {
     assert.deepEqual(after.value.lastVerify, before.value.lastVerify, 'no verify was started');
   });
 
+  it('a snapshot id that names nothing, several, or another source: a clear error before anything runs, no verify recorded', async () => {
+    const before = await p.json<{ lastVerify?: { id: string } }>(['backup', 'status']);
+    const typo = await p.run(['backup', 'verify', '--snapshot', 'zzzz']);
+    assert.equal(typo.code, 6, typo.stderr);
+    assert.match(typo.stderr, /no snapshot zzzz of project/);
+    assert.doesNotMatch(typo.stderr, /restic check/, 'the check did not start');
+    const after = await p.json<{ lastVerify?: { id: string } }>(['backup', 'status']);
+    assert.deepEqual(after.value.lastVerify, before.value.lastVerify, 'no verify was recorded');
+
+    const pg = p.snapshots('pg')[0]!.short_id;
+    const wrong = await p.run(['restore', pg, '--source', 'db', '--yes']);
+    assert.equal(wrong.code, 2, wrong.stderr);
+    assert.match(wrong.stderr, new RegExp(`snapshot ${pg} is of source pg, not db`));
+  });
+
   it('restore into a database changed since: safety snapshot first, then the data is back as dumped', async () => {
     mariadb(p.mdb, 'DELETE FROM t WHERE id > 10; CREATE TABLE added_later (x INT); INSERT INTO u VALUES (99)');
     psql(p.pdb, "UPDATE items SET name = 'changed'; DELETE FROM items WHERE id > 100");

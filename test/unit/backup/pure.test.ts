@@ -12,6 +12,8 @@ import { compareTables } from '../../../src/backup/sources/mariadb.js';
 import { socketArgs } from '../../../src/backup/sources/postgres.js';
 import { keyCount } from '../../../src/backup/sources/redis.js';
 import { compareManifests, digestTar } from '../../../src/backup/tar-digest.js';
+import { pickSnapshot } from '../../../src/backup/verify.js';
+import type { Snapshot } from '../../../src/backup/restic.js';
 
 describe('restic argv', () => {
   it('backs up stdin under a file name with tags and host', () => {
@@ -65,6 +67,22 @@ describe('suspect dumps', () => {
       else assert.equal(r, undefined);
     });
   }
+});
+
+describe('a snapshot named by id', () => {
+  const snap = (id: string, source: string) => ({ id: `${id}${'0'.repeat(56)}`, short_id: id, time: '2026-12-05T00:00:00Z', tags: ['berth', 'project=shop', `source=${source}`], paths: ['/x'] }) as unknown as Snapshot;
+  const all = [snap('0a1b2c3d', 'db'), snap('0a9f8e7d', 'pg'), snap('5f5f5f5f', 'db')];
+  const pick = (id: string, sources?: string[]) => pickSnapshot(all, id, sources, 'shop', '/srv/repo');
+  it('takes a unique prefix or the short id', () => {
+    assert.equal(pick('5').short_id, '5f5f5f5f');
+    assert.equal(pick('0a1b2c3d').short_id, '0a1b2c3d');
+    assert.equal(pick('0a9', ['pg']).short_id, '0a9f8e7d');
+  });
+  it('names several, none, or another source', () => {
+    assert.throws(() => pick('0a'), (e: Error & { code: string; hint: string }) => e.code === 'CONFIG' && e.message === '2 snapshots of project shop start with 0a (0a1b2c3d, 0a9f8e7d)' && e.hint === 'give more of the snapshot id');
+    assert.throws(() => pick('ff'), (e: Error & { code: string }) => e.code === 'NOT_FOUND' && e.message === 'no snapshot ff of project shop in /srv/repo');
+    assert.throws(() => pick('5f', ['pg', 'cache']), (e: Error & { code: string }) => e.code === 'CONFIG' && e.message === 'snapshot 5f5f5f5f is of source db, not pg, cache');
+  });
 });
 
 describe('frames', () => {
