@@ -5,24 +5,39 @@
  */
 import { requireBackup, effectiveSources, type BackupContext } from './context.js';
 
+export interface PrunedSnapshot {
+  readonly source: string;
+  readonly snapshot: string;
+  readonly time: string;
+  readonly kind: 'backup' | 'safety';
+}
+
 export interface PruneOutcome {
   readonly retention: { daily: number; weekly: number; monthly: number };
   readonly kept: number;
-  readonly removed: ReadonlyArray<{ source: string; snapshot: string; time: string }>;
+  readonly removed: readonly PrunedSnapshot[];
 }
 
 export async function pruneBackups(ctx: BackupContext): Promise<PruneOutcome> {
   const cfg = requireBackup(ctx.project);
   const restic = ctx.restic();
-  const removed: Array<{ source: string; snapshot: string; time: string }> = [];
+  const removed: PrunedSnapshot[] = [];
   let kept = 0;
   await restic.unlockStale();
+  // One listing says which groups hold snapshots, so only those pay a forget (and its key derivation).
+  const present = new Set((await restic.snapshots(['berth', `project=${ctx.project.name}`])).flatMap((s) => s.tags ?? []));
+  const policy = `keep-daily ${cfg.retention.daily}, weekly ${cfg.retention.weekly}, monthly ${cfg.retention.monthly}`;
   // One forget per source: grouping by restic's tag set would split groups on berth-version changes.
+  // Safety snapshots are a group of their own (see snapshotTags): the same policy, but a restore's
+  // safety snapshot never takes the place of that day's regular backup.
   for (const s of effectiveSources(cfg)) {
-    ctx.report.step(`${s.name}: applying keep-daily ${cfg.retention.daily}, weekly ${cfg.retention.weekly}, monthly ${cfg.retention.monthly}`);
-    for (const g of await restic.forget(cfg.retention, ['berth', `project=${ctx.project.name}`, `source=${s.name}`])) {
-      kept += g.keep?.length ?? 0;
-      for (const r of g.remove ?? []) removed.push({ source: s.name, snapshot: r.short_id, time: r.time });
+    for (const [kind, tag] of [['backup', `source=${s.name}`], ['safety', `safety-of=${s.name}`]] as const) {
+      if (!present.has(tag)) continue;
+      ctx.report.step(`${s.name}${kind === 'safety' ? ' (safety snapshots)' : ''}: applying ${policy}`);
+      for (const g of await restic.forget(cfg.retention, ['berth', `project=${ctx.project.name}`, tag])) {
+        kept += g.keep?.length ?? 0;
+        for (const r of g.remove ?? []) removed.push({ source: s.name, snapshot: r.short_id, time: r.time, kind });
+      }
     }
   }
   if (removed.length) {

@@ -52,7 +52,12 @@ export const resticArgs = {
   unlockStale: (): string[] => ['unlock'],
 } as const;
 
-/** Tags berth puts on every snapshot, so one repository can hold several projects. */
-export function snapshotTags(project: string, source: string, version: string, extra: readonly string[] = []): string[] {
-  return ['berth', `project=${project}`, `source=${source}`, `berth-version=${version}`, ...extra];
+/**
+ * Tags berth puts on every snapshot, so one repository can hold several projects. A safety
+ * snapshot (the state just before a restore) names its source as `safety-of=`, not `source=`:
+ * retention then treats it as a group of its own, so it never takes the place of a regular backup
+ * of the same day, and `latest` (here and on a fresh host) never picks it.
+ */
+export function snapshotTags(project: string, source: string, version: string, kind: 'backup' | 'safety' = 'backup'): string[] {
+  return ['berth', `project=${project}`, kind === 'safety' ? `safety-of=${source}` : `source=${source}`, `berth-version=${version}`, ...(kind === 'safety' ? ['kind=safety'] : [])];
 }

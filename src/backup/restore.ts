@@ -14,7 +14,7 @@ import { startProgress } from './progress.js';
 import { consumeDump, type Snapshot } from './restic.js';
 import { runBackup } from './run.js';
 import { sourceDrivers } from './sources/index.js';
-import { snapshotsToUse, tagValue } from './verify.js';
+import { snapshotSource, snapshotsToUse } from './verify.js';
 
 export interface RestoreOptions {
   /** "latest" or a snapshot id. */
@@ -52,7 +52,7 @@ export async function planRestore(ctx: BackupContext, opts: RestoreOptions): Pro
   const all = effectiveSources(cfg);
   const plan: RestorePlanItem[] = [];
   for (const snapshot of snaps) {
-    const name = tagValue(snapshot, 'source');
+    const name = snapshotSource(snapshot);
     const source = all.find((s) => s.name === name);
     if (!source) throw new BerthError('CONFIG', `snapshot ${snapshot.short_id} belongs to source "${name}", which is not in berth.yaml`, 'add the source back, or restore its files with `restic dump`');
     if (!opts.sources?.length && opts.snapshot === 'latest') {

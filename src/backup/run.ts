@@ -124,7 +124,7 @@ async function backupOne(ctx: BackupContext, restic: Restic, source: BackupSourc
   ctx.report.step(`${source.name}: ${source.type} → ${restic.repository}`);
   const stopProgress = startProgress(ctx.report, ctx.clock, `${source.name}: streamed`, () => bytes);
   const sctx = sourceContext(ctx, source);
-  const tags = snapshotTags(ctx.project.name, source.name, berthVersion, kind === 'safety' ? ['kind=safety'] : []);
+  const tags = snapshotTags(ctx.project.name, source.name, berthVersion, kind);
   try {
     let summary: BackupSummary;
     if (driver.direct && (await driver.direct.usable(sctx, restic))) {

@@ -41,6 +41,11 @@ export function tagValue(s: Snapshot, key: string): string | undefined {
   return s.tags?.find((t) => t.startsWith(`${key}=`))?.slice(key.length + 1);
 }
 
+/** The source a snapshot is of: a regular one's `source=`, a safety snapshot's `safety-of=`. */
+export function snapshotSource(s: Snapshot): string | undefined {
+  return tagValue(s, 'source') ?? tagValue(s, 'safety-of');
+}
+
 /** The one snapshot of the project whose id starts with `id`; a clear error for none, several, or another source's. */
 export function pickSnapshot(all: readonly Snapshot[], id: string, sources: readonly string[] | undefined, project: string, repository: string): Snapshot {
   const found = all.filter((s) => s.id.startsWith(id) || s.short_id === id);
@@ -49,7 +54,7 @@ export function pickSnapshot(all: readonly Snapshot[], id: string, sources: read
   }
   const [snap] = found;
   if (!snap) throw new BerthError('NOT_FOUND', `no snapshot ${id} of project ${project} in ${repository}`, 'list them with `berth backup list --snapshots`');
-  const of = tagValue(snap, 'source');
+  const of = snapshotSource(snap);
   if (sources?.length && !sources.includes(of ?? '')) {
     throw new BerthError('CONFIG', `snapshot ${snap.short_id} is of source ${of}, not ${sources.join(', ')}`, `drop --source, or give a snapshot of ${sources.join(', ')} (\`berth backup list --snapshots\`)`);
   }
@@ -101,7 +106,7 @@ export async function verifyBackups(ctx: BackupContext, opts: VerifyOptions = {}
 }
 
 async function drill(ctx: BackupContext, restic: Restic, snap: Snapshot, verifyId: string): Promise<DrillResult> {
-  const sourceName = tagValue(snap, 'source') ?? '?';
+  const sourceName = snapshotSource(snap) ?? '?';
   const source = effectiveSources(requireBackup(ctx.project)).find((s) => s.name === sourceName);
   const file = snap.paths?.[0] ?? '';
   const t0 = ctx.clock();

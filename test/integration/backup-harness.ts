@@ -37,7 +37,7 @@ export interface BackupProject extends TestProject {
   readonly volume: string;
   run(args: readonly string[]): Promise<RunResult>;
   json<T>(args: readonly string[]): Promise<{ code: number; value: T; stderr: string }>;
-  snapshots(source?: string): Array<{ short_id: string; tags: string[]; paths: string[] }>;
+  snapshots(source?: string): Array<{ short_id: string; time: string; tags: string[]; paths: string[] }>;
 }
 
 export interface ProjectOptions {
@@ -111,7 +111,7 @@ ${opts.extraSources ?? ''}`,
     },
     snapshots(source) {
       const r = restic(repo, passwordFile, 'snapshots', '--json', '--no-lock', ...(source ? ['--tag', `source=${source}`] : []));
-      return JSON.parse(r.out.slice(r.out.indexOf('['))) as Array<{ short_id: string; tags: string[]; paths: string[] }>;
+      return JSON.parse(r.out.slice(r.out.indexOf('['))) as Array<{ short_id: string; time: string; tags: string[]; paths: string[] }>;
     },
     async cleanup() {
       await p.cleanup();

@@ -113,7 +113,8 @@ describe('backup run, verify, restore', { timeout: 180_000 }, () => {
 
     // The safety snapshot holds the state just before the restore, and is itself restorable.
     const safety = r.value[0]!.safetySnapshot!;
-    assert.ok(p.snapshots('db').some((s) => s.short_id === safety && s.tags.includes('kind=safety')));
+    assert.ok(p.snapshots().some((s) => s.short_id === safety && s.tags.includes('kind=safety') && s.tags.includes('safety-of=db')));
+    assert.ok(!p.snapshots('db').some((s) => s.short_id === safety), 'a safety snapshot is not one of the source\'s regular snapshots');
     const scratch = `${p.mdb}_safety`;
     const back = await p.run(['restore', safety, '--to', scratch, '--yes']);
     assert.equal(back.code, 0, back.stderr);
@@ -152,12 +153,20 @@ describe('backup run, verify, restore', { timeout: 180_000 }, () => {
 
   it('prune applies the retention per source; list and schedule answer', async () => {
     const before = p.snapshots('db').length;
-    assert.ok(before >= 3, `db snapshots: ${before}`);
-    const r = await p.json<{ kept: number; removed: Array<{ source: string }> }>(['backup', 'prune']);
+    assert.ok(before >= 2, `db snapshots: ${before}`);
+    // A restore's safety snapshot is the newest of today for files: it must not take the place of today's regular backup.
+    assert.equal((await p.run(['backup', 'run', '--source', 'files'])).code, 0);
+    const newestFiles = p.snapshots('files').sort((a, b) => (a.time < b.time ? 1 : -1))[0]!.short_id;
+    const restored = await p.json<Array<{ safetySnapshot?: string }>>(['restore', 'latest', '--source', 'files', '--yes']);
+    assert.equal(restored.code, 0, restored.stderr);
+    const filesSafety = restored.value[0]!.safetySnapshot!;
+    const r = await p.json<{ kept: number; removed: Array<{ source: string; kind: string }> }>(['backup', 'prune']);
     assert.equal(r.code, 0, r.stderr);
     // All snapshots are from today: keep-daily keeps one per source.
     assert.equal(p.snapshots('db').length, 1);
-    assert.equal(r.value.removed.filter((x) => x.source === 'db').length, before - 1);
+    assert.equal(r.value.removed.filter((x) => x.source === 'db' && x.kind === 'backup').length, before - 1);
+    assert.deepEqual(p.snapshots('files').map((s) => s.short_id), [newestFiles], 'the regular backup of today is kept');
+    assert.ok(p.snapshots().some((s) => s.short_id === filesSafety), 'the safety snapshot is kept in its own group');
     assert.equal(restic(p.repo, p.passwordFile, 'check').code, 0);
 
     const list = await p.json<Array<{ status: string; results: unknown[] }>>(['backup', 'list']);

@@ -10,7 +10,7 @@ import { recoverAll } from '../../backup/recover.js';
 import { planRestore, restorePlanned } from '../../backup/restore.js';
 import { runBackup, runOutcomeSchema, type RunOutcome } from '../../backup/run.js';
 import { nextRuns } from '../../backup/schedule.js';
-import { tagValue, verifyBackups, type VerifyOutcome } from '../../backup/verify.js';
+import { snapshotSource, verifyBackups, type VerifyOutcome } from '../../backup/verify.js';
 import { formatBytes } from '../../lib/bytes.js';
 import { BerthError, exitCodes } from '../../lib/errors.js';
 import { formatMs } from '../../lib/time.js';
@@ -57,7 +57,7 @@ export function registerBackupCommands(program: Command): void {
           const snaps = await ctx.restic().snapshots(['berth', `project=${ctx.project.name}`]);
           if (g.json) return printJson(snaps);
           const rows = [['SNAPSHOT', 'TIME', 'SOURCE', 'FILE', 'KIND']];
-          for (const s of snaps) rows.push([s.short_id, s.time.slice(0, 19).replace('T', ' '), tagValue(s, 'source') ?? '-', s.paths?.[0] ?? '-', s.tags?.includes('kind=safety') ? 'safety' : 'backup']);
+          for (const s of snaps) rows.push([s.short_id, s.time.slice(0, 19).replace('T', ' '), snapshotSource(s) ?? '-', s.paths?.[0] ?? '-', s.tags?.includes('kind=safety') ? 'safety' : 'backup']);
           return void process.stdout.write(`${table(rows)}\n`);
         }
         const runs = ctx.backups.runs(ctx.project.name, o.limit).map((r) => ({ ...r, results: ctx.backups.results(r.id).map(({ facts: _f, ...x }) => x) }));
@@ -101,7 +101,7 @@ export function registerBackupCommands(program: Command): void {
     .action((_o: unknown, cmd: Command) =>
       runWithContext(cmd, async (base, g) => {
         const outcome = await pruneBackups(createBackupContext(base));
-        g.json ? printJson(outcome) : process.stdout.write(`kept ${outcome.kept}, removed ${outcome.removed.length}${outcome.removed.map((r) => `\n  ${r.source} ${r.snapshot} ${r.time}`).join('')}\n`);
+        g.json ? printJson(outcome) : process.stdout.write(`kept ${outcome.kept}, removed ${outcome.removed.length}${outcome.removed.map((r) => `\n  ${r.source} ${r.snapshot} ${r.time}${r.kind === 'safety' ? ' (safety)' : ''}`).join('')}\n`);
       }),
     );
 

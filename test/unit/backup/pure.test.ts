@@ -21,6 +21,8 @@ describe('restic argv', () => {
       'backup', '--json', '--stdin', '--stdin-filename', 'mariadb/app.sql', '--host', 'h1',
       '--tag', 'berth', '--tag', 'project=shop', '--tag', 'source=db', '--tag', 'berth-version=0.1.0',
     ]);
+    // A safety snapshot is not in the source's regular group (retention, `latest`).
+    assert.deepEqual(snapshotTags('shop', 'db', '0.1.0', 'safety'), ['berth', 'project=shop', 'safety-of=db', 'berth-version=0.1.0', 'kind=safety']);
   });
   it('forgets per source as one group with the retention', () => {
     assert.deepEqual(resticArgs.forget({ daily: 7, weekly: 4, monthly: 12 }, ['berth', 'source=db']), [
