@@ -152,6 +152,11 @@ export function resolveBackup(raw: RawBackup, dir: string): { config: BackupConf
   };
   const repository = /^[a-z0-9]+:/.test(raw.repository) ? raw.repository : abs(raw.repository);
   if (raw.ssh && !/^sftp:/.test(raw.repository)) problems.push({ path: ['ssh'], message: 'applies to an sftp: repository only' });
+  const retention = { ...backupDefaults.retention, ...dropEmpty(raw.retention ?? {}) };
+  if (retention.daily + retention.weekly + retention.monthly === 0) {
+    // restic takes an all-zero policy as no policy: prune would keep everything while reporting "removed 0".
+    problems.push({ path: ['retention'], message: 'keeps no snapshot at all (restic would ignore such a policy and keep everything); keep at least one daily, weekly or monthly' });
+  }
   const sources: Record<string, BackupSource> = {};
   for (const [key, s] of Object.entries(raw.sources ?? {})) {
     const at = ['sources', key];
@@ -191,7 +196,7 @@ export function resolveBackup(raw: RawBackup, dir: string): { config: BackupConf
     repository,
     password: password(raw.password_file, raw.password_env, []) ?? { file: abs(backupDefaults.passwordFile) },
     schedule: raw.schedule ?? backupDefaults.schedule,
-    retention: { ...backupDefaults.retention, ...dropEmpty(raw.retention ?? {}) },
+    retention,
     suspectRatio: raw.suspect_ratio ?? backupDefaults.suspectRatio,
     helperImage: raw.helper_image ?? backupDefaults.helperImage,
     ssh: dropEmpty({ port: raw.ssh?.port, identityFile: raw.ssh?.identity_file && abs(raw.ssh.identity_file), knownHosts: raw.ssh?.known_hosts && abs(raw.ssh.known_hosts) }),

@@ -78,7 +78,7 @@ export const bool = leaf('true or false', (v) => {
   throw new SpecError();
 });
 
-export const count = leaf('a whole number', (v) => {
+export const count = leaf('a whole number (0 or more)', (v) => {
   const n = typeof v === 'string' && /^\d+$/.test(v.trim()) ? Number(v) : v;
   if (typeof n === 'number' && Number.isInteger(n) && n >= 0) return n;
   throw new SpecError();

@@ -86,6 +86,8 @@ describe('backup config', () => {
     ['two passwords', ['backup:', '  repository: r', '  password_env: A', '  password_file: b'], /backup: give password_file or password_env, not both/],
     ['service and port', ['backup:', '  repository: r', '  sources:', '    x: { type: postgres, service: db, database: d, port: 5433 }'], /berth.yaml:4:\d+ backup.sources.x.port: a source dumped inside its service's container \(`service:`\) takes no `port`/],
     ['service and host', ['backup:', '  repository: r', '  sources:', '    x: { type: mariadb, service: db, database: d, host: 10.0.0.5 }'], /berth.yaml:4:\d+ backup.sources.x.host: .* takes no `host` \(that is for a database reached from this host over TCP\)/],
+    ['a retention that keeps nothing', ['backup:', '  repository: r', '  retention: { daily: 0, weekly: 0, monthly: 0 }'], /berth.yaml:3:\d+ backup.retention: keeps no snapshot at all \(restic would ignore such a policy and keep everything\)/],
+    ['a negative count', ['backup:', '  repository: r', '  retention: { daily: -1 }'], /berth.yaml:3:\d+ backup.retention.daily: should be a whole number \(0 or more\)/],
     ['config source under another name', ['backup:', '  repository: r', '  sources:', '    settings: { type: config }'], /berth.yaml:4:\d+ backup.sources.settings: the project's config source must be named `config` \(`berth restore --all` looks for it by that name/],
   ];
   for (const [name, lines, want] of bad) {
