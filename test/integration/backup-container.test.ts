@@ -134,6 +134,8 @@ services:
   maria:
     image: ${mariaImage}
     environment: { MARIADB_ROOT_PASSWORD: m-secret, MARIADB_DATABASE: shop }
+    # A restart leaves it unable to answer for 5 s (the first start does not wait).
+    command: ["sh", "-c", "[ -f /tmp/started ] && sleep 5; touch /tmp/started; exec /entrypoint.sh"]
     healthcheck: { test: ["CMD", "mariadb", "-uroot", "-pm-secret", "-e", "SELECT 1"], interval: 1s, retries: 60 }
   app:
     image: berth-test/app:v1
@@ -232,6 +234,16 @@ backup:
     assert.deepEqual((JSON.parse(res.stdout) as Array<{ stopped: string[] }>)[0]!.stopped, ['app']);
     assert.equal(mariaSql(maria, 'SELECT COUNT(*) FROM items'), '400');
     assert.equal(mariaSql(maria, "SELECT COUNT(*) FROM information_schema.triggers WHERE trigger_name = 'tr'"), '1');
+  });
+
+  it('a database container that has just (re)started is waited for until healthy, not dumped while it cannot answer', async () => {
+    const maria = `${p.name}-maria-blue`;
+    execFileSync('docker', ['restart', '-t', '5', maria]); // unable to answer for its first 5 s
+    assert.equal(execFileSync('docker', ['inspect', '-f', '{{.State.Health.Status}}', maria], { encoding: 'utf8' }).trim(), 'starting');
+    const r = await p.berth(['--json', 'backup', 'run', '--source', 'maria']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, new RegExp(`maria: waiting for ${maria} to become healthy`));
+    assert.equal((JSON.parse(r.stdout) as { results: Array<{ status: string }> }).results[0]!.status, 'succeeded');
   });
 });
 

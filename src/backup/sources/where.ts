@@ -1,6 +1,8 @@
 /** Where a database tool runs: on this host (TCP), or inside the service's running container (docker exec). */
 import fs from 'node:fs';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { ContainerInfo } from '../../engine/engine.js';
 import { label } from '../../engine/labels.js';
 import { BerthError } from '../../lib/errors.js';
 import type { Cmd } from '../process.js';
@@ -25,12 +27,30 @@ export function inWhere(where: Where, argv: readonly string[], env: Readonly<Rec
 export async function resolveWhere(ctx: SourceContext): Promise<Where> {
   const svc = ctx.source.service;
   if (!svc) return { kind: 'host' };
-  const found = await ctx.engine.listContainers({ [label.project]: ctx.project.name, [label.service]: svc });
-  const running = found.find((c) => c.running);
+  const running = await runningContainer(ctx, svc);
   if (!running) {
     throw new BerthError('BACKUP', `source ${ctx.source.name}: service ${svc} has no running container`, `start it with \`berth up\`, or back it up over TCP by removing \`service:\``);
   }
-  return { kind: 'container', container: running.name };
+  if (running.health !== 'starting') return { kind: 'container', container: running.name };
+  // Just (re)started (by `berth up`, a restart policy, or a deploy lock's repair): its tools would
+  // fail to connect. Wait as long as its own healthcheck may take, then try whatever it says.
+  const hc = ctx.project.services[svc]?.healthcheck;
+  const waitMs = Math.min(300_000, Math.max(30_000, (hc?.startPeriodMs ?? 0) + (hc?.intervalMs ?? 30_000) * (hc?.retries ?? 3)));
+  ctx.report.info(`${ctx.source.name}: waiting for ${running.name} to become healthy (up to ${Math.round(waitMs / 1000)} s)`);
+  const deadline = Date.now() + waitMs;
+  let now: ContainerInfo | undefined = running;
+  while (now?.running && now.health === 'starting' && Date.now() < deadline) {
+    await sleep(250);
+    now = await runningContainer(ctx, svc);
+  }
+  if (!now) throw new BerthError('BACKUP', `source ${ctx.source.name}: the container of service ${svc} stopped while starting`, 'see `docker logs` of it, and `berth up`');
+  if (now.health !== 'healthy') ctx.report.warn(`${ctx.source.name}: ${now.name} is ${now.health ?? 'running'}${now.healthLog ? ` (${now.healthLog.slice(0, 200)})` : ''}; trying anyway`);
+  return { kind: 'container', container: now.name };
+}
+
+async function runningContainer(ctx: SourceContext, service: string): Promise<ContainerInfo | undefined> {
+  const found = await ctx.engine.listContainers({ [label.project]: ctx.project.name, [label.service]: service });
+  return found.find((c) => c.running);
 }
 
 /** The password from `password_file`/`password_env`, else the service's own environment (e.g. MARIADB_ROOT_PASSWORD). */

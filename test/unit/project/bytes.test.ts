@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { parseBytes } from '../../../src/lib/bytes.js';
+import { formatBytes, parseBytes } from '../../../src/lib/bytes.js';
 
 const valid: [string | number, number][] = [
   ['512M', 512 * 1024 ** 2],
@@ -25,3 +25,10 @@ for (const [input, bytes] of valid) {
 for (const input of ['', 'M', '12X', '1.5 gigs', '-1M', 'lots', -1]) {
   test(`parseBytes(${JSON.stringify(input)}) throws`, () => assert.throws(() => parseBytes(input), /invalid size/));
 }
+
+test('formatBytes: whole bytes under 1 KiB (a rate is fractional), two or one decimals above', () => {
+  assert.equal(formatBytes(941.5148609779483), '942 B');
+  assert.equal(formatBytes(0), '0 B');
+  assert.equal(formatBytes(1536), '1.50 KiB');
+  assert.equal(formatBytes(300 * 1024 ** 2), '300.0 MiB');
+});
