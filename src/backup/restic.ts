@@ -78,7 +78,8 @@ export interface Restic {
   /** restic's stderr → the BerthError for it. */
   failure(stderr: string, code: number | null, action: string): BerthError;
   /** Creates the repository when there is none; true if it was created. */
-  ensureInit(): Promise<boolean>;
+  /** Creates the repository when there is none; `beforeCreate` may refuse (throw) first. True when created. */
+  ensureInit(beforeCreate?: () => void): Promise<boolean>;
   backupStream(args: StdinBackupArgs, feed: Feed): Promise<BackupSummary>;
   snapshots(tags?: readonly string[]): Promise<Snapshot[]>;
   /** Takes restic's exclusive lock: call unlockStale() first when a SIGKILLed run may have left one. */
@@ -128,13 +129,14 @@ export function createRestic(opts: ResticOptions): Restic {
     async restoreVerified(snapshot, target) {
       await run(resticArgs.restore(snapshot, target), 'restore');
     },
-    async ensureInit() {
+    async ensureInit(beforeCreate) {
       // A local repository with a config file exists; its password is checked by the first real command.
       if (!/^[a-z0-9]+:/i.test(repository) && fs.existsSync(`${repository}/config`)) return false;
       const probe = await capture(cmd(resticArgs.probe()));
       if (probe.code === 0) return false;
       const err = fail(probe, 'open');
       if (!/no restic repository/.test(err.message)) throw err;
+      beforeCreate?.();
       await run(resticArgs.init(), 'init');
       return true;
     },

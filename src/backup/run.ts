@@ -67,6 +67,8 @@ export const runOutcomeSchema: z.ZodType<RunOutcome> = z.object({
 export interface RunOptions {
   readonly sources?: readonly string[];
   readonly kind?: BackupRunKind;
+  /** Create the repository even where snapshots were stored before (it is gone: a new one is wanted). */
+  readonly init?: boolean;
 }
 
 export async function runBackup(ctx: BackupContext, opts: RunOptions = {}): Promise<RunOutcome> {
@@ -77,12 +79,12 @@ export async function runBackup(ctx: BackupContext, opts: RunOptions = {}): Prom
   if (interrupted.length) ctx.report.warn(`marked ${interrupted.length} earlier run(s) interrupted (their process is gone): ${interrupted.join(', ')}`);
   const runId = newId(ctx.clock);
   const t0 = ctx.clock();
-  ctx.backups.startRun({ id: runId, project: ctx.project.name, kind, user: ctx.user, pid: ctx.pid, host: ctx.host });
+  ctx.backups.startRun({ id: runId, project: ctx.project.name, kind, user: ctx.user, pid: ctx.pid, host: ctx.host, repository: cfg.repository });
   const results: SourceOutcome[] = [];
   let restic: Restic;
   try {
     restic = ctx.restic();
-    if (await restic.ensureInit()) ctx.report.done(`created restic repository ${cfg.repository}`);
+    if (await restic.ensureInit(() => refuseToRecreate(ctx, cfg.repository, opts.init))) ctx.report.done(`created restic repository ${cfg.repository}`);
   } catch (err) {
     finish(ctx, runId, kind, 'failed', results, (err as Error).message);
     throw err;
@@ -101,6 +103,21 @@ export async function runBackup(ctx: BackupContext, opts: RunOptions = {}): Prom
   const failed = results.filter((r) => r.status === 'failed');
   finish(ctx, runId, kind, status, results, failed.length ? failed.map((f) => `${f.source}: ${f.error}`).join('; ') : undefined);
   return { runId, kind, status, repository: cfg.repository, results, durationMs: ctx.clock() - t0 };
+}
+
+/**
+ * A repository missing where this host stored snapshots before is most often a disk that is not
+ * mounted (or a wrong sftp path): creating a new one there would put the backups on the disk
+ * beneath and leave the real repository behind. Only `--init` says a new one is wanted.
+ */
+function refuseToRecreate(ctx: BackupContext, repository: string, init: boolean | undefined): void {
+  const last = ctx.backups.lastStoredIn(repository);
+  if (last === undefined || init) return;
+  throw new BerthError(
+    'REPOSITORY',
+    `the repository ${repository} is missing, but this host stored snapshots there until ${new Date(last).toISOString().slice(0, 16).replace('T', ' ')} UTC`,
+    'is its disk mounted (or the sftp path right)? To start a new, empty repository there, run `berth backup run --init`',
+  );
 }
 
 function finish(ctx: BackupContext, runId: string, kind: BackupRunKind, status: BackupRunStatus, results: readonly SourceOutcome[], error?: string): void {

@@ -32,7 +32,7 @@ export function failureHint(cfg: ReplicateConfig, kind: string | undefined, side
     case 'wrong-password':
       return side === 'replica' ? 'check backup.password_file / backup.password_env on this host' : 'check backup.replicate.from_password_file / from_password_env: it must hold the primary repository password';
     case 'no-repository':
-      return side === 'replica' ? 'check backup.repository' : 'check backup.replicate.from: the path must be the primary’s backup.repository';
+      return side === 'replica' ? 'check backup.repository, and that the disk holding it is mounted' : 'check backup.replicate.from: the path must be the primary’s backup.repository';
     default:
       return undefined;
   }

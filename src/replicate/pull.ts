@@ -37,6 +37,8 @@ export interface PullOptions {
   readonly check?: boolean;
   readonly readData?: boolean;
   readonly signal?: AbortSignal;
+  /** Create this host's repository even where snapshots were pulled into before (see refuseToRecreate). */
+  readonly init?: boolean;
 }
 
 export interface CopiedSnapshot {
@@ -102,7 +104,7 @@ export async function pullReplica(deps: PullDeps, project: Project, opts: PullOp
     for (;;) {
       attempts++;
       try {
-        result = await attempt(deps, cfg, repos, opts.signal);
+        result = await attempt(deps, cfg, repos, () => refuseToRecreate(deps, project, cfg, opts.init), opts.signal);
         break;
       } catch (err) {
         if (!(err instanceof ResticFailure) || !err.retryable || attempts > cfg.retries || opts.signal?.aborted) throw err;
@@ -118,12 +120,26 @@ export async function pullReplica(deps: PullDeps, project: Project, opts: PullOp
   }
 }
 
-async function attempt(deps: PullDeps, cfg: ReplicateConfig, repos: { from: RepoRef; to: RepoRef }, signal?: AbortSignal): Promise<AttemptResult> {
+/**
+ * This host's repository missing where earlier pulls stored snapshots is most often its disk not
+ * being mounted: a new repository there would fill the disk beneath and leave the real copy
+ * behind. Only `--init` says a new one is wanted.
+ */
+function refuseToRecreate(deps: PullDeps, project: Project, cfg: ReplicateConfig, init: boolean | undefined): void {
+  const last = deps.runs.lastSucceeded(project.name);
+  if (init || !last || last.target !== cfg.to || !last.replicaCount) return;
+  const failure = new ResticFailure('no-repository', `it is missing, but ${last.replicaCount} snapshot(s) were there after the pull of ${new Date(last.startedAt).toISOString().slice(0, 16).replace('T', ' ')} UTC: is its disk mounted? \`berth replicate pull --init\` creates a new, empty one`, '');
+  failure.side = 'replica';
+  throw failure;
+}
+
+async function attempt(deps: PullDeps, cfg: ReplicateConfig, repos: { from: RepoRef; to: RepoRef }, beforeCreate: () => void, signal?: AbortSignal): Promise<AttemptResult> {
   const { restic, report } = deps;
   report.step(`listing snapshots of the primary ${cfg.from}`);
   const primary = await onSide('primary', () => explainSsh(repos.from, () => restic.snapshots(repos.from, { noLock: true, signal })));
   let initialized = false;
   if (!(await onSide('replica', () => restic.hasRepository(repos.to, signal)))) {
+    beforeCreate();
     report.step(`creating this host's repository ${cfg.to} with the primary's chunker parameters`);
     await onSide('replica', () => restic.initFrom(repos.to, repos.from, signal));
     initialized = true;

@@ -54,3 +54,12 @@ export const backupSchemaSql = `
     PRIMARY KEY (verify_id, source)
   );
 `;
+
+/**
+ * v7: the repository each run wrote to, so a repository that has gone missing where snapshots
+ * were stored before (an unmounted disk) is not silently created anew on the disk beneath.
+ */
+export const backupRepositoryMigration = `
+  ALTER TABLE backup_runs ADD COLUMN repository TEXT;
+  CREATE INDEX backup_runs_by_repository ON backup_runs (repository);
+`;

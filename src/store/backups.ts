@@ -16,6 +16,8 @@ export interface BackupRun {
   readonly user: string;
   readonly pid: number;
   readonly host: string;
+  /** Where it wrote (berth.yaml's `backup.repository`); unknown for runs before schema v7. */
+  readonly repository?: string;
   readonly startedAt: number;
   readonly finishedAt?: number;
   readonly error?: string;
@@ -59,7 +61,9 @@ export interface VerifyRecord {
 }
 
 export interface BackupStore {
-  startRun(run: Pick<BackupRun, 'id' | 'project' | 'kind' | 'user' | 'pid' | 'host'>): BackupRun;
+  startRun(run: Pick<BackupRun, 'id' | 'project' | 'kind' | 'user' | 'pid' | 'host' | 'repository'>): BackupRun;
+  /** When a snapshot was last stored in this repository by this host (any project), if ever. */
+  lastStoredIn(repository: string): number | undefined;
   finishRun(id: string, status: BackupRunStatus, error?: string): void;
   /** Runs left `running` by a process that is gone become `interrupted`; returns their ids. */
   markInterrupted(project: string, isRunning: (run: BackupRun) => boolean): string[];
@@ -79,7 +83,11 @@ export interface BackupStore {
 
 export function createBackupStore(db: Db, clock: Clock): BackupStore {
   const q = {
-    insertRun: db.prepare(`INSERT INTO backup_runs (id, project, kind, status, user, pid, host, started_at) VALUES (?, ?, ?, 'running', ?, ?, ?, ?)`),
+    insertRun: db.prepare(`INSERT INTO backup_runs (id, project, kind, status, user, pid, host, repository, started_at) VALUES (?, ?, ?, 'running', ?, ?, ?, ?, ?)`),
+    lastStoredIn: db.prepare(
+      `SELECT MAX(r.finished_at) AS at FROM backup_results r JOIN backup_runs u ON u.id = r.run_id
+       WHERE u.repository = ? AND r.status = 'succeeded' AND r.snapshot_id IS NOT NULL`,
+    ),
     finishRun: db.prepare(`UPDATE backup_runs SET status = ?, finished_at = ?, error = ? WHERE id = ?`),
     runningRuns: db.prepare(`SELECT * FROM backup_runs WHERE project = ? AND status = 'running'`),
     runs: db.prepare(`SELECT * FROM backup_runs WHERE project = ? ORDER BY started_at DESC, id DESC LIMIT ?`),
@@ -105,8 +113,11 @@ export function createBackupStore(db: Db, clock: Clock): BackupStore {
   return {
     startRun(run) {
       const startedAt = clock();
-      q.insertRun.run(run.id, run.project, run.kind, run.user, run.pid, run.host, startedAt);
+      q.insertRun.run(run.id, run.project, run.kind, run.user, run.pid, run.host, run.repository ?? null, startedAt);
       return { ...run, status: 'running', startedAt };
+    },
+    lastStoredIn(repository) {
+      return (q.lastStoredIn.get(repository) as { at: number | null }).at ?? undefined;
     },
     finishRun(id, status, error) {
       q.finishRun.run(status, clock(), error ?? null, id);
@@ -187,6 +198,7 @@ interface RunRow {
   user: string;
   pid: number;
   host: string;
+  repository: string | null;
   started_at: number;
   finished_at: number | null;
   error: string | null;
@@ -232,7 +244,7 @@ interface DrillRow {
 const opt = <T>(v: T | null): T | undefined => (v === null ? undefined : v);
 
 function toRun(r: RunRow): BackupRun {
-  return strip({ id: r.id, project: r.project, kind: r.kind, status: r.status, user: r.user, pid: r.pid, host: r.host, startedAt: r.started_at, finishedAt: opt(r.finished_at), error: opt(r.error) });
+  return strip({ id: r.id, project: r.project, kind: r.kind, status: r.status, user: r.user, pid: r.pid, host: r.host, repository: opt(r.repository), startedAt: r.started_at, finishedAt: opt(r.finished_at), error: opt(r.error) });
 }
 
 function toResult(r: ResultRow): BackupResult {

@@ -5,7 +5,7 @@
 import { monitorSchemaSql } from './monitor-schema.js';
 import { notifySchemaSql } from './notify-outbox.js';
 import { replicateMigration } from './replicate-schema.js';
-import { backupSchemaSql } from './backup-schema.js';
+import { backupRepositoryMigration, backupSchemaSql } from './backup-schema.js';
 import { stoppedSchemaSql } from './stopped.js';
 
 export const migrations: readonly string[] = [
@@ -73,4 +73,5 @@ export const migrations: readonly string[] = [
   /* v4: pull replication runs and copied snapshots (src/store/replicate-schema.ts) */ replicateMigration,
   /* v5: monitor — agent, probe states, alerts, silences, heartbeats (src/store/monitor-schema.ts) */ monitorSchemaSql,
   /* v6: services stopped on purpose by `berth down` (src/store/stopped.ts) */ stoppedSchemaSql,
+  /* v7: the repository of each backup run (src/store/backup-schema.ts) */ backupRepositoryMigration,
 ];

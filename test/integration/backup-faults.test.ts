@@ -174,3 +174,43 @@ describe('repository disk full', { timeout: 120_000 }, () => {
     assert.ok(v.value.ok && v.value.check.ok && v.value.drills[0]!.ok);
   });
 });
+
+describe('repository disk not mounted', { timeout: 120_000 }, () => {
+  let p: BackupProject;
+  const mnt = fs.mkdtempSync(path.join(os.tmpdir(), 'bt-unmounted-'));
+  const repo = path.join(mnt, 'repo');
+  before(async () => {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=16m', 'tmpfs', mnt]);
+    p = await createBackupProject({ repo });
+  });
+  after(async () => {
+    await p?.cleanup();
+    spawnSync('umount', [mnt]);
+    fs.rmSync(mnt, { recursive: true, force: true });
+  });
+
+  it('is not created anew on the disk beneath: a clear error until --init says a new repository is wanted', async () => {
+    const first = await p.json<RunJson>(['backup', 'run', '--source', 'db']);
+    assert.equal(first.code, 0, first.stderr);
+    assert.match(first.stderr, /created restic repository/);
+    execFileSync('umount', [mnt]);
+
+    const r = await p.run(['backup', 'run', '--source', 'db']);
+    assert.equal(r.code, 14, r.stderr);
+    assert.match(r.stderr, new RegExp(`the repository ${repo} is missing, but this host stored snapshots there until \\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d UTC\\n\\s+hint: is its disk mounted.*\`berth backup run --init\``));
+    assert.equal(fs.existsSync(repo), false, 'nothing was written to the disk beneath');
+    const list = await p.json<Array<{ status: string; error?: string }>>(['backup', 'list', '-n', '1']);
+    assert.equal(list.value[0]!.status, 'failed');
+    assert.match(list.value[0]!.error ?? '', /is missing/);
+    const withAgent = await p.run(['backup', 'run', '--init', '--agent']);
+    assert.equal(withAgent.code, 2, withAgent.stderr);
+    assert.match(withAgent.stderr, /--init and --agent do not go together/);
+
+    // A new, empty disk mounted there: --init creates the repository on it.
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=16m', 'tmpfs', mnt]);
+    const fresh = await p.json<RunJson>(['backup', 'run', '--source', 'db', '--init']);
+    assert.equal(fresh.code, 0, fresh.stderr);
+    assert.match(fresh.stderr, /created restic repository/);
+    assert.equal(p.snapshots('db').length, 1);
+  });
+});

@@ -103,6 +103,30 @@ describe('berth replicate', { skip }, () => {
     assert.equal((await snapshotsOf(w.replicaRepo, w.replicaPass)).length, 3);
   });
 
+  it('a replica repository gone missing (disk not mounted) is not created anew unless --init says so', async () => {
+    const away = `${w.replicaRepo}.unmounted`;
+    fs.renameSync(w.replicaRepo, away);
+    try {
+      const r = await w.berth(['replicate', 'pull']);
+      assert.equal(r.code, 16, r.stderr);
+      assert.match(r.stderr, /there is no restic repository at this host's repository .* \(it is missing, but 3 snapshot\(s\) were there after the pull of .* UTC: is its disk mounted\? `berth replicate pull --init` creates a new, empty one\)/);
+      assert.match(r.stderr, /hint: check backup.repository, and that the disk holding it is mounted/);
+      assert.equal(fs.existsSync(w.replicaRepo), false, 'nothing was created in its place');
+
+      const fresh = await w.berth(['--json', 'replicate', 'pull', '--init']);
+      assert.equal(fresh.code, 0, fresh.stderr);
+      const out = JSON.parse(fresh.stdout) as PullJson;
+      assert.equal(out.initialized, true);
+      assert.equal(out.replicaSnapshots, 3);
+    } finally {
+      fs.rmSync(w.replicaRepo, { recursive: true, force: true });
+      fs.renameSync(away, w.replicaRepo);
+    }
+    const back = await w.berth(['--json', 'replicate', 'pull']);
+    assert.equal(back.code, 0, back.stderr);
+    assert.equal((JSON.parse(back.stdout) as PullJson).copied.length, 0, 'the remounted repository is the one it was');
+  });
+
   it('status is ok after a pull, behind past max_lag', async () => {
     const ok = await w.berth(['--json', 'replicate', 'status']);
     assert.equal(ok.code, 0, ok.stderr);

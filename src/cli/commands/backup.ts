@@ -30,11 +30,13 @@ export function registerBackupCommands(program: Command): void {
     .description('dump every source (or --source S) into the restic repository, one snapshot per source')
     .option('-s, --source <name>', 'only this source (repeatable)', collect)
     .option('--agent', "have the project's running agent do it (its environment, no start-up; survives this terminal closing)")
-    .action((o: { source?: string[]; agent?: boolean }, cmd: Command) =>
+    .option('--init', 'create the repository even though this host stored snapshots there before (it is gone, and a new, empty one is wanted)')
+    .action((o: { source?: string[]; agent?: boolean; init?: boolean }, cmd: Command) =>
       runWithContext(cmd, async (base, g) => {
+        if (o.agent && o.init) throw new BerthError('CONFIG', '--init and --agent do not go together', 'run `berth backup run --init` here once; the agent then finds the new repository');
         const outcome = o.agent
           ? agentOutcome(await requestBackupRun(controlSocketPath(base.project.stateDir), o.source, base.report))
-          : await runBackup(createBackupContext(base), { sources: o.source });
+          : await runBackup(createBackupContext(base), { sources: o.source, init: o.init });
         g.json ? printJson(outcome) : process.stdout.write(runSummary(outcome));
         if (outcome.status !== 'succeeded') {
           const failed = outcome.results.filter((r) => r.status === 'failed');

@@ -20,10 +20,11 @@ export function registerReplicateCommands(program: Command): void {
     .description("copy the primary's snapshots this host lacks; retries a cut link, never leaves a partial snapshot")
     .option('--check', "run restic check on this host's repository afterwards")
     .option('--read-data', 'with --check: read and verify all data, not just the structure')
-    .action((o: { check?: boolean; readData?: boolean }, cmd: Command) =>
+    .option('--init', "create this host's repository even though earlier pulls stored snapshots there (it is gone, and a new, empty one is wanted)")
+    .action((o: { check?: boolean; readData?: boolean; init?: boolean }, cmd: Command) =>
       withReplication(cmd, async (project, world, g) => {
         requireReplicate(project);
-        const result = await pullReplica(world.deps, project, { check: o.check || o.readData, readData: o.readData });
+        const result = await pullReplica(world.deps, project, { check: o.check || o.readData, readData: o.readData, init: o.init });
         if (g.json) printJson(result);
         else process.stdout.write(describePull(result));
       }),
