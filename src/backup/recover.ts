@@ -6,7 +6,7 @@
  */
 import fs from 'node:fs';
 import { upProject } from '../deploy/operations.js';
-import { label } from '../engine/labels.js';
+import { volumeSpec } from '../engine/specs/volume.js';
 import { BerthError } from '../lib/errors.js';
 import { makeDirs } from '../lib/files.js';
 import { formatMs } from '../lib/time.js';
@@ -71,7 +71,7 @@ export async function recoverAll(open: () => Promise<Opened>, dir: string, opts:
   try {
     const { ctx } = opened;
     for (const v of Object.values(ctx.project.volumes)) {
-      if (!v.external) await ctx.engine.ensureVolume({ name: v.name, driver: v.driver, labels: { ...v.labels, [label.project]: ctx.project.name, [label.composeProject]: ctx.project.name } });
+      if (!v.external) await ctx.engine.ensureVolume(volumeSpec(ctx.project.name, v));
     }
     // One look at the repository's snapshots for volumes and databases (each look costs restic a key derivation).
     const plan = await planRestore(ctx, { snapshot: opts.snapshot, types: ['volume', ...databaseTypes] });

@@ -5,6 +5,7 @@
  */
 import { withDeployLock } from '../deploy/operations.js';
 import { label } from '../engine/labels.js';
+import { volumeSpec } from '../engine/specs/volume.js';
 import { formatBytes } from '../lib/bytes.js';
 import { BerthError } from '../lib/errors.js';
 import { formatMs } from '../lib/time.js';
@@ -14,6 +15,7 @@ import { startProgress } from './progress.js';
 import { consumeDump, type Snapshot } from './restic.js';
 import { runBackup } from './run.js';
 import { sourceDrivers } from './sources/index.js';
+import { missingVolumeData } from './sources/where.js';
 import { snapshotSource, snapshotsToUse } from './verify.js';
 
 export interface RestoreOptions {
@@ -85,7 +87,15 @@ async function restoreOne(ctx: BackupContext, { source, snapshot }: RestorePlanI
   const sctx = sourceContext(ctx, source);
   const t0 = ctx.clock();
   let safetySnapshot: string | undefined;
-  if (!opts.to && !opts.noSafety) {
+  // A volume that does not exist yet (a fresh host) has no current state to keep.
+  const nothingToKeep = !opts.to && !opts.noSafety && source.type === 'volume' ? await missingVolumeData(sctx) : undefined;
+  if (nothingToKeep) {
+    ctx.report.info(`${source.name}: no safety snapshot (${nothingToKeep.message.replace(/^source \S+: /, '')}: nothing to keep)`);
+    // A project's own volume is created as `berth up` would, with its labels (the restore would make a bare one).
+    const own = source.volume !== undefined ? ctx.project.volumes[source.volume] : undefined;
+    if (own && !own.external) await ctx.engine.ensureVolume(volumeSpec(ctx.project.name, own));
+  }
+  else if (!opts.to && !opts.noSafety) {
     ctx.report.step(`${source.name}: safety snapshot of the current state first`);
     const safety = await runBackup(ctx, { sources: [source.name], kind: 'safety' });
     const r = safety.results[0];

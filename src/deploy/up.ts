@@ -4,6 +4,7 @@
  */
 import { label } from '../engine/labels.js';
 import { buildContainer } from '../engine/specs/container.js';
+import { volumeSpec } from '../engine/specs/volume.js';
 import { BerthError } from '../lib/errors.js';
 import { formatMs } from '../lib/time.js';
 import type { Service } from '../project/model.js';
@@ -93,7 +94,7 @@ async function ensureResources(ctx: DeployContext): Promise<UpResult['created']>
   }
   for (const v of Object.values(project.volumes)) {
     if (v.external) continue;
-    if (await engine.ensureVolume({ name: v.name, driver: v.driver, labels: { ...v.labels, [label.project]: project.name, [label.composeProject]: project.name } })) volumes.push(v.name);
+    if (await engine.ensureVolume(volumeSpec(project.name, v))) volumes.push(v.name);
   }
   if (networks.length || volumes.length) ctx.report.done(`created ${[...networks.map((n) => `network ${n}`), ...volumes.map((v) => `volume ${v}`)].join(', ')}`);
   return { networks, volumes };

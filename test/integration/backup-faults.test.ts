@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { createBackupProject, db, docker, mariadb, restic, type BackupProject } from './backup-harness.js';
+import { createBackupProject, db, docker, mariadb, restic, writeVolume, type BackupProject } from './backup-harness.js';
 import { freePort, sleep, waitFor } from './harness.js';
 
 interface RunJson {
@@ -212,5 +212,39 @@ describe('repository disk not mounted', { timeout: 120_000 }, () => {
     assert.equal(fresh.code, 0, fresh.stderr);
     assert.match(fresh.stderr, /created restic repository/);
     assert.equal(p.snapshots('db').length, 1);
+  });
+});
+
+describe('a volume source whose volume does not exist', { timeout: 120_000 }, () => {
+  let p: BackupProject;
+  const volumeExists = (name: string) => spawnSync('docker', ['volume', 'inspect', name]).status === 0;
+  before(async () => {
+    p = await createBackupProject();
+  });
+  after(async () => p?.cleanup());
+
+  it('is a failed source, not an empty volume created and stored as an empty snapshot', async () => {
+    docker('volume', 'rm', p.volume);
+    const r = await p.json<RunJson>(['backup', 'run', '--source', 'files']);
+    assert.equal(r.code, 13, r.stderr);
+    assert.equal(r.value.results[0]!.status, 'failed');
+    assert.match(r.value.results[0]!.error!, new RegExp(`source files: volume ${p.volume} does not exist`));
+    const text = await p.run(['backup', 'run', '--source', 'files']);
+    assert.match(text.stderr, /hint: it is created when the project starts \(`berth up`\)/);
+    assert.equal(volumeExists(p.volume), false, 'the backup did not create it');
+    assert.equal(p.snapshots('files').length, 0);
+  });
+
+  it('restoring it on a host without it: no safety snapshot (nothing to keep), created with the project labels, data back', async () => {
+    docker('volume', 'create', p.volume);
+    writeVolume(p.volume, 'echo kept > /d/a.txt');
+    assert.equal((await p.run(['backup', 'run', '--source', 'files'])).code, 0);
+    docker('volume', 'rm', p.volume);
+    const r = await p.json<Array<{ safetySnapshot?: string }>>(['restore', 'latest', '--source', 'files', '--yes']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.value[0]!.safetySnapshot, undefined);
+    assert.match(r.stderr, new RegExp(`files: no safety snapshot \\(volume ${p.volume} does not exist: nothing to keep\\)`));
+    assert.equal(docker('volume', 'inspect', '-f', '{{index .Labels "berth.project"}}', p.volume), p.name);
+    assert.equal(writeVolume(p.volume, 'cat /d/a.txt'), 'kept');
   });
 });

@@ -26,7 +26,7 @@ import { resticArgs } from '../restic-args.js';
 import { eachLine, summaryOf, type BackupSummary, type Restic, type Snapshot } from '../restic.js';
 import { regularFiles } from './files.js';
 import type { DirectSource, SourceContext } from './types.js';
-import { volumeMount } from './where.js';
+import { requireVolumeData, volumeMount } from './where.js';
 
 /** restic, interrupted (no snapshot saved) as soon as berth's process is gone; the container shares the host's pids. */
 const wrapper = 'restic "$@" & r=$!; (while kill -0 "$BERTH_PID" 2>/dev/null; do sleep 1; done; kill -INT $r 2>/dev/null) & wait $r';
@@ -100,7 +100,7 @@ export const directVolume: DirectSource = {
   async backup(ctx, restic, args, onBytes) {
     let summary: BackupSummary | undefined;
     const onHost = readsOnHost(ctx);
-    if (onHost && !fs.existsSync(ctx.source.path!)) throw new BerthError('BACKUP', `source ${ctx.source.name}: ${ctx.source.path} does not exist`, 'check `path:` of this source in berth.yaml');
+    await requireVolumeData(ctx);
     const argv = resticArgs.backupPaths([snapshotPath(ctx)], { ...args, ...(parentIn(restic, args.previous) && { parent: args.previous }) });
     const cmd = onHost ? restic.command(argv) : resticInHelper(ctx, restic, true, snapshotPath(ctx), argv);
     await runRestic(cmd, restic, 'backup', (line) => {

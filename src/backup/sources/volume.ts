@@ -15,7 +15,7 @@ import { regularFiles } from './files.js';
 import { extractTar, pipeFrom, pipeInto } from './io.js';
 import { directVolume } from './volume-direct.js';
 import type { DrillOutcome, SourceContext, SourceDriver } from './types.js';
-import { volumeMount } from './where.js';
+import { requireVolumeData, volumeMount } from './where.js';
 
 
 function helper(ctx: SourceContext, readOnly: boolean, argv: string[]): Cmd {
@@ -33,6 +33,7 @@ export const volumeSource: SourceDriver = {
   direct: directVolume,
 
   async dump(ctx, out: Writable, signal) {
+    await requireVolumeData(ctx);
     await ensureHelperImage(image(ctx));
     const tap = new PassThrough();
     const manifest = digestTar(tap);

@@ -5,7 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { ContainerInfo } from '../../engine/engine.js';
 import { label } from '../../engine/labels.js';
 import { BerthError } from '../../lib/errors.js';
-import type { Cmd } from '../process.js';
+import { capture, type Cmd } from '../process.js';
 import type { SourceContext } from './types.js';
 
 export type Where = { readonly kind: 'host' } | { readonly kind: 'container'; readonly container: string };
@@ -79,6 +79,40 @@ export function scratchName(prefix: string): string {
 
 export function relativeTo(dir: string, file: string): string {
   return path.relative(dir, file).split(path.sep).join('/');
+}
+
+/**
+ * Before reading a volume source: its data must exist. `docker run -v` would otherwise create an
+ * empty named volume (or an empty host folder for a bind path) and the backup would store nothing.
+ */
+export async function requireVolumeData(ctx: SourceContext): Promise<void> {
+  const missing = await missingVolumeData(ctx);
+  if (missing) throw missing;
+}
+
+/** Why a volume source has no data to read (as the error to throw), or undefined when it has. */
+export async function missingVolumeData(ctx: SourceContext): Promise<BerthError | undefined> {
+  const s = ctx.source;
+  if (s.path !== undefined) {
+    try {
+      fs.statSync(s.path);
+      return undefined;
+    } catch (err) {
+      // Another reason (no permission here) is for the reader to report: it may run as root.
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') return undefined;
+      return new BerthError('BACKUP', `source ${s.name}: ${s.path} does not exist`, 'check `path:` of this source in berth.yaml');
+    }
+  }
+  const name = volumeMount(ctx, true).split(':')[0]!;
+  const r = await capture({ file: 'docker', args: ['volume', 'inspect', '--format', '{{.Name}}', name] });
+  if (r.code === 0) return undefined;
+  if (!/no such volume/i.test(r.stderr)) throw new BerthError('ENGINE', `source ${s.name}: docker volume inspect ${name} failed: ${r.stderr.trim()}`);
+  const composeKey = ctx.project.volumes[s.volume!] !== undefined;
+  return new BerthError(
+    'BACKUP',
+    `source ${s.name}: volume ${name} does not exist`,
+    composeKey ? `it is created when the project starts (\`berth up\`); nothing to back up before that` : 'check `volume:` of this source in berth.yaml (`docker volume ls` lists them)',
+  );
 }
 
 /** `-v` argument for the data: the engine volume name, or the bind path. */
