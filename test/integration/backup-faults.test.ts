@@ -68,6 +68,8 @@ describe('backup faults', { timeout: 240_000 }, () => {
       const v = await p.run(['backup', 'verify']);
       assert.equal(v.code, 14);
       assert.match(v.stderr, /wrong password/);
+      // The status says why that verify failed (it drilled nothing).
+      assert.match((await p.run(['backup', 'status'])).stdout, /last verify: \S+ failed \(wrong password for the restic repository/);
     } finally {
       fs.writeFileSync(p.passwordFile, good);
     }

@@ -93,7 +93,8 @@ export function registerBackupCommands(program: Command): void {
         const rows = [['SOURCE', 'TYPE', 'LAST GOOD', 'SNAPSHOT', 'SIZE', 'STATE']];
         for (const s of sources) rows.push([s.source, s.type, time(s.lastAt), s.lastSnapshot ?? '-', s.bytes !== undefined ? formatBytes(s.bytes) : '-', s.suspect ? `SUSPECT: ${s.suspect}` : s.lastAt ? 'ok' : 'never backed up']);
         process.stdout.write(`repository ${cfg.repository}\nlast run: ${lastRun ? `${lastRun.id} ${lastRun.status}` : 'none'}\n${table(rows)}\n`);
-        process.stdout.write(verify ? `last verify: ${verify.id} ${verify.status} (${drills.map((d) => `${d.source} ${d.status} ${formatMs(d.restoreMs)}`).join(', ')})\n` : 'last verify: never\n');
+        const verifyDetail = drills.length ? drills.map((d) => `${d.source} ${d.status} ${formatMs(d.restoreMs)}`).join(', ') : (verify?.error ?? (verify?.checkOk === false ? 'restic check found damage' : 'nothing drilled'));
+        process.stdout.write(verify ? `last verify: ${verify.id} ${verify.status} (${verifyDetail})\n` : 'last verify: never\n');
       }),
     );
 
