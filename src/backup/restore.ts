@@ -11,7 +11,7 @@ import { BerthError } from '../lib/errors.js';
 import { formatMs } from '../lib/time.js';
 import type { BackupSource } from '../project/backup-schema.js';
 import { effectiveSources, requireBackup, selectSources, sourceContext, type BackupContext } from './context.js';
-import { startProgress } from './progress.js';
+import { restoring, startProgress } from './progress.js';
 import { consumeDump, type Snapshot } from './restic.js';
 import { runBackup } from './run.js';
 import { sourceDrivers } from './sources/index.js';
@@ -107,7 +107,7 @@ async function restoreOne(ctx: BackupContext, { source, snapshot }: RestorePlanI
   const stopped = opts.to ? [] : await stopWriters(ctx, [...new Set([...driver.writers(sctx), ...(source.writers ?? [])])]);
   let bytes = 0;
   let summary: string;
-  const stopProgress = startProgress(ctx.report, ctx.clock, `${source.name}: restored`, () => bytes);
+  const stopProgress = startProgress(ctx.report, ctx.clock, source.name, restoring, () => bytes);
   try {
     ctx.report.step(`${source.name}: restoring snapshot ${snapshot.short_id}${opts.to ? ` to ${opts.to}` : ''}${stopped.length ? ` (stopped ${stopped.map((s) => s.service).join(', ')})` : ''}`);
     const restic = ctx.restic();

@@ -14,7 +14,7 @@ import { berthVersion } from '../lib/version.js';
 import type { BackupSource } from '../project/backup-schema.js';
 import type { BackupResult, BackupRunKind, BackupRunStatus } from '../store/backups.js';
 import { requireBackup, selectSources, sourceContext, type BackupContext } from './context.js';
-import { startProgress } from './progress.js';
+import { startProgress, streaming } from './progress.js';
 import type { BackupSummary, Restic } from './restic.js';
 import { snapshotTags } from './restic-args.js';
 import { sourceDrivers, type Facts } from './sources/index.js';
@@ -139,7 +139,7 @@ async function backupOne(ctx: BackupContext, restic: Restic, source: BackupSourc
   let bytes = 0;
   let facts: Facts = {};
   ctx.report.step(`${source.name}: ${source.type} → ${restic.repository}`);
-  const stopProgress = startProgress(ctx.report, ctx.clock, `${source.name}: streamed`, () => bytes);
+  const stopProgress = startProgress(ctx.report, ctx.clock, source.name, streaming, () => bytes);
   const sctx = sourceContext(ctx, source);
   const tags = snapshotTags(ctx.project.name, source.name, berthVersion, kind);
   try {

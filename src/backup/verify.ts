@@ -8,7 +8,7 @@ import { BerthError } from '../lib/errors.js';
 import { newId } from '../lib/ids.js';
 import { formatMs } from '../lib/time.js';
 import { effectiveSources, requireBackup, selectSources, sourceContext, type BackupContext } from './context.js';
-import { startProgress } from './progress.js';
+import { restoring, startProgress } from './progress.js';
 import { consumeDump, type Restic, type Snapshot } from './restic.js';
 import { sourceDrivers } from './sources/index.js';
 
@@ -113,7 +113,7 @@ async function drill(ctx: BackupContext, restic: Restic, snap: Snapshot, verifyI
   ctx.report.step(`${sourceName}: restore drill of snapshot ${snap.short_id} (${file})`);
   let result: DrillResult;
   let bytes = 0;
-  const stopProgress = startProgress(ctx.report, ctx.clock, `${sourceName}: restored`, () => bytes);
+  const stopProgress = startProgress(ctx.report, ctx.clock, sourceName, restoring, () => bytes);
   try {
     if (!source) throw new BerthError('CONFIG', `source ${sourceName} is no longer in berth.yaml; cannot drill its snapshot`);
     const facts = ctx.backups.resultBySnapshot(snap.short_id)?.facts as Record<string, unknown> | undefined;

@@ -125,4 +125,17 @@ describe('bad input changes nothing (real dockerd + haproxy)', () => {
     assert.match(r.stderr, /hint: start dockerd/);
     await assertUntouched();
   });
+
+  it('restore options of the other mode are refused, not silently ignored (nothing restored)', async () => {
+    for (const [args, want] of [
+      [['restore', '--all', '--source', 'web', '--yes'], /--all rebuilds the whole project .* it takes no --source\n\s+hint: drop --source, or drop --all/],
+      [['restore', '--all', '--to', '/tmp/x', '--no-safety', '--yes'], /it takes no --to, --no-safety/],
+      [['restore', 'latest', '--project', 'other', '--yes'], /--project applies to --all only/],
+    ] as const) {
+      const r = await p.berth([...args]);
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, want);
+    }
+    await assertUntouched();
+  });
 });

@@ -163,6 +163,7 @@ export function registerBackupCommands(program: Command): void {
       const g = globals(cmd);
       let override: RepositoryOverride;
       try {
+        refuseOptionsOfOtherMode(o);
         override = repositoryOverride(o);
       } catch (err) {
         process.exitCode = reportError(err, g);
@@ -207,6 +208,16 @@ interface RestoreOptions {
   project?: string;
   safety: boolean;
   yes?: boolean;
+}
+
+/** Options that only one of the two restores takes, given to the other: an error, not silently ignored. */
+function refuseOptionsOfOtherMode(o: RestoreOptions): void {
+  if (o.all) {
+    const given = [o.source?.length && '--source', o.to !== undefined && '--to', !o.safety && '--no-safety'].filter(Boolean);
+    if (given.length) throw new BerthError('CONFIG', `--all rebuilds the whole project (every source, in place, no safety snapshot on a fresh host); it takes no ${given.join(', ')}`, `drop ${given.join(', ')}, or drop --all to restore single sources`);
+  } else if (o.project !== undefined) {
+    throw new BerthError('CONFIG', '--project applies to --all only (which project of a shared repository to rebuild)', 'drop --project; a single restore is of this folder\'s project');
+  }
 }
 
 /** --repository, --password-file and the --ssh-* options, checked and resolved against the working folder. */
