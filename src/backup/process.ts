@@ -1,6 +1,7 @@
 /** Child processes for dumps and restic: argv as data, bounded waits, stderr kept for the error message. */
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import fs from 'node:fs';
+import { BerthError } from '../lib/errors.js';
 
 export interface Cmd {
   readonly file: string;
@@ -29,8 +30,49 @@ const setpriv = ['/usr/bin/setpriv', '/bin/setpriv'].find((p) => fs.existsSync(p
 
 export function start(cmd: Cmd, stdio: StdioOptions = ['pipe', 'pipe', 'pipe']): ChildProcess {
   const env = { ...process.env, ...cmd.env };
+  requireInstalled(cmd.file, env.PATH);
   if (setpriv) return spawn(setpriv, ['--pdeathsig', 'KILL', '--', cmd.file, ...cmd.args], { stdio, env });
   return spawn(cmd.file, [...cmd.args], { stdio, env });
+}
+
+/** Debian packages of the tools berth runs, for the hint when one is missing. */
+const packageOf: Readonly<Record<string, string>> = {
+  restic: 'restic',
+  docker: 'docker.io',
+  'mariadb-dump': 'mariadb-client',
+  mariadb: 'mariadb-client',
+  mysqldump: 'mariadb-client',
+  mysql: 'mariadb-client',
+  pg_dump: 'postgresql-client',
+  pg_dumpall: 'postgresql-client',
+  pg_restore: 'postgresql-client',
+  psql: 'postgresql-client',
+  'redis-cli': 'redis-tools',
+  ssh: 'openssh-client',
+  tar: 'tar',
+};
+const installed = new Map<string, boolean>();
+
+/** A tool that is not there is named as such; else the child's error ("setpriv: failed to execute …") would be all one sees. */
+function requireInstalled(file: string, pathVar: string | undefined): void {
+  const key = `${file}\0${pathVar ?? ''}`;
+  let found = installed.get(key);
+  if (found === undefined) {
+    const candidates = file.includes('/') ? [file] : (pathVar ?? '').split(':').filter(Boolean).map((d) => `${d}/${file}`);
+    found = candidates.some((c) => {
+      try {
+        fs.accessSync(c, fs.constants.X_OK);
+        return fs.statSync(c).isFile();
+      } catch {
+        return false;
+      }
+    });
+    installed.set(key, found);
+  }
+  if (!found) {
+    const pkg = packageOf[file.split('/').pop()!];
+    throw new BerthError('CONFIG', `${file} is not installed on this host (not found on PATH)`, pkg ? `install it (Debian: apt install ${pkg})` : 'install it, or put it on PATH');
+  }
 }
 
 /** Runs to completion (killed after `timeoutMs`), feeding `input` to stdin. Never rejects for a non-zero exit. */

@@ -93,7 +93,7 @@ export async function runBackup(ctx: BackupContext, opts: RunOptions = {}): Prom
     const { outcome, fatal } = await backupOne(ctx, restic, source, runId, kind);
     results.push(outcome);
     if (fatal) {
-      // The repository itself refused (wrong password, missing): every other source would fail the same way.
+      // The repository itself refused (wrong password, missing), or restic is not there: every other source would fail the same way.
       finish(ctx, runId, kind, results.some((r) => r.status === 'succeeded') ? 'partial' : 'failed', results, fatal.message);
       throw fatal;
     }
@@ -166,7 +166,7 @@ async function backupOne(ctx: BackupContext, restic: Restic, source: BackupSourc
     const outcome: SourceOutcome = { source: source.name, type: source.type, status: 'failed', durationMs: ctx.clock() - startedAt, error: e.message, ...(e.hint && { hint: e.hint }) };
     record(ctx, runId, source, startedAt, outcome, undefined);
     ctx.report.warn(`${source.name}: FAILED — ${e.message}`);
-    const fatal = e.code === 'REPOSITORY' && /wrong password|no restic repository|password file|is not set/.test(e.message);
+    const fatal = (e.code === 'REPOSITORY' && /wrong password|no restic repository|password file|is not set/.test(e.message)) || (e.code === 'CONFIG' && /^restic is not installed/.test(e.message));
     return { outcome, ...(fatal && { fatal: e }) };
   } finally {
     stopProgress();

@@ -302,7 +302,7 @@ function exec(bin: string, args: string[], env: Record<string, string>, o: RunOp
       }
     });
     child.on('error', (err) =>
-      reject(new ResticFailure('failed', `cannot run ${bin}: ${err.message} (is restic installed? run scripts/setup-ssh.sh)`, '')),
+      reject(new ResticFailure('failed', `cannot run ${bin}: ${err.message} (is restic installed? Debian: apt install restic)`, '')),
     );
     child.on('close', (code) => {
       if (killTimer) clearTimeout(killTimer);

@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { createBackupProject, db, docker, mariadb, restic, writeVolume, type BackupProject } from './backup-harness.js';
+import { createBackupProject, db, dbEnv, docker, mariadb, restic, writeVolume, type BackupProject } from './backup-harness.js';
 import { freePort, sleep, waitFor } from './harness.js';
 
 interface RunJson {
@@ -56,6 +56,20 @@ describe('backup faults', { timeout: 240_000 }, () => {
     const text = await p.run(['backup', 'run', '--source', 'down']);
     assert.equal(text.code, 13);
     assert.match(text.stderr, /berth: error: backup run \S+ failed: down failed \(.*\)/);
+  });
+
+  it('restic (or a database tool) missing on this host: named, with the package to install', async () => {
+    // A PATH that has node and docker, and nothing else.
+    const bin = fs.mkdtempSync(path.join(os.tmpdir(), 'bt-path-'));
+    for (const tool of ['node', 'docker']) fs.symlinkSync(execFileSync('sh', ['-c', `command -v ${tool}`], { encoding: 'utf8' }).trim(), path.join(bin, tool));
+    try {
+      const r = await p.berth(['backup', 'run', '--source', 'db'], { ...dbEnv, PATH: bin });
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, /berth: error: restic is not installed on this host \(not found on PATH\)\n\s+hint: install it \(Debian: apt install restic\)/);
+    } finally {
+      fs.rmSync(bin, { recursive: true, force: true });
+    }
+    assert.equal(p.snapshots().length, 2, 'earlier snapshots untouched');
   });
 
   it('wrong repository password: a clear error, the run recorded failed, earlier snapshots untouched', async () => {
