@@ -31,6 +31,7 @@ export function createDockerEngine(options: DockerEngineOptions = {}): Engine {
     ensureNetwork: (spec) => wrap(`network ${spec.name}`, (docker) => ensureNetwork(docker, spec)),
     networkExists: (name) => wrap(`network ${name}`, async (docker) => (await ignore404(docker.getNetwork(name).inspect())) !== undefined),
     removeNetwork: (name) => wrap(`remove network ${name}`, (docker) => ignore404(docker.getNetwork(name).remove())),
+    volumeExists: (name) => wrap(`volume ${name}`, async (docker) => (await ignore404(docker.getVolume(name).inspect())) !== undefined),
     ensureVolume: (spec) => wrap(`volume ${spec.name}`, (docker) => ensureVolume(docker, spec)),
     removeVolume: (name) => wrap(`remove volume ${name}`, (docker) => ignore404(docker.getVolume(name).remove())),
     createContainer: (spec) => wrap(`create ${spec.name}`, async (docker) => (await docker.createContainer(spec)).id),

@@ -113,6 +113,7 @@ export interface Engine {
   listImageTags(repo: string): Promise<string[]>;
   ensureNetwork(spec: NetworkSpec): Promise<boolean>;
   networkExists(name: string): Promise<boolean>;
+  volumeExists(name: string): Promise<boolean>;
   removeNetwork(name: string): Promise<void>;
   ensureVolume(spec: VolumeSpec): Promise<boolean>;
   removeVolume(name: string): Promise<void>;

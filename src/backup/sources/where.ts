@@ -5,7 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { ContainerInfo } from '../../engine/engine.js';
 import { label } from '../../engine/labels.js';
 import { BerthError } from '../../lib/errors.js';
-import { capture, type Cmd } from '../process.js';
+import type { Cmd } from '../process.js';
 import type { SourceContext } from './types.js';
 
 export type Where = { readonly kind: 'host' } | { readonly kind: 'container'; readonly container: string };
@@ -104,9 +104,7 @@ export async function missingVolumeData(ctx: SourceContext): Promise<BerthError 
     }
   }
   const name = volumeMount(ctx, true).split(':')[0]!;
-  const r = await capture({ file: 'docker', args: ['volume', 'inspect', '--format', '{{.Name}}', name] });
-  if (r.code === 0) return undefined;
-  if (!/no such volume/i.test(r.stderr)) throw new BerthError('ENGINE', `source ${s.name}: docker volume inspect ${name} failed: ${r.stderr.trim()}`);
+  if (await ctx.engine.volumeExists(name)) return undefined;
   const composeKey = ctx.project.volumes[s.volume!] !== undefined;
   return new BerthError(
     'BACKUP',
