@@ -6,11 +6,14 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { after, before, describe, it } from 'node:test';
 import { currentProject } from '../../src/agent/current-project.js';
 import { backupJobs } from '../../src/backup/schedule.js';
 import { loadProject } from '../../src/project/load.js';
-import { createBackupProject, dbEnv, mariadb, psql, restic, writeVolume, type BackupProject } from './backup-harness.js';
+import { createBackupProject, db, dbEnv, mariadb, psql, restic, writeVolume, type BackupProject } from './backup-harness.js';
+import { waitFor } from './harness.js';
 
 interface RunJson {
   runId: string;
@@ -103,8 +106,16 @@ describe('backup run, verify, restore', { timeout: 180_000 }, () => {
     assert.match(refused.stderr, /without confirmation.*\n.*--yes/);
     assert.equal(mariadb(p.mdb, 'SELECT COUNT(*) FROM t'), '10');
 
+    // A client berth does not manage, in the middle of a transaction on that database: its metadata
+    // lock would hold DROP DATABASE for lock_wait_timeout (a day) unless the restore ends it.
+    const client = spawn('mariadb', ['-h127.0.0.1', `-P${db.mariadbPort}`, `-u${db.user}`, p.mdb, '-e', 'BEGIN; SELECT COUNT(*) FROM t; SELECT SLEEP(170); COMMIT'], { env: { ...process.env, MYSQL_PWD: db.password }, stdio: 'ignore' });
+    const clientExit = once(client, 'exit');
+    await waitFor('the client to hold its transaction', () => mariadb(undefined, `SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE DB = '${p.mdb}' AND INFO LIKE 'SELECT SLEEP%'`) === '1', 10_000);
+
     const r = await p.json<Array<{ source: string; snapshot: string; safetySnapshot?: string }>>(['restore', 'latest', '--source', 'db', '--source', 'pg', '--yes']);
     assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /db: ending 1 other connection\(s\) to \S+: #\d+ berth \(Query, \d+ s\)/);
+    await clientExit;
     assert.deepEqual(r.value.map((x) => [x.source, x.snapshot]), [['db', first.results[0]!.snapshotId], ['pg', first.results[1]!.snapshotId]]);
     assert.equal(mariadb(p.mdb, 'SELECT COUNT(*), MAX(v) FROM t'), '300\trow-99');
     assert.equal(mariadb(p.mdb, "SHOW TABLES LIKE 'added_later'"), '');

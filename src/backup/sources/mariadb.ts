@@ -104,8 +104,14 @@ export const mariadbSource: SourceDriver = {
     if (opts.to && (await query(sql(c, undefined, `SHOW DATABASES LIKE '${db.replaceAll("'", "''")}'`), what)).trim()) {
       throw new BerthError('CONFLICT', `${what}: database ${db} already exists`, '--to restores into a new database; choose another name, or restore over the source database without --to');
     }
-    // Dropped and recreated so tables created after the dump do not survive the restore.
-    await query(sql(c, undefined, `DROP DATABASE IF EXISTS ${ident(db)}; CREATE DATABASE ${ident(db)}`), what);
+    if (!opts.to) await endOtherSessions(ctx, c, db, what);
+    // Dropped and recreated so tables created after the dump do not survive the restore. A lock
+    // held by a client berth did not end would make DROP wait lock_wait_timeout (a day by default).
+    const drop = sql(c, undefined, `SET SESSION lock_wait_timeout = ${dropLockWaitS}; DROP DATABASE IF EXISTS ${ident(db)}; CREATE DATABASE ${ident(db)}`);
+    await query(drop, what).catch((err: Error) => {
+      if (!/lock wait timeout/i.test(err.message)) throw err;
+      throw new BerthError('CONFLICT', `${what}: another connection held a lock on ${db} for ${dropLockWaitS} s; nothing was restored`, 'find it with SHOW PROCESSLIST (a client of this database from elsewhere), end it with KILL, and restore again');
+    });
     await pipeInto(inWhere(c.where, [c.client, ...c.args, db], c.env), input, what);
     const tables = await tableFacts(c, db, what);
     return `database ${db}: ${tables.length} tables, ${tables.reduce((n, t) => n + t.rows, 0)} rows`;
@@ -113,6 +119,22 @@ export const mariadbSource: SourceDriver = {
 
   writers: (ctx) => dependents(ctx),
 };
+
+const dropLockWaitS = 120;
+
+/**
+ * Other connections using the database (clients berth does not manage: the services writing to
+ * it are stopped already) are ended, as the PostgreSQL restore does; one in the middle of a
+ * transaction would otherwise hold DROP DATABASE on its metadata lock.
+ */
+async function endOtherSessions(ctx: SourceContext, c: Conn, db: string, what: string): Promise<void> {
+  const rows = await query(sql(c, undefined, `SELECT ID, USER, COMMAND, TIME FROM information_schema.PROCESSLIST WHERE DB = '${db.replaceAll('\\', '\\\\').replaceAll("'", "''")}' AND ID <> CONNECTION_ID()`), `${what}: list its connections`);
+  const sessions = rows.split('\n').filter(Boolean).map((l) => l.split('\t') as [string, string, string, string]);
+  if (sessions.length === 0) return;
+  ctx.report.info(`${ctx.source.name}: ending ${sessions.length} other connection(s) to ${db}: ${sessions.map(([id, user, cmd, time]) => `#${id} ${user} (${cmd}, ${time} s)`).join(', ')}`);
+  // One by one: a connection that ended meanwhile is no reason to stop.
+  for (const [id] of sessions) await query(sql(c, undefined, `KILL CONNECTION ${Number(id)}`), `${what}: end connection ${id}`).catch(() => undefined);
+}
 
 /** Services whose compose `depends_on` names the source's service. */
 export function dependents(ctx: SourceContext): string[] {
