@@ -21,6 +21,8 @@ export interface DrillResult {
   readonly summary: string;
   readonly mismatches: readonly string[];
   readonly error?: string;
+  /** This host has no facts of the snapshot (made elsewhere, or before this state folder): nothing to compare with. */
+  readonly unrecorded?: boolean;
 }
 
 export interface VerifyOutcome {
@@ -130,6 +132,11 @@ async function drill(ctx: BackupContext, restic: Restic, snap: Snapshot, verifyI
       outcome = await consumeDump(dump, (input) => driver.drill(sourceContext(ctx, source), input, facts));
     }
     result = { source: sourceName, snapshot: snap.short_id, ok: outcome.ok, restoreMs: ctx.clock() - t0, bytes, summary: outcome.summary, mismatches: outcome.mismatches };
+    if (facts === undefined) {
+      // It restored, but against nothing: a truncated dump would restore too. Not a pass; say why.
+      const why = `no facts were recorded on this host for snapshot ${snap.short_id} (made by another host, or before this state folder existed), so what was restored cannot be compared; \`berth backup run\` makes a snapshot this host can verify`;
+      result = { ...result, ok: false, summary: `${outcome.summary.split(',')[0]} restored, nothing recorded to compare with`, mismatches: [why], unrecorded: true };
+    }
   } catch (err) {
     result = { source: sourceName, snapshot: snap.short_id, ok: false, restoreMs: ctx.clock() - t0, bytes, summary: 'drill failed', mismatches: [], error: (err as Error).message };
   } finally {

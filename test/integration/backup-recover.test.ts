@@ -61,6 +61,17 @@ describe('restore --all on a fresh host', { timeout: 180_000 }, () => {
     assert.equal(psql(p.pdb, 'SELECT count(*) FROM items'), '500');
   });
 
+  it('verify on the new host: the snapshots restore, but it has recorded nothing of them to compare with, and says so', async () => {
+    fs.copyFileSync(path.join(keep, 'backup.pass'), path.join(fresh, 'backup.pass'));
+    const r = await berth(['--json', 'backup', 'verify', '--source', 'files', '--source', 'db']);
+    assert.equal(r.code, 15, r.stderr);
+    const out = JSON.parse(r.stdout) as { ok: boolean; drills: Array<{ source: string; ok: boolean; unrecorded?: boolean; mismatches: string[] }> };
+    assert.deepEqual(out.drills.map((d) => [d.source, d.ok, d.unrecorded]), [['db', false, true], ['files', false, true]]);
+    assert.match(out.drills[0]!.mismatches[0]!, /^no facts were recorded on this host for snapshot \w+ \(made by another host, or before this state folder existed\)/);
+    const text = await berth(['backup', 'verify', '--source', 'files']);
+    assert.match(text.stderr, /hint: this host has nothing recorded of those snapshots .*take a `berth backup run` here, then verify again/);
+  });
+
   it('restoring a volume stops the service writing to it and starts it again', async () => {
     writeVolume(p.volume, 'echo changed > /d/a.txt');
     const r = await berth(['--json', 'restore', 'latest', '--source', 'files', '--yes', '--password-file', path.join(keep, 'backup.pass'), '--repository', p.repo]);

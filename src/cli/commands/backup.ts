@@ -137,7 +137,11 @@ export function registerBackupCommands(program: Command): void {
             ? 'run `restic check --read-data` for details; snapshots that do not use the damaged packs stay restorable; take a fresh `berth backup run`'
             : outcome.drills.length === 0
               ? 'run `berth backup run` first'
-              : 'the restored data differs from what was recorded at dump time (writes during the dump can cause this); take a fresh `berth backup run` and verify again';
+              : outcome.drills.every((d) => d.ok || d.unrecorded)
+                ? 'this host has nothing recorded of those snapshots (after `berth restore --all` on a new host, say): take a `berth backup run` here, then verify again'
+                : outcome.drills.some((d) => !d.ok && d.error)
+                  ? 'a drill could not run: fix the cause named above and verify again'
+                  : 'the restored data differs from what was recorded at dump time (writes during the dump can cause this); take a fresh `berth backup run` and verify again';
           const err = new BerthError('VERIFY', `verify ${outcome.verifyId} failed: ${what.join('; ')}`, hint);
           if (g.json) process.exitCode = exitCodes.VERIFY;
           else throw err;
