@@ -51,28 +51,27 @@ const packageOf: Readonly<Record<string, string>> = {
   ssh: 'openssh-client',
   tar: 'tar',
 };
-const installed = new Map<string, boolean>();
+/** Tools found so far (a missing one is looked up again: the agent runs for months, and it may be installed meanwhile). */
+const installed = new Set<string>();
 
 /** A tool that is not there is named as such; else the child's error ("setpriv: failed to execute …") would be all one sees. */
 function requireInstalled(file: string, pathVar: string | undefined): void {
   const key = `${file}\0${pathVar ?? ''}`;
-  let found = installed.get(key);
-  if (found === undefined) {
-    const candidates = file.includes('/') ? [file] : (pathVar ?? '').split(':').filter(Boolean).map((d) => `${d}/${file}`);
-    found = candidates.some((c) => {
-      try {
-        fs.accessSync(c, fs.constants.X_OK);
-        return fs.statSync(c).isFile();
-      } catch {
-        return false;
-      }
-    });
-    installed.set(key, found);
-  }
+  if (installed.has(key)) return;
+  const candidates = file.includes('/') ? [file] : (pathVar ?? '').split(':').filter(Boolean).map((d) => `${d}/${file}`);
+  const found = candidates.some((c) => {
+    try {
+      fs.accessSync(c, fs.constants.X_OK);
+      return fs.statSync(c).isFile();
+    } catch {
+      return false;
+    }
+  });
   if (!found) {
     const pkg = packageOf[file.split('/').pop()!];
     throw new BerthError('CONFIG', `${file} is not installed on this host (not found on PATH)`, pkg ? `install it (Debian: apt install ${pkg})` : 'install it, or put it on PATH');
   }
+  installed.add(key);
 }
 
 /** Runs to completion (killed after `timeoutMs`), feeding `input` to stdin. Never rejects for a non-zero exit. */
