@@ -77,7 +77,6 @@ export interface Restic {
   command(args: readonly string[]): Cmd;
   /** restic's stderr → the BerthError for it. */
   failure(stderr: string, code: number | null, action: string): BerthError;
-  /** Creates the repository when there is none; true if it was created. */
   /** Creates the repository when there is none; `beforeCreate` may refuse (throw) first. True when created. */
   ensureInit(beforeCreate?: () => void): Promise<boolean>;
   backupStream(args: StdinBackupArgs, feed: Feed): Promise<BackupSummary>;

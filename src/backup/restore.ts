@@ -94,8 +94,7 @@ async function restoreOne(ctx: BackupContext, { source, snapshot }: RestorePlanI
     // A project's own volume is created as `berth up` would, with its labels (the restore would make a bare one).
     const own = source.volume !== undefined ? ctx.project.volumes[source.volume] : undefined;
     if (own && !own.external) await ctx.engine.ensureVolume(volumeSpec(ctx.project.name, own));
-  }
-  else if (!opts.to && !opts.noSafety) {
+  } else if (!opts.to && !opts.noSafety) {
     ctx.report.step(`${source.name}: safety snapshot of the current state first`);
     const safety = await runBackup(ctx, { sources: [source.name], kind: 'safety' });
     const r = safety.results[0];

@@ -11,6 +11,9 @@ import { byKind, count, leaf, port, section, SpecError, text } from './schema-ki
 /** The name of the project's own config source: declared with it, or added under it. */
 export const configSourceName = 'config';
 
+/** A default source name that would take the config source's: `config-<what>` instead. */
+export const besideConfig = (name: string, what: string): string => (name === configSourceName ? `${name}-${what}` : name);
+
 export const sourceTypes = ['mariadb', 'mysql', 'postgres', 'redis', 'volume', 'config'] as const;
 export type SourceType = (typeof sourceTypes)[number];
 
@@ -240,13 +243,12 @@ export function detectSources(services: readonly DetectableService[], volumeKeys
       found = { ...common, type: 'redis' };
     }
     if (!found) continue;
-    if (found.name === configSourceName) found = { ...found, name: `${found.name}-${found.type}` };
-    out.push(found);
+    out.push({ ...found, name: besideConfig(found.name, found.type) });
     for (const m of s.mounts) if (m.type === 'volume' && m.source) dbVolumes.add(m.source);
   }
   for (const key of volumeKeys) {
     if (dbVolumes.has(key)) continue; // a live database's files are not a consistent backup; its dump is
-    const name = key === configSourceName || out.some((o) => o.name === key) ? `${key}-volume` : key;
+    const name = out.some((o) => o.name === key) ? `${key}-volume` : besideConfig(key, 'volume');
     out.push({ name, type: 'volume', volume: key, host: '127.0.0.1', includeEnv: false });
   }
   return out;

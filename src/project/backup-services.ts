@@ -7,7 +7,7 @@
  * A source name given twice is a problem naming both places; nothing is silently replaced.
  */
 import path from 'node:path';
-import { type BackupSource, configSourceName, databaseTypes, detectSources, type DetectableService, type RawServiceBackup, type RepositoryPassword } from './backup-schema.js';
+import { type BackupSource, besideConfig, configSourceName, databaseTypes, detectSources, type DetectableService, type RawServiceBackup, type RepositoryPassword } from './backup-schema.js';
 
 export type ConfigKeyPath = ReadonlyArray<string | number>;
 
@@ -88,7 +88,7 @@ export function resolveBackupSources(input: SourcesInput): { sources: Record<str
       }
       if (raw.password_file && raw.password_env) problems.push({ path: at, message: 'give password_file or password_env, not both' });
       const password: RepositoryPassword | undefined = raw.password_env ? { env: raw.password_env } : raw.password_file ? { file: path.resolve(input.dir, raw.password_file) } : undefined;
-      add(dropUndefined({ name: raw.name ?? (name === configSourceName ? `${name}-${type}` : name), type, service: name, host: '127.0.0.1', user: raw.user, password, database: type === 'redis' ? undefined : database, writers: raw.writers, includeEnv: false }), at);
+      add(dropUndefined({ name: raw.name ?? besideConfig(name, type), type, service: name, host: '127.0.0.1', user: raw.user, password, database: type === 'redis' ? undefined : database, writers: raw.writers, includeEnv: false }), at);
     } else if (!raw.volumes?.length) {
       problems.push({ path: at, message: `service \`${name}\` (image ${svc.image}) is no database berth recognises and lists no \`volumes\`; give \`type:\` (${databaseTypes.join(', ')}) or \`volumes:\`` });
     }
@@ -98,7 +98,7 @@ export function resolveBackupSources(input: SourcesInput): { sources: Record<str
         problems.push({ path: [...at, 'volumes', i], message: `\`${key}\` is not a named volume of service \`${name}\`; its named volumes are: ${own.join(', ') || '(none)'}` });
         continue;
       }
-      add({ name: key === configSourceName ? `${key}-volume` : key, type: 'volume', volume: key, host: '127.0.0.1', includeEnv: false }, [...at, 'volumes', i]);
+      add({ name: besideConfig(key, 'volume'), type: 'volume', volume: key, host: '127.0.0.1', includeEnv: false }, [...at, 'volumes', i]);
     }
   }
   return { sources: Object.fromEntries(out.map((o) => [o.source.name, o.source])), problems };

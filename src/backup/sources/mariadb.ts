@@ -38,13 +38,15 @@ const sql = (c: Conn, db: string | undefined, statement: string): Cmd =>
   inWhere(c.where, [c.client, ...c.args, '-N', '-B', ...(db ? [db] : []), '-e', statement], c.env);
 
 const ident = (name: string) => `\`${name.replaceAll('`', '``')}\``;
+/** A string literal; a backslash escapes in MariaDB's default sql_mode. */
+const literal = (value: string) => `'${value.replaceAll('\\', '\\\\').replaceAll("'", "''")}'`;
 
 /** Tables with row count and CHECKSUM TABLE value, sorted by name. */
 export async function tableFacts(c: Conn, db: string, what: string): Promise<TableFact[]> {
   const list = await query(sql(c, db, `SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE() AND table_type = 'BASE TABLE' ORDER BY table_name`), `${what}: list tables`);
   const tables = list.split('\n').filter(Boolean);
   if (tables.length === 0) return [];
-  const counts = await query(sql(c, db, tables.map((t) => `SELECT '${t.replaceAll("'", "''")}', COUNT(*) FROM ${ident(t)}`).join(' UNION ALL ')), `${what}: count rows`);
+  const counts = await query(sql(c, db, tables.map((t) => `SELECT ${literal(t)}, COUNT(*) FROM ${ident(t)}`).join(' UNION ALL ')), `${what}: count rows`);
   const sums = await query(sql(c, db, `CHECKSUM TABLE ${tables.map(ident).join(', ')}`), `${what}: checksum tables`);
   const rows = new Map(counts.split('\n').filter(Boolean).map((l) => l.split('\t') as [string, string]));
   const checksums = new Map(sums.split('\n').filter(Boolean).map((l) => {
@@ -101,7 +103,7 @@ export const mariadbSource: SourceDriver = {
     const c = await connect(ctx);
     const db = opts.to ?? ctx.source.database!;
     const what = `${ctx.source.name}: restore into database ${db}`;
-    if (opts.to && (await query(sql(c, undefined, `SHOW DATABASES LIKE '${db.replaceAll("'", "''")}'`), what)).trim()) {
+    if (opts.to && (await query(sql(c, undefined, `SHOW DATABASES LIKE ${literal(db)}`), what)).trim()) {
       throw new BerthError('CONFLICT', `${what}: database ${db} already exists`, '--to restores into a new database; choose another name, or restore over the source database without --to');
     }
     if (!opts.to) await endOtherSessions(ctx, c, db, what);
@@ -128,7 +130,7 @@ const dropLockWaitS = 120;
  * transaction would otherwise hold DROP DATABASE on its metadata lock.
  */
 async function endOtherSessions(ctx: SourceContext, c: Conn, db: string, what: string): Promise<void> {
-  const rows = await query(sql(c, undefined, `SELECT ID, USER, COMMAND, TIME FROM information_schema.PROCESSLIST WHERE DB = '${db.replaceAll('\\', '\\\\').replaceAll("'", "''")}' AND ID <> CONNECTION_ID()`), `${what}: list its connections`);
+  const rows = await query(sql(c, undefined, `SELECT ID, USER, COMMAND, TIME FROM information_schema.PROCESSLIST WHERE DB = ${literal(db)} AND ID <> CONNECTION_ID()`), `${what}: list its connections`);
   const sessions = rows.split('\n').filter(Boolean).map((l) => l.split('\t') as [string, string, string, string]);
   if (sessions.length === 0) return;
   ctx.report.info(`${ctx.source.name}: ending ${sessions.length} other connection(s) to ${db}: ${sessions.map(([id, user, cmd, time]) => `#${id} ${user} (${cmd}, ${time} s)`).join(', ')}`);

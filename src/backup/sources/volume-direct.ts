@@ -26,7 +26,7 @@ import { resticArgs } from '../restic-args.js';
 import { eachLine, summaryOf, type BackupSummary, type Restic, type Snapshot } from '../restic.js';
 import { regularFiles } from './files.js';
 import type { DirectSource, SourceContext } from './types.js';
-import { requireVolumeData, volumeMount } from './where.js';
+import { requireVolumeData, volumeData } from './where.js';
 
 /** restic, interrupted (no snapshot saved) as soon as berth's process is gone; the container shares the host's pids. */
 const wrapper = 'restic "$@" & r=$!; (while kill -0 "$BERTH_PID" 2>/dev/null; do sleep 1; done; kill -INT $r 2>/dev/null) & wait $r';
@@ -62,7 +62,7 @@ function cacheDir(): string {
 /** restic in the helper, with the data mounted at `mountAt`. */
 function resticInHelper(ctx: SourceContext, restic: Restic, readOnly: boolean, mountAt: string, argv: readonly string[]): Cmd {
   const env = { ...restic.containerEnv(), RESTIC_CACHE_DIR: cacheDir() };
-  const src = volumeMount(ctx, readOnly).split(':')[0]!;
+  const src = volumeData(ctx);
   return {
     file: 'docker',
     args: [
@@ -150,7 +150,7 @@ export const directVolume: DirectSource = {
     const args = [...cmd.args];
     args[script] = clear + wrapper;
     const [bytes] = await Promise.all([size, runRestic({ ...cmd, args }, restic, 'restore', () => undefined)]);
-    return { summary: `volume ${volumeMount(ctx, false).split(':')[0]} replaced`, bytes };
+    return { summary: `volume ${volumeData(ctx)} replaced`, bytes };
   },
 };
 

@@ -15,7 +15,7 @@ import { regularFiles } from './files.js';
 import { extractTar, pipeFrom, pipeInto } from './io.js';
 import { directVolume } from './volume-direct.js';
 import type { DrillOutcome, SourceContext, SourceDriver } from './types.js';
-import { requireVolumeData, volumeMount } from './where.js';
+import { requireVolumeData, volumeData, volumeMount } from './where.js';
 
 
 function helper(ctx: SourceContext, readOnly: boolean, argv: string[]): Cmd {
@@ -37,7 +37,7 @@ export const volumeSource: SourceDriver = {
     await ensureHelperImage(image(ctx));
     const tap = new PassThrough();
     const manifest = digestTar(tap);
-    await pipeFrom(helper(ctx, true, ['cd /data && tar -c .']), out, signal, `${ctx.source.name}: read ${volumeMount(ctx, true).split(':')[0]}`, tap);
+    await pipeFrom(helper(ctx, true, ['cd /data && tar -c .']), out, signal, `${ctx.source.name}: read ${volumeData(ctx)}`, tap);
     return { manifest: await manifest };
   },
 
@@ -61,8 +61,8 @@ export const volumeSource: SourceDriver = {
     }
     await ensureHelperImage(image(ctx));
     const clear = 'rm -rf /data/* /data/.[!.]* /data/..?* 2>/dev/null; cd /data && tar -x';
-    await pipeInto(helper(ctx, false, [clear]), input, `${ctx.source.name}: write ${volumeMount(ctx, false).split(':')[0]}`);
-    return `volume ${volumeMount(ctx, false).split(':')[0]} replaced`;
+    await pipeInto(helper(ctx, false, [clear]), input, `${ctx.source.name}: write ${volumeData(ctx)}`);
+    return `volume ${volumeData(ctx)} replaced`;
   },
 
   writers(ctx) {

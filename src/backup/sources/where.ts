@@ -103,7 +103,7 @@ export async function missingVolumeData(ctx: SourceContext): Promise<BerthError 
       return new BerthError('BACKUP', `source ${s.name}: ${s.path} does not exist`, 'check `path:` of this source in berth.yaml');
     }
   }
-  const name = volumeMount(ctx, true).split(':')[0]!;
+  const name = volumeData(ctx);
   if (await ctx.engine.volumeExists(name)) return undefined;
   const composeKey = ctx.project.volumes[s.volume!] !== undefined;
   return new BerthError(
@@ -113,9 +113,13 @@ export async function missingVolumeData(ctx: SourceContext): Promise<BerthError 
   );
 }
 
+/** A volume source's data: the engine volume name, or the bind path. */
+export function volumeData(ctx: SourceContext): string {
+  const s = ctx.source;
+  return s.path ?? ctx.project.volumes[s.volume!]?.name ?? s.volume!;
+}
+
 /** `-v` argument for the data: the engine volume name, or the bind path. */
 export function volumeMount(ctx: SourceContext, readOnly: boolean): string {
-  const s = ctx.source;
-  const src = s.path ?? ctx.project.volumes[s.volume!]?.name ?? s.volume!;
-  return `${src}:/data${readOnly ? ':ro' : ''}`;
+  return `${volumeData(ctx)}:/data${readOnly ? ':ro' : ''}`;
 }
