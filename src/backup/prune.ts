@@ -3,6 +3,7 @@
  * Stale locks (a SIGKILLed run's) are cleared once up front: every restic process pays the
  * repository's key derivation (~0.7 s here), so one unlock per forget would double the cost.
  */
+import { describeRetention } from '../project/retention-schema.js';
 import { requireBackup, effectiveSources, type BackupContext } from './context.js';
 
 export interface PrunedSnapshot {
@@ -26,7 +27,7 @@ export async function pruneBackups(ctx: BackupContext): Promise<PruneOutcome> {
   await restic.unlockStale();
   // One listing says which groups hold snapshots, so only those pay a forget (and its key derivation).
   const present = new Set((await restic.snapshots(['berth', `project=${ctx.project.name}`])).flatMap((s) => s.tags ?? []));
-  const policy = `keep-daily ${cfg.retention.daily}, weekly ${cfg.retention.weekly}, monthly ${cfg.retention.monthly}`;
+  const policy = describeRetention(cfg.retention);
   // One forget per source: grouping by restic's tag set would split groups on berth-version changes.
   // Safety snapshots are a group of their own (see snapshotTags): the same policy, but a restore's
   // safety snapshot never takes the place of that day's regular backup.

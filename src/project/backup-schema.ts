@@ -3,10 +3,10 @@
  * what to back up. Raw schema here; `resolveBackup()` applies the defaults in one place.
  */
 import path from 'node:path';
-import { Cron } from 'croner';
 import { z } from 'zod';
 import { replicateSection, type ReplicateSsh } from './replicate-schema.js';
-import { byKind, count, leaf, port, section, SpecError, text } from './schema-kit.js';
+import { type Retention, resolveRetention, retentionDefaults, retentionSection } from './retention-schema.js';
+import { byKind, count, cronSchedule, leaf, port, section, SpecError, text } from './schema-kit.js';
 
 /** The name of the project's own config source: declared with it, or added under it. */
 export const configSourceName = 'config';
@@ -17,15 +17,7 @@ export const besideConfig = (name: string, what: string): string => (name === co
 export const sourceTypes = ['mariadb', 'mysql', 'postgres', 'redis', 'volume', 'config'] as const;
 export type SourceType = (typeof sourceTypes)[number];
 
-const cron = leaf('a cron expression like "0 2 * * *"', (v) => {
-  if (typeof v !== 'string' || !/^\S+(\s+\S+){4,5}$/.test(v.trim())) throw new SpecError();
-  try {
-    new Cron(v.trim(), { paused: true });
-  } catch (err) {
-    throw new SpecError(`should be a cron expression like "0 2 * * *" (${(err as Error).message.replace(/^CronPattern: /, '')})`);
-  }
-  return v.trim();
-});
+const cron = cronSchedule('0 2 * * *');
 
 const name = leaf('a name of letters, digits, "-" and "_"', (v) => {
   if (typeof v !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9_-]*$/.test(v)) throw new SpecError();
@@ -82,7 +74,7 @@ export const backupSchema = section({
   password_file: text.optional().describe('file holding the repository password, relative to the project folder'),
   password_env: text.optional().describe('environment variable holding the repository password'),
   schedule: cron.optional().describe('when `berth agent` runs `backup run` (default "0 2 * * *")'),
-  retention: section({ daily: count.optional(), weekly: count.optional(), monthly: count.optional() }).optional(),
+  retention: retentionSection.optional().describe('how many snapshots `berth backup prune` keeps per source'),
   suspect_ratio: ratio.optional().describe('a dump smaller than this share of the previous one is suspect (default 0.5)'),
   helper_image: text.optional().describe('image with tar and sha256sum used to read volumes (default berth-helper:local, built on first use)'),
   ssh: section({
@@ -99,11 +91,7 @@ export const backupSchema = section({
 export type RawBackup = z.output<typeof backupSchema>;
 export type RawBackupSource = z.output<typeof sourceSchema>;
 
-export interface Retention {
-  readonly daily: number;
-  readonly weekly: number;
-  readonly monthly: number;
-}
+export type { Retention } from './retention-schema.js';
 
 export type RepositoryPassword = { readonly file: string } | { readonly env: string };
 
@@ -139,7 +127,7 @@ export interface BackupConfig {
 
 export const backupDefaults = {
   schedule: '0 2 * * *',
-  retention: { daily: 7, weekly: 4, monthly: 12 },
+  retention: retentionDefaults,
   suspectRatio: 0.5,
   helperImage: 'berth-helper:local',
   passwordFile: '.berth/backup.pass',
@@ -155,11 +143,7 @@ export function resolveBackup(raw: RawBackup, dir: string): { config: BackupConf
   };
   const repository = /^[a-z0-9]+:/.test(raw.repository) ? raw.repository : abs(raw.repository);
   if (raw.ssh && !/^sftp:/.test(raw.repository)) problems.push({ path: ['ssh'], message: 'applies to an sftp: repository only' });
-  const retention = { ...backupDefaults.retention, ...dropEmpty(raw.retention ?? {}) };
-  if (retention.daily + retention.weekly + retention.monthly === 0) {
-    // restic takes an all-zero policy as no policy: prune would keep everything while reporting "removed 0".
-    problems.push({ path: ['retention'], message: 'keeps no snapshot at all (restic would ignore such a policy and keep everything); keep at least one daily, weekly or monthly' });
-  }
+  const retention = resolveRetention(raw.retention);
   const sources: Record<string, BackupSource> = {};
   for (const [key, s] of Object.entries(raw.sources ?? {})) {
     const at = ['sources', key];

@@ -5,7 +5,8 @@
  */
 import path from 'node:path';
 import { z } from 'zod';
-import { bytes, count, duration, leaf, port, section, SpecError, text } from './schema-kit.js';
+import { type Retention, resolveRetention, retentionSection } from './retention-schema.js';
+import { bytes, count, cronSchedule, duration, leaf, port, section, SpecError, text } from './schema-kit.js';
 
 /** Where restic finds a repository password: a file (absolute path) or an environment variable. */
 export interface PasswordSource {
@@ -39,6 +40,11 @@ export interface ReplicateConfig {
   readonly retryDelayMs: number;
   /** Download limit in bytes per second, so the pull does not saturate the primary's uplink. */
   readonly bandwidthLimit?: number;
+  /**
+   * This host's own retention, applied after each pull to the berth snapshots copied here
+   * (per project and source). Absent: every snapshot ever pulled is kept.
+   */
+  readonly retention?: Retention;
 }
 
 export const replicateDefaults = {
@@ -48,10 +54,7 @@ export const replicateDefaults = {
   retryDelayMs: 10_000,
 } as const satisfies Partial<ReplicateConfig>;
 
-const cron = leaf('a cron expression like "30 3 * * *" (minute hour day month weekday)', (v) => {
-  if (typeof v !== 'string' || !/^\s*(\S+\s+){4}\S+\s*$/.test(v) || !/^[\d*,/\-\sA-Za-z]+$/.test(v)) throw new SpecError();
-  return v.trim().replace(/\s+/g, ' ');
-});
+const cron = cronSchedule('30 3 * * *');
 
 const repoUrl = leaf('a restic repository like "sftp:berth@primary:/srv/backups/repo"', (v) => {
   if (typeof v !== 'string' || v.trim() === '') throw new SpecError();
@@ -79,6 +82,9 @@ export const replicateSection = section({
   retries: count.optional().describe('extra attempts after a link failure, default 3'),
   retry_delay: duration.optional().describe('delay before the first retry (doubles each time), default 10s'),
   bandwidth_limit: bytes.optional().describe('download limit per second, e.g. "20M"'),
+  retention: retentionSection
+    .optional()
+    .describe("this host's own retention, applied after each pull (keys left out: 7 daily, 4 weekly, 12 monthly); absent: keep every snapshot pulled"),
 }).superRefine((v, ctx) => {
   if (v.from_password_file !== undefined && v.from_password_env !== undefined) {
     ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['from_password_env'], message: 'set only one of from_password_file and from_password_env' });
@@ -144,6 +150,7 @@ export function resolveReplicate(
       retries: raw.retries ?? replicateDefaults.retries,
       retryDelayMs: raw.retry_delay ?? replicateDefaults.retryDelayMs,
       ...(raw.bandwidth_limit === undefined ? {} : { bandwidthLimit: raw.bandwidth_limit }),
+      ...(raw.retention === undefined ? {} : { retention: resolveRetention(raw.retention) }),
     },
   };
 }

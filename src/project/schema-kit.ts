@@ -3,6 +3,7 @@
  * allow `x-*` keys, and leaf parsers (durations, sizes, ports) whose failures read as
  * `should be a duration like "10s"`.
  */
+import { Cron } from 'croner';
 import { z } from 'zod';
 import { parseBytes } from '../lib/bytes.js';
 import { parseDuration } from '../lib/duration.js';
@@ -63,6 +64,27 @@ export function byKind<T>(
       ctx.addIssue({ code: z.ZodIssueCode.custom, message: err.message || fallback });
       return z.NEVER;
     }
+  });
+}
+
+const cronNicknames = ['@yearly', '@annually', '@monthly', '@weekly', '@daily', '@midnight', '@hourly'];
+
+/**
+ * A schedule as cron writes it: five fields (minute hour day month weekday), or one of cron's
+ * nicknames such as `@daily`. Checked by croner, which the agent schedules with. A sixth field
+ * is refused: croner would take the first as seconds, which no crontab does.
+ */
+export function cronSchedule(example: string) {
+  return leaf(`a cron expression like "${example}" (minute hour day month weekday) or @daily, @weekly, @monthly, @hourly`, (v) => {
+    if (typeof v !== 'string') throw new SpecError();
+    const value = v.trim().replace(/\s+/g, ' ');
+    if (!cronNicknames.includes(value.toLowerCase()) && value.split(' ').length !== 5) throw new SpecError();
+    try {
+      new Cron(value, { paused: true }).stop();
+    } catch (err) {
+      throw new SpecError(`should be a cron expression like "${example}" (${(err as Error).message.replace(/^CronPattern: /, '')})`);
+    }
+    return value;
   });
 }
 

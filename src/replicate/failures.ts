@@ -3,6 +3,13 @@ import type { ReplicateConfig } from '../project/replicate-schema.js';
 import type { ResticFailure } from './restic.js';
 
 export function failureMessage(cfg: ReplicateConfig, f: ResticFailure | undefined, side: string | undefined, attempts: number, err: unknown): string {
+  const message = pullFailure(cfg, f, side, attempts, err);
+  if (f?.during !== 'retention') return message;
+  const why = message.replace(/^pull (from \S+ )?failed ?/, '');
+  return `the copy succeeded, but this host's retention could not be applied${why.startsWith(':') ? why : ` ${why}`}`;
+}
+
+function pullFailure(cfg: ReplicateConfig, f: ResticFailure | undefined, side: string | undefined, attempts: number, err: unknown): string {
   const tries = `after ${attempts} attempt(s)`;
   const repo = side === 'replica' ? `this host's repository ${cfg.to}` : `the primary's repository ${cfg.from}`;
   switch (f?.kind) {
@@ -23,8 +30,16 @@ export function failureMessage(cfg: ReplicateConfig, f: ResticFailure | undefine
   }
 }
 
-export function failureHint(cfg: ReplicateConfig, kind: string | undefined, side: string | undefined): string | undefined {
+export function failureHint(cfg: ReplicateConfig, f: ResticFailure | undefined, side: string | undefined): string | undefined {
+  const hint = kindHint(cfg, f?.kind, side);
+  if (f?.during !== 'retention') return hint;
+  return `${hint ? `${hint}; ` : ''}the next pull applies the retention (the copies made now are kept meanwhile)`;
+}
+
+function kindHint(cfg: ReplicateConfig, kind: string | undefined, side: string | undefined): string | undefined {
   switch (kind) {
+    case 'locked':
+      return 'another restic process (a prune, check or restore) holds the lock: wait for it to end, or `restic unlock` if none is running';
     case 'unreachable':
       return `check that the primary's sshd is up and reachable (port ${cfg.ssh.port ?? 22}); the next scheduled pull copies whatever is still missing`;
     case 'auth':

@@ -17,6 +17,7 @@ import type { Project } from '../project/model.js';
 import type { ReplicateConfig } from '../project/replicate-schema.js';
 import type { ReplicationStore, SnapshotMapping } from '../store/replications.js';
 import { failureHint, failureMessage } from './failures.js';
+import { applyReplicaRetention, type RemovedCopy, type ReplicaRetentionResult } from './retention.js';
 import { classify, probeSsh, sshReason, type RepoRef, type Restic, ResticFailure, type Snapshot, sftpCommand, sshArgv } from './restic.js';
 
 export interface PullDeps {
@@ -61,6 +62,10 @@ export interface PullResult {
   readonly primaryNewest?: string;
   readonly replicaNewest?: string;
   readonly check?: { readonly ok: boolean };
+  /** Primary snapshots not copied because this host's retention removed their copies before. */
+  readonly leftOut: number;
+  /** This host's retention (`backup.replicate.retention`), when configured. */
+  readonly retention?: ReplicaRetentionResult;
   readonly durationMs: number;
 }
 
@@ -68,6 +73,7 @@ interface AttemptResult {
   readonly initialized: boolean;
   readonly primary: readonly Snapshot[];
   readonly replica: readonly Snapshot[];
+  readonly leftOut: number;
 }
 
 export function replicaRepos(cfg: ReplicateConfig): { from: RepoRef; to: RepoRef } {
@@ -99,25 +105,45 @@ export async function pullReplica(deps: PullDeps, project: Project, opts: PullOp
     throw new BerthError('LOCK_HELD', `another pull for ${project.name} is running (pid ${h.pid}, started ${new Date(h.startedAt).toISOString()} by ${h.user})`, 'wait for it to finish; `berth replicate status` shows the result');
   }
   let attempts = 0;
-  try {
-    let result: AttemptResult | undefined;
-    for (;;) {
+  /** Attempts of the step that failed last (the copy, or this host's retention after it). */
+  let stepAttempts = 0;
+  /** Runs `fn` again after a failure that may pass when tried again (link down, lock held), with backoff. */
+  const retrying = async <T>(fn: () => Promise<T>): Promise<T> => {
+    for (let tries = 1; ; tries++) {
       attempts++;
+      stepAttempts = tries;
       try {
-        result = await attempt(deps, cfg, repos, () => refuseToRecreate(deps, project, cfg, opts.init), opts.signal);
-        break;
+        return await fn();
       } catch (err) {
-        if (!(err instanceof ResticFailure) || !err.retryable || attempts > cfg.retries || opts.signal?.aborted) throw err;
-        const delay = Math.min(cfg.retryDelayMs * 2 ** (attempts - 1), 300_000);
-        deps.report.warn(`attempt ${attempts} of ${cfg.retries + 1} failed (${err.kind}): ${err.message}; retrying in ${(delay / 1000).toFixed(1)}s`);
+        if (!(err instanceof ResticFailure) || !err.retryable || tries > cfg.retries || opts.signal?.aborted) throw err;
+        const delay = Math.min(cfg.retryDelayMs * 2 ** (tries - 1), 300_000);
+        deps.report.warn(`attempt ${tries} of ${cfg.retries + 1} failed (${err.kind}): ${err.message}; retrying in ${(delay / 1000).toFixed(1)}s`);
         await deps.sleep(delay);
       }
     }
+  };
+  const removed: RemovedCopy[] = [];
+  try {
+    const result = await retrying(() => attempt(deps, project.name, cfg, repos, () => refuseToRecreate(deps, project, cfg, opts.init), opts.signal));
+    // Recorded before this host's retention runs, so copies it removes at once are still listed as copied.
+    const fresh = new Set(deps.runs.recordMappings(project.name, runId, mapCopies(result.primary, result.replica)));
+    const retention = cfg.retention ? await retrying(() => onSide('replica', () => keepRetention(deps, project.name, repos.to, cfg, result.replica, removed, opts.signal))).catch(duringRetention) : undefined;
     const checked = opts.check ? await checkReplica(deps, repos.to, opts) : undefined;
-    return finishOk(deps, project, cfg, { runId, attempts, started, result, checked });
+    return finishOk(deps, project, cfg, { runId, attempts, started, result, fresh, retention, checked });
   } catch (err) {
-    throw finishFailed(deps, project, cfg, runId, attempts, err);
+    throw finishFailed(deps, project, cfg, runId, { attempts, stepAttempts }, err);
   }
+}
+
+function duringRetention(err: unknown): never {
+  if (err instanceof ResticFailure) err.during = 'retention';
+  throw err;
+}
+
+/** This host's retention; each group's removals are marked at once, so a later failure cannot lose them. */
+function keepRetention(deps: PullDeps, project: string, to: RepoRef, cfg: ReplicateConfig, replica: readonly Snapshot[], removed: RemovedCopy[], signal?: AbortSignal): Promise<ReplicaRetentionResult> {
+  const retentionDeps = { restic: deps.restic, report: deps.report, onRemoved: (copies: readonly SnapshotMapping[]) => deps.runs.markForgotten(project, copies) };
+  return applyReplicaRetention(retentionDeps, to, cfg.retention!, replica, removed, signal);
 }
 
 /**
@@ -133,7 +159,7 @@ function refuseToRecreate(deps: PullDeps, project: Project, cfg: ReplicateConfig
   throw failure;
 }
 
-async function attempt(deps: PullDeps, cfg: ReplicateConfig, repos: { from: RepoRef; to: RepoRef }, beforeCreate: () => void, signal?: AbortSignal): Promise<AttemptResult> {
+async function attempt(deps: PullDeps, project: string, cfg: ReplicateConfig, repos: { from: RepoRef; to: RepoRef }, beforeCreate: () => void, signal?: AbortSignal): Promise<AttemptResult> {
   const { restic, report } = deps;
   report.step(`listing snapshots of the primary ${cfg.from}`);
   const primary = await onSide('primary', () => explainSsh(repos.from, () => restic.snapshots(repos.from, { noLock: true, signal })));
@@ -142,15 +168,20 @@ async function attempt(deps: PullDeps, cfg: ReplicateConfig, repos: { from: Repo
     beforeCreate();
     report.step(`creating this host's repository ${cfg.to} with the primary's chunker parameters`);
     await onSide('replica', () => restic.initFrom(repos.to, repos.from, signal));
+    // Nothing was ever removed from a new repository: every snapshot of the primary is copied again.
+    deps.runs.clearForgotten(project);
     initialized = true;
   }
   const before = await onSide('replica', () => restic.snapshots(repos.to, { signal }));
-  const missing = missingSnapshots(primary, before);
+  const forgotten = deps.runs.forgottenOriginals(project);
+  const missing = missingSnapshots(primary, before, forgotten);
+  const leftOut = missingSnapshots(primary, before).length - missing.length;
+  const removedHere = leftOut > 0 ? `; ${leftOut} more, removed here by this host's retention, are not copied again` : '';
   if (missing.length === 0) {
-    report.done(`up to date: ${primary.length} snapshot(s) on the primary, all present here`);
-    return { initialized, primary, replica: before };
+    report.done(`up to date: ${primary.length} snapshot(s) on the primary, ${primary.length - leftOut} present here${removedHere}`);
+    return { initialized, primary, replica: before, leftOut };
   }
-  report.step(`copying ${missing.length} snapshot(s) of ${primary.length} from the primary`);
+  report.step(`copying ${missing.length} snapshot(s) of ${primary.length} from the primary${removedHere}`);
   let index = 0;
   let lastPct = -1;
   await restic.copy(repos.to, repos.from, missing.map((s) => s.id), {
@@ -173,17 +204,21 @@ async function attempt(deps: PullDeps, cfg: ReplicateConfig, repos: { from: Repo
     },
   });
   const replica = await onSide('replica', () => restic.snapshots(repos.to, { signal }));
-  const still = missingSnapshots(primary, replica);
+  const still = missingSnapshots(primary, replica, forgotten);
   if (still.length > 0) {
     throw new ResticFailure('failed', `restic copy finished but ${still.length} snapshot(s) are still missing: ${still.map((s) => s.shortId).join(', ')}`, '');
   }
-  return { initialized, primary, replica };
+  return { initialized, primary, replica, leftOut };
 }
 
-/** Primary snapshots with no copy here. A copy names its source in `original`. */
-export function missingSnapshots(primary: readonly Snapshot[], replica: readonly Snapshot[]): Snapshot[] {
+/**
+ * Primary snapshots with no copy here, less those whose copies this host's retention removed
+ * (`forgotten`: original ids). A copy names its source in `original`.
+ */
+export function missingSnapshots(primary: readonly Snapshot[], replica: readonly Snapshot[], forgotten: ReadonlySet<string> = new Set()): Snapshot[] {
   const have = new Set(replica.map((s) => s.original ?? s.id));
-  return primary.filter((p) => !have.has(p.original ?? p.id) && !have.has(p.id)).sort((a, b) => a.timeMs - b.timeMs);
+  const absent = (id: string | undefined): boolean => id === undefined || (!have.has(id) && !forgotten.has(id));
+  return primary.filter((p) => absent(p.original) && absent(p.id)).sort((a, b) => a.timeMs - b.timeMs);
 }
 
 /** original id → copy, for every primary snapshot present here. */
@@ -233,14 +268,20 @@ interface Finished {
   readonly attempts: number;
   readonly started: number;
   readonly result: AttemptResult;
+  /** Original ids first recorded by this pull (copied by it). */
+  readonly fresh: ReadonlySet<string>;
+  readonly retention: ReplicaRetentionResult | undefined;
   readonly checked: { ok: boolean } | undefined;
 }
 
 function finishOk(deps: PullDeps, project: Project, cfg: ReplicateConfig, f: Finished): PullResult {
-  const { primary, replica } = f.result;
+  const { primary } = f.result;
+  const copied = mapCopies(primary, f.result.replica)
+    .filter((m) => f.fresh.has(m.originalId))
+    .map((m) => ({ originalId: m.originalId, copyId: m.copyId, time: new Date(m.timeMs).toISOString(), tags: m.tags }));
+  const gone = new Set(f.retention?.removed.map((r) => r.snapshot));
+  const replica = f.result.replica.filter((s) => !gone.has(s.shortId));
   const mappings = mapCopies(primary, replica);
-  const fresh = new Set(deps.runs.recordMappings(project.name, f.runId, mappings));
-  const copied = mappings.filter((m) => fresh.has(m.originalId)).map((m) => ({ originalId: m.originalId, copyId: m.copyId, time: new Date(m.timeMs).toISOString(), tags: m.tags }));
   const primaryNewest = newest(primary);
   const replicaNewest = newest(replica.filter((s) => mappings.some((m) => m.copyId === s.id)));
   deps.runs.finish(f.runId, {
@@ -266,6 +307,8 @@ function finishOk(deps: PullDeps, project: Project, cfg: ReplicateConfig, f: Fin
     ...(primaryNewest === undefined ? {} : { primaryNewest: new Date(primaryNewest).toISOString() }),
     ...(replicaNewest === undefined ? {} : { replicaNewest: new Date(replicaNewest).toISOString() }),
     ...(f.checked ? { check: f.checked } : {}),
+    leftOut: f.result.leftOut,
+    ...(f.retention ? { retention: f.retention } : {}),
     durationMs: deps.clock() - f.started,
   };
   deps.audit.append({
@@ -274,7 +317,14 @@ function finishOk(deps: PullDeps, project: Project, cfg: ReplicateConfig, f: Fin
     project: project.name,
     target: cfg.from,
     outcome: f.checked && !f.checked.ok ? 'failed' : 'succeeded',
-    details: { runId: f.runId, to: cfg.to, attempts: f.attempts, copied: copied.map((c) => ({ original: c.originalId, copy: c.copyId })), ...(f.checked ? { checkOk: f.checked.ok } : {}) },
+    details: {
+      runId: f.runId,
+      to: cfg.to,
+      attempts: f.attempts,
+      copied: copied.map((c) => ({ original: c.originalId, copy: c.copyId })),
+      ...(f.retention ? { removedHere: f.retention.removed.map((r) => ({ original: r.original, copy: r.snapshot })) } : {}),
+      ...(f.checked ? { checkOk: f.checked.ok } : {}),
+    },
   });
   if (f.checked && !f.checked.ok) {
     throw new BerthError('REPLICATION', `the replica ${cfg.to} failed restic check after the pull`, 'run `restic check` on it to see the damage; earlier snapshots may need to be copied again');
@@ -282,12 +332,12 @@ function finishOk(deps: PullDeps, project: Project, cfg: ReplicateConfig, f: Fin
   return result;
 }
 
-function finishFailed(deps: PullDeps, project: Project, cfg: ReplicateConfig, runId: string, attempts: number, err: unknown): Error {
+function finishFailed(deps: PullDeps, project: Project, cfg: ReplicateConfig, runId: string, { attempts, stepAttempts }: { attempts: number; stepAttempts: number }, err: unknown): Error {
   // A failed check already finished the run and wrote its audit record.
   if (err instanceof BerthError) return err;
   const f = err instanceof ResticFailure ? err : undefined;
   const side = f?.side;
-  const message = failureMessage(cfg, f, side, attempts, err);
+  const message = failureMessage(cfg, f, side, stepAttempts, err);
   deps.runs.finish(runId, { status: 'failed', attempts, copied: 0, errorKind: f?.kind ?? 'internal', error: message });
   deps.audit.append({
     user: deps.user,
@@ -297,7 +347,7 @@ function finishFailed(deps: PullDeps, project: Project, cfg: ReplicateConfig, ru
     outcome: 'failed',
     details: { runId, to: cfg.to, attempts, errorKind: f?.kind ?? 'internal', error: message },
   });
-  return new BerthError('REPLICATION', message, failureHint(cfg, f?.kind, side), { cause: err });
+  return new BerthError('REPLICATION', message, failureHint(cfg, f, side), { cause: err });
 }
 
 function newest(snaps: readonly Snapshot[]): number | undefined {

@@ -1,12 +1,13 @@
 /**
  * The few restic commands replication needs: `snapshots --json`, `copy --from-repo`, `check`,
- * `init --copy-chunker-params`. argv is built by pure functions; one executor runs them.
+ * `init --copy-chunker-params`, and `forget`/`prune` for this host's own retention. argv is built by pure functions; one executor runs them.
  * Passwords travel in the child's environment, never on the command line.
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { isLocalRepo, type PasswordSource, type ReplicateSsh } from '../project/replicate-schema.js';
+import type { Retention } from '../project/retention-schema.js';
 
 export interface RepoRef {
   readonly url: string;
@@ -35,6 +36,8 @@ export type FailureKind = 'unreachable' | 'auth' | 'wrong-password' | 'no-reposi
 export class ResticFailure extends Error {
   /** Which repository the failure concerns, when the caller knows. */
   side?: 'primary' | 'replica';
+  /** Set when the copy had succeeded and this host's retention failed. */
+  during?: 'retention';
 
   constructor(
     readonly kind: FailureKind,
@@ -63,6 +66,10 @@ export interface Restic {
   initFrom(repo: RepoRef, from: RepoRef, signal?: AbortSignal): Promise<void>;
   copy(to: RepoRef, from: RepoRef, ids: readonly string[], opts?: CopyOptions): Promise<void>;
   check(repo: RepoRef, opts?: { readData?: boolean; signal?: AbortSignal }): Promise<{ ok: boolean; output: string }>;
+  /** Applies `policy` to the snapshots carrying every tag in `tags`, as one group; returns what it removed. */
+  forget(repo: RepoRef, policy: Retention, tags: readonly string[], signal?: AbortSignal): Promise<{ keep: Snapshot[]; remove: Snapshot[] }>;
+  /** Removes the data no snapshot refers to any more. */
+  prune(repo: RepoRef, signal?: AbortSignal): Promise<void>;
 }
 
 export interface CopyOptions {
@@ -140,6 +147,12 @@ export function initArgs(to: RepoRef, from: RepoRef): string[] {
 
 export function checkArgs(repo: RepoRef, readData: boolean): string[] {
   return [...repoArgs(repo), 'check', ...(readData ? ['--read-data'] : [])];
+}
+
+export function forgetArgs(repo: RepoRef, policy: Retention, tags: readonly string[]): string[] {
+  // One group per call: restic's own grouping would split a source on host names and berth versions.
+  const keep = ['--keep-daily', String(policy.daily), '--keep-weekly', String(policy.weekly), '--keep-monthly', String(policy.monthly)];
+  return [...repoArgs(repo), 'forget', '--json', '--group-by', '', ...keep, '--tag', tags.join(',')];
 }
 
 function repoArgs(repo: RepoRef): string[] {
@@ -225,6 +238,17 @@ export function createRestic(opts: ResticOptions = {}): Restic {
       const r = await run(checkArgs(repo, o.readData ?? false), resticEnv(base, repo), { signal: o.signal });
       if (r.code !== 0 && classify(r.stderr) !== 'failed') throw failure(r.stderr, `restic check of ${repo.url}`);
       return { ok: r.code === 0, output: `${r.stdout}${r.stderr}` };
+    },
+    async forget(repo, policy, tags, signal) {
+      const r = await run(forgetArgs(repo, policy, tags), resticEnv(base, repo), { signal });
+      if (r.code !== 0) throw failure(r.stderr, `restic forget in ${repo.url}`);
+      const groups = (JSON.parse(r.stdout.trim() || '[]') ?? []) as Array<{ keep?: unknown; remove?: unknown }>;
+      const list = (v: unknown): Snapshot[] => (Array.isArray(v) ? parseSnapshots(JSON.stringify(v)) : []);
+      return { keep: groups.flatMap((g) => list(g.keep)), remove: groups.flatMap((g) => list(g.remove)) };
+    },
+    async prune(repo, signal) {
+      const r = await run([...repoArgs(repo), 'prune'], resticEnv(base, repo), { signal });
+      if (r.code !== 0) throw failure(r.stderr, `restic prune of ${repo.url}`);
     },
   };
 }

@@ -4,7 +4,7 @@
  */
 import { monitorSchemaSql } from './monitor-schema.js';
 import { notifySchemaSql } from './notify-outbox.js';
-import { replicateMigration } from './replicate-schema.js';
+import { replicaRetentionMigration, replicateMigration } from './replicate-schema.js';
 import { backupRepositoryMigration, backupSchemaSql } from './backup-schema.js';
 import { stoppedSchemaSql } from './stopped.js';
 
@@ -74,4 +74,5 @@ export const migrations: readonly string[] = [
   /* v5: monitor — agent, probe states, alerts, silences, heartbeats (src/store/monitor-schema.ts) */ monitorSchemaSql,
   /* v6: services stopped on purpose by `berth down` (src/store/stopped.ts) */ stoppedSchemaSql,
   /* v7: the repository of each backup run (src/store/backup-schema.ts) */ backupRepositoryMigration,
+  /* v8: copies removed by the backup host's own retention (src/store/replicate-schema.ts) */ replicaRetentionMigration,
 ];

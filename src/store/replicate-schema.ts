@@ -34,3 +34,8 @@ export const replicateMigration = `
     PRIMARY KEY (project, original_id)
   );
 `;
+
+/** v8: a copy this host's own retention removed is marked, so later pulls do not copy it again. */
+export const replicaRetentionMigration = `
+  ALTER TABLE replicated_snapshots ADD COLUMN forgotten_at INTEGER; -- ms; removed here by backup.replicate.retention
+`;

@@ -54,6 +54,15 @@ export interface ReplicationStore {
   /** Records the map; returns the original ids that were not known before. */
   recordMappings(project: string, runId: string | undefined, mappings: readonly SnapshotMapping[]): string[];
   mappings(project: string): Array<SnapshotMapping & { runId?: string }>;
+  /**
+   * Marks copies this host's retention removed, so the next pull does not copy them again. One
+   * with no mapping yet (not copied by a pull: its original is gone from the primary) is recorded.
+   */
+  markForgotten(project: string, removed: readonly SnapshotMapping[]): void;
+  /** Original ids of the copies this host's retention removed. */
+  forgottenOriginals(project: string): Set<string>;
+  /** A new, empty repository here: nothing in it was ever removed. */
+  clearForgotten(project: string): void;
 }
 
 interface RunRow {
@@ -101,9 +110,16 @@ export function createReplicationStore(db: Db, clock: Clock): ReplicationStore {
     upsertMap: db.prepare(
       `INSERT INTO replicated_snapshots (project, original_id, copy_id, snapshot_time, tags, run_id, recorded_at)
        VALUES (@project, @original_id, @copy_id, @snapshot_time, @tags, @run_id, @recorded_at)
-       ON CONFLICT (project, original_id) DO UPDATE SET copy_id = excluded.copy_id`,
+       ON CONFLICT (project, original_id) DO UPDATE SET copy_id = excluded.copy_id, forgotten_at = NULL`,
     ),
     maps: db.prepare('SELECT * FROM replicated_snapshots WHERE project = ? ORDER BY snapshot_time, original_id'),
+    forget: db.prepare(
+      `INSERT INTO replicated_snapshots (project, original_id, copy_id, snapshot_time, tags, run_id, recorded_at, forgotten_at)
+       VALUES (@project, @original_id, @copy_id, @snapshot_time, @tags, NULL, @recorded_at, @recorded_at)
+       ON CONFLICT (project, original_id) DO UPDATE SET forgotten_at = excluded.forgotten_at`,
+    ),
+    forgotten: db.prepare('SELECT original_id FROM replicated_snapshots WHERE project = ? AND forgotten_at IS NOT NULL').pluck(),
+    unforget: db.prepare('UPDATE replicated_snapshots SET forgotten_at = NULL WHERE project = ?'),
   };
 
   const recordTx = db.transaction((project: string, runId: string | undefined, mappings: readonly SnapshotMapping[]) => {
@@ -123,6 +139,12 @@ export function createReplicationStore(db: Db, clock: Clock): ReplicationStore {
       if (!known) fresh.push(m.originalId);
     }
     return fresh;
+  });
+
+  const forgetTx = db.transaction((project: string, removed: readonly SnapshotMapping[]) => {
+    for (const m of removed) {
+      q.forget.run({ project, original_id: m.originalId, copy_id: m.copyId, snapshot_time: m.timeMs, tags: JSON.stringify(m.tags), recorded_at: clock() });
+    }
   });
 
   const markInterrupted = (project: string, host: string, isAlive: (pid: number) => boolean): number => {
@@ -172,6 +194,9 @@ export function createReplicationStore(db: Db, clock: Clock): ReplicationStore {
         tags: JSON.parse(r.tags) as string[],
         ...(r.run_id ? { runId: r.run_id } : {}),
       })),
+    markForgotten: (project, removed) => forgetTx(project, removed),
+    forgottenOriginals: (project) => new Set(q.forgotten.all(project) as string[]),
+    clearForgotten: (project) => void q.unforget.run(project),
   };
 }
 

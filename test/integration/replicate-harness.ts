@@ -181,6 +181,8 @@ export async function snapshotsOf(repo: string, passwordFile: string): Promise<S
 
 export interface World {
   readonly root: string;
+  /** The project's name in berth.yaml, also its snapshots' project= tag. */
+  readonly project: string;
   readonly sshd: Sshd;
   /** The primary's side: its repository and its password. */
   readonly primaryRepo: string;
@@ -189,8 +191,11 @@ export interface World {
   readonly projectDir: string;
   readonly replicaRepo: string;
   readonly replicaPass: string;
-  /** A snapshot on the primary of a fresh folder of `files` random files of `size` bytes. */
-  backup(name: string, files: number, size: number, tags?: readonly string[]): Promise<string>;
+  /**
+   * A snapshot on the primary of a fresh folder of `files` random files of `size` bytes, tagged
+   * project=<name> and source=<label> (unless `noSourceTag`) plus `tags`; `time` as restic's --time.
+   */
+  backup(label: string, files: number, size: number, tags?: readonly string[], opts?: { time?: string; noSourceTag?: boolean }): Promise<string>;
   writeBerth(replicate?: Readonly<Record<string, unknown>>): void;
   berth(args: readonly string[]): Promise<RunResult>;
   spawnBerth(args: readonly string[]): { done: Promise<RunResult>; child: ChildProcess };
@@ -217,18 +222,19 @@ export async function createWorld(): Promise<World> {
   const name = `brep${randomBytes(3).toString('hex')}`;
   const world: World = {
     root,
+    project: name,
     sshd,
     primaryRepo,
     primaryPass,
     projectDir,
     replicaRepo,
     replicaPass,
-    async backup(label, files, size, tags = []) {
+    async backup(label, files, size, tags = [], opts = {}) {
       const data = path.join(primaryDir, 'data', label);
       fs.mkdirSync(data, { recursive: true });
       for (let i = 0; i < files; i++) fs.writeFileSync(path.join(data, `f${i}`), randomBytes(size));
-      const tagArgs = [`project=${name}`, `source=${label}`, ...tags].flatMap((t) => ['--tag', t]);
-      const out = await resticOk(['-r', primaryRepo, 'backup', '--json', ...tagArgs, data], primaryPass);
+      const tagArgs = [`project=${name}`, ...(opts.noSourceTag ? [] : [`source=${label}`]), ...tags].flatMap((t) => ['--tag', t]);
+      const out = await resticOk(['-r', primaryRepo, 'backup', '--json', ...tagArgs, ...(opts.time ? ['--time', opts.time] : []), data], primaryPass);
       const summary = out.trim().split('\n').map((l) => JSON.parse(l) as { message_type: string; snapshot_id?: string }).find((m) => m.message_type === 'summary');
       fs.rmSync(data, { recursive: true, force: true });
       if (!summary?.snapshot_id) throw new Error(`no snapshot id in restic backup output: ${out.slice(-500)}`);

@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import { createConsoleReporter, silentReporter } from '../../lib/reporter.js';
 import { loadProject } from '../../project/load.js';
 import type { Project } from '../../project/model.js';
+import { describeRetention, type Retention } from '../../project/retention-schema.js';
 import { pullReplica, requireReplicate, type PullResult } from '../../replicate/pull.js';
 import { openReplication, type ReplicationWorld } from '../../replicate/service.js';
 import { replicationStatus, type ReplicationStatus } from '../../replicate/status.js';
@@ -38,7 +39,7 @@ export function registerReplicateCommands(program: Command): void {
         requireReplicate(project);
         const status = replicationStatus(world.store.db, project);
         if (g.json) printJson(status);
-        else process.stdout.write(describeStatus(status));
+        else process.stdout.write(describeStatus(status, project.replicate?.retention));
         if (status.state !== 'ok') process.exitCode = 1;
       }),
     );
@@ -61,18 +62,27 @@ async function withReplication(cmd: Command, body: (p: Project, w: ReplicationWo
 function describePull(r: PullResult): string {
   const lines = [
     `pulled from ${r.from} into ${r.to} in ${(r.durationMs / 1000).toFixed(1)}s (${r.attempts} attempt(s))`,
-    `copied ${r.copied.length} snapshot(s); ${r.replicaSnapshots}/${r.primarySnapshots} of the primary's snapshots are here`,
+    `copied ${r.copied.length} snapshot(s); ${r.replicaSnapshots}/${r.primarySnapshots} of the primary's snapshots are here${r.leftOut > 0 ? ` (${r.leftOut} more were removed here by this host's retention)` : ''}`,
   ];
   if (r.copied.length > 0) {
     const rows = [['ORIGINAL', 'COPY', 'TIME', 'TAGS']];
     for (const c of r.copied) rows.push([c.originalId.slice(0, 8), c.copyId.slice(0, 8), c.time, c.tags.join(',')]);
     lines.push(table(rows));
   }
+  if (r.retention) {
+    const { policy, kept, removed } = r.retention;
+    lines.push(`this host's retention (${describeRetention(policy)}): kept ${kept}, removed ${removed.length}${removed.length > 0 ? ', unused data pruned' : ''}`);
+    if (removed.length > 0) {
+      const rows = [['REMOVED', 'ORIGINAL', 'TIME', 'SOURCE']];
+      for (const x of removed) rows.push([x.snapshot, x.original.slice(0, 8), x.time, `${x.project}/${x.source}${x.kind === 'safety' ? ' (safety)' : ''}`]);
+      lines.push(table(rows));
+    }
+  }
   if (r.check) lines.push(`restic check: ${r.check.ok ? 'no errors' : 'PROBLEMS FOUND'}`);
   return `${lines.join('\n')}\n`;
 }
 
-function describeStatus(s: ReplicationStatus): string {
+function describeStatus(s: ReplicationStatus, retention: Retention | undefined): string {
   const at = (ms?: number) => (ms === undefined ? '-' : new Date(ms).toISOString());
   const since = (ms?: number) => (ms === undefined ? '' : ` (${ago(Math.round((Date.now() - ms) / 1000))} ago)`);
   const rows = [
@@ -84,6 +94,7 @@ function describeStatus(s: ReplicationStatus): string {
     ['lag', s.lagMs === undefined ? '-' : ago(Math.round(s.lagMs / 1000))],
     ['max_lag', ago(Math.round(s.maxLagMs / 1000))],
     ['snapshots', s.replicaSnapshots === undefined ? '-' : `${s.replicaSnapshots}/${s.primarySnapshots ?? '?'}`],
+    ['retention here', retention ? describeRetention(retention) : 'none: every snapshot pulled is kept'],
   ];
   if (s.lastError) rows.push(['last error', s.lastError]);
   return `${table(rows)}\n`;

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { backupJobs } from '../../../src/backup/schedule.js';
+import { backupJobs, nextRuns } from '../../../src/backup/schedule.js';
 import { configFiles } from '../../../src/backup/sources/config.js';
 import type { SourceContext } from '../../../src/backup/sources/types.js';
 import { openStore } from '../../../src/store/db.js';
@@ -28,6 +28,15 @@ describe('backup config', () => {
     assert.equal(sftp.backup!.repository, 'sftp:u@h:/r');
     assert.deepEqual(sftp.backup!.password, { env: 'PW' });
     assert.deepEqual(sftp.backup!.retention, { daily: 30, weekly: 4, monthly: 12 });
+  });
+
+  it('takes cron nicknames and extra spaces; the agent schedules them', async () => {
+    const p = await load({ 'compose.yaml': compose, 'berth.yaml': yaml('backup:', '  repository: r', '  password_env: PW', '  schedule: "@daily"', '  replicate:', '    from: sftp:h:/r', '    from_password_env: P', '    schedule: " 15  4 * * 1-5 "') });
+    assert.equal(p.backup!.schedule, '@daily');
+    assert.equal(p.replicate!.cron, '15 4 * * 1-5');
+    const [next] = nextRuns(p.backup!.schedule, 1, new Date('2026-12-05T14:00:00Z'));
+    assert.equal(next?.getHours(), 0);
+    assert.equal(next?.getMinutes(), 0);
   });
 
   it('detects sources from images when none are declared', async () => {
@@ -79,6 +88,10 @@ describe('backup config', () => {
   const bad: Array<[string, string[], RegExp]> = [
     ['unknown key', ['backup:', '  repository: r', '  keep: 3'], /berth.yaml:3:3 backup.keep: unsupported key `keep`/],
     ['bad cron', ['backup:', '  repository: r', '  schedule: "every night"'], /berth.yaml:3:13 backup.schedule: should be a cron expression/],
+    // croner would take a sixth field's first as seconds: "0 2 * * * *" would run every hour.
+    ['a six-field cron', ['backup:', '  repository: r', '  schedule: "0 2 * * * *"'], /berth.yaml:3:13 backup.schedule: should be a cron expression like "0 2 \* \* \*" \(minute hour day month weekday\) or @daily/],
+    ['an out-of-range cron field', ['backup:', '  repository: r', '  schedule: "0 25 * * *"'], /berth.yaml:3:13 backup.schedule: should be a cron expression like "0 2 \* \* \*" \(Invalid value for hour: 25\)/],
+    ['a bad replicate schedule', ['backup:', '  repository: r', '  replicate:', '    from: sftp:h:/r', '    from_password_env: P', '    schedule: "99 3 * * *"'], /berth.yaml:6:\d+ backup.replicate.schedule: should be a cron expression like "30 3 \* \* \*" \(Invalid value for minute: 99\)/],
     ['unknown type', ['backup:', '  repository: r', '  sources:', '    x: { type: mongo }'], /berth.yaml:4:\d+ backup.sources.x.type/],
     ['no database', ['backup:', '  repository: r', '  sources:', '    x: { type: postgres }'], /berth.yaml:4:\d+ backup.sources.x: a postgres source needs `database`/],
     ['volume and path', ['backup:', '  repository: r', '  sources:', '    x: { type: volume }'], /backup.sources.x: a volume source needs exactly one of `volume` or `path`/],

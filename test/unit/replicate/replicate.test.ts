@@ -2,7 +2,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { mapCopies, missingSnapshots } from '../../../src/replicate/pull.js';
-import { classify, copyArgs, resticEnv, sftpCommand, type Snapshot } from '../../../src/replicate/restic.js';
+import { classify, copyArgs, forgetArgs, resticEnv, sftpCommand, type Snapshot } from '../../../src/replicate/restic.js';
+import { retentionGroups } from '../../../src/replicate/retention.js';
 import { evaluateReplication } from '../../../src/replicate/status.js';
 import type { ReplicationRun } from '../../../src/store/replications.js';
 
@@ -64,6 +65,39 @@ describe('missing snapshots and the id map', () => {
   it('maps original → copy', () => {
     assert.deepEqual(mapCopies(primary, replica), [{ originalId: 'p1', copyId: 'c1', timeMs: 1000, tags: [] }]);
   });
+  it('leaves out snapshots whose copies this host’s retention removed, by their id or their own original', () => {
+    assert.deepEqual(missingSnapshots(primary, replica, new Set(['p2'])).map((s) => s.id), ['p3']);
+    // A primary snapshot that is itself a copy is known here by its original's id.
+    assert.deepEqual(missingSnapshots([snap('q1', 1000, 'o1'), snap('q2', 2000)], [], new Set(['o1'])).map((s) => s.id), ['q2']);
+  });
+});
+
+describe('this host’s retention', () => {
+  const tagged = (id: string, tags: string[]): Snapshot => ({ ...snap(id, 1000), tags });
+  it('groups berth snapshots per project and source, safety snapshots apart, and leaves others alone', () => {
+    const groups = retentionGroups([
+      tagged('a', ['berth', 'project=shop', 'source=db', 'berth-version=0.1.0']),
+      tagged('b', ['berth', 'project=shop', 'source=db', 'berth-version=0.2.0']),
+      tagged('c', ['berth', 'project=shop', 'safety-of=db', 'kind=safety']),
+      tagged('d', ['berth', 'project=blog', 'source=files']),
+      tagged('e', ['project=shop', 'source=db']),
+      tagged('f', ['berth', 'source=db']),
+      tagged('g', []),
+    ]);
+    assert.deepEqual(
+      groups.map((g) => [g.project, g.source, g.kind, g.tags.join(',')]),
+      [
+        ['blog', 'files', 'backup', 'berth,project=blog,source=files'],
+        ['shop', 'db', 'safety', 'berth,project=shop,safety-of=db'],
+        ['shop', 'db', 'backup', 'berth,project=shop,source=db'],
+      ],
+    );
+  });
+  it('forgets one group per call, selected by all its tags', () => {
+    assert.deepEqual(forgetArgs({ url: '/r', password: { file: '/p' } }, { daily: 30, weekly: 0, monthly: 24 }, ['berth', 'project=shop', 'source=db']), [
+      '-r', '/r', 'forget', '--json', '--group-by', '', '--keep-daily', '30', '--keep-weekly', '0', '--keep-monthly', '24', '--tag', 'berth,project=shop,source=db',
+    ]);
+  });
 });
 
 describe('evaluateReplication', () => {
@@ -120,6 +154,12 @@ describe('backup.replicate in berth.yaml', () => {
         retryDelayMs: 10_000,
         bandwidthLimit: 20 * 1024 * 1024,
       });
+      writeFileSync(join(dir, 'berth.yaml'), 'backup:\n  repository: repo\n  password_env: LOCAL_PW\n  replicate:\n    from: sftp:h:/r\n    from_password_env: P\n    retention: { daily: 30, monthly: 24 }\n');
+      assert.deepEqual((await loadProject(dir, { env: {} })).replicate?.retention, { daily: 30, weekly: 4, monthly: 24 });
+      writeFileSync(join(dir, 'berth.yaml'), 'backup:\n  repository: repo\n  password_env: LOCAL_PW\n  replicate:\n    from: sftp:h:/r\n    from_password_env: P\n    retention:\n      daily: 0\n      weekly: 0\n      monthly: 0\n');
+      await assert.rejects(loadProject(dir, { env: {} }), /berth\.yaml:8:7 backup\.replicate\.retention: keeps no snapshot at all/);
+      writeFileSync(join(dir, 'berth.yaml'), 'backup:\n  repository: repo\n  password_env: LOCAL_PW\n  replicate:\n    from: sftp:h:/r\n    from_password_env: P\n    retention: { daily: lots }\n');
+      await assert.rejects(loadProject(dir, { env: {} }), /berth\.yaml:7:\d+ backup\.replicate\.retention\.daily: should be a whole number \(0 or more\)/);
       writeFileSync(join(dir, 'berth.yaml'), 'backup:\n  repository: repo\n  replicate:\n    from: sftp:h:/r\n    from_password_file: a\n    from_password_env: B\n    schedule: "daily"\n    bogus: 1\n');
       await assert.rejects(loadProject(dir, { env: {} }), (err: Error) => {
         assert.match(err.message, /berth\.yaml:\d+:\d+ backup\.replicate\.bogus/);
@@ -156,6 +196,15 @@ describe('replication store', () => {
       assert.deepEqual(runs.recordMappings('p', 'c', [{ originalId: 'o1', copyId: 'c1', timeMs: 1, tags: ['x'] }]), ['o1']);
       assert.deepEqual(runs.recordMappings('p', 'd', [{ originalId: 'o1', copyId: 'c1', timeMs: 1, tags: ['x'] }]), []);
       assert.deepEqual(runs.mappings('p'), [{ originalId: 'o1', copyId: 'c1', timeMs: 1, tags: ['x'], runId: 'c' }]);
+      // Copies removed by this host's retention: marked (recorded when unknown), not copied again until a new repository.
+      runs.markForgotten('p', [{ originalId: 'o1', copyId: 'c1', timeMs: 1, tags: ['x'] }, { originalId: 'o2', copyId: 'c2', timeMs: 2, tags: [] }]);
+      assert.deepEqual([...runs.forgottenOriginals('p')].sort(), ['o1', 'o2']);
+      assert.deepEqual(runs.mappings('p').map((m) => [m.originalId, m.runId]), [['o1', 'c'], ['o2', undefined]]);
+      assert.deepEqual([...runs.forgottenOriginals('other')], []);
+      runs.recordMappings('p', 'e', [{ originalId: 'o2', copyId: 'c2b', timeMs: 2, tags: [] }]);
+      assert.deepEqual([...runs.forgottenOriginals('p')], ['o1'], 'a copy present again is not forgotten');
+      runs.clearForgotten('p');
+      assert.deepEqual([...runs.forgottenOriginals('p')], []);
     } finally {
       store.close();
       rmSync(dir, { recursive: true, force: true });
