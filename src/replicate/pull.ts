@@ -290,6 +290,7 @@ function finishOk(deps: PullDeps, project: Project, cfg: ReplicateConfig, f: Fin
     copied: copied.length,
     primaryCount: primary.length,
     replicaCount: mappings.length,
+    leftOut: f.result.leftOut,
     ...(primaryNewest === undefined ? {} : { primaryNewestAt: primaryNewest }),
     ...(replicaNewest === undefined ? {} : { replicaNewestAt: replicaNewest }),
     ...(f.checked ? { checkOk: f.checked.ok } : {}),

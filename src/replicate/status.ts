@@ -29,6 +29,8 @@ export interface ReplicationStatus {
   readonly ageMs?: number;
   readonly primarySnapshots?: number;
   readonly replicaSnapshots?: number;
+  /** Primary snapshots not here because this host's retention removed their copies. */
+  readonly leftOut?: number;
 }
 
 export const defaultMaxLagMs = 26 * 3_600_000;
@@ -56,6 +58,7 @@ export function evaluateReplication(project: string, runs: readonly ReplicationR
     ...(lastOk?.primaryNewestAt !== undefined && lastOk.replicaNewestAt !== undefined ? { lagMs: lastOk.primaryNewestAt - lastOk.replicaNewestAt } : {}),
     ...(lastOk?.primaryCount !== undefined ? { primarySnapshots: lastOk.primaryCount } : {}),
     ...(lastOk?.replicaCount !== undefined ? { replicaSnapshots: lastOk.replicaCount } : {}),
+    ...(lastOk?.leftOut ? { leftOut: lastOk.leftOut } : {}),
   };
   if (latest && latest.status !== 'succeeded') {
     const error = latest.error ?? latest.status;

@@ -38,4 +38,5 @@ export const replicateMigration = `
 /** v8: a copy this host's own retention removed is marked, so later pulls do not copy it again. */
 export const replicaRetentionMigration = `
   ALTER TABLE replicated_snapshots ADD COLUMN forgotten_at INTEGER; -- ms; removed here by backup.replicate.retention
+  ALTER TABLE replication_runs ADD COLUMN left_out INTEGER;         -- primary snapshots not copied: removed here before
 `;

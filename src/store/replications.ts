@@ -14,6 +14,8 @@ export interface ReplicationRun {
   readonly copied: number;
   readonly primaryCount?: number;
   readonly replicaCount?: number;
+  /** Primary snapshots not copied because this host's retention removed their copies before. */
+  readonly leftOut?: number;
   readonly primaryNewestAt?: number;
   readonly replicaNewestAt?: number;
   readonly checkOk?: boolean;
@@ -28,7 +30,7 @@ export interface ReplicationRun {
 
 export type RunStart = Pick<ReplicationRun, 'id' | 'project' | 'source' | 'target' | 'pid' | 'host' | 'user'>;
 
-export type RunFinish = Pick<ReplicationRun, 'attempts' | 'copied' | 'primaryCount' | 'replicaCount' | 'primaryNewestAt' | 'replicaNewestAt' | 'checkOk' | 'errorKind' | 'error'> & {
+export type RunFinish = Pick<ReplicationRun, 'attempts' | 'copied' | 'primaryCount' | 'replicaCount' | 'leftOut' | 'primaryNewestAt' | 'replicaNewestAt' | 'checkOk' | 'errorKind' | 'error'> & {
   readonly status: 'succeeded' | 'failed';
 };
 
@@ -75,6 +77,7 @@ interface RunRow {
   copied: number;
   primary_count: number | null;
   replica_count: number | null;
+  left_out: number | null;
   primary_newest_at: number | null;
   replica_newest_at: number | null;
   check_ok: number | null;
@@ -95,7 +98,7 @@ export function createReplicationStore(db: Db, clock: Clock): ReplicationStore {
     ),
     finish: db.prepare(
       `UPDATE replication_runs SET status = @status, attempts = @attempts, copied = @copied, primary_count = @primary_count,
-         replica_count = @replica_count, primary_newest_at = @primary_newest_at, replica_newest_at = @replica_newest_at,
+         replica_count = @replica_count, left_out = @left_out, primary_newest_at = @primary_newest_at, replica_newest_at = @replica_newest_at,
          check_ok = @check_ok, error_kind = @error_kind, error = @error, finished_at = @finished_at
        WHERE id = @id`,
     ),
@@ -171,6 +174,7 @@ export function createReplicationStore(db: Db, clock: Clock): ReplicationStore {
         copied: r.copied,
         primary_count: r.primaryCount ?? null,
         replica_count: r.replicaCount ?? null,
+        left_out: r.leftOut ?? null,
         primary_newest_at: r.primaryNewestAt ?? null,
         replica_newest_at: r.replicaNewestAt ?? null,
         check_ok: r.checkOk === undefined ? null : r.checkOk ? 1 : 0,
@@ -212,6 +216,7 @@ function toRun(r: RunRow): ReplicationRun {
     copied: r.copied,
     ...opt('primaryCount', r.primary_count),
     ...opt('replicaCount', r.replica_count),
+    ...opt('leftOut', r.left_out),
     ...opt('primaryNewestAt', r.primary_newest_at),
     ...opt('replicaNewestAt', r.replica_newest_at),
     ...opt('checkOk', r.check_ok === null ? null : r.check_ok === 1),

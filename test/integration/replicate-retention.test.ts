@@ -99,6 +99,9 @@ describe('berth replicate: this host’s retention', { skip }, () => {
     assert.equal(out.leftOut, 5, 'db@4 was copied before and is present on the primary, but not counted until the next pull');
     const status = await w.berth(['replicate', 'status']);
     assert.match(status.stdout, /retention here\s+keep-daily 2, weekly 0, monthly 0/);
+    assert.match(status.stdout, /snapshots\s+8\/14 of the primary's \(5 removed here by this host's retention\)/);
+    const json = JSON.parse((await w.berth(['--json', 'replicate', 'status'])).stdout) as { state: string; replicaSnapshots: number; primarySnapshots: number; leftOut: number };
+    assert.deepEqual([json.state, json.replicaSnapshots, json.primarySnapshots, json.leftOut], ['behind', 8, 14, 5]);
   });
 
   it('a new, empty repository (--init) gets every snapshot again, then the same retention', async () => {

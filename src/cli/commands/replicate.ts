@@ -93,7 +93,7 @@ function describeStatus(s: ReplicationStatus, retention: Retention | undefined):
     ['newest replicated', at(s.replicaNewestAt)],
     ['lag', s.lagMs === undefined ? '-' : ago(Math.round(s.lagMs / 1000))],
     ['max_lag', ago(Math.round(s.maxLagMs / 1000))],
-    ['snapshots', s.replicaSnapshots === undefined ? '-' : `${s.replicaSnapshots}/${s.primarySnapshots ?? '?'}`],
+    ['snapshots', s.replicaSnapshots === undefined ? '-' : `${s.replicaSnapshots}/${s.primarySnapshots ?? '?'} of the primary's${s.leftOut ? ` (${s.leftOut} removed here by this host's retention)` : ''}`],
     ['retention here', retention ? describeRetention(retention) : 'none: every snapshot pulled is kept'],
   ];
   if (s.lastError) rows.push(['last error', s.lastError]);
