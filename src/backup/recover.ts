@@ -10,6 +10,7 @@ import { volumeSpec } from '../engine/specs/volume.js';
 import { BerthError } from '../lib/errors.js';
 import { makeDirs } from '../lib/files.js';
 import { formatMs } from '../lib/time.js';
+import { missingProjectFiles } from './sources/config.js';
 import { pipeInto } from './sources/io.js';
 import type { ReplicateSsh } from '../project/replicate-schema.js';
 import { configSourceName } from '../project/backup-schema.js';
@@ -55,14 +56,18 @@ const notReady = /connect|socket|starting|not running|no running container|shutd
 export async function recoverAll(open: () => Promise<Opened>, dir: string, opts: RecoverOptions): Promise<RecoverOutcome> {
   const t0 = Date.now();
   const sources: RestoredSource[] = [];
-  const bootstrapBytes = await bootstrapConfig(open, dir, opts);
-  let opened = await open();
+  const bootstrap = await bootstrapConfig(open, dir, opts);
+  const bootstrapBytes = bootstrap?.bytes;
+  let opened = await openRestored(open);
   try {
     const { ctx } = opened;
-    if (bootstrapBytes === undefined) {
-      sources.push(...(await restorePlanned(ctx, await planRestore(ctx, { snapshot: opts.snapshot, sources: [configSourceName] }), { snapshot: opts.snapshot, noSafety: true })));
+    if (bootstrap) {
+      sameProject(ctx.project.name, bootstrap.project, dir);
+    } else {
+      const plan = await planRestore(ctx, { snapshot: opts.snapshot, sources: [configSourceName] }).catch((err: unknown) => otherProjects(ctx, dir, err));
+      sources.push(...(await restorePlanned(ctx, plan, { snapshot: opts.snapshot, noSafety: true })));
       opened.close();
-      opened = await open(); // the restored config may differ from what was loaded
+      opened = await openRestored(open); // the restored config may differ from what was loaded
     }
   } catch (err) {
     opened.close();
@@ -70,6 +75,14 @@ export async function recoverAll(open: () => Promise<Opened>, dir: string, opts:
   }
   try {
     const { ctx } = opened;
+    const missing = missingProjectFiles(ctx.project);
+    if (missing.length > 0) {
+      throw new BerthError(
+        'CONFIG',
+        `the project mounts ${missing.length} file(s) or folder(s) from its folder that the config snapshot does not hold: ${missing.join(', ')}`,
+        `put them back in ${ctx.project.dir} (files holding secrets are in the snapshot only if the config source had \`include_env: true\`), then run \`berth restore --all\` again; the config restored so far stays`,
+      );
+    }
     for (const v of Object.values(ctx.project.volumes)) {
       if (!v.external) await ctx.engine.ensureVolume(volumeSpec(ctx.project.name, v));
     }
@@ -98,6 +111,43 @@ export async function recoverAll(open: () => Promise<Opened>, dir: string, opts:
   }
 }
 
+/**
+ * Opens the restored project. An `env_file` the config snapshot does not hold makes the loader
+ * fail: say why it is missing and what to do.
+ */
+async function openRestored(open: () => Promise<Opened>): Promise<Opened> {
+  try {
+    return await open();
+  } catch (err) {
+    if (err instanceof BerthError && err.code === 'CONFIG' && /env file .* not found/.test(err.message)) {
+      throw new BerthError('CONFIG', err.message, 'env files are in the config snapshot only if the config source had `include_env: true`: put it back in the project folder, then run `berth restore --all` again; the config restored so far stays', { cause: err });
+    }
+    throw err;
+  }
+}
+
+/**
+ * A compose file without `name:` names the project after its folder: restored into a folder of
+ * another name, it would be another project, whose backups the repository does not hold.
+ */
+function sameProject(loaded: string, backedUp: string, dir: string): void {
+  if (loaded === backedUp) return;
+  throw new BerthError(
+    'CONFIG',
+    `the config was restored into ${dir}, but there the project is named "${loaded}", while its backups are of "${backedUp}" (a compose file without \`name:\` is named after its folder)`,
+    `rename the folder to ${backedUp} (or add \`name: ${backedUp}\` to compose.yaml), then run \`berth restore --all\` in it again`,
+  );
+}
+
+/** When this project has no config snapshot: is that because the repository holds another project's? */
+async function otherProjects(ctx: BackupContext, dir: string, err: unknown): Promise<never> {
+  if (!(err instanceof BerthError) || err.code !== 'NOT_FOUND') throw err;
+  const names = [...new Set((await ctx.restic().snapshots(['berth', `source=${configSourceName}`])).map((s) => tagValue(s, 'project')).filter((n): n is string => !!n))];
+  if (names.length === 0 || names.includes(ctx.project.name)) throw err;
+  if (names.length === 1) sameProject(ctx.project.name, names[0]!, dir);
+  throw new BerthError('NOT_FOUND', `the repository holds no backup of project "${ctx.project.name}" (named after ${dir}); it holds ${names.join(', ')}`, 'run `berth restore --all` in a folder named after the project to restore (or add its `name:` to compose.yaml)', { cause: err });
+}
+
 /** A database service just started by `up` may need a while before it accepts connections. */
 async function untilReady<T>(ctx: BackupContext, fn: () => Promise<T>): Promise<T> {
   const deadline = Date.now() + 120_000;
@@ -112,8 +162,8 @@ async function untilReady<T>(ctx: BackupContext, fn: () => Promise<T>): Promise<
   }
 }
 
-/** When the folder holds no project yet: the newest config snapshot, from --repository. Returns its size, or undefined if not needed. */
-async function bootstrapConfig(open: () => Promise<Opened>, dir: string, opts: RecoverOptions): Promise<number | undefined> {
+/** When the folder holds no project yet: the newest config snapshot, from --repository. Returns its size and project, or undefined if not needed. */
+async function bootstrapConfig(open: () => Promise<Opened>, dir: string, opts: RecoverOptions): Promise<{ bytes: number; project: string } | undefined> {
   try {
     (await open()).close();
     return undefined;
@@ -137,5 +187,5 @@ async function bootstrapConfig(open: () => Promise<Opened>, dir: string, opts: R
   // A 'data' listener alone starts the flow: paused, nothing is lost before the consumer pipes it (pipe resumes).
   dump.stdout.pause();
   await consumeDump(dump, (input) => pipeInto({ file: 'tar', args: ['-x', '-C', dir] }, input, `config: extract into ${dir}`));
-  return bytes;
+  return { bytes, project: projects[0]! };
 }

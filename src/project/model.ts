@@ -103,6 +103,8 @@ export interface Service {
   readonly entrypoint?: readonly string[];
   /** env_file then environment, interpolated; values are strings. */
   readonly environment: Readonly<Record<string, string>>;
+  /** Absolute paths of the service's `env_file` entries that exist (the config backup keeps them with include_env). */
+  readonly envFiles?: readonly string[];
   readonly ports: readonly PortMapping[];
   readonly expose: readonly number[];
   readonly mounts: readonly Mount[];

@@ -96,12 +96,14 @@ export function normalizeService(
     ? []
     : (raw.ports ?? []).flatMap((list, i) => list.map((port) => ({ port, path: [...report.at, 'ports', i] })));
   const mountList = mounts(raw, refs, report);
+  const envFiles: string[] = [];
   const service: ServiceBase = {
     name,
     image: raw.image ?? '',
     command: raw.command,
     entrypoint: raw.entrypoint,
-    environment: environment(raw, refs, report),
+    environment: environment(raw, refs, report, envFiles),
+    envFiles: envFiles.length ? envFiles : undefined,
     ports: portPaths.map((p) => p.port),
     expose: (raw.expose ?? []).flat(),
     mounts: mountList.mounts,
@@ -131,7 +133,7 @@ export function normalizeService(
 }
 
 /** `env_file` entries in order, then `environment`; a bare `KEY` takes its value from the environment. */
-function environment(raw: RawService, refs: ProjectRefs, report: ServiceReport): Record<string, string> {
+function environment(raw: RawService, refs: ProjectRefs, report: ServiceReport, envFiles: string[]): Record<string, string> {
   const out: Record<string, string> = {};
   const put = (values: Record<string, string | null>): void => {
     for (const [key, value] of Object.entries(values)) {
@@ -147,6 +149,7 @@ function environment(raw: RawService, refs: ProjectRefs, report: ServiceReport):
       if (entry.required) report.fail(sub, `env file ${entry.path} not found (set \`required: false\` if it is optional)`);
       return;
     }
+    envFiles.push(file);
     const parsed = parseDotenv(text, refs.env);
     for (const issue of parsed.issues) {
       const pos = { file: refs.displayName(file), line: issue.line, col: 1 };

@@ -1,52 +1,153 @@
 /**
- * The project's own configuration: compose files and berth.yaml. Env files only with
- * `include_env: true`: they usually hold secrets, and the repository is encrypted but readable by
- * everyone with its password.
+ * The project's own configuration, so that `restore --all` on a new host can bring it up again:
+ * compose files and berth.yaml, and the files inside the project folder its services mount from
+ * it (a bind-mounted file such as ./proxy/nginx.conf, a read-only bind-mounted folder, compose
+ * `configs:`). Files that hold secrets (`.env`, `*.env`, `env_file:` entries, compose `secrets:`)
+ * only with `include_env: true`: the repository is encrypted but readable by everyone with its
+ * password. A folder a service writes to is data, not configuration (a volume source with `path:`
+ * keeps it). What is left out is named on every run.
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { once } from 'node:events';
 import { PassThrough, type Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { pack } from 'tar-stream';
+import type { Project } from '../../project/model.js';
 import { compareManifests, digestTar, type Manifest } from '../tar-digest.js';
 import { extractTar } from './io.js';
 import type { DrillOutcome, SourceContext, SourceDriver } from './types.js';
 import { relativeTo } from './where.js';
 
-/** Project files to keep, relative to the project folder. Env files (`.env`, `*.env`) only with `include_env`. */
-export function configFiles(ctx: SourceContext): string[] {
-  const { project, source } = ctx;
-  const files = new Set<string>([...project.composeFiles, ...(project.berthFile ? [project.berthFile] : [])]);
-  for (const f of fs.readdirSync(project.dir)) {
-    if (f === '.env.example' || (source.includeEnv && (f === '.env' || f.endsWith('.env')))) files.add(path.join(project.dir, f));
+export interface LeftOutFile {
+  /** Relative to the project folder. */
+  readonly path: string;
+  readonly why: 'secret' | 'data';
+}
+
+export interface ConfigPlan {
+  /** Relative to the project folder, sorted. */
+  readonly files: readonly string[];
+  readonly leftOut: readonly LeftOutFile[];
+}
+
+/** Which project files the config source keeps, and which referenced ones it leaves out. */
+export function configPlan(project: Project, includeEnv: boolean): ConfigPlan {
+  const inside = (p: string): boolean => {
+    const rel = relativeTo(project.dir, p);
+    return rel !== '' && !rel.startsWith('../') && rel !== '..' && !path.isAbsolute(rel) && !isWithin(project.stateDir, p);
+  };
+  const files = new Set<string>();
+  const leftOut = new Map<string, LeftOutFile['why']>();
+  const keep = (p: string): void => void (inside(p) && isFile(p) && files.add(p));
+  for (const f of [...project.composeFiles, ...(project.berthFile ? [project.berthFile] : []), path.join(project.dir, '.env.example')]) keep(f);
+
+  const secrets: string[] = Object.values(project.secrets).map((s) => s.file);
+  for (const f of fs.readdirSync(project.dir)) if (f === '.env' || f.endsWith('.env')) secrets.push(path.join(project.dir, f));
+  for (const s of Object.values(project.services)) secrets.push(...(s.envFiles ?? []));
+  for (const f of secrets) {
+    if (!inside(f) || !isFile(f)) continue;
+    if (includeEnv) files.add(f);
+    else leftOut.set(f, 'secret');
   }
-  return [...files]
-    .filter((f) => fs.existsSync(f) && fs.statSync(f).isFile())
-    .map((f) => relativeTo(project.dir, f))
-    .filter((f) => !f.startsWith('..'))
+
+  for (const s of Object.values(project.services)) {
+    for (const m of s.mounts) {
+      if (m.type !== 'bind' || !m.source || !inside(m.source) || !fs.existsSync(m.source)) continue;
+      if (isFile(m.source)) keep(m.source);
+      else if (m.readOnly) for (const f of filesUnder(m.source, project.stateDir)) keep(f);
+      else leftOut.set(m.source, 'data');
+    }
+  }
+  for (const f of files) leftOut.delete(f);
+  const rel = (p: string): string => relativeTo(project.dir, p);
+  return {
+    files: [...files].map(rel).sort(),
+    leftOut: [...leftOut.entries()].map(([p, why]) => ({ path: rel(p), why })).sort((a, b) => a.path.localeCompare(b.path)),
+  };
+}
+
+/**
+ * Configuration inside the project folder that its services mount (secrets, read-only bind
+ * mounts) but that is not there: after a config restore, what a snapshot taken without
+ * `include_env` left out. A folder a service writes to is data: a volume source restores it, or
+ * nothing does. Relative to the project folder.
+ */
+export function missingProjectFiles(project: Project): string[] {
+  const wanted = new Set<string>(Object.values(project.secrets).map((s) => s.file));
+  for (const s of Object.values(project.services)) for (const m of s.mounts) if (m.type === 'bind' && m.readOnly && m.source) wanted.add(m.source);
+  return [...wanted]
+    .filter((p) => isWithin(project.dir, p) && p !== project.dir && !isWithin(project.stateDir, p) && !fs.existsSync(p))
+    .map((p) => relativeTo(project.dir, p))
     .sort();
+}
+
+/** The files `configPlan` keeps (relative to the project folder). */
+export function configFiles(ctx: SourceContext): string[] {
+  return [...configPlan(ctx.project, ctx.source.includeEnv).files];
+}
+
+function isFile(p: string): boolean {
+  try {
+    return fs.statSync(p).isFile();
+  } catch {
+    return false;
+  }
+}
+
+function isWithin(dir: string, p: string): boolean {
+  const rel = path.relative(dir, p);
+  return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
+}
+
+/** Regular files below `dir`, symbolic links not followed, `skip` (the state folder) left out. */
+function filesUnder(dir: string, skip: string): string[] {
+  const out: string[] = [];
+  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name);
+    if (isWithin(skip, p)) continue;
+    if (e.isDirectory()) out.push(...filesUnder(p, skip));
+    else if (e.isFile()) out.push(p);
+  }
+  return out;
+}
+
+export function describeLeftOut(leftOut: readonly LeftOutFile[]): string[] {
+  const secret = leftOut.filter((l) => l.why === 'secret').map((l) => l.path);
+  const data = leftOut.filter((l) => l.why === 'data').map((l) => l.path);
+  return [
+    ...(secret.length ? [`left out ${secret.length} file(s) holding secrets (${secret.join(', ')}): \`include_env: true\` on the config source keeps them in the encrypted repository; without them \`restore --all\` cannot start the services that need them`] : []),
+    ...(data.length ? [`left out ${data.length} folder(s) services write to (${data.join(', ')}): data, not configuration; a volume source with \`path:\` backs one up`] : []),
+  ];
 }
 
 export const configSource: SourceDriver = {
   filename: () => 'config/project.tar',
 
   async dump(ctx, out: Writable) {
-    const files = configFiles(ctx);
+    const plan = configPlan(ctx.project, ctx.source.includeEnv);
+    for (const line of describeLeftOut(plan.leftOut)) ctx.report.warn(`${ctx.source.name}: ${line}`);
     const tarball = pack();
     const tap = new PassThrough();
     const manifest = digestTar(tap);
     tarball.pipe(tap);
-    tarball.on('data', (d: unknown) => out.write(d as Buffer));
-    const ended = new Promise<void>((resolve, reject) => {
-      tarball.on('end', resolve);
-      tarball.on('error', reject);
+    tarball.on('data', (d: unknown) => {
+      if (!out.write(d as Buffer)) {
+        tarball.pause();
+        out.once('drain', () => tarball.resume());
+      }
     });
-    for (const f of files) {
+    const ended = once(tarball, 'end');
+    for (const f of plan.files) {
       const full = path.join(ctx.project.dir, f);
-      tarball.entry({ name: f, mode: fs.statSync(full).mode & 0o777, mtime: fs.statSync(full).mtime }, fs.readFileSync(full));
+      const st = fs.statSync(full);
+      // Streamed, not read whole: a read-only bind-mounted folder may hold large files.
+      const entry = tarball.entry({ name: f, size: st.size, mode: st.mode & 0o777, mtime: st.mtime });
+      await pipeline(fs.createReadStream(full), entry);
     }
     tarball.finalize();
     await ended;
-    return { manifest: await manifest, files };
+    return { manifest: await manifest, files: plan.files, ...(plan.leftOut.length ? { leftOut: plan.leftOut } : {}) };
   },
 
   async drill(_ctx, input, facts): Promise<DrillOutcome> {

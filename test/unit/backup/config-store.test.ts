@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { backupJobs, nextRuns } from '../../../src/backup/schedule.js';
-import { configFiles } from '../../../src/backup/sources/config.js';
+import { configFiles, configPlan, describeLeftOut, missingProjectFiles } from '../../../src/backup/sources/config.js';
 import type { SourceContext } from '../../../src/backup/sources/types.js';
 import { openStore } from '../../../src/store/db.js';
 import { createBackupStore, lastGoodBackupAt } from '../../../src/store/backups.js';
@@ -83,6 +83,64 @@ describe('backup config', () => {
     const ctx = (includeEnv: boolean) => ({ project: p, source: { name: 'config', type: 'config', host: '', includeEnv } }) as unknown as SourceContext;
     assert.deepEqual(configFiles(ctx(false)), ['berth.yaml', 'compose.yaml']);
     assert.deepEqual(configFiles(ctx(true)), ['.env', 'app.env', 'berth.yaml', 'compose.yaml']);
+  });
+
+  it('the config source keeps the files the services mount from the project folder; secrets only with include_env; written folders are data', async () => {
+    const p = await load({
+      'compose.yaml': yaml(
+        'services:',
+        '  app:',
+        '    image: busybox',
+        '    env_file: ./conf/app.env',
+        '    secrets: [pw]',
+        '    configs: [site_conf]',
+        '    volumes:',
+        '      - ./proxy/nginx.conf:/etc/nginx/nginx.conf:ro',
+        '      - ./site:/usr/share/site:ro',
+        '      - ./data:/data',
+        '      - .:/workspace:ro',
+        '      - /etc/hostname:/etc/host-name:ro',
+        '      - ./.berth:/state:ro',
+        'secrets:',
+        '  pw:',
+        '    file: ./db/password.txt',
+        'configs:',
+        '  site_conf:',
+        '    file: ./conf/site.toml',
+      ),
+      'berth.yaml': yaml('backup:', '  repository: r'),
+      'conf/app.env': 'A=1\n',
+      'conf/site.toml': 'x = 1\n',
+      'db/password.txt': 'secret\n',
+      'proxy/nginx.conf': 'events {}\n',
+      'site/index.html': '<p>hi</p>\n',
+      'site/img/logo.svg': '<svg/>\n',
+      'data/db.sqlite': 'rows',
+      '.env': 'B=2\n',
+      '.berth/berth.db': 'state',
+      'notes.txt': 'not referenced',
+    });
+    const without = configPlan(p, false);
+    assert.deepEqual(without.files, ['berth.yaml', 'compose.yaml', 'conf/site.toml', 'proxy/nginx.conf', 'site/img/logo.svg', 'site/index.html']);
+    assert.deepEqual(without.leftOut, [
+      { path: '.env', why: 'secret' },
+      { path: 'conf/app.env', why: 'secret' },
+      { path: 'data', why: 'data' },
+      { path: 'db/password.txt', why: 'secret' },
+    ]);
+    const lines = describeLeftOut(without.leftOut);
+    assert.match(lines[0]!, /^left out 3 file\(s\) holding secrets \(\.env, conf\/app\.env, db\/password\.txt\): `include_env: true` on the config source keeps them/);
+    assert.match(lines[1]!, /^left out 1 folder\(s\) services write to \(data\): data, not configuration; a volume source with `path:` backs one up/);
+    const withEnv = configPlan(p, true);
+    assert.deepEqual(withEnv.files, ['.env', 'berth.yaml', 'compose.yaml', 'conf/app.env', 'conf/site.toml', 'db/password.txt', 'proxy/nginx.conf', 'site/img/logo.svg', 'site/index.html']);
+    assert.deepEqual(withEnv.leftOut, [{ path: 'data', why: 'data' }]);
+
+    // After a config restore without the secrets: what the project mounts but does not find.
+    assert.deepEqual(missingProjectFiles(p), []);
+    fs.rmSync(path.join(p.dir, 'db/password.txt'));
+    fs.rmSync(path.join(p.dir, 'site'), { recursive: true });
+    fs.rmSync(path.join(p.dir, 'data'), { recursive: true });
+    assert.deepEqual(missingProjectFiles(p), ['db/password.txt', 'site'], 'a written folder is data, not missing configuration');
   });
 
   const bad: Array<[string, string[], RegExp]> = [

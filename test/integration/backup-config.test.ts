@@ -1,0 +1,121 @@
+/**
+ * The config source with real restic: the files a project mounts from its folder are kept (a
+ * bind-mounted nginx.conf, a read-only site folder, compose configs), secrets only with
+ * include_env, and `restore --all` on a new host says what the snapshot lacks before it starts
+ * anything.
+ */
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, describe, it } from 'node:test';
+import { runBerth } from './harness.js';
+
+const files: Record<string, string> = {
+  'compose.yaml': [
+    'services:',
+    '  app:',
+    '    image: busybox',
+    '    env_file: ./conf/app.env',
+    '    secrets: [pw]',
+    '    configs: [site_conf]',
+    '    volumes:',
+    '      - ./proxy/nginx.conf:/etc/nginx/nginx.conf:ro',
+    '      - ./site:/usr/share/site:ro',
+    '      - ./data:/data',
+    'secrets:',
+    '  pw:',
+    '    file: ./db/password.txt',
+    'configs:',
+    '  site_conf:',
+    '    file: ./conf/site.toml',
+    '',
+  ].join('\n'),
+  'conf/app.env': 'GREETING=hello\n',
+  'conf/site.toml': 'title = "shop"\n',
+  'db/password.txt': 's3cret\n',
+  'proxy/nginx.conf': 'events {}\n',
+  'site/index.html': '<p>hi</p>\n',
+  'site/img/logo.svg': '<svg/>\n',
+  'data/rows.db': 'not configuration',
+};
+
+describe('the config source', () => {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'bt-config-'));
+  const dir = path.join(root, 'shop');
+  const repo = path.join(root, 'repo');
+  const pass = path.join(root, 'repo.pass');
+  const berthYaml = (includeEnv: boolean) =>
+    ['backup:', `  repository: ${repo}`, `  password_file: ${pass}`, '  sources:', `    config: { type: config, include_env: ${includeEnv} }`, ''].join('\n');
+  const berth = (cwd: string, args: string[]) => runBerth(cwd, ['-C', cwd, ...args]);
+  fs.writeFileSync(pass, 'config-test-password\n');
+  for (const [f, text] of Object.entries(files)) {
+    fs.mkdirSync(path.dirname(path.join(dir, f)), { recursive: true });
+    fs.writeFileSync(path.join(dir, f), text);
+  }
+  after(() => fs.rmSync(root, { recursive: true, force: true }));
+
+  it('keeps what the services mount from the project folder, names what it leaves out, and restores it', async () => {
+    fs.writeFileSync(path.join(dir, 'berth.yaml'), berthYaml(false));
+    const run = await berth(dir, ['--json', 'backup', 'run']);
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stderr, /config: left out 3 file\(s\) holding secrets \(\.env, conf\/app\.env, db\/password\.txt\)|config: left out 2 file\(s\) holding secrets \(conf\/app\.env, db\/password\.txt\)/);
+    assert.match(run.stderr, /config: left out 1 folder\(s\) services write to \(data\)/);
+
+    const to = path.join(root, 'restored');
+    const r = await berth(dir, ['restore', 'latest', '--source', 'config', '--to', to, '--yes']);
+    assert.equal(r.code, 0, r.stderr);
+    for (const f of ['compose.yaml', 'berth.yaml', 'proxy/nginx.conf', 'site/index.html', 'site/img/logo.svg', 'conf/site.toml']) {
+      assert.equal(fs.readFileSync(path.join(to, f), 'utf8'), fs.readFileSync(path.join(dir, f), 'utf8'), f);
+    }
+    for (const f of ['conf/app.env', 'db/password.txt', 'data']) assert.equal(fs.existsSync(path.join(to, f)), false, `${f} is not in the snapshot`);
+
+    const verify = await berth(dir, ['--json', 'backup', 'verify']);
+    assert.equal(verify.code, 0, verify.stderr);
+  });
+
+  it('restore --all on a new host stops before starting anything when the snapshot lacks a file, and says why', async () => {
+    // The compose file has no `name:`: the project is named after its folder, so the new host's folder is "shop" too.
+    const fresh = path.join(fs.mkdtempSync(path.join(root, 'host2-')), 'shop');
+    fs.mkdirSync(fresh);
+    const r = await berth(fresh, ['restore', '--all', '--yes', '--repository', repo, '--password-file', pass]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /compose\.yaml:\d+:\d+ services\.app\.env_file: env file \.\/conf\/app\.env not found/);
+    assert.match(r.stderr, /hint: env files are in the config snapshot only if the config source had `include_env: true`: put it back/);
+
+    // Put the env file back: the next attempt names the secret the snapshot lacks, still before `berth up`.
+    fs.mkdirSync(path.join(fresh, 'conf'), { recursive: true });
+    fs.copyFileSync(path.join(dir, 'conf/app.env'), path.join(fresh, 'conf/app.env'));
+    const again = await berth(fresh, ['restore', '--all', '--yes']);
+    assert.equal(again.code, 2, again.stderr);
+    assert.match(again.stderr, /the project mounts 1 file\(s\) or folder\(s\) from its folder that the config snapshot does not hold: db\/password\.txt/);
+    assert.match(again.stderr, /hint: put them back in .*include_env: true/);
+    assert.equal(fs.readFileSync(path.join(fresh, 'proxy/nginx.conf'), 'utf8'), 'events {}\n', 'the config restored so far stays');
+  });
+
+  it('restore --all into a folder of another name says the project would be another one', async () => {
+    const other = fs.mkdtempSync(path.join(root, 'elsewhere-'));
+    const r = await berth(other, ['restore', '--all', '--yes', '--repository', repo, '--password-file', pass]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /env file/, 'the env file is missing here too, and reported first');
+    fs.mkdirSync(path.join(other, 'conf'), { recursive: true });
+    fs.copyFileSync(path.join(dir, 'conf/app.env'), path.join(other, 'conf/app.env'));
+    const again = await berth(other, ['restore', '--all', '--yes']);
+    assert.equal(again.code, 2, again.stderr);
+    assert.match(again.stderr, /there the project is named "elsewhere-\w+", while its backups are of "shop" \(a compose file without `name:` is named after its folder\)/);
+    assert.match(again.stderr, /hint: rename the folder to shop \(or add `name: shop` to compose\.yaml\)/);
+  });
+
+  it('with include_env, the secrets are in the snapshot and a new host has every file the project mounts', async () => {
+    fs.writeFileSync(path.join(dir, 'berth.yaml'), berthYaml(true));
+    const run = await berth(dir, ['backup', 'run']);
+    assert.equal(run.code, 0, run.stderr);
+    assert.doesNotMatch(run.stderr, /holding secrets/);
+    const to = path.join(root, 'restored-env');
+    const r = await berth(dir, ['restore', 'latest', '--source', 'config', '--to', to, '--yes']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(fs.readFileSync(path.join(to, 'db/password.txt'), 'utf8'), 's3cret\n');
+    assert.equal(fs.readFileSync(path.join(to, 'conf/app.env'), 'utf8'), 'GREETING=hello\n');
+    assert.equal(fs.statSync(path.join(to, 'db/password.txt')).mode & 0o777, fs.statSync(path.join(dir, 'db/password.txt')).mode & 0o777);
+  });
+});
