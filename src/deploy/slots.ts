@@ -1,5 +1,7 @@
 /** Starting and removing one color of a service. */
+import fs from 'node:fs';
 import type { ContainerInfo } from '../engine/engine.js';
+import { makeDirs } from '../lib/files.js';
 import { containerName, type Color } from '../engine/labels.js';
 import { buildContainer } from '../engine/specs/container.js';
 import type { Service } from '../project/model.js';
@@ -12,6 +14,7 @@ export interface StartedSlot {
 
 export async function startSlot(ctx: DeployContext, service: Service, color: Color, imageId: string, deploymentId: string, publishPorts: boolean): Promise<StartedSlot> {
   const built = buildContainer(ctx.project, service, { color, deploymentId, imageId, publishPorts });
+  makeBindSources(service);
   const leftover = await ctx.engine.inspectContainer(containerName(ctx.project.name, service.name, color));
   if (leftover) await ctx.engine.removeContainer(leftover.id);
   const id = await ctx.engine.createContainer(built.spec);
@@ -23,6 +26,15 @@ export async function startSlot(ctx: DeployContext, service: Service, color: Col
     throw err;
   }
   return { containerId: id, configHash: built.configHash };
+}
+
+/**
+ * A bind mount's missing source folder is made where Compose would make it (the short syntax
+ * `./data:/data`, or `bind.create_host_path: true`); Docker's mount API would refuse it instead.
+ * A new checkout, or a project just rebuilt by `restore --all`, has no data folders yet.
+ */
+function makeBindSources(service: Service): void {
+  for (const m of service.mounts) if (m.type === 'bind' && m.createHostPath && m.source && !fs.existsSync(m.source)) makeDirs(m.source);
 }
 
 /** Graceful stop (the service's grace period, default 10 s), then remove. */

@@ -26,6 +26,8 @@ export interface Mount {
   readonly source?: string;
   readonly target: string;
   readonly readOnly: boolean;
+  /** Bind: make the source folder when it is missing (Compose's short syntax, `bind.create_host_path`). */
+  readonly createHostPath?: boolean;
 }
 
 export interface Healthcheck {

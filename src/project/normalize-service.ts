@@ -167,7 +167,7 @@ function mounts(raw: RawService, refs: ProjectRefs, report: ServiceReport) {
   (raw.volumes ?? []).forEach((spec, i) => {
     if (spec.kind === 'tmpfs') tmpfs[spec.target] = spec.options;
     else if (spec.kind === 'bind') {
-      out.push({ type: 'bind', source: hostPath(spec.source, refs), target: spec.target, readOnly: spec.readOnly });
+      out.push({ type: 'bind', source: hostPath(spec.source, refs), target: spec.target, readOnly: spec.readOnly, ...(spec.createHostPath ? { createHostPath: true } : {}) });
     } else {
       if (spec.source !== undefined && !refs.volumes.has(spec.source)) {
         report.fail(['volumes', i], undeclared('volume', spec.source, 'volumes'));

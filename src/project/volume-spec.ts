@@ -9,7 +9,8 @@ import { bool, byKind, bytes, section, SpecError, text } from './schema-kit.js';
 export type VolumeSpec =
   /** `source` undefined: an anonymous volume. */
   | { readonly kind: 'volume'; readonly source?: string; readonly target: string; readonly readOnly: boolean }
-  | { readonly kind: 'bind'; readonly source: string; readonly target: string; readonly readOnly: boolean }
+  /** `createHostPath`: a missing source folder is made, as Compose does for the short syntax (and `bind.create_host_path`). */
+  | { readonly kind: 'bind'; readonly source: string; readonly target: string; readonly readOnly: boolean; readonly createHostPath: boolean }
   | { readonly kind: 'tmpfs'; readonly target: string; readonly options: string };
 
 /** Modes that change nothing on Linux are accepted; others would be silently lost, so they are refused. */
@@ -25,9 +26,9 @@ export function parseVolumeSpec(spec: string): VolumeSpec {
   if (parts.length === 1) return { kind: 'volume', target: absoluteTarget(parts[0] as string, spec), readOnly: false };
   const [source = '', target = '', mode = ''] = parts;
   const readOnly = parseMode(mode, spec);
-  const kind = isPathSource(source) ? 'bind' : 'volume';
-  if (kind === 'volume') checkVolumeName(source, spec);
-  return { kind, source, target: absoluteTarget(target, spec), readOnly };
+  if (isPathSource(source)) return { kind: 'bind', source, target: absoluteTarget(target, spec), readOnly, createHostPath: true };
+  checkVolumeName(source, spec);
+  return { kind: 'volume', source, target: absoluteTarget(target, spec), readOnly };
 }
 
 /** Compose treats a source as a host path when it starts with `.`, `/` or `~`. */
@@ -73,7 +74,7 @@ const longVolume = section({
   }
   if (v.type === 'bind') {
     if (!v.source) return fail('a bind mount needs a source path', 'source');
-    return { kind: 'bind', source: v.source, target: v.target, readOnly: v.read_only ?? false };
+    return { kind: 'bind', source: v.source, target: v.target, readOnly: v.read_only ?? false, createHostPath: v.bind?.create_host_path ?? false };
   }
   return { kind: 'volume', source: v.source || undefined, target: v.target, readOnly: v.read_only ?? false };
 });

@@ -55,7 +55,7 @@ test('full fixture: web service (merge keys, short and long syntax, limits, rout
   ]);
   assert.deepEqual(web.expose, [8081, 8082]);
   assert.deepEqual(web.mounts, [
-    { type: 'bind', source: path.join(full, 'html'), target: '/usr/share/nginx/html', readOnly: true },
+    { type: 'bind', source: path.join(full, 'html'), target: '/usr/share/nginx/html', readOnly: true, createHostPath: true },
     { type: 'bind', source: path.join(full, 'config/site.conf'), target: '/site', readOnly: true },
     { type: 'bind', source: path.join(full, 'config/site.conf'), target: '/etc/nginx/conf.d/default.conf', readOnly: true },
   ]);

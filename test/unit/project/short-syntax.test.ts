@@ -46,12 +46,12 @@ for (const [spec, pattern] of badPorts) {
 const volumes: [string, VolumeSpec][] = [
   ['data:/var/lib/data', { kind: 'volume', source: 'data', target: '/var/lib/data', readOnly: false }],
   ['data:/var/lib/data:ro', { kind: 'volume', source: 'data', target: '/var/lib/data', readOnly: true }],
-  ['./conf:/etc/app:ro', { kind: 'bind', source: './conf', target: '/etc/app', readOnly: true }],
-  ['/abs:/path', { kind: 'bind', source: '/abs', target: '/path', readOnly: false }],
-  ['~/data:/data', { kind: 'bind', source: '~/data', target: '/data', readOnly: false }],
-  ['.:/code:rw', { kind: 'bind', source: '.', target: '/code', readOnly: false }],
+  ['./conf:/etc/app:ro', { kind: 'bind', source: './conf', target: '/etc/app', readOnly: true, createHostPath: true }],
+  ['/abs:/path', { kind: 'bind', source: '/abs', target: '/path', readOnly: false, createHostPath: true }],
+  ['~/data:/data', { kind: 'bind', source: '~/data', target: '/data', readOnly: false, createHostPath: true }],
+  ['.:/code:rw', { kind: 'bind', source: '.', target: '/code', readOnly: false, createHostPath: true }],
   ['/project/node_modules', { kind: 'volume', target: '/project/node_modules', readOnly: false }],
-  ['./src:/src:ro,cached', { kind: 'bind', source: './src', target: '/src', readOnly: true }],
+  ['./src:/src:ro,cached', { kind: 'bind', source: './src', target: '/src', readOnly: true, createHostPath: true }],
 ];
 
 for (const [spec, expected] of volumes) {
