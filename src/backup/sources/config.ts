@@ -51,12 +51,14 @@ export function configPlan(project: Project, includeEnv: boolean): ConfigPlan {
     else leftOut.set(f, 'secret');
   }
 
+  // A written folder that a volume source (`path:`) already backs up is not left out.
+  const backedUpPaths = Object.values(project.backup?.sources ?? {}).flatMap((s) => (s.type === 'volume' && s.path ? [s.path] : []));
   for (const s of Object.values(project.services)) {
     for (const m of s.mounts) {
       if (m.type !== 'bind' || !m.source || !inside(m.source) || !fs.existsSync(m.source)) continue;
       if (isFile(m.source)) keep(m.source);
       else if (m.readOnly) for (const f of filesUnder(m.source, project.stateDir)) keep(f);
-      else leftOut.set(m.source, 'data');
+      else if (!backedUpPaths.some((p) => isWithin(p, m.source!))) leftOut.set(m.source, 'data');
     }
   }
   for (const f of files) leftOut.delete(f);

@@ -134,6 +134,9 @@ describe('backup config', () => {
     const withEnv = configPlan(p, true);
     assert.deepEqual(withEnv.files, ['.env', 'berth.yaml', 'compose.yaml', 'conf/app.env', 'conf/site.toml', 'db/password.txt', 'proxy/nginx.conf', 'site/img/logo.svg', 'site/index.html']);
     assert.deepEqual(withEnv.leftOut, [{ path: 'data', why: 'data' }]);
+    // A volume source that backs the written folder up: nothing is left out then.
+    const covered = { ...p, backup: { ...p.backup!, sources: { ...p.backup!.sources, uploads: { name: 'uploads', type: 'volume' as const, path: path.join(p.dir, 'data'), host: '127.0.0.1', includeEnv: false } } } };
+    assert.deepEqual(configPlan(covered, true).leftOut, []);
 
     // After a config restore without the secrets: what the project mounts but does not find.
     assert.deepEqual(missingProjectFiles(p), []);
