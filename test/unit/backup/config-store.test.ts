@@ -9,6 +9,7 @@ import { configFiles, configPlan, describeLeftOut, missingProjectFiles } from '.
 import type { SourceContext } from '../../../src/backup/sources/types.js';
 import { openStore } from '../../../src/store/db.js';
 import { createBackupStore, lastGoodBackupAt } from '../../../src/store/backups.js';
+import { mountingProjectFiles } from '../../fixtures/mounting-project.js';
 import { load, loadError, yaml } from '../project/helpers.js';
 
 const compose = yaml('services:', '  db:', '    image: mariadb:11', '  web:', '    image: app:1', '    depends_on: [db]');
@@ -86,40 +87,7 @@ describe('backup config', () => {
   });
 
   it('the config source keeps the files the services mount from the project folder; secrets only with include_env; written folders are data', async () => {
-    const p = await load({
-      'compose.yaml': yaml(
-        'services:',
-        '  app:',
-        '    image: busybox',
-        '    env_file: ./conf/app.env',
-        '    secrets: [pw]',
-        '    configs: [site_conf]',
-        '    volumes:',
-        '      - ./proxy/nginx.conf:/etc/nginx/nginx.conf:ro',
-        '      - ./site:/usr/share/site:ro',
-        '      - ./data:/data',
-        '      - .:/workspace:ro',
-        '      - /etc/hostname:/etc/host-name:ro',
-        '      - ./.berth:/state:ro',
-        'secrets:',
-        '  pw:',
-        '    file: ./db/password.txt',
-        'configs:',
-        '  site_conf:',
-        '    file: ./conf/site.toml',
-      ),
-      'berth.yaml': yaml('backup:', '  repository: r'),
-      'conf/app.env': 'A=1\n',
-      'conf/site.toml': 'x = 1\n',
-      'db/password.txt': 'secret\n',
-      'proxy/nginx.conf': 'events {}\n',
-      'site/index.html': '<p>hi</p>\n',
-      'site/img/logo.svg': '<svg/>\n',
-      'data/db.sqlite': 'rows',
-      '.env': 'B=2\n',
-      '.berth/berth.db': 'state',
-      'notes.txt': 'not referenced',
-    });
+    const p = await load({ ...mountingProjectFiles, '.berth/marker': 'state', 'berth.yaml': yaml('backup:', '  repository: r') });
     const without = configPlan(p, false);
     assert.deepEqual(without.files, ['berth.yaml', 'compose.yaml', 'conf/site.toml', 'proxy/nginx.conf', 'site/img/logo.svg', 'site/index.html']);
     assert.deepEqual(without.leftOut, [
