@@ -1,4 +1,4 @@
-/** The backup schedule (`backup.schedule`, cron) and the jobs `berth agent` runs. */
+/** The backup schedules (`backup.schedule`, `backup.verify.schedule`, cron) and the jobs `berth agent` runs. */
 import { Cron } from 'croner';
 import type { Reporter } from '../lib/reporter.js';
 import { silentReporter } from '../lib/reporter.js';
@@ -6,6 +6,7 @@ import type { Project } from '../project/model.js';
 import { openBackupContext, requireBackup } from './context.js';
 import { pruneBackups } from './prune.js';
 import { runBackup } from './run.js';
+import { verifyBackups } from './verify.js';
 import { BerthError } from '../lib/errors.js';
 
 export function nextRuns(cron: string, count: number, from: Date = new Date()): Date[] {
@@ -20,7 +21,9 @@ export interface AgentJob {
 }
 
 /**
- * The nightly backup run, followed by the retention prune when the run fully succeeded.
+ * The nightly backup run, followed by the retention prune when the run fully succeeded; and,
+ * unless `backup.verify` is false, the scheduled verify (restic check of 10 % of the data, then a
+ * restore drill of every source's newest snapshot), whose outcome the `backup` probe reports.
  * `current` gives the project as berth.yaml says at run time (the agent reloads it; sources
  * added or changed since the agent started are honoured); the schedule is the one of `project`.
  */
@@ -45,5 +48,25 @@ export function backupJobs(project: Project, report: Reporter = silentReporter, 
         }
       },
     },
+    ...(cfg.verifySchedule ? [verifyJob(project, cfg.verifySchedule, report, current)] : []),
   ];
+}
+
+function verifyJob(project: Project, cron: string, report: Reporter, current: () => Promise<Project>): AgentJob {
+  return {
+    name: `verify:${project.name}`,
+    cron,
+    async run() {
+      const { ctx, close } = openBackupContext(await current(), report);
+      try {
+        const outcome = await verifyBackups(ctx);
+        if (!outcome.ok) {
+          const failed = [...(outcome.check.ok ? [] : ['restic check']), ...outcome.drills.filter((d) => !d.ok).map((d) => `${d.source} drill`)];
+          throw new BerthError('VERIFY', `backup verify ${outcome.verifyId} failed: ${failed.join(', ')}`);
+        }
+      } finally {
+        close();
+      }
+    },
+  };
 }

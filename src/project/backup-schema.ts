@@ -69,12 +69,22 @@ export const serviceBackupSchema = byKind<boolean | z.output<typeof serviceSourc
 });
 export type RawServiceBackup = z.output<typeof serviceBackupSchema>;
 
+/** `backup.verify`: when `berth agent` runs `backup verify` (a restore drill of every source), or `false`. */
+const verifySchema = byKind<false | { schedule?: string }>('false or a mapping like { schedule: "0 3 * * 0" }', {
+  scalar: (v) => {
+    if (v !== false) throw new SpecError('should be false (no scheduled verify) or a mapping like { schedule: "0 3 * * 0" }');
+    return false;
+  },
+  object: section({ schedule: cronSchedule('0 3 * * 0').optional().describe('default "0 3 * * 0": Sundays at 03:00') }),
+});
+
 export const backupSchema = section({
   repository: text.describe('restic repository: a local path or sftp:user@host:/path'),
   password_file: text.optional().describe('file holding the repository password, relative to the project folder'),
   password_env: text.optional().describe('environment variable holding the repository password'),
   schedule: cron.optional().describe('when `berth agent` runs `backup run` (default "0 2 * * *")'),
   retention: retentionSection.optional().describe('how many snapshots `berth backup prune` keeps per source'),
+  verify: verifySchema.optional().describe('when `berth agent` runs `backup verify` (restic check of 10 % of the data, then a restore drill of every source); false: never'),
   suspect_ratio: ratio.optional().describe('a dump smaller than this share of the previous one is suspect (default 0.5)'),
   helper_image: text.optional().describe('image with tar and sha256sum used to read volumes (default berth-helper:local, built on first use)'),
   ssh: section({
@@ -117,6 +127,8 @@ export interface BackupConfig {
   readonly repository: string;
   readonly password: RepositoryPassword;
   readonly schedule: string;
+  /** When `berth agent` runs `backup verify`; absent with `verify: false`. */
+  readonly verifySchedule?: string;
   readonly retention: Retention;
   readonly suspectRatio: number;
   readonly helperImage: string;
@@ -127,6 +139,8 @@ export interface BackupConfig {
 
 export const backupDefaults = {
   schedule: '0 2 * * *',
+  /** Weekly, as the spec's integrity check (Sundays 03:00): a drill restores every source in full. */
+  verifySchedule: '0 3 * * 0',
   retention: retentionDefaults,
   suspectRatio: 0.5,
   helperImage: 'berth-helper:local',
@@ -183,6 +197,7 @@ export function resolveBackup(raw: RawBackup, dir: string): { config: BackupConf
     repository,
     password: password(raw.password_file, raw.password_env, []) ?? { file: abs(backupDefaults.passwordFile) },
     schedule: raw.schedule ?? backupDefaults.schedule,
+    ...(raw.verify === false ? {} : { verifySchedule: raw.verify?.schedule ?? backupDefaults.verifySchedule }),
     retention,
     suspectRatio: raw.suspect_ratio ?? backupDefaults.suspectRatio,
     helperImage: raw.helper_image ?? backupDefaults.helperImage,

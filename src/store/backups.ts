@@ -190,6 +190,35 @@ export function lastGoodBackupAt(db: Db, project: string, source?: string): numb
   return row?.at ?? undefined;
 }
 
+export interface LastVerify {
+  /** When the verify finished, ms since the epoch. */
+  readonly at: number;
+  readonly ok: boolean;
+  /** Why it failed: restic check, which drills, or the error that stopped it. */
+  readonly reason?: string;
+}
+
+/**
+ * The newest finished `backup verify` of a project, or the newest one that drilled `source`
+ * (a damaged repository fails every source). The monitor's `backup` probe takes this by injection.
+ */
+export function lastVerify(db: Db, project: string, source?: string): LastVerify | undefined {
+  const row = db
+    .prepare(
+      source === undefined
+        ? `SELECT v.id, v.finished_at AS at, v.status, v.check_ok, v.error FROM backup_verifies v
+           WHERE v.project = ? AND v.status != 'running' ORDER BY v.started_at DESC LIMIT 1`
+        : `SELECT v.id, v.finished_at AS at, d.status, v.check_ok, d.error FROM backup_drills d JOIN backup_verifies v ON v.id = d.verify_id
+           WHERE v.project = ? AND d.source = ? AND v.status != 'running' ORDER BY v.started_at DESC LIMIT 1`,
+    )
+    .get(...(source === undefined ? [project] : [project, source])) as { id: string; at: number | null; status: string; check_ok: number | null; error: string | null } | undefined;
+  if (!row || row.at === null) return undefined;
+  if (row.status === 'passed' && row.check_ok !== 0) return { at: row.at, ok: true };
+  const failedDrills = (db.prepare(`SELECT source FROM backup_drills WHERE verify_id = ? AND status = 'failed' ORDER BY source`).pluck().all(row.id) as string[]).filter((s) => source === undefined || s === source);
+  const reason = [...(row.check_ok === 0 ? ['restic check found damage'] : []), ...(failedDrills.length ? [`drill of ${failedDrills.join(', ')} failed`] : []), ...(row.error ? [row.error] : [])].join('; ');
+  return { at: row.at, ok: false, reason: reason || 'failed' };
+}
+
 interface RunRow {
   id: string;
   project: string;

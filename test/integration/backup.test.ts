@@ -11,6 +11,9 @@ import { once } from 'node:events';
 import { after, before, describe, it } from 'node:test';
 import { currentProject } from '../../src/agent/current-project.js';
 import { backupJobs } from '../../src/backup/schedule.js';
+import { createBackupProbe } from '../../src/monitor/probes/backup.js';
+import { openStore } from '../../src/store/db.js';
+import { lastGoodBackupAt, lastVerify } from '../../src/store/backups.js';
 import { loadProject } from '../../src/project/load.js';
 import { createBackupProject, db, dbEnv, mariadb, psql, restic, writeVolume, type BackupProject } from './backup-harness.js';
 import { waitFor } from './harness.js';
@@ -182,9 +185,12 @@ describe('backup run, verify, restore', { timeout: 180_000 }, () => {
 
     const list = await p.json<Array<{ status: string; results: unknown[] }>>(['backup', 'list']);
     assert.ok(list.value.length >= 3);
-    const sched = await p.json<{ schedule: string; next: string[] }>(['backup', 'schedule', '-n', '3']);
+    const sched = await p.json<{ schedule: string; next: string[]; verify: { schedule: string; next: string[] }; jobs: string[] }>(['backup', 'schedule', '-n', '3']);
     assert.equal(sched.value.schedule, '0 2 * * *');
     assert.equal(sched.value.next.length, 3);
+    assert.equal(sched.value.verify.schedule, '0 3 * * 0');
+    for (const n of sched.value.verify.next) assert.equal(new Date(n).getDay(), 0, 'Sundays');
+    assert.deepEqual(sched.value.jobs, [`backup:${p.name}`, `verify:${p.name}`]);
     for (const n of sched.value.next) assert.match(n, /T0[0-9]:00:00.000Z|T02:00:00.000Z/);
 
     // Every backup operation is in the hash-chained audit trail, which still verifies.
@@ -205,6 +211,45 @@ describe('backup run, verify, restore', { timeout: 180_000 }, () => {
     assert.equal(p.snapshots('db').length, 1);
     const list = await p.json<Array<{ status: string; user: string }>>(['backup', 'list', '-n', '1']);
     assert.equal(list.value[0]!.status, 'succeeded');
+  });
+
+  it('the scheduled verify job drills every source; the backup probe reports a failed drill until a verify passes again', async () => {
+    Object.assign(process.env, dbEnv);
+    const project = await loadProject(p.dir);
+    const job = backupJobs(project).find((j) => j.name === `verify:${p.name}`);
+    assert.equal(job?.cron, '0 3 * * 0');
+    await job!.run(new AbortController().signal);
+    const store = openStore(project.stateDir);
+    try {
+      const passed = lastVerify(store.db, p.name);
+      assert.equal(passed?.ok, true);
+      assert.equal(lastVerify(store.db, p.name, 'db')?.ok, true);
+      const probe = createBackupProbe(
+        { id: 'backup', kind: 'backup', intervalMs: 60_000, timeoutMs: 5_000, maxAgeMs: 26 * 3_600_000 } as Parameters<typeof createBackupProbe>[0],
+        { clock: Date.now, lastGoodBackupAt: (s) => lastGoodBackupAt(store.db, p.name, s), lastVerify: (s) => lastVerify(store.db, p.name, s) },
+      );
+      const ok = await probe.run(new AbortController().signal);
+      assert.equal(ok.ok, true, ok.summary);
+      assert.match(ok.summary, /last verify .* passed/);
+
+      // A drill that does not match what was recorded at dump time (here: the recorded row count of
+      // the newest db snapshot is changed) fails the job and the probe.
+      const newest = `SELECT rowid FROM backup_results WHERE source = 'db' AND status = 'succeeded' ORDER BY finished_at DESC LIMIT 1`;
+      const facts = store.db.prepare(`SELECT facts FROM backup_results WHERE rowid = (${newest})`).pluck().get() as string;
+      store.db.prepare(`UPDATE backup_results SET facts = json_set(facts, '$.tables[0].rows', 999999) WHERE rowid = (${newest})`).run();
+      try {
+        await assert.rejects(job!.run(new AbortController().signal), /backup verify \S+ failed: db drill/);
+      } finally {
+        store.db.prepare(`UPDATE backup_results SET facts = ? WHERE rowid = (${newest})`).run(facts);
+      }
+      assert.equal(lastVerify(store.db, p.name, 'db')?.ok, false);
+      assert.equal(lastVerify(store.db, p.name, 'files')?.ok, true, 'another source drilled fine');
+      const failed = await probe.run(new AbortController().signal);
+      assert.equal(failed.ok, false);
+      assert.match(failed.summary, /last verify .* FAILED: drill of db failed/);
+    } finally {
+      store.close();
+    }
   });
 
   it('the agent job backs up the project as its files say at run time, not as they were at start', async () => {

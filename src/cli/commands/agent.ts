@@ -16,7 +16,7 @@ import type { Notifier } from '../../notify/types.js';
 import { loadProject } from '../../project/load.js';
 import type { Project } from '../../project/model.js';
 import { replicateJobs } from '../../replicate/jobs.js';
-import { lastGoodBackupAt } from '../../store/backups.js';
+import { lastGoodBackupAt, lastVerify } from '../../store/backups.js';
 import { createMonitorStore } from '../../store/monitor.js';
 import { ago, printJson, table } from '../output.js';
 import { runWithContext } from '../run.js';
@@ -74,6 +74,7 @@ export function registerAgentCommands(program: Command): void {
               },
             },
             lastGoodBackupAt: (source) => lastGoodBackupAt(ctx.store.db, ctx.project.name, source),
+            lastVerify: (source) => lastVerify(ctx.store.db, ctx.project.name, source),
             ...(peerToken ? { peerToken } : {}),
             ...(o.listen ? { listen: parseListen(o.listen) } : {}),
           });

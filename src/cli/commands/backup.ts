@@ -110,14 +110,20 @@ export function registerBackupCommands(program: Command): void {
 
   backup
     .command('schedule')
-    .description('the cron schedule `berth agent` runs backups on (backup.schedule, default "0 2 * * *"), with the next run times')
+    .description('the cron schedules `berth agent` runs backups (backup.schedule, default "0 2 * * *") and verifies (backup.verify.schedule, default "0 3 * * 0") on, with the next run times')
     .option('-n, --count <n>', 'how many next runs', positiveInt, 5)
     .action((o: { count: number }, cmd: Command) =>
       runWithContext(cmd, async (base, g) => {
         const cfg = requireBackup(base.project);
         const next = nextRuns(cfg.schedule, o.count).map((d) => d.toISOString());
-        const out = { schedule: cfg.schedule, next, retention: cfg.retention, jobs: [`backup:${base.project.name}`] };
-        g.json ? printJson(out) : process.stdout.write(`schedule "${cfg.schedule}" (run by \`berth agent\`: backup run, then prune)\nnext runs:\n${next.map((n) => `  ${n}`).join('\n')}\n`);
+        const verify = cfg.verifySchedule ? { schedule: cfg.verifySchedule, next: nextRuns(cfg.verifySchedule, o.count).map((d) => d.toISOString()) } : undefined;
+        const jobs = [`backup:${base.project.name}`, ...(verify ? [`verify:${base.project.name}`] : [])];
+        const out = { schedule: cfg.schedule, next, retention: cfg.retention, verify: verify ?? null, jobs };
+        const list = (runs: readonly string[]) => runs.map((n) => `  ${n}`).join('\n');
+        const verifyText = verify
+          ? `verify "${verify.schedule}" (run by \`berth agent\`: restic check of 10 % of the data, then a restore drill of every source)\nnext runs:\n${list(verify.next)}\n`
+          : 'verify: not scheduled (backup.verify: false); run `berth backup verify` yourself\n';
+        g.json ? printJson(out) : process.stdout.write(`schedule "${cfg.schedule}" (run by \`berth agent\`: backup run, then prune)\nnext runs:\n${list(next)}\n${verifyText}`);
       }),
     );
 

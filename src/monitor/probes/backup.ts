@@ -1,11 +1,16 @@
-/** Backup freshness: the age of the newest good backup (function injected by the agent) against `max_age`. */
+/**
+ * Backup health: the age of the newest good backup against `max_age`, and the outcome of the
+ * newest `backup verify` (a failed restore drill or a damaged repository fails the probe until a
+ * verify passes again). Both read from SQLite through functions the agent injects.
+ */
 import type { ProbeSpec } from '../../project/monitor-schema.js';
 import type { PolledProbe } from '../types.js';
 
 type BackupSpec = Extract<ProbeSpec, { kind: 'backup' }>;
 export type LastGoodBackupAt = (source?: string) => number | undefined;
+export type LastVerifyOf = (source?: string) => { readonly at: number; readonly ok: boolean; readonly reason?: string } | undefined;
 
-export function createBackupProbe(spec: BackupSpec, deps: { lastGoodBackupAt?: LastGoodBackupAt; clock: () => number }): PolledProbe {
+export function createBackupProbe(spec: BackupSpec, deps: { lastGoodBackupAt?: LastGoodBackupAt; lastVerify?: LastVerifyOf; clock: () => number }): PolledProbe {
   const what = spec.source ? `backup ${spec.source}` : 'backup';
   return {
     id: spec.id,
@@ -17,8 +22,11 @@ export function createBackupProbe(spec: BackupSpec, deps: { lastGoodBackupAt?: L
       const last = deps.lastGoodBackupAt(spec.source);
       if (last === undefined) return { ok: false, summary: `${what}: no good backup yet`, atMs: at };
       const ageH = Math.round(((at - last) / 3_600_000) * 10) / 10;
-      const ok = at - last <= spec.maxAgeMs;
-      return { ok, value: ageH, summary: `${what}: newest good one ${ageH} h old (${new Date(last).toISOString()})${ok ? '' : `, older than ${spec.maxAgeMs / 3_600_000} h`}`, atMs: at };
+      const fresh = at - last <= spec.maxAgeMs;
+      const verify = deps.lastVerify?.(spec.source);
+      const verified = verify ? `; last verify ${new Date(verify.at).toISOString()} ${verify.ok ? 'passed' : `FAILED: ${verify.reason}`}` : '';
+      const summary = `${what}: newest good one ${ageH} h old (${new Date(last).toISOString()})${fresh ? '' : `, older than ${spec.maxAgeMs / 3_600_000} h`}${verified}`;
+      return { ok: fresh && verify?.ok !== false, value: ageH, summary, atMs: at };
     },
   };
 }

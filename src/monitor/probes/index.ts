@@ -3,7 +3,7 @@ import type { Engine } from '../../engine/engine.js';
 import type { Project } from '../../project/model.js';
 import type { ProbeSpec } from '../../project/monitor-schema.js';
 import type { EventProbe, PolledProbe, ProbeMeta } from '../types.js';
-import { createBackupProbe, type LastGoodBackupAt } from './backup.js';
+import { createBackupProbe, type LastGoodBackupAt, type LastVerifyOf } from './backup.js';
 import { createContainerEventsProbe } from './container-events.js';
 import { createDbPingProbe } from './db-ping.js';
 import { createHostProbe } from './host.js';
@@ -18,6 +18,7 @@ export interface ProbeDeps {
   readonly engine: Engine;
   readonly clock: () => number;
   readonly lastGoodBackupAt?: LastGoodBackupAt;
+  readonly lastVerify?: LastVerifyOf;
   readonly log?: (msg: string, fields?: Record<string, unknown>) => void;
 }
 

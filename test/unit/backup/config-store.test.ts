@@ -24,7 +24,13 @@ describe('backup config', () => {
     assert.deepEqual(b.retention, { daily: 7, weekly: 4, monthly: 12 });
     assert.equal(b.suspectRatio, 0.5);
     assert.deepEqual(b.sources.db, { name: 'db', type: 'mariadb', service: 'db', host: '127.0.0.1', database: 'app', includeEnv: false });
-    assert.equal(backupJobs(p)[0]?.cron, '0 2 * * *');
+    assert.deepEqual(backupJobs(p).map((j) => [j.name, j.cron]), [[`backup:${p.name}`, '0 2 * * *'], [`verify:${p.name}`, '0 3 * * 0']]);
+    assert.equal(b.verifySchedule, '0 3 * * 0');
+    const noVerify = await load({ 'compose.yaml': compose, 'berth.yaml': yaml('backup:', '  repository: r', '  verify: false') });
+    assert.equal(noVerify.backup!.verifySchedule, undefined);
+    assert.deepEqual(backupJobs(noVerify).map((j) => j.name), [`backup:${noVerify.name}`]);
+    const daily = await load({ 'compose.yaml': compose, 'berth.yaml': yaml('backup:', '  repository: r', '  verify: { schedule: "@daily" }') });
+    assert.equal(daily.backup!.verifySchedule, '@daily');
     const sftp = await load({ 'compose.yaml': compose, 'berth.yaml': yaml('backup:', '  repository: sftp:u@h:/r', '  password_env: PW', '  retention: { daily: 30 }') });
     assert.equal(sftp.backup!.repository, 'sftp:u@h:/r');
     assert.deepEqual(sftp.backup!.password, { env: 'PW' });
@@ -120,6 +126,8 @@ describe('backup config', () => {
     // croner would take a sixth field's first as seconds: "0 2 * * * *" would run every hour.
     ['a six-field cron', ['backup:', '  repository: r', '  schedule: "0 2 * * * *"'], /berth.yaml:3:13 backup.schedule: should be a cron expression like "0 2 \* \* \*" \(minute hour day month weekday\) or @daily/],
     ['an out-of-range cron field', ['backup:', '  repository: r', '  schedule: "0 25 * * *"'], /berth.yaml:3:13 backup.schedule: should be a cron expression like "0 2 \* \* \*" \(Invalid value for hour: 25\)/],
+    ['verify: true', ['backup:', '  repository: r', '  verify: true'], /berth.yaml:3:\d+ backup.verify: should be false \(no scheduled verify\) or a mapping like \{ schedule: "0 3 \* \* 0" \}/],
+    ['a bad verify schedule', ['backup:', '  repository: r', '  verify: { schedule: "0 3 * * 8" }'], /berth.yaml:3:\d+ backup.verify.schedule: should be a cron expression like "0 3 \* \* 0"/],
     ['a bad replicate schedule', ['backup:', '  repository: r', '  replicate:', '    from: sftp:h:/r', '    from_password_env: P', '    schedule: "99 3 * * *"'], /berth.yaml:6:\d+ backup.replicate.schedule: should be a cron expression like "30 3 \* \* \*" \(Invalid value for minute: 99\)/],
     ['unknown type', ['backup:', '  repository: r', '  sources:', '    x: { type: mongo }'], /berth.yaml:4:\d+ backup.sources.x.type/],
     ['no database', ['backup:', '  repository: r', '  sources:', '    x: { type: postgres }'], /berth.yaml:4:\d+ backup.sources.x: a postgres source needs `database`/],

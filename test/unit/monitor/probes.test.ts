@@ -190,6 +190,25 @@ describe('resources and backups', () => {
     assert.equal(stale.value, 30);
     assert.match(stale.summary, /older than 26 h/);
   });
+
+  it('a fresh backup whose last verify failed fails the probe, naming why; one that passed is said', async () => {
+    const now = Date.UTC(2026, 10, 23, 12);
+    const spec = { ...common, id: 'backup', kind: 'backup' as const, maxAgeMs: 26 * 3_600_000, source: 'db' };
+    const asked: Array<string | undefined> = [];
+    const failed = await createBackupProbe(spec, {
+      clock: () => now,
+      lastGoodBackupAt: () => now - 3_600_000,
+      lastVerify: (source) => (asked.push(source), { at: now - 7_200_000, ok: false, reason: 'drill of db failed' }),
+    }).run(signal);
+    assert.equal(failed.ok, false);
+    assert.match(failed.summary, /backup db: newest good one 1 h old .*; last verify 2026-11-23T10:00:00.000Z FAILED: drill of db failed/);
+    assert.deepEqual(asked, ['db']);
+    const passed = await createBackupProbe(spec, { clock: () => now, lastGoodBackupAt: () => now - 3_600_000, lastVerify: () => ({ at: now, ok: true }) }).run(signal);
+    assert.equal(passed.ok, true);
+    assert.match(passed.summary, /last verify .* passed/);
+    const stale = await createBackupProbe(spec, { clock: () => now, lastGoodBackupAt: () => now - 30 * 3_600_000, lastVerify: () => ({ at: now, ok: true }) }).run(signal);
+    assert.equal(stale.ok, false, 'a passed verify does not make an old backup fresh');
+  });
 });
 
 describe('tls probe (real TLS server, certificate made by openssl)', () => {
