@@ -1,13 +1,14 @@
 /** The backup schedules (`backup.schedule`, `backup.verify.schedule`, cron) and the jobs `berth agent` runs. */
 import { Cron } from 'croner';
+import { isProcessAlive } from '../deploy/lock.js';
+import { BerthError } from '../lib/errors.js';
 import type { Reporter } from '../lib/reporter.js';
 import { silentReporter } from '../lib/reporter.js';
 import type { Project } from '../project/model.js';
-import { openBackupContext, requireBackup } from './context.js';
+import { type BackupContext, openBackupContext, requireBackup } from './context.js';
 import { pruneBackups } from './prune.js';
 import { runBackup } from './run.js';
 import { verifyBackups } from './verify.js';
-import { BerthError } from '../lib/errors.js';
 
 export function nextRuns(cron: string, count: number, from: Date = new Date()): Date[] {
   return new Cron(cron, { paused: true }).nextRuns(count, from);
@@ -27,7 +28,16 @@ export interface AgentJob {
  * `current` gives the project as berth.yaml says at run time (the agent reloads it; sources
  * added or changed since the agent started are honoured); the schedule is the one of `project`.
  */
-export function backupJobs(project: Project, report: Reporter = silentReporter, current: () => Promise<Project> = async () => project): AgentJob[] {
+export interface VerifyWait {
+  /** How often the verify job looks again for a backup run still going. */
+  readonly pollMs: number;
+  /** How long it waits for one at most, then verifies anyway (and meets restic's lock, if any). */
+  readonly maxMs: number;
+}
+
+export const verifyWaitDefaults: VerifyWait = { pollMs: 30_000, maxMs: 6 * 3_600_000 };
+
+export function backupJobs(project: Project, report: Reporter = silentReporter, current: () => Promise<Project> = async () => project, wait: VerifyWait = verifyWaitDefaults): AgentJob[] {
   if (!project.backup) return [];
   const cfg = requireBackup(project);
   return [
@@ -48,17 +58,24 @@ export function backupJobs(project: Project, report: Reporter = silentReporter, 
         }
       },
     },
-    ...(cfg.verifySchedule ? [verifyJob(project, cfg.verifySchedule, report, current)] : []),
+    ...(cfg.verifySchedule ? [verifyJob(project, cfg.verifySchedule, report, current, wait)] : []),
   ];
 }
 
-function verifyJob(project: Project, cron: string, report: Reporter, current: () => Promise<Project>): AgentJob {
+/**
+ * The scheduled verify. A backup run still going on this host (a long first run, a big change)
+ * holds restic's lock, which `restic check` needs alone: the verify waits for it to end instead of
+ * failing, so a slow night does not read as a failed verify until the next one.
+ */
+function verifyJob(project: Project, cron: string, report: Reporter, current: () => Promise<Project>, wait: VerifyWait): AgentJob {
   return {
     name: `verify:${project.name}`,
     cron,
-    async run() {
+    async run(signal) {
       const { ctx, close } = openBackupContext(await current(), report);
       try {
+        await untilNoBackupRunning(ctx, wait, signal);
+        if (signal.aborted) return;
         const outcome = await verifyBackups(ctx);
         if (!outcome.ok) {
           const failed = [...(outcome.check.ok ? [] : ['restic check']), ...outcome.drills.filter((d) => !d.ok).map((d) => `${d.source} drill`)];
@@ -69,4 +86,33 @@ function verifyJob(project: Project, cron: string, report: Reporter, current: ()
       }
     },
   };
+}
+
+async function untilNoBackupRunning(ctx: BackupContext, wait: VerifyWait, signal: AbortSignal): Promise<void> {
+  const deadline = ctx.clock() + wait.maxMs;
+  let said = false;
+  for (;;) {
+    const running = ctx.backups.runs(ctx.project.name, 20).find((r) => r.status === 'running' && r.host === ctx.host && isProcessAlive(r.pid));
+    if (!running || signal.aborted) return;
+    if (ctx.clock() >= deadline) {
+      ctx.report.warn(`backup run ${running.id} is still going after ${Math.round(wait.maxMs / 60_000)} min; verifying anyway`);
+      return;
+    }
+    if (!said) ctx.report.info(`waiting for backup run ${running.id} (pid ${running.pid}) to end before verifying`);
+    said = true;
+    await pause(wait.pollMs, signal);
+  }
+}
+
+/** Resolves after `ms`, or at once when the agent stops. */
+function pause(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+  });
 }

@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -13,7 +14,7 @@ import { currentProject } from '../../src/agent/current-project.js';
 import { backupJobs } from '../../src/backup/schedule.js';
 import { createBackupProbe } from '../../src/monitor/probes/backup.js';
 import { openStore } from '../../src/store/db.js';
-import { lastGoodBackupAt, lastVerify } from '../../src/store/backups.js';
+import { createBackupStore, lastGoodBackupAt, lastVerify } from '../../src/store/backups.js';
 import { loadProject } from '../../src/project/load.js';
 import { createBackupProject, db, dbEnv, mariadb, psql, restic, writeVolume, type BackupProject } from './backup-harness.js';
 import { waitFor } from './harness.js';
@@ -247,6 +248,20 @@ describe('backup run, verify, restore', { timeout: 180_000 }, () => {
       const failed = await probe.run(new AbortController().signal);
       assert.equal(failed.ok, false);
       assert.match(failed.summary, /last verify .* FAILED: drill of db failed/);
+
+      // A backup run still going on this host (a live process): the verify waits for it to end, then passes.
+      const backups = createBackupStore(store.db, Date.now);
+      backups.startRun({ id: 'still-running', project: p.name, kind: 'backup', user: 'test', pid: process.pid, host: os.hostname(), repository: p.repo });
+      const waiting = backupJobs(project, undefined, undefined, { pollMs: 100, maxMs: 60_000 }).find((j) => j.name === `verify:${p.name}`)!;
+      const started = waiting.run(new AbortController().signal);
+      await new Promise((r) => setTimeout(r, 1500));
+      const endedAt = Date.now();
+      backups.finishRun('still-running', 'succeeded');
+      await started;
+      const [latest] = backups.verifies(p.name, 1);
+      assert.equal(latest?.status, 'passed');
+      assert.ok(latest!.startedAt >= endedAt, `the verify started after the backup run ended (${latest!.startedAt} >= ${endedAt})`);
+      assert.equal(lastVerify(store.db, p.name)?.ok, true, 'a passing verify clears the probe');
     } finally {
       store.close();
     }
