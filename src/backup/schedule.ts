@@ -40,12 +40,15 @@ export const verifyWaitDefaults: VerifyWait = { pollMs: 30_000, maxMs: 6 * 3_600
 export function backupJobs(project: Project, report: Reporter = silentReporter, current: () => Promise<Project> = async () => project, wait: VerifyWait = verifyWaitDefaults): AgentJob[] {
   if (!project.backup) return [];
   const cfg = requireBackup(project);
+  // The nightly job holds restic's lock from its backup run through its prune; the verify waits for all of it.
+  const nightly = { active: false };
   return [
     {
       name: `backup:${project.name}`,
       cron: cfg.schedule,
       async run(signal) {
         const { ctx, close } = openBackupContext(await current(), report);
+        nightly.active = true;
         try {
           const outcome = await runBackup(ctx);
           if (outcome.status !== 'succeeded') {
@@ -54,11 +57,12 @@ export function backupJobs(project: Project, report: Reporter = silentReporter, 
           }
           if (!signal.aborted) await pruneBackups(ctx);
         } finally {
+          nightly.active = false;
           close();
         }
       },
     },
-    ...(cfg.verifySchedule ? [verifyJob(project, cfg.verifySchedule, report, current, wait)] : []),
+    ...(cfg.verifySchedule ? [verifyJob(project, cfg.verifySchedule, report, current, wait, () => nightly.active)] : []),
   ];
 }
 
@@ -67,14 +71,14 @@ export function backupJobs(project: Project, report: Reporter = silentReporter, 
  * holds restic's lock, which `restic check` needs alone: the verify waits for it to end instead of
  * failing, so a slow night does not read as a failed verify until the next one.
  */
-function verifyJob(project: Project, cron: string, report: Reporter, current: () => Promise<Project>, wait: VerifyWait): AgentJob {
+function verifyJob(project: Project, cron: string, report: Reporter, current: () => Promise<Project>, wait: VerifyWait, nightlyActive: () => boolean): AgentJob {
   return {
     name: `verify:${project.name}`,
     cron,
     async run(signal) {
       const { ctx, close } = openBackupContext(await current(), report);
       try {
-        await untilNoBackupRunning(ctx, wait, signal);
+        await untilNoBackupRunning(ctx, wait, nightlyActive, signal);
         if (signal.aborted) return;
         const outcome = await verifyBackups(ctx);
         if (!outcome.ok) {
@@ -88,17 +92,19 @@ function verifyJob(project: Project, cron: string, report: Reporter, current: ()
   };
 }
 
-async function untilNoBackupRunning(ctx: BackupContext, wait: VerifyWait, signal: AbortSignal): Promise<void> {
+/** Waits while a backup run of this project goes on here (any process), or this agent's nightly job (run, then prune). */
+async function untilNoBackupRunning(ctx: BackupContext, wait: VerifyWait, nightlyActive: () => boolean, signal: AbortSignal): Promise<void> {
   const deadline = ctx.clock() + wait.maxMs;
   let said = false;
   for (;;) {
-    const running = ctx.backups.runs(ctx.project.name, 20).find((r) => r.status === 'running' && r.host === ctx.host && isProcessAlive(r.pid));
-    if (!running || signal.aborted) return;
+    const run = ctx.backups.runs(ctx.project.name, 20).find((r) => r.status === 'running' && r.host === ctx.host && isProcessAlive(r.pid));
+    const what = run ? `backup run ${run.id} (pid ${run.pid})` : nightlyActive() ? 'the nightly backup job (its prune)' : undefined;
+    if (!what || signal.aborted) return;
     if (ctx.clock() >= deadline) {
-      ctx.report.warn(`backup run ${running.id} is still going after ${Math.round(wait.maxMs / 60_000)} min; verifying anyway`);
+      ctx.report.warn(`${what} is still going after ${Math.round(wait.maxMs / 60_000)} min; verifying anyway`);
       return;
     }
-    if (!said) ctx.report.info(`waiting for backup run ${running.id} (pid ${running.pid}) to end before verifying`);
+    if (!said) ctx.report.info(`waiting for ${what} to end before verifying`);
     said = true;
     await pause(wait.pollMs, signal);
   }

@@ -262,6 +262,19 @@ describe('backup run, verify, restore', { timeout: 180_000 }, () => {
       assert.equal(latest?.status, 'passed');
       assert.ok(latest!.startedAt >= endedAt, `the verify started after the backup run ended (${latest!.startedAt} >= ${endedAt})`);
       assert.equal(lastVerify(store.db, p.name)?.ok, true, 'a passing verify clears the probe');
+
+      // The agent's nightly job holds restic's lock through its prune, after its run is recorded as ended:
+      // a verify due meanwhile waits for the whole job, not only the run.
+      const [nightlyJob, verifyLater] = backupJobs(project, undefined, undefined, { pollMs: 100, maxMs: 120_000 });
+      const nightly = nightlyJob!.run(new AbortController().signal);
+      await new Promise((r) => setTimeout(r, 300));
+      const verifying = verifyLater!.run(new AbortController().signal);
+      await nightly;
+      const nightlyDone = Date.now();
+      await verifying;
+      const [afterNightly] = backups.verifies(p.name, 1);
+      assert.equal(afterNightly?.status, 'passed');
+      assert.ok(afterNightly!.startedAt >= nightlyDone, `the verify started after the nightly job, prune included, ended (${afterNightly!.startedAt} >= ${nightlyDone})`);
     } finally {
       store.close();
     }
