@@ -1,4 +1,5 @@
 /** The backup schedules (`backup.schedule`, `backup.verify.schedule`, cron) and the jobs `berth agent` runs. */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Cron } from 'croner';
 import { isProcessAlive } from '../deploy/lock.js';
 import { BerthError } from '../lib/errors.js';
@@ -106,19 +107,6 @@ async function untilNoBackupRunning(ctx: BackupContext, wait: VerifyWait, nightl
     }
     if (!said) ctx.report.info(`waiting for ${what} to end before verifying`);
     said = true;
-    await pause(wait.pollMs, signal);
+    await sleep(wait.pollMs, undefined, { signal }).catch(() => undefined); // ends at once when the agent stops
   }
-}
-
-/** Resolves after `ms`, or at once when the agent stops. */
-function pause(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const done = (): void => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-  });
 }

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { replicateSection, type ReplicateSsh } from './replicate-schema.js';
 import { type Retention, resolveRetention, retentionDefaults, retentionSection } from './retention-schema.js';
-import { byKind, count, cronSchedule, leaf, port, section, SpecError, text } from './schema-kit.js';
+import { byKind, cronSchedule, leaf, port, section, SpecError, text } from './schema-kit.js';
 
 /** The name of the project's own config source: declared with it, or added under it. */
 export const configSourceName = 'config';

@@ -126,10 +126,12 @@ export async function pullReplica(deps: PullDeps, project: Project, opts: PullOp
   try {
     const result = await retrying(() => attempt(deps, project.name, cfg, repos, () => refuseToRecreate(deps, project, cfg, opts.init), opts.signal));
     // Recorded before this host's retention runs, so copies it removes at once are still listed as copied.
-    const fresh = new Set(deps.runs.recordMappings(project.name, runId, mapCopies(result.primary, result.replica)));
+    const copies = mapCopies(result.primary, result.replica);
+    const fresh = new Set(deps.runs.recordMappings(project.name, runId, copies));
+    const copied = copies.filter((m) => fresh.has(m.originalId));
     const retention = cfg.retention ? await retrying(() => onSide('replica', () => keepRetention(deps, project.name, repos.to, cfg, result.replica, removed, opts.signal))).catch(duringRetention) : undefined;
     const checked = opts.check ? await checkReplica(deps, repos.to, opts) : undefined;
-    return finishOk(deps, project, cfg, { runId, attempts, started, result, fresh, retention, checked });
+    return finishOk(deps, project, cfg, { runId, attempts, started, result, copied, retention, checked });
   } catch (err) {
     throw finishFailed(deps, project, cfg, runId, { attempts, stepAttempts }, err);
   }
@@ -268,17 +270,15 @@ interface Finished {
   readonly attempts: number;
   readonly started: number;
   readonly result: AttemptResult;
-  /** Original ids first recorded by this pull (copied by it). */
-  readonly fresh: ReadonlySet<string>;
+  /** The copies this pull made (first recorded by it). */
+  readonly copied: readonly SnapshotMapping[];
   readonly retention: ReplicaRetentionResult | undefined;
   readonly checked: { ok: boolean } | undefined;
 }
 
 function finishOk(deps: PullDeps, project: Project, cfg: ReplicateConfig, f: Finished): PullResult {
   const { primary } = f.result;
-  const copied = mapCopies(primary, f.result.replica)
-    .filter((m) => f.fresh.has(m.originalId))
-    .map((m) => ({ originalId: m.originalId, copyId: m.copyId, time: new Date(m.timeMs).toISOString(), tags: m.tags }));
+  const copied = f.copied.map((m) => ({ originalId: m.originalId, copyId: m.copyId, time: new Date(m.timeMs).toISOString(), tags: m.tags }));
   const gone = new Set(f.retention?.removed.map((r) => r.snapshot));
   const replica = f.result.replica.filter((s) => !gone.has(s.shortId));
   const mappings = mapCopies(primary, replica);

@@ -33,10 +33,7 @@ export interface ConfigPlan {
 
 /** Which project files the config source keeps, and which referenced ones it leaves out. */
 export function configPlan(project: Project, includeEnv: boolean): ConfigPlan {
-  const inside = (p: string): boolean => {
-    const rel = relativeTo(project.dir, p);
-    return rel !== '' && !rel.startsWith('../') && rel !== '..' && !path.isAbsolute(rel) && !isWithin(project.stateDir, p);
-  };
+  const inside = (p: string): boolean => inProject(project, p);
   const files = new Set<string>();
   const leftOut = new Map<string, LeftOutFile['why']>();
   const keep = (p: string): void => void (inside(p) && isFile(p) && files.add(p));
@@ -79,7 +76,7 @@ export function missingProjectFiles(project: Project): string[] {
   const wanted = new Set<string>(Object.values(project.secrets).map((s) => s.file));
   for (const s of Object.values(project.services)) for (const m of s.mounts) if (m.type === 'bind' && m.readOnly && m.source) wanted.add(m.source);
   return [...wanted]
-    .filter((p) => isWithin(project.dir, p) && p !== project.dir && !isWithin(project.stateDir, p) && !fs.existsSync(p))
+    .filter((p) => inProject(project, p) && !fs.existsSync(p))
     .map((p) => relativeTo(project.dir, p))
     .sort();
 }
@@ -95,6 +92,11 @@ function isFile(p: string): boolean {
   } catch {
     return false;
   }
+}
+
+/** Below the project folder (not the folder itself), outside berth's state folder. */
+function inProject(project: Project, p: string): boolean {
+  return p !== project.dir && isWithin(project.dir, p) && !isWithin(project.stateDir, p);
 }
 
 function isWithin(dir: string, p: string): boolean {
