@@ -10,6 +10,7 @@ import type { Project } from '../project/model.js';
 import { createBackupStore, type BackupStore } from '../store/backups.js';
 import { sftpCommand, sshArgv } from '../replicate/restic.js';
 import type { ReplicateSsh } from '../project/replicate-schema.js';
+import type { LockWait } from './lock-wait.js';
 import { createRestic, type Restic } from './restic.js';
 import { explainSftpFailures } from './sftp.js';
 import type { SourceContext } from './sources/types.js';
@@ -21,6 +22,8 @@ export interface BackupContext extends DeployContext {
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly pid: number;
   readonly host: string;
+  /** Set in the agent: aborted when it stops (a wait for restic's lock ends then). */
+  readonly signal?: AbortSignal;
 }
 
 export interface RepositoryOverride {
@@ -35,6 +38,7 @@ export function createBackupContext(
   base: DeployContext & { readonly store: Store },
   override: RepositoryOverride = {},
   env: Readonly<Record<string, string | undefined>> = process.env,
+  signal?: AbortSignal,
 ): BackupContext {
   let restic: Restic | undefined;
   return {
@@ -50,6 +54,7 @@ export function createBackupContext(
     env,
     pid: process.pid,
     host: os.hostname(),
+    ...(signal && { signal }),
   };
 }
 
@@ -60,9 +65,20 @@ export function openRestic(repository: string, password: RepositoryPassword, ssh
 }
 
 /** For the agent: the same wiring as the CLI's context, for one project. */
-export function openBackupContext(project: Project, report: Reporter): { ctx: BackupContext; close(): void } {
+export function openBackupContext(project: Project, report: Reporter, signal?: AbortSignal): { ctx: BackupContext; close(): void } {
   const base = openDeployContext(project, report);
-  return { ctx: createBackupContext(base), close: () => base.close() };
+  return { ctx: createBackupContext(base, {}, process.env, signal), close: () => base.close() };
+}
+
+/** How this context waits for another restic's lock (backup.lock_wait). */
+export function lockWaitOf(ctx: BackupContext): LockWait {
+  return {
+    maxMs: requireBackup(ctx.project).lockWaitMs,
+    clock: ctx.clock,
+    report: ctx.report,
+    ...(ctx.signal && { signal: ctx.signal }),
+    unlockStale: () => ctx.restic().unlockStale(),
+  };
 }
 
 export function requireBackup(project: Project): BackupConfig {

@@ -1,10 +1,12 @@
 /**
  * `berth backup prune`: restic forget per source with the retention policy, then one prune.
- * Stale locks (a SIGKILLed run's) are cleared once up front: every restic process pays the
- * repository's key derivation (~0.7 s here), so one unlock per forget would double the cost.
+ * Each waits for a lock another restic holds (a backup host's pull, a backup run elsewhere); a
+ * stale lock (a SIGKILLed run's) is cleared when it is first met, not up front: every restic
+ * process pays the repository's key derivation (~0.7 s here).
  */
 import { describeRetention } from '../project/retention-schema.js';
-import { requireBackup, effectiveSources, type BackupContext } from './context.js';
+import { requireBackup, effectiveSources, lockWaitOf, type BackupContext } from './context.js';
+import { waitingForLock } from './lock-wait.js';
 
 export interface PrunedSnapshot {
   readonly source: string;
@@ -24,7 +26,7 @@ export async function pruneBackups(ctx: BackupContext): Promise<PruneOutcome> {
   const restic = ctx.restic();
   const removed: PrunedSnapshot[] = [];
   let kept = 0;
-  await restic.unlockStale();
+  const wait = lockWaitOf(ctx);
   // One listing says which groups hold snapshots, so only those pay a forget (and its key derivation).
   const present = new Set((await restic.snapshots(['berth', `project=${ctx.project.name}`])).flatMap((s) => s.tags ?? []));
   const policy = describeRetention(cfg.retention);
@@ -35,7 +37,7 @@ export async function pruneBackups(ctx: BackupContext): Promise<PruneOutcome> {
     for (const [kind, tag] of [['backup', `source=${s.name}`], ['safety', `safety-of=${s.name}`]] as const) {
       if (!present.has(tag)) continue;
       ctx.report.step(`${s.name}${kind === 'safety' ? ' (safety snapshots)' : ''}: applying ${policy}`);
-      for (const g of await restic.forget(cfg.retention, ['berth', `project=${ctx.project.name}`, tag])) {
+      for (const g of await waitingForLock(`${s.name}: forget`, wait, () => restic.forget(cfg.retention, ['berth', `project=${ctx.project.name}`, tag]))) {
         kept += g.keep?.length ?? 0;
         for (const r of g.remove ?? []) removed.push({ source: s.name, snapshot: r.short_id, time: r.time, kind });
       }
@@ -43,7 +45,7 @@ export async function pruneBackups(ctx: BackupContext): Promise<PruneOutcome> {
   }
   if (removed.length) {
     ctx.report.step(`pruning unreferenced data of ${removed.length} forgotten snapshot(s)`);
-    await restic.prune();
+    await waitingForLock('prune', wait, () => restic.prune());
   }
   ctx.audit.append({ user: ctx.user, action: 'backup.prune', project: ctx.project.name, target: '*', outcome: 'succeeded', details: { removed: removed.length, kept } });
   ctx.report.done(`kept ${kept} snapshot(s), removed ${removed.length}`);

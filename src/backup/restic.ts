@@ -2,6 +2,7 @@
  * The restic adapter: runs the argv from `restic-args.ts`, parses `--json` output with zod and
  * turns failures into BerthErrors (`restic-errors.ts`). One repository per instance.
  */
+import { once } from 'node:events';
 import fs from 'node:fs';
 import { PassThrough, type Readable, type Writable } from 'node:stream';
 import { z } from 'zod';
@@ -48,6 +49,30 @@ export interface DumpStream {
   cancel(): void;
 }
 
+/**
+ * restic's dump of one file, handed over once its first byte is there (or it ended cleanly). A
+ * restic that refuses (a lock another restic holds, a missing snapshot) rejects here, before any
+ * consumer has dropped a database or cleared a folder to receive the data: retrying is safe then.
+ */
+export async function startDump(restic: Pick<Restic, 'dump'>, snapshot: string, file: string): Promise<DumpStream> {
+  const dump = restic.dump(snapshot, file);
+  const ac = new AbortController();
+  // A 'readable' listener keeps the stream paused; once() removes it again (then a pipe resumes the flow).
+  const readable = once(dump.stdout, 'readable', { signal: ac.signal }).then(() => 'readable' as const);
+  try {
+    const first = await Promise.race([readable, dump.done.then(() => 'ended' as const)]);
+    // Ended without a byte: only restic's exit says whether that is an empty file or a failure.
+    if (first === 'readable' && dump.stdout.readableLength === 0) await dump.done;
+  } catch (err) {
+    dump.cancel();
+    throw err;
+  } finally {
+    ac.abort();
+    readable.catch(() => undefined);
+  }
+  return dump;
+}
+
 /** Feeds a dump to `consume`; whichever side fails first stops the other. */
 export async function consumeDump<T>(dump: DumpStream, consume: (input: Readable) => Promise<T>): Promise<T> {
   try {
@@ -81,7 +106,7 @@ export interface Restic {
   ensureInit(beforeCreate?: () => void): Promise<boolean>;
   backupStream(args: StdinBackupArgs, feed: Feed): Promise<BackupSummary>;
   snapshots(tags?: readonly string[]): Promise<Snapshot[]>;
-  /** Takes restic's exclusive lock: call unlockStale() first when a SIGKILLed run may have left one. */
+  /** Takes restic's exclusive lock: a SIGKILLed run's stale one refuses it (see unlockStale, lock-wait.ts). */
   forget(retention: Retention, tags: readonly string[]): Promise<ForgetGroup[]>;
   /** Exclusive, like forget(). */
   prune(): Promise<string>;
@@ -151,7 +176,6 @@ export function createRestic(opts: ResticOptions): Restic {
     },
     prune: () => run(resticArgs.prune(), 'prune'),
     async check(subset) {
-      await unlockStale();
       const r = await capture(cmd(resticArgs.check(subset)), { timeoutMs: 3600_000 });
       const output = `${r.stdout}${r.stderr}`;
       // A wrong password, a lock, a missing repository or a refused flag is not damage: report it as the error it is.

@@ -10,9 +10,10 @@ import { formatBytes } from '../lib/bytes.js';
 import { BerthError } from '../lib/errors.js';
 import { formatMs } from '../lib/time.js';
 import type { BackupSource } from '../project/backup-schema.js';
-import { effectiveSources, requireBackup, selectSources, sourceContext, type BackupContext } from './context.js';
+import { effectiveSources, lockWaitOf, requireBackup, selectSources, sourceContext, type BackupContext } from './context.js';
+import { waitingForLock } from './lock-wait.js';
 import { restoring, startProgress } from './progress.js';
-import { consumeDump, type Snapshot } from './restic.js';
+import { consumeDump, startDump, type Snapshot } from './restic.js';
 import { runBackup } from './run.js';
 import { sourceDrivers } from './sources/index.js';
 import { missingVolumeData } from './sources/where.js';
@@ -110,10 +111,14 @@ async function restoreOne(ctx: BackupContext, { source, snapshot }: RestorePlanI
   try {
     ctx.report.step(`${source.name}: restoring snapshot ${snapshot.short_id}${opts.to ? ` to ${opts.to}` : ''}${stopped.length ? ` (stopped ${stopped.map((s) => s.service).join(', ')})` : ''}`);
     const restic = ctx.restic();
+    const wait = lockWaitOf(ctx);
     if (driver.direct?.owns(snapshot)) {
-      ({ summary, bytes } = await driver.direct.restore(sctx, restic, snapshot, opts.to ? { to: opts.to } : {}));
+      // In place, the volume is emptied just before restic starts: one that refused its lock is
+      // simply run again (the writers stay stopped), and the volume ends up whole.
+      ({ summary, bytes } = await waitingForLock(source.name, wait, () => driver.direct!.restore(sctx, restic, snapshot, opts.to ? { to: opts.to } : {})));
     } else {
-      const dump = restic.dump(snapshot.id, snapshot.paths?.[0] ?? '');
+      // Nothing is dropped or overwritten before restic delivers its first byte.
+      const dump = await waitingForLock(source.name, wait, () => startDump(restic, snapshot.id, snapshot.paths?.[0] ?? ''));
       dump.stdout.on('data', (d: Buffer) => (bytes += d.length));
       // A 'data' listener alone starts the flow: paused, nothing is lost before the consumer pipes it (pipe resumes).
       dump.stdout.pause();

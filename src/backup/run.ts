@@ -13,7 +13,8 @@ import { formatMs } from '../lib/time.js';
 import { berthVersion } from '../lib/version.js';
 import type { BackupSource } from '../project/backup-schema.js';
 import type { BackupResult, BackupRunKind, BackupRunStatus } from '../store/backups.js';
-import { requireBackup, selectSources, sourceContext, type BackupContext } from './context.js';
+import { lockWaitOf, requireBackup, selectSources, sourceContext, type BackupContext } from './context.js';
+import { waitingForLock } from './lock-wait.js';
 import { startProgress, streaming } from './progress.js';
 import type { BackupSummary, Restic } from './restic.js';
 import { snapshotTags } from './restic-args.js';
@@ -143,17 +144,21 @@ async function backupOne(ctx: BackupContext, restic: Restic, source: BackupSourc
   const sctx = sourceContext(ctx, source);
   const tags = snapshotTags(ctx.project.name, source.name, berthVersion, kind);
   try {
-    let summary: BackupSummary;
-    if (driver.direct && (await driver.direct.usable(sctx, restic))) {
-      ({ summary, facts } = await driver.direct.backup(sctx, restic, { tags, host: ctx.host, ...(previous?.snapshotId && { previous: previous.snapshotId }) }, (n) => (bytes = n)));
-      bytes = summary.total_bytes_processed;
-    } else {
-      summary = await restic.backupStream({ filename: driver.filename(source), host: ctx.host, tags }, async (stdin, signal) => {
+    // restic refuses its lock before it stores anything; a dump it did not read is simply made again.
+    const summary = await waitingForLock(source.name, lockWaitOf(ctx), async (): Promise<BackupSummary> => {
+      bytes = 0;
+      if (driver.direct && (await driver.direct.usable(sctx, restic))) {
+        let direct: BackupSummary;
+        ({ summary: direct, facts } = await driver.direct.backup(sctx, restic, { tags, host: ctx.host, ...(previous?.snapshotId && { previous: previous.snapshotId }) }, (n) => (bytes = n)));
+        bytes = direct.total_bytes_processed;
+        return direct;
+      }
+      return restic.backupStream({ filename: driver.filename(source), host: ctx.host, tags }, async (stdin, signal) => {
         const counter = forwardTo(stdin, (n) => (bytes += n));
         facts = await driver.dump(sctx, counter, signal);
         await new Promise<void>((resolve, reject) => counter.end((err?: Error | null) => (err ? reject(err) : resolve())));
       });
-    }
+    });
     const suspect = suspectReason(bytes, facts, previous, requireBackup(ctx.project).suspectRatio);
     const outcome: SourceOutcome = { source: source.name, type: source.type, status: 'succeeded', snapshotId: summary.snapshot_id, bytes, dataAdded: summary.data_added, durationMs: ctx.clock() - startedAt, ...(suspect && { suspect }) };
     record(ctx, runId, source, startedAt, outcome, facts);

@@ -48,7 +48,7 @@ export function backupJobs(project: Project, report: Reporter = silentReporter, 
       name: `backup:${project.name}`,
       cron: cfg.schedule,
       async run(signal) {
-        const { ctx, close } = openBackupContext(await current(), report);
+        const { ctx, close } = openBackupContext(await current(), report, signal);
         nightly.active = true;
         try {
           const outcome = await runBackup(ctx);
@@ -77,7 +77,7 @@ function verifyJob(project: Project, cron: string, report: Reporter, current: ()
     name: `verify:${project.name}`,
     cron,
     async run(signal) {
-      const { ctx, close } = openBackupContext(await current(), report);
+      const { ctx, close } = openBackupContext(await current(), report, signal);
       try {
         await untilNoBackupRunning(ctx, wait, nightlyActive, signal);
         if (signal.aborted) return;

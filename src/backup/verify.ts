@@ -7,9 +7,10 @@ import { formatBytes } from '../lib/bytes.js';
 import { BerthError } from '../lib/errors.js';
 import { newId } from '../lib/ids.js';
 import { formatMs } from '../lib/time.js';
-import { effectiveSources, requireBackup, selectSources, sourceContext, type BackupContext } from './context.js';
+import { effectiveSources, lockWaitOf, requireBackup, selectSources, sourceContext, type BackupContext } from './context.js';
+import { waitingForLock } from './lock-wait.js';
 import { restoring, startProgress } from './progress.js';
-import { consumeDump, type Restic, type Snapshot } from './restic.js';
+import { consumeDump, startDump, type Restic, type Snapshot } from './restic.js';
 import { sourceDrivers } from './sources/index.js';
 
 export interface DrillResult {
@@ -89,7 +90,7 @@ export async function verifyBackups(ctx: BackupContext, opts: VerifyOptions = {}
   const subset = opts.readDataSubset ?? '10%';
   try {
     ctx.report.step(`restic check --read-data-subset=${subset} on ${restic.repository}`);
-    const c = await restic.check(subset);
+    const c = await waitingForLock('restic check', lockWaitOf(ctx), () => restic.check(subset));
     const damagedPacks = [...new Set([...c.output.matchAll(/(?:\bpack\s+|does not match, want\s+)([0-9a-f]{8,64})/gi)].map((m) => m[1]!))];
     c.ok ? ctx.report.done('repository structure and the read data are intact') : ctx.report.warn(`restic check found damage${damagedPacks.length ? ` in pack(s) ${damagedPacks.join(', ')}` : ''}`);
     const drills: DrillResult[] = [];
@@ -122,10 +123,11 @@ async function drill(ctx: BackupContext, restic: Restic, snap: Snapshot, verifyI
     const driver = sourceDrivers[source.type];
     let outcome;
     if (driver.direct?.owns(snap)) {
-      outcome = await driver.direct.drill(sourceContext(ctx, source), restic, snap, facts);
+      // Into a new scratch folder each time: an attempt restic refused left nothing behind.
+      outcome = await waitingForLock(`${sourceName}: restore drill`, lockWaitOf(ctx), () => driver.direct!.drill(sourceContext(ctx, source), restic, snap, facts));
       bytes = outcome.bytes;
     } else {
-      const dump = restic.dump(snap.id, file);
+      const dump = await waitingForLock(`${sourceName}: restore drill`, lockWaitOf(ctx), () => startDump(restic, snap.id, file));
       dump.stdout.on('data', (d: Buffer) => (bytes += d.length));
       // A 'data' listener alone starts the flow: paused, nothing is lost before the consumer pipes it (pipe resumes).
       dump.stdout.pause();

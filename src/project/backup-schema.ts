@@ -6,7 +6,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { replicateSection, type ReplicateSsh } from './replicate-schema.js';
 import { type Retention, resolveRetention, retentionDefaults, retentionSection } from './retention-schema.js';
-import { byKind, cronSchedule, leaf, port, section, SpecError, text } from './schema-kit.js';
+import { byKind, cronSchedule, duration, leaf, port, section, SpecError, text } from './schema-kit.js';
 
 /** The name of the project's own config source: declared with it, or added under it. */
 export const configSourceName = 'config';
@@ -85,6 +85,7 @@ export const backupSchema = section({
   schedule: cron.optional().describe('when `berth agent` runs `backup run` (default "0 2 * * *")'),
   retention: retentionSection.optional().describe('how many snapshots `berth backup prune` keeps per source'),
   verify: verifySchema.optional().describe('when `berth agent` runs `backup verify` (restic check of 10 % of the data, then a restore drill of every source); false: never'),
+  lock_wait: duration.optional().describe('how long a backup, prune, verify or restore waits for a lock another restic holds on the repository (a prune, a check) before it fails (default "30m"; "0s": fail at once)'),
   suspect_ratio: ratio.optional().describe('a dump smaller than this share of the previous one is suspect (default 0.5)'),
   helper_image: text.optional().describe('image with tar and sha256sum used to read volumes (default berth-helper:local, built on first use)'),
   ssh: section({
@@ -130,6 +131,8 @@ export interface BackupConfig {
   /** When `berth agent` runs `backup verify`; absent with `verify: false`. */
   readonly verifySchedule?: string;
   readonly retention: Retention;
+  /** How long restic commands wait for another restic's conflicting lock (restic 0.14 cannot wait itself). */
+  readonly lockWaitMs: number;
   readonly suspectRatio: number;
   readonly helperImage: string;
   /** For an sftp repository: port, key and known_hosts for the ssh that restic runs. */
@@ -142,6 +145,8 @@ export const backupDefaults = {
   /** Weekly, as the spec's integrity check (Sundays 03:00): a drill restores every source in full. */
   verifySchedule: '0 3 * * 0',
   retention: retentionDefaults,
+  /** A weekly check of 10 % of 500 GB reads 50 GB: minutes, not half an hour. */
+  lockWaitMs: 30 * 60_000,
   suspectRatio: 0.5,
   helperImage: 'berth-helper:local',
   passwordFile: '.berth/backup.pass',
@@ -199,6 +204,7 @@ export function resolveBackup(raw: RawBackup, dir: string): { config: BackupConf
     schedule: raw.schedule ?? backupDefaults.schedule,
     ...(raw.verify === false ? {} : { verifySchedule: raw.verify?.schedule ?? backupDefaults.verifySchedule }),
     retention,
+    lockWaitMs: raw.lock_wait ?? backupDefaults.lockWaitMs,
     suspectRatio: raw.suspect_ratio ?? backupDefaults.suspectRatio,
     helperImage: raw.helper_image ?? backupDefaults.helperImage,
     ssh: dropEmpty({ port: raw.ssh?.port, identityFile: raw.ssh?.identity_file && abs(raw.ssh.identity_file), knownHosts: raw.ssh?.known_hosts && abs(raw.ssh.known_hosts) }),

@@ -3,7 +3,7 @@
  * scripts/setup-databases.sh), real restic, a real Docker volume. Each project gets its own
  * databases, volume and repository, all removed by cleanup().
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -127,4 +127,29 @@ ${opts.extraSources ?? ''}`,
 /** Runs a shell command in a throwaway container with the volume at /d. */
 export function writeVolume(volume: string, script: string): string {
   return docker('run', '--rm', '--network', 'none', '-v', `${volume}:/d`, '--entrypoint', '/bin/sh', 'berth-test/app:v1', '-c', script);
+}
+
+/**
+ * A lock held by another live restic on a repository, until release():
+ * - shared: `restic backup --stdin` waiting for input (a forget, prune or check cannot start);
+ * - exclusive: `restic key passwd` waiting for the new password (nothing else can start).
+ * release() interrupts it: restic removes its lock and changes nothing.
+ */
+export async function holdLock(repo: string, passwordFile: string, kind: 'shared' | 'exclusive'): Promise<{ release(): Promise<void> }> {
+  const args = kind === 'shared' ? ['backup', '--stdin', '--stdin-filename', 'held'] : ['key', 'passwd'];
+  const child = spawn('restic', ['-r', repo, ...args], { env: { ...process.env, RESTIC_PASSWORD_FILE: passwordFile }, stdio: ['pipe', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr!.on('data', (d) => (stderr += d));
+  const exited = new Promise<void>((resolve) => child.on('close', () => resolve()));
+  const deadline = Date.now() + 20_000;
+  while (fs.readdirSync(path.join(repo, 'locks')).length === 0) {
+    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`restic did not lock ${repo}: ${stderr}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return {
+    async release() {
+      child.kill('SIGINT');
+      await exited;
+    },
+  };
 }

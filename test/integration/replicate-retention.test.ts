@@ -4,10 +4,10 @@
  * repository gets everything again, and that snapshots berth did not make are left alone.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { holdLock } from './backup-harness.js';
 import { createWorld, replicationUnavailable, snapshotsOf, type World } from './replicate-harness.js';
 
 const skip = replicationUnavailable();
@@ -124,7 +124,7 @@ describe('berth replicate: this host’s retention', { skip }, () => {
   it('a retention that cannot run (the replica locked) fails the pull clearly, after its retries, and the next pull applies it', async () => {
     await take('files', 7, ['berth']);
     w.writeBerth({ retention: { daily: 2, weekly: 0, monthly: 0 }, retries: 0 });
-    const holder = await holdLock(w.replicaRepo, w.replicaPass);
+    const holder = await holdLock(w.replicaRepo, w.replicaPass, 'shared');
     let r;
     try {
       r = await w.berth(['replicate', 'pull']);
@@ -142,29 +142,3 @@ describe('berth replicate: this host’s retention', { skip }, () => {
     assert.deepEqual(out.retention?.removed.map((x) => x.original), [ids.get('files@2')]);
   });
 });
-
-/**
- * A lock held by another live restic on a repository: `restic backup --stdin` (a shared lock, so
- * a forget or prune cannot start) waiting for input. release() interrupts it: restic removes its
- * lock and stores nothing.
- */
-async function holdLock(repo: string, passwordFile: string): Promise<{ release(): Promise<void> }> {
-  const child = spawn('restic', ['-r', repo, 'backup', '--stdin', '--stdin-filename', 'held'], {
-    env: { ...process.env, RESTIC_PASSWORD_FILE: passwordFile },
-    stdio: ['pipe', 'ignore', 'pipe'],
-  });
-  let stderr = '';
-  child.stderr!.on('data', (d) => (stderr += d));
-  const exited = new Promise<void>((resolve) => child.on('close', () => resolve()));
-  const deadline = Date.now() + 20_000;
-  while (fs.readdirSync(path.join(repo, 'locks')).length === 0) {
-    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`restic did not lock ${repo}: ${stderr}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return {
-    async release() {
-      child.kill('SIGINT');
-      await exited;
-    },
-  };
-}

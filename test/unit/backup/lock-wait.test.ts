@@ -1,0 +1,110 @@
+/** Waiting for another restic's lock: the loop around an attempt, with short pauses and a counting clock. */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { waitingForLock, type LockWait } from '../../../src/backup/lock-wait.js';
+import { classifyResticFailure, RepositoryLockedError } from '../../../src/backup/restic-errors.js';
+import { BerthError } from '../../../src/lib/errors.js';
+
+const lockedStderr = 'Fatal: unable to create lock in backend: repository is already locked exclusively by PID 42 on nas by root (UID 0, GID 0)\nlock was created at 2026-12-05 17:48:55 (3.49s ago)';
+
+function harness(maxMs: number, signal?: AbortSignal) {
+  const said: string[] = [];
+  let unlocks = 0;
+  const w: LockWait = {
+    maxMs,
+    clock: () => performance.now(),
+    report: { step: () => undefined, done: () => undefined, warn: (m) => said.push(m), info: (m) => said.push(m) },
+    unlockStale: async () => void unlocks++,
+    delaysMs: [5, 10],
+    ...(signal && { signal }),
+  };
+  return { w, said, unlocks: () => unlocks };
+}
+
+/** An attempt refused `refusals` times by the lock, then returning "stored". */
+function refusedTimes(refusals: number) {
+  let calls = 0;
+  return {
+    calls: () => calls,
+    attempt: async () => {
+      calls++;
+      if (calls <= refusals) throw classifyResticFailure(lockedStderr, 1, '/srv/repo', 'backup');
+      return 'stored';
+    },
+  };
+}
+
+describe('waiting for the repository lock', () => {
+  it("classifies restic's refusal as a lock error that names the holder", () => {
+    const e = classifyResticFailure(lockedStderr, 1, '/srv/repo', 'backup');
+    assert.ok(e instanceof RepositoryLockedError);
+    assert.equal(e.code, 'REPOSITORY');
+    assert.equal(e.holder, 'PID 42 on nas by root');
+  });
+
+  it('clears stale locks at the first refusal and goes on at once when that was all', async () => {
+    const h = harness(60_000);
+    const a = refusedTimes(1);
+    assert.equal(await waitingForLock('db', h.w, a.attempt), 'stored');
+    assert.equal(a.calls(), 2);
+    assert.equal(h.unlocks(), 1);
+    assert.deepEqual(h.said, [], 'no wait, nothing to say');
+  });
+
+  it('waits while the lock stays, says so once with the holder, and returns what the attempt made', async () => {
+    const h = harness(60_000);
+    const a = refusedTimes(4);
+    assert.equal(await waitingForLock('db', h.w, a.attempt), 'stored');
+    assert.equal(a.calls(), 5);
+    assert.equal(h.unlocks(), 1, 'stale locks are cleared once, not at every attempt');
+    assert.equal(h.said.length, 1);
+    assert.match(h.said[0]!, /^db: the repository is locked by PID 42 on nas by root; waiting for it, at most 1m0s \(backup\.lock_wait\)$/);
+  });
+
+  it('gives up after lock_wait, saying how long it waited and what to do', async () => {
+    const h = harness(40);
+    const a = refusedTimes(Number.POSITIVE_INFINITY);
+    const err = await waitingForLock('db', h.w, a.attempt).then(() => assert.fail('resolved'), (e: unknown) => e);
+    assert.ok(err instanceof RepositoryLockedError);
+    assert.match(err.message, /^the repository \/srv\/repo is locked by PID 42 on nas by root, still, after waiting \d+ ms \(backup\.lock_wait\)$/);
+    assert.match(err.hint!, /raise backup\.lock_wait/);
+    assert.ok(a.calls() >= 3, `attempts: ${a.calls()}`);
+  });
+
+  it('with lock_wait 0 fails after clearing stale locks, without waiting', async () => {
+    const h = harness(0);
+    const a = refusedTimes(Number.POSITIVE_INFINITY);
+    const err = await waitingForLock('db', h.w, a.attempt).then(() => assert.fail('resolved'), (e: unknown) => e);
+    assert.ok(err instanceof RepositoryLockedError);
+    assert.equal(a.calls(), 2);
+    assert.match(err.hint!, /backup\.lock_wait is 0, so berth did not wait/);
+  });
+
+  it('stops waiting when its signal aborts (the agent stopping)', async () => {
+    const ac = new AbortController();
+    const h = harness(60_000, ac.signal);
+    const a = refusedTimes(Number.POSITIVE_INFINITY);
+    const { w } = h;
+    const pending = waitingForLock('db', { ...w, delaysMs: [60_000] }, a.attempt);
+    setTimeout(() => ac.abort(), 30);
+    const t0 = performance.now();
+    const err = await pending.then(() => assert.fail('resolved'), (e: unknown) => e);
+    assert.ok(err instanceof RepositoryLockedError);
+    assert.ok(performance.now() - t0 < 5_000, 'the 60 s pause was cut short');
+  });
+
+  it('passes any other failure through untouched, without retrying', async () => {
+    const h = harness(60_000);
+    let calls = 0;
+    const full = new BerthError('REPOSITORY', 'the repository /srv/repo is full');
+    await assert.rejects(
+      waitingForLock('db', h.w, async () => {
+        calls++;
+        throw full;
+      }),
+      (e) => e === full,
+    );
+    assert.equal(calls, 1);
+    assert.equal(h.unlocks(), 0);
+  });
+});
