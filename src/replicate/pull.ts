@@ -116,6 +116,11 @@ export async function pullReplica(deps: PullDeps, project: Project, opts: PullOp
         return await fn();
       } catch (err) {
         if (!(err instanceof ResticFailure) || !err.retryable || tries > cfg.retries || opts.signal?.aborted) throw err;
+        if (err.kind === 'locked' && err.side === 'replica') {
+          // Most often a pull killed here (power loss, OOM) left it: without this, every later pull would fail on it.
+          // `restic unlock` removes only locks whose holder is gone, so a live prune or check keeps its lock.
+          await deps.restic.unlockStale(repos.to, opts.signal).catch(() => undefined);
+        }
         const delay = Math.min(cfg.retryDelayMs * 2 ** (tries - 1), 300_000);
         deps.report.warn(`attempt ${tries} of ${cfg.retries + 1} failed (${err.kind}): ${err.message}; retrying in ${(delay / 1000).toFixed(1)}s`);
         await deps.sleep(delay);
@@ -144,7 +149,13 @@ function duringRetention(err: unknown): never {
 
 /** This host's retention; each group's removals are marked at once, so a later failure cannot lose them. */
 function keepRetention(deps: PullDeps, project: string, to: RepoRef, cfg: ReplicateConfig, replica: readonly Snapshot[], removed: RemovedCopy[], signal?: AbortSignal): Promise<ReplicaRetentionResult> {
-  const retentionDeps = { restic: deps.restic, report: deps.report, onRemoved: (copies: readonly SnapshotMapping[]) => deps.runs.markForgotten(project, copies) };
+  const retentionDeps = {
+    restic: deps.restic,
+    report: deps.report,
+    onRemoved: (copies: readonly SnapshotMapping[]) => deps.runs.markForgotten(project, copies),
+    pruneOwedSince: () => deps.runs.pruneOwedSince(project),
+    onPruned: () => deps.runs.markPruned(project),
+  };
   return applyReplicaRetention(retentionDeps, to, cfg.retention!, replica, removed, signal);
 }
 

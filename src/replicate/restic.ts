@@ -70,6 +70,8 @@ export interface Restic {
   forget(repo: RepoRef, policy: Retention, tags: readonly string[], signal?: AbortSignal): Promise<{ keep: Snapshot[]; remove: Snapshot[] }>;
   /** Removes the data no snapshot refers to any more. */
   prune(repo: RepoRef, signal?: AbortSignal): Promise<void>;
+  /** `restic unlock`: removes only locks whose holder is provably gone (a killed pull's). */
+  unlockStale(repo: RepoRef, signal?: AbortSignal): Promise<void>;
 }
 
 export interface CopyOptions {
@@ -249,6 +251,10 @@ export function createRestic(opts: ResticOptions = {}): Restic {
     async prune(repo, signal) {
       const r = await run([...repoArgs(repo), 'prune'], resticEnv(base, repo), { signal });
       if (r.code !== 0) throw failure(r.stderr, `restic prune of ${repo.url}`);
+    },
+    async unlockStale(repo, signal) {
+      const r = await run([...repoArgs(repo), 'unlock'], resticEnv(base, repo), { signal });
+      if (r.code !== 0) throw failure(r.stderr, `restic unlock of ${repo.url}`);
     },
   };
 }

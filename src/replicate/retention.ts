@@ -31,7 +31,7 @@ export interface ReplicaRetentionResult {
   readonly policy: Retention;
   readonly kept: number;
   readonly removed: readonly RemovedCopy[];
-  /** Whether `restic prune` ran (only when something was removed). */
+  /** Whether `restic prune` ran (when something was removed, now or by a pull whose prune did not finish). */
   readonly pruned: boolean;
 }
 
@@ -58,6 +58,10 @@ export interface RetentionDeps {
   readonly report: Reporter;
   /** Called after each group's forget with what it removed, so the marks survive a later failure. */
   readonly onRemoved: (removed: readonly SnapshotMapping[]) => void;
+  /** Since when a prune is owed: an earlier pull removed copies, and its prune did not finish. */
+  readonly pruneOwedSince: () => number | undefined;
+  /** Called when a prune finished. */
+  readonly onPruned: () => void;
 }
 
 /**
@@ -83,10 +87,18 @@ export async function applyReplicaRetention(
       removed.push({ snapshot: s.shortId, original: s.original ?? s.id, time: new Date(s.timeMs).toISOString(), project: g.project, source: g.source, kind: g.kind });
     }
   }
-  if (removed.length > 0) {
-    deps.report.step(`removed ${removed.length} snapshot(s) here; pruning the data only they used`);
+  // Owed also after this pull's own removals (marked by onRemoved): an earlier pull's are pruned with them.
+  const owedSince = deps.pruneOwedSince();
+  const pruned = removed.length > 0 || owedSince !== undefined;
+  if (pruned) {
+    deps.report.step(
+      removed.length > 0
+        ? `removed ${removed.length} snapshot(s) here; pruning the data only they used`
+        : `pruning the data of snapshots removed here since ${new Date(owedSince!).toISOString().slice(0, 16).replace('T', ' ')} UTC (that pull's prune did not finish)`,
+    );
     await deps.restic.prune(repo, signal);
+    deps.onPruned();
   }
   deps.report.done(`this host's retention kept ${kept} snapshot(s), removed ${removed.length}`);
-  return { policy, kept, removed: [...removed], pruned: removed.length > 0 };
+  return { policy, kept, removed: [...removed], pruned };
 }

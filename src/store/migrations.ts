@@ -4,7 +4,7 @@
  */
 import { monitorSchemaSql } from './monitor-schema.js';
 import { notifySchemaSql } from './notify-outbox.js';
-import { replicaRetentionMigration, replicateMigration } from './replicate-schema.js';
+import { replicaPruneOwedMigration, replicaRetentionMigration, replicateMigration } from './replicate-schema.js';
 import { backupRepositoryMigration, backupSchemaSql } from './backup-schema.js';
 import { stoppedSchemaSql } from './stopped.js';
 
@@ -75,4 +75,5 @@ export const migrations: readonly string[] = [
   /* v6: services stopped on purpose by `berth down` (src/store/stopped.ts) */ stoppedSchemaSql,
   /* v7: the repository of each backup run (src/store/backup-schema.ts) */ backupRepositoryMigration,
   /* v8: copies removed by the backup host's own retention (src/store/replicate-schema.ts) */ replicaRetentionMigration,
+  /* v9: a prune the backup host's retention still owes (src/store/replicate-schema.ts) */ replicaPruneOwedMigration,
 ];

@@ -40,3 +40,11 @@ export const replicaRetentionMigration = `
   ALTER TABLE replicated_snapshots ADD COLUMN forgotten_at INTEGER; -- ms; removed here by backup.replicate.retention
   ALTER TABLE replication_runs ADD COLUMN left_out INTEGER;         -- primary snapshots not copied: removed here before
 `;
+
+/** v9: a prune owed after this host's retention removed copies (its prune failed): the next pull runs it. */
+export const replicaPruneOwedMigration = `
+  CREATE TABLE replica_prune_owed (
+    project TEXT PRIMARY KEY,
+    since   INTEGER NOT NULL  -- ms; when the first copy not yet pruned was removed
+  );
+`;

@@ -65,6 +65,10 @@ export interface ReplicationStore {
   forgottenOriginals(project: string): Set<string>;
   /** A new, empty repository here: nothing in it was ever removed. */
   clearForgotten(project: string): void;
+  /** Since when a prune is owed: copies were removed (markForgotten) and no prune finished after. */
+  pruneOwedSince(project: string): number | undefined;
+  /** A prune finished: the removed copies' data is gone. */
+  markPruned(project: string): void;
 }
 
 interface RunRow {
@@ -123,6 +127,9 @@ export function createReplicationStore(db: Db, clock: Clock): ReplicationStore {
     ),
     forgotten: db.prepare('SELECT original_id FROM replicated_snapshots WHERE project = ? AND forgotten_at IS NOT NULL').pluck(),
     unforget: db.prepare('UPDATE replicated_snapshots SET forgotten_at = NULL WHERE project = ?'),
+    owe: db.prepare('INSERT OR IGNORE INTO replica_prune_owed (project, since) VALUES (?, ?)'),
+    owedSince: db.prepare('SELECT since FROM replica_prune_owed WHERE project = ?').pluck(),
+    paid: db.prepare('DELETE FROM replica_prune_owed WHERE project = ?'),
   };
 
   const recordTx = db.transaction((project: string, runId: string | undefined, mappings: readonly SnapshotMapping[]) => {
@@ -148,6 +155,12 @@ export function createReplicationStore(db: Db, clock: Clock): ReplicationStore {
     for (const m of removed) {
       q.forget.run({ project, original_id: m.originalId, copy_id: m.copyId, snapshot_time: m.timeMs, tags: JSON.stringify(m.tags), recorded_at: clock() });
     }
+    // In the same transaction: a removal is never recorded without the prune it calls for.
+    if (removed.length > 0) q.owe.run(project, clock());
+  });
+  const clearTx = db.transaction((project: string) => {
+    q.unforget.run(project);
+    q.paid.run(project);
   });
 
   const markInterrupted = (project: string, host: string, isAlive: (pid: number) => boolean): number => {
@@ -200,7 +213,9 @@ export function createReplicationStore(db: Db, clock: Clock): ReplicationStore {
       })),
     markForgotten: (project, removed) => forgetTx(project, removed),
     forgottenOriginals: (project) => new Set(q.forgotten.all(project) as string[]),
-    clearForgotten: (project) => void q.unforget.run(project),
+    clearForgotten: (project) => clearTx(project),
+    pruneOwedSince: (project) => (q.owedSince.get(project) as number | undefined) ?? undefined,
+    markPruned: (project) => void q.paid.run(project),
   };
 }
 

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { holdLock } from './backup-harness.js';
-import { createWorld, replicationUnavailable, snapshotsOf, type World } from './replicate-harness.js';
+import { createWorld, descendants, replicationUnavailable, snapshotsOf, type World } from './replicate-harness.js';
 
 const skip = replicationUnavailable();
 
@@ -141,4 +141,39 @@ describe('berth replicate: this host’s retention', { skip }, () => {
     assert.equal(out.copied.length, 0, 'the copy was made by the failed pull');
     assert.deepEqual(out.retention?.removed.map((x) => x.original), [ids.get('files@2')]);
   });
+
+  it('a pull killed with its restic during the prune (power loss, the agent\'s cgroup stopped): the next pull clears the stale lock and runs the prune it owed', async () => {
+    await take('db', 8, ['berth']);
+    const locks = path.join(w.replicaRepo, 'locks');
+    const { child, done } = w.spawnBerth(['replicate', 'pull']);
+    let stderr = '';
+    child.stderr!.on('data', (d) => (stderr += d));
+    // The forgets are done and recorded; restic prune has taken its lock: kill everything.
+    const deadline = Date.now() + 30_000;
+    while (!(/pruning the data only they used/.test(stderr) && fs.readdirSync(locks).length > 0)) {
+      assert.ok(Date.now() < deadline && child.exitCode === null, `the prune never took its lock: ${stderr}`);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    const killed = [...descendants(child.pid!).map((d) => d.pid), child.pid!];
+    for (const pid of killed) process.kill(pid, 'SIGKILL');
+    await done;
+    // Until an orphan is reaped it still counts as alive for restic (it is, as a zombie): wait for that, as after a power loss.
+    while (killed.some((pid) => fs.existsSync(`/proc/${pid}`))) {
+      assert.ok(Date.now() < deadline + 30_000, 'the killed processes were never reaped');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.equal(fs.readdirSync(locks).length, 1, "the killed prune's lock is left behind");
+
+    const next = await pull('--check');
+    assert.match(next.stderr, /pruning the data of snapshots removed here since .* UTC \(that pull's prune did not finish\)/);
+    assert.equal(next.out.retention?.removed.length, 0, 'db@5 was removed by the killed pull');
+    assert.equal(next.out.retention?.pruned, true);
+    assert.equal(next.out.check?.ok, true);
+    assert.equal(fs.readdirSync(locks).length, 0);
+    assert.ok(!(await originalsHere()).has(ids.get('db@5')));
+
+    const after = await pull();
+    assert.equal(after.out.retention?.pruned, false, 'the owed prune was paid');
+  });
 });
+

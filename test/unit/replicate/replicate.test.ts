@@ -203,8 +203,20 @@ describe('replication store', () => {
       assert.deepEqual([...runs.forgottenOriginals('other')], []);
       runs.recordMappings('p', 'e', [{ originalId: 'o2', copyId: 'c2b', timeMs: 2, tags: [] }]);
       assert.deepEqual([...runs.forgottenOriginals('p')], ['o1'], 'a copy present again is not forgotten');
+      // Removing copies owes a prune until one finishes; a pull killed in between leaves it owed.
+      assert.ok(runs.pruneOwedSince('p') !== undefined);
+      const owedSince = runs.pruneOwedSince('p');
+      runs.markForgotten('p', [{ originalId: 'o3', copyId: 'c3', timeMs: 3, tags: [] }]);
+      assert.equal(runs.pruneOwedSince('p'), owedSince, 'owed since the first removal not yet pruned');
+      assert.equal(runs.pruneOwedSince('other'), undefined);
+      runs.markPruned('p');
+      assert.equal(runs.pruneOwedSince('p'), undefined);
+      runs.markForgotten('p', []);
+      assert.equal(runs.pruneOwedSince('p'), undefined, 'nothing removed, nothing owed');
+      runs.markForgotten('p', [{ originalId: 'o4', copyId: 'c4', timeMs: 4, tags: [] }]);
       runs.clearForgotten('p');
       assert.deepEqual([...runs.forgottenOriginals('p')], []);
+      assert.equal(runs.pruneOwedSince('p'), undefined, 'a new repository owes no prune');
     } finally {
       store.close();
       rmSync(dir, { recursive: true, force: true });
