@@ -4,7 +4,8 @@
  * the backup host's pulls share theirs, but not with those — and has no `--retry-lock`. An
  * attempt that meets such a lock is repeated here until the lock is gone or `backup.lock_wait` has
  * passed. A lock left by a killed restic is cleared at the first meeting (`restic unlock` removes
- * only provably dead holders' locks), so it costs no wait.
+ * only provably dead holders' locks), so it costs no wait; while waiting, that is tried again once a
+ * minute, for a holder that dies without cleaning up (an OOM-killed prune).
  *
  * Wrap only attempts that leave nothing half-done when restic refuses its lock: restic takes it
  * before it reads or writes anything.
@@ -24,10 +25,14 @@ export interface LockWait {
   unlockStale(): Promise<void>;
   /** Pauses between attempts (default lockRetryDelaysMs; the last one repeats). */
   readonly delaysMs?: readonly number[];
+  /** While waiting, how often stale locks are cleared again (default staleRecheckMs). */
+  readonly staleRecheckMs?: number;
 }
 
 /** Pauses between attempts: each attempt pays restic's key derivation (~0.7 s of CPU here). */
 export const lockRetryDelaysMs: readonly number[] = [2_000, 5_000, 10_000, 20_000, 30_000];
+/** While waiting, how often `restic unlock` runs again: each run pays the key derivation too. */
+export const staleRecheckMs = 60_000;
 /** While waiting, how often "still waiting" is said. */
 const remindEveryMs = 5 * 60_000;
 
@@ -35,6 +40,7 @@ export async function waitingForLock<T>(what: string, w: LockWait, attempt: () =
   const started = w.clock();
   let refusals = 0;
   let saidAt: number | undefined;
+  let unlockedAt = started;
   for (;;) {
     try {
       return await attempt();
@@ -44,7 +50,13 @@ export async function waitingForLock<T>(what: string, w: LockWait, attempt: () =
       if (refusals === 1) {
         // Most often a killed run's leftover: gone after this, and the next attempt passes.
         await w.unlockStale();
+        unlockedAt = w.clock();
         continue;
+      }
+      if (w.clock() - unlockedAt >= (w.staleRecheckMs ?? staleRecheckMs)) {
+        // The holder may have died since, without removing its lock.
+        await w.unlockStale();
+        unlockedAt = w.clock();
       }
       const waited = w.clock() - started;
       if (waited >= w.maxMs || w.signal?.aborted) throw gaveUp(err, waited, w.maxMs);

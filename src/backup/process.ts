@@ -1,6 +1,7 @@
 /** Child processes for dumps and restic: argv as data, bounded waits, stderr kept for the error message. */
-import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
+import type { ChildProcess, StdioOptions } from 'node:child_process';
 import fs from 'node:fs';
+import { spawnTied } from '../lib/child.js';
 import { BerthError } from '../lib/errors.js';
 
 export interface Cmd {
@@ -21,18 +22,10 @@ export function describe(cmd: Cmd): string {
   return [cmd.file, ...cmd.args].join(' ');
 }
 
-/**
- * Children die with berth: if berth is killed mid-backup, a surviving `restic backup --stdin`
- * would see EOF and save the truncated stream as a normal-looking snapshot. `setpriv
- * --pdeathsig` (util-linux) makes the kernel kill the child instead.
- */
-const setpriv = ['/usr/bin/setpriv', '/bin/setpriv'].find((p) => fs.existsSync(p));
-
 export function start(cmd: Cmd, stdio: StdioOptions = ['pipe', 'pipe', 'pipe']): ChildProcess {
   const env = { ...process.env, ...cmd.env };
   requireInstalled(cmd.file, env.PATH);
-  if (setpriv) return spawn(setpriv, ['--pdeathsig', 'KILL', '--', cmd.file, ...cmd.args], { stdio, env });
-  return spawn(cmd.file, [...cmd.args], { stdio, env });
+  return spawnTied(cmd.file, cmd.args, { stdio, env });
 }
 
 /** Debian packages of the tools berth runs, for the hint when one is missing. */

@@ -4,6 +4,7 @@
  * Passwords travel in the child's environment, never on the command line.
  */
 import { spawn } from 'node:child_process';
+import { spawnTied } from '../lib/child.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import { isLocalRepo, type PasswordSource, type ReplicateSsh } from '../project/replicate-schema.js';
@@ -304,7 +305,7 @@ interface RunResult {
 function exec(bin: string, args: string[], env: Record<string, string>, o: RunOptions): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     if (o.signal?.aborted) return reject(new ResticFailure('aborted', `restic ${args.find((a) => !a.startsWith('-')) ?? ''} was cancelled`, ''));
-    const child = spawn(bin, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawnTied(bin, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     let partial = '';

@@ -61,6 +61,21 @@ describe('waiting for the repository lock', () => {
     assert.match(h.said[0]!, /^db: the repository is locked by PID 42 on nas by root; waiting for it, at most 1m0s \(backup\.lock_wait\)$/);
   });
 
+  it('while waiting, clears stale locks again once a minute (a holder that died without cleaning up)', async () => {
+    const h = harness(10 * 60_000);
+    let now = 0;
+    let calls = 0;
+    // Each refused attempt takes 25 s of the clock: refusals at 25, 50, 75, 100, 125, 150 s.
+    const attempt = async () => {
+      calls++;
+      now += 25_000;
+      if (calls <= 6) throw classifyResticFailure(lockedStderr, 1, '/srv/repo', 'backup');
+      return 'stored';
+    };
+    assert.equal(await waitingForLock('db', { ...h.w, clock: () => now, delaysMs: [1] }, attempt), 'stored');
+    assert.equal(h.unlocks(), 2, 'at the first refusal (25 s), then at the first one a minute later (100 s)');
+  });
+
   it('gives up after lock_wait, saying how long it waited and what to do', async () => {
     const h = harness(40);
     const a = refusedTimes(Number.POSITIVE_INFINITY);
