@@ -11,7 +11,7 @@ import { pack } from 'tar-stream';
 import { BerthError } from '../lib/errors.js';
 import { capture, exitOf, start } from './process.js';
 
-const applets = ['sh', 'tar', 'rm', 'find', 'sha256sum', 'ls', 'cat', 'mkdir', 'kill', 'sleep'];
+const applets = ['sh', 'tar', 'rm', 'find', 'sha256sum', 'ls', 'cat', 'mkdir', 'kill', 'sleep', 'mv', 'rmdir'];
 const busyboxPaths = ['/bin/busybox', '/usr/bin/busybox'];
 const versionLabel = 'berth.helper-version';
 

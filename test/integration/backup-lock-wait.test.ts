@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { createBackupProject, dbEnv, holdLock, mariadb, type BackupProject } from './backup-harness.js';
+import { createBackupProject, dbEnv, holdLock, mariadb, writeVolume, type BackupProject } from './backup-harness.js';
 import { waitFor } from './harness.js';
 
 interface RunJson {
@@ -94,5 +94,28 @@ describe('waiting for the repository lock', { timeout: 180_000 }, () => {
       setLockWait('2m');
     }
     assert.equal(p.snapshots('db').length, before, 'no snapshot was stored');
+  });
+
+  it('an in-place volume restore refused its lock leaves the volume as it was; once the lock is gone it restores', async () => {
+    const listing = () => writeVolume(p.volume, 'cd /d && find . | sort && cat marker 2>/dev/null; true');
+    writeVolume(p.volume, 'echo written-after-the-backup > /d/marker');
+    const current = listing();
+    assert.match(current, /\.\/marker\n[^]*\nwritten-after-the-backup$/);
+    setLockWait('0s');
+    const holder = await holdLock(p.repo, p.passwordFile, 'exclusive');
+    try {
+      const r = await p.run(['restore', 'latest', '--source', 'files', '--no-safety', '--yes']);
+      assert.notEqual(r.code, 0, r.stderr);
+      assert.match(r.stderr, /is locked by PID \d+/);
+      assert.equal(listing(), current, 'every file is where it was: the data was moved back, nothing restored');
+    } finally {
+      await holder.release();
+      setLockWait('2m');
+    }
+    const r = await p.run(['restore', 'latest', '--source', 'files', '--no-safety', '--yes']);
+    assert.equal(r.code, 0, r.stderr);
+    const restored = listing();
+    assert.doesNotMatch(restored, /marker|berth-replaced/, 'the snapshot replaced the data, and the set-aside copy is gone');
+    assert.equal(restored, current.replace(/\.\/marker\n/, '').replace(/\nwritten-after-the-backup$/, ''));
   });
 });

@@ -29,7 +29,22 @@ import type { DirectSource, SourceContext } from './types.js';
 import { requireVolumeData, volumeData } from './where.js';
 
 /** restic, interrupted (no snapshot saved) as soon as berth's process is gone; the container shares the host's pids. */
-const wrapper = 'restic "$@" & r=$!; (while kill -0 "$BERTH_PID" 2>/dev/null; do sleep 1; done; kill -INT $r 2>/dev/null) & wait $r';
+const wrapper = 'restic "$@" & r=$!; (while kill -0 "$BERTH_PID" 2>/dev/null; do sleep 1; done; kill -INT $r 2>/dev/null) >/dev/null & wait $r';
+
+/**
+ * An in-place restore (`$1` the volume's mount point, then restic's arguments). The current data is
+ * moved aside (renames within the volume: instant, no space), and removed only once restic says
+ * "restoring …", which it prints after taking its lock and reading the index, before it writes a
+ * file. A restic that stops before that (a lock it cannot take, berth gone) gets the data moved
+ * back: nothing changed. Exits with restic's status.
+ */
+const restoreInPlace = [
+  't="$1"; shift; old="$t/.berth-replaced-$BERTH_PID"',
+  'move() { for e in "$1"/* "$1"/.[!.]* "$1"/..?*; do if [ "$e" != "$old" ] && { [ -e "$e" ] || [ -L "$e" ]; }; then mv -- "$e" "$2"/ || return 1; fi; done; }',
+  'mkdir "$old" && move "$t" "$old" || { move "$old" "$t"; rmdir "$old"; exit 70; }',
+  `(${wrapper}; echo "berth-rc=$?") | { rc=1; while IFS= read -r line; do case "$line" in "restoring "*) rm -rf "$old";; berth-rc=*) rc="\${line#berth-rc=}";; esac; done`,
+  'if [ -d "$old" ]; then move "$old" "$t"; rmdir "$old"; fi; exit "$rc"; }',
+].join('\n');
 
 const image = (ctx: SourceContext) => ctx.project.backup?.helperImage ?? 'berth-helper:local';
 /** Where the data sits in the snapshot: a bind path under its own path, a named volume under /volume/<source>. */
@@ -59,8 +74,8 @@ function cacheDir(): string {
   return dir;
 }
 
-/** restic in the helper, with the data mounted at `mountAt`. */
-function resticInHelper(ctx: SourceContext, restic: Restic, readOnly: boolean, mountAt: string, argv: readonly string[]): Cmd {
+/** restic in the helper, with the data mounted at `mountAt`, run by `script` (given `scriptArgs`, then restic's). */
+function resticInHelper(ctx: SourceContext, restic: Restic, readOnly: boolean, mountAt: string, argv: readonly string[], script = wrapper, scriptArgs: readonly string[] = []): Cmd {
   const env = { ...restic.containerEnv(), RESTIC_CACHE_DIR: cacheDir() };
   const src = volumeData(ctx);
   return {
@@ -70,7 +85,7 @@ function resticInHelper(ctx: SourceContext, restic: Restic, readOnly: boolean, m
       '--name', `berth-helper-${ctx.project.name}-${ctx.source.name}-${process.pid}`, '--label', `${label.role}=helper`,
       '-v', `${src}:${mountAt}${readOnly ? ':ro' : ''}`, '-v', `${restic.repository}:${restic.repository}`, '-v', `${env.RESTIC_CACHE_DIR}:${env.RESTIC_CACHE_DIR}`,
       ...Object.keys(env).flatMap((k) => ['-e', k]), '-e', `BERTH_PID=${process.pid}`,
-      '--entrypoint', '/bin/sh', image(ctx), '-c', wrapper, 'restic', ...argv,
+      '--entrypoint', '/bin/sh', image(ctx), '-c', script, 'restic', ...scriptArgs, ...argv,
     ],
     env,
   };
@@ -143,13 +158,8 @@ export const directVolume: DirectSource = {
     await ensureHelperImage(image(ctx));
     // Mounted where the snapshot recorded it, so `--target /` puts every file back in place.
     const target = snapshot.paths![0]!;
-    const q = `'${target.replace(/'/g, `'\\''`)}'`;
-    const clear = `rm -rf ${q}/* ${q}/.[!.]* ${q}/..?* 2>/dev/null; `;
-    const cmd = resticInHelper(ctx, restic, false, target, ['restore', '--quiet', snapshot.id, '--target', '/']);
-    const script = cmd.args.indexOf(wrapper);
-    const args = [...cmd.args];
-    args[script] = clear + wrapper;
-    const [bytes] = await Promise.all([size, runRestic({ ...cmd, args }, restic, 'restore', () => undefined)]);
+    const cmd = resticInHelper(ctx, restic, false, target, ['restore', snapshot.id, '--target', '/'], restoreInPlace, [target]);
+    const [bytes] = await Promise.all([size, runRestic(cmd, restic, 'restore', () => undefined)]);
     return { summary: `volume ${volumeData(ctx)} replaced`, bytes };
   },
 };
