@@ -13,9 +13,11 @@ import { formatMs } from '../lib/time.js';
 import { missingProjectFiles } from './sources/config.js';
 import { pipeInto } from './sources/io.js';
 import type { ReplicateSsh } from '../project/replicate-schema.js';
-import { configSourceName } from '../project/backup-schema.js';
+import { backupDefaults, configSourceName } from '../project/backup-schema.js';
 import { openRestic, type BackupContext } from './context.js';
-import { consumeDump } from './restic.js';
+import { consumeDump, startDump } from './restic.js';
+import { waitingForLock, type LockWait } from './lock-wait.js';
+import { silentReporter, type Reporter } from '../lib/reporter.js';
 import { planRestore, restorePlanned, type RestoredSource } from './restore.js';
 import { tagValue } from './verify.js';
 
@@ -26,6 +28,8 @@ export interface RecoverOptions {
   /** How to reach an sftp `repository` (the fresh host has no berth.yaml to say so yet). */
   readonly ssh?: ReplicateSsh;
   readonly project?: string;
+  /** Where the bootstrap's lock wait is said (before the project, and so its reporter, exists). */
+  readonly report?: Reporter;
 }
 
 export interface RecoverOutcome {
@@ -174,7 +178,9 @@ async function bootstrapConfig(open: () => Promise<Opened>, dir: string, opts: R
     }
   }
   const restic = openRestic(opts.repository, { file: opts.passwordFile }, opts.ssh ?? {});
-  const snaps = (await restic.snapshots(['berth', `source=${configSourceName}`, ...(opts.project ? [`project=${opts.project}`] : [])])).filter((s) => opts.snapshot === 'latest' || s.id.startsWith(opts.snapshot));
+  // No berth.yaml yet, so no backup.lock_wait: its default.
+  const wait: LockWait = { maxMs: backupDefaults.lockWaitMs, clock: Date.now, report: opts.report ?? silentReporter, unlockStale: () => restic.unlockStale() };
+  const snaps = (await waitingForLock('config', wait, () => restic.snapshots(['berth', `source=${configSourceName}`, ...(opts.project ? [`project=${opts.project}`] : [])]))).filter((s) => opts.snapshot === 'latest' || s.id.startsWith(opts.snapshot));
   const projects = [...new Set(snaps.map((s) => tagValue(s, 'project')))];
   if (projects.length !== 1) {
     throw new BerthError('NOT_FOUND', projects.length ? `the repository holds several projects: ${projects.join(', ')}` : `no config snapshot in ${opts.repository}`, projects.length ? 'pass --project NAME' : 'was `berth backup run` ever run with this repository?');
@@ -182,7 +188,7 @@ async function bootstrapConfig(open: () => Promise<Opened>, dir: string, opts: R
   const newest = snaps.reduce((a, b) => (b.time > a.time ? b : a));
   makeDirs(dir);
   let bytes = 0;
-  const dump = restic.dump(newest.id, newest.paths?.[0] ?? '');
+  const dump = await waitingForLock('config', wait, () => startDump(restic, newest.id, newest.paths?.[0] ?? ''));
   dump.stdout.on('data', (d: Buffer) => (bytes += d.length));
   // A 'data' listener alone starts the flow: paused, nothing is lost before the consumer pipes it (pipe resumes).
   dump.stdout.pause();

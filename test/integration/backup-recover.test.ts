@@ -9,7 +9,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { createBackupProject, dbEnv, mariadb, psql, writeVolume, type BackupProject } from './backup-harness.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { createBackupProject, dbEnv, holdLock, mariadb, psql, writeVolume, type BackupProject } from './backup-harness.js';
 import { dockerPs, runBerth } from './harness.js';
 
 describe('restore --all on a fresh host', { timeout: 180_000 }, () => {
@@ -48,8 +49,13 @@ describe('restore --all on a fresh host', { timeout: 180_000 }, () => {
     assert.match(noPassword.stderr, /--password-file .*backup\.pass\.missing: no such file\n\s+hint: give the file holding the repository password/);
     assert.deepEqual(fs.readdirSync(fresh), [], 'nothing written');
 
+    // A prune or check on the backup host holds the repository for a few seconds: the bootstrap waits for it.
+    const holder = await holdLock(p.repo, password, 'exclusive');
+    const released = sleep(4_000).then(() => holder.release());
     const r = await berth(['--json', 'restore', '--all', '--yes', '--repository', p.repo, '--password-file', password]);
+    await released;
     assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /config: the repository is locked by PID \d+ .*; waiting for it, at most 30m0s \(backup\.lock_wait\)/);
     const out = JSON.parse(r.stdout) as { sources: Array<{ source: string }>; skipped: string[]; bytes: number; totalMs: number; bytesPerSecond: number; projected500GbHours: number };
     assert.deepEqual(out.sources.map((s) => s.source).sort(), ['db', 'files', 'pg']);
     assert.deepEqual(out.skipped, ['cache']);

@@ -14,7 +14,7 @@ import { snapshotSource, verifyBackups, type VerifyOutcome } from '../../backup/
 import { formatBytes } from '../../lib/bytes.js';
 import { BerthError, exitCodes } from '../../lib/errors.js';
 import { formatMs } from '../../lib/time.js';
-import { openContext } from '../context.js';
+import { openContext, reporterFor } from '../context.js';
 import { printJson, reportError, table } from '../output.js';
 import { positiveInt, readDataSubset } from '../option-parsers.js';
 import { globals, runWithContext } from '../run.js';
@@ -186,7 +186,7 @@ export function registerBackupCommands(program: Command): void {
             const base = await openContext(g);
             return { ctx: createBackupContext(base, override), close: () => base.close() };
           };
-          const outcome = await recoverAll(open, path.resolve(g.dir), { snapshot: snapshot ?? 'latest', ...override, project: o.project });
+          const outcome = await recoverAll(open, path.resolve(g.dir), { snapshot: snapshot ?? 'latest', ...override, project: o.project, report: reporterFor(g) });
           g.json ? printJson(outcome) : process.stdout.write(`restored ${outcome.sources.length} source(s), ${formatBytes(outcome.bytes)} in ${formatMs(outcome.totalMs)} (${formatBytes(outcome.bytesPerSecond)}/s); projected for 500 GB at this rate: ${(outcome.projected500GbHours).toFixed(2)} h\n`);
         } catch (err) {
           process.exitCode = reportError(err, g);
