@@ -9,7 +9,7 @@ import { isProcessAlive } from '../deploy/lock.js';
 import { formatBytes } from '../lib/bytes.js';
 import { BerthError } from '../lib/errors.js';
 import { newId } from '../lib/ids.js';
-import { formatMs } from '../lib/time.js';
+import { formatMs, formatUtcMinute } from '../lib/time.js';
 import { berthVersion } from '../lib/version.js';
 import type { BackupSource } from '../project/backup-schema.js';
 import type { BackupResult, BackupRunKind, BackupRunStatus } from '../store/backups.js';
@@ -116,7 +116,7 @@ function refuseToRecreate(ctx: BackupContext, repository: string, init: boolean 
   if (last === undefined || init) return;
   throw new BerthError(
     'REPOSITORY',
-    `the repository ${repository} is missing, but this host stored snapshots there until ${new Date(last).toISOString().slice(0, 16).replace('T', ' ')} UTC`,
+    `the repository ${repository} is missing, but this host stored snapshots there until ${formatUtcMinute(last)}`,
     'is its disk mounted (or the sftp path right)? To start a new, empty repository there, run `berth backup run --init`',
   );
 }

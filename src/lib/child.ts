@@ -1,7 +1,7 @@
 /** Child processes that die with berth. */
 import { spawn, type ChildProcess, type ChildProcessByStdio, type SpawnOptions, type SpawnOptionsWithStdioTuple, type StdioNull, type StdioPipe } from 'node:child_process';
-import type { Readable } from 'node:stream';
 import fs from 'node:fs';
+import type { Readable } from 'node:stream';
 
 /**
  * If berth is killed (SIGKILL, OOM), its children would otherwise run on as orphans: a

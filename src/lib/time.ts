@@ -10,3 +10,8 @@ export function formatMs(ms: number): string {
   const m = Math.floor(ms / 60_000);
   return `${m}m${Math.round((ms % 60_000) / 1000)}s`;
 }
+
+/** A moment to the minute, as people read it in a message: "2026-12-06 20:17 UTC". */
+export function formatUtcMinute(ms: number): string {
+  return `${new Date(ms).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+}

@@ -12,7 +12,7 @@ import type { AuditTrail } from '../audit/trail.js';
 import { BerthError } from '../lib/errors.js';
 import { newId } from '../lib/ids.js';
 import type { Reporter } from '../lib/reporter.js';
-import type { Clock, Sleep } from '../lib/time.js';
+import { formatUtcMinute, type Clock, type Sleep } from '../lib/time.js';
 import type { Project } from '../project/model.js';
 import type { ReplicateConfig } from '../project/replicate-schema.js';
 import type { ReplicationStore, SnapshotMapping } from '../store/replications.js';
@@ -167,7 +167,7 @@ function keepRetention(deps: PullDeps, project: string, to: RepoRef, cfg: Replic
 function refuseToRecreate(deps: PullDeps, project: Project, cfg: ReplicateConfig, init: boolean | undefined): void {
   const last = deps.runs.lastSucceeded(project.name);
   if (init || !last || last.target !== cfg.to || !last.replicaCount) return;
-  const failure = new ResticFailure('no-repository', `it is missing, but ${last.replicaCount} snapshot(s) were there after the pull of ${new Date(last.startedAt).toISOString().slice(0, 16).replace('T', ' ')} UTC: is its disk mounted? \`berth replicate pull --init\` creates a new, empty one`, '');
+  const failure = new ResticFailure('no-repository', `it is missing, but ${last.replicaCount} snapshot(s) were there after the pull of ${formatUtcMinute(last.startedAt)}: is its disk mounted? \`berth replicate pull --init\` creates a new, empty one`, '');
   failure.side = 'replica';
   throw failure;
 }

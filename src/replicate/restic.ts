@@ -4,9 +4,9 @@
  * Passwords travel in the child's environment, never on the command line.
  */
 import { spawn } from 'node:child_process';
-import { spawnTied } from '../lib/child.js';
 import fs from 'node:fs';
 import path from 'node:path';
+import { spawnTied } from '../lib/child.js';
 import { isLocalRepo, type PasswordSource, type ReplicateSsh } from '../project/replicate-schema.js';
 import type { Retention } from '../project/retention-schema.js';
 

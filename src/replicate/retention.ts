@@ -6,6 +6,7 @@
  */
 import { describeRetention, type Retention } from '../project/retention-schema.js';
 import type { Reporter } from '../lib/reporter.js';
+import { formatUtcMinute } from '../lib/time.js';
 import type { SnapshotMapping } from '../store/replications.js';
 import type { RepoRef, Restic, Snapshot } from './restic.js';
 
@@ -92,9 +93,9 @@ export async function applyReplicaRetention(
   const pruned = removed.length > 0 || owedSince !== undefined;
   if (pruned) {
     deps.report.step(
-      removed.length > 0
+      owedSince === undefined || removed.length > 0
         ? `removed ${removed.length} snapshot(s) here; pruning the data only they used`
-        : `pruning the data of snapshots removed here since ${new Date(owedSince!).toISOString().slice(0, 16).replace('T', ' ')} UTC (that pull's prune did not finish)`,
+        : `pruning the data of snapshots removed here since ${formatUtcMinute(owedSince)} (that pull's prune did not finish)`,
     );
     await deps.restic.prune(repo, signal);
     deps.onPruned();

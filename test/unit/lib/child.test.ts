@@ -1,20 +1,11 @@
 /** spawnTied: a child that berth starts dies when berth is killed, even one that never writes (no SIGPIPE to end it). */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
+import { running } from '../../fixtures/processes.js';
 
 const childModule = fileURLToPath(new URL('../../../src/lib/child.ts', import.meta.url));
-
-/** Gone, or a zombie waiting for its new parent to reap it: either way no longer running. */
-function running(pid: number): boolean {
-  try {
-    return !/^\d+ \(.*\) Z/.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'));
-  } catch {
-    return false;
-  }
-}
 
 async function grandchildAfterKillingParent(tied: boolean): Promise<number> {
   const script = tied
