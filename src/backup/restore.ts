@@ -104,44 +104,103 @@ async function restoreOne(ctx: BackupContext, { source, snapshot }: RestorePlanI
     }
     safetySnapshot = r.snapshotId;
   }
-  const stopped = opts.to ? [] : await stopWriters(ctx, [...new Set([...driver.writers(sctx), ...(source.writers ?? [])])]);
+  const stopped = opts.to ? [] : await stopWriters(ctx, source.name, [...new Set([...driver.writers(sctx), ...(source.writers ?? [])])]);
   let bytes = 0;
   let summary: string;
+  const writers = [...new Set(stopped.map((s) => s.service))];
+  /**
+   * From here on the data is being replaced: a failure (or a killed berth) leaves it partly
+   * restored, so the writers are marked to stay stopped (reconcile and the agent respect it) until
+   * a restore of this source succeeds or `berth up` starts them.
+   */
+  let began = false;
+  const begin = () => {
+    if (began || opts.to) return;
+    began = true;
+    for (const service of writers) ctx.stopped.mark(ctx.project.name, service, { now: ctx.clock(), user: ctx.user, reason: heldReason(source.name) });
+  };
+  let outcome: 'succeeded' | 'unchanged' | 'held' = 'unchanged';
   const stopProgress = startProgress(ctx.report, ctx.clock, source.name, restoring, () => bytes);
   try {
-    ctx.report.step(`${source.name}: restoring snapshot ${snapshot.short_id}${opts.to ? ` to ${opts.to}` : ''}${stopped.length ? ` (stopped ${stopped.map((s) => s.service).join(', ')})` : ''}`);
+    ctx.report.step(`${source.name}: restoring snapshot ${snapshot.short_id}${opts.to ? ` to ${opts.to}` : ''}${stopped.length ? ` (stopped ${writers.join(', ')})` : ''}`);
     const restic = ctx.restic();
     const wait = lockWaitOf(ctx);
     if (driver.direct?.owns(snapshot)) {
-      // In place, the volume is emptied just before restic starts: one that refused its lock is
-      // simply run again (the writers stay stopped), and the volume ends up whole.
-      ({ summary, bytes } = await waitingForLock(source.name, wait, () => driver.direct!.restore(sctx, restic, snapshot, opts.to ? { to: opts.to } : {})));
+      // In place, the volume's files are set aside just before restic starts and put back when it
+      // cannot begin: one that refused its lock is simply run again (the writers stay stopped).
+      ({ summary, bytes } = await waitingForLock(source.name, wait, () => driver.direct!.restore(sctx, restic, snapshot, { ...(opts.to && { to: opts.to }), onBegin: begin })));
     } else {
       // Nothing is dropped or overwritten before restic delivers its first byte.
       const dump = await waitingForLock(source.name, wait, () => startDump(restic, snapshot.id, snapshot.paths?.[0] ?? ''));
       dump.stdout.on('data', (d: Buffer) => (bytes += d.length));
       // A 'data' listener alone starts the flow: paused, nothing is lost before the consumer pipes it (pipe resumes).
       dump.stdout.pause();
-      summary = await consumeDump(dump, (input) => driver.restore(sctx, input, opts.to ? { to: opts.to } : {}));
+      summary = await consumeDump(dump, (input) => driver.restore(sctx, input, { ...(opts.to && { to: opts.to }), onBegin: begin }));
     }
+    outcome = 'succeeded';
   } catch (err) {
-    ctx.audit.append({ user: ctx.user, action: 'backup.restore', project: ctx.project.name, target: source.name, outcome: 'failed', details: { snapshot: snapshot.short_id, error: (err as Error).message, ...(safetySnapshot && { safety: safetySnapshot }) } });
-    throw err;
+    if (began && writers.length) outcome = 'held';
+    ctx.audit.append({
+      user: ctx.user,
+      action: 'backup.restore',
+      project: ctx.project.name,
+      target: source.name,
+      outcome: 'failed',
+      details: { snapshot: snapshot.short_id, error: (err as Error).message, ...(safetySnapshot && { safety: safetySnapshot }), ...(outcome === 'held' && { heldStopped: writers }) },
+    });
+    throw began ? partlyRestored(err as Error, source.name, snapshot.short_id, outcome === 'held' ? writers : [], safetySnapshot) : err;
   } finally {
     stopProgress();
-    for (const s of stopped) await ctx.engine.startContainer(s.id);
+    // A failure that changed nothing starts again what this restore stopped; writers held by an
+    // earlier failed restore of this source stay held until one succeeds.
+    const start = outcome === 'held' ? [] : outcome === 'unchanged' ? stopped.filter((s) => !s.held) : stopped;
+    for (const s of start) await ctx.engine.startContainer(s.id);
+    for (const service of new Set(start.map((s) => s.service))) ctx.stopped.clear(ctx.project.name, service);
   }
   const ms = ctx.clock() - t0;
   ctx.audit.append({ user: ctx.user, action: 'backup.restore', project: ctx.project.name, target: source.name, outcome: 'succeeded', details: { snapshot: snapshot.short_id, ...(safetySnapshot && { safety: safetySnapshot }), ...(opts.to && { to: opts.to }), bytes } });
   ctx.report.done(`${source.name}: ${summary} — ${formatBytes(bytes)} in ${formatMs(ms)}${safetySnapshot ? `; safety snapshot ${safetySnapshot}` : ''}`);
-  return { source: source.name, snapshot: snapshot.short_id, ...(safetySnapshot && { safetySnapshot }), stopped: stopped.map((s) => s.service), bytes, ms, summary };
+  return { source: source.name, snapshot: snapshot.short_id, ...(safetySnapshot && { safetySnapshot }), stopped: writers, bytes, ms, summary };
 }
 
-async function stopWriters(ctx: BackupContext, services: readonly string[]): Promise<Array<{ id: string; service: string }>> {
-  const stopped: Array<{ id: string; service: string }> = [];
+/** The stopped-on-purpose reason of the writers a failed restore of `source` left stopped. */
+const heldReason = (source: string) => `berth restore: the restore of ${source} failed part-way; left stopped until it is restored`;
+
+/** A restore that failed part-way (its writers left stopped, if any): what happened and the ways out. */
+function partlyRestored(err: Error, source: string, snapshot: string, writers: readonly string[], safety: string | undefined): BerthError {
+  const code = err instanceof BerthError ? err.code : 'BACKUP';
+  const them = writers.join(', ');
+  const one = writers.length === 1;
+  const first = err instanceof BerthError && err.hint ? `${err.hint}; then ` : '';
+  return new BerthError(
+    code,
+    `${err.message}\n${source}: the restore had begun, so ${source} may be partly restored${writers.length ? `: ${them} ${one ? 'is' : 'are'} left stopped, so nothing writes to it` : ''}`,
+    `${first}restore again (\`berth restore ${snapshot} --source ${source}\`)${safety ? `, or put back its state from before (\`berth restore ${safety} --source ${source} --no-safety\`)` : ''}` +
+      (writers.length ? `; either starts ${them} again once it succeeds. \`berth up\` starts ${one ? 'it as it is' : 'them as they are'}` : ''),
+    { cause: err },
+  );
+}
+
+/** A writer's container stopped for this restore; `held`: already stopped, by a failed restore before. */
+interface Writer {
+  readonly id: string;
+  readonly service: string;
+  readonly held?: boolean;
+}
+
+/**
+ * Stops the running containers of `services`, and takes in those a failed restore of this source
+ * left stopped (started again with the others once this restore succeeds).
+ */
+async function stopWriters(ctx: BackupContext, source: string, services: readonly string[]): Promise<Writer[]> {
+  const stopped: Writer[] = [];
   for (const service of services) {
+    const held = ctx.stopped.get(ctx.project.name, service)?.reason === heldReason(source) ? ctx.deployments.getLive(ctx.project.name, service)?.containerId : undefined;
     for (const c of await ctx.engine.listContainers({ [label.project]: ctx.project.name, [label.service]: service })) {
-      if (!c.running) continue;
+      if (!c.running) {
+        if (c.id === held) stopped.push({ id: c.id, service, held: true });
+        continue;
+      }
       ctx.report.info(`stopping ${c.name} (writes to the data being restored)`);
       await ctx.engine.stopContainer(c.id, Math.ceil((ctx.project.services[service]?.stopGracePeriodMs ?? 10_000) / 1000));
       stopped.push({ id: c.id, service });

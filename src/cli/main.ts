@@ -14,7 +14,7 @@ import { registerSilenceCommands } from './commands/silence.js';
 import { registerStackCommands } from './commands/stack.js';
 
 const program = new Command('berth')
-  .description('Operations control plane for self-hosted Docker Compose stacks: zero-downtime deploys, rollback, audit.')
+  .description('Operations control plane for self-hosted Docker Compose stacks: zero-downtime deploys and rollback, verified backups and restores, monitoring and alerts, a tamper-evident audit trail.')
   .version('0.1.0')
   .option('-C, --dir <path>', 'project folder holding compose.yaml and berth.yaml', '.')
   .option('-f, --file <file...>', 'compose file(s), later ones override earlier ones')

@@ -38,8 +38,9 @@ export async function reconcile(ctx: DeployContext): Promise<ReconcileReport> {
         keep = other;
       }
     }
-    if (keep && !keep.running && project.services[service] && !jobServices(project).has(service)) {
-      // e.g. killed during a stop-and-start recreate: the old container is stopped and nothing replaced it.
+    // e.g. killed during a stop-and-start recreate: the old container is stopped and nothing replaced it.
+    // Not one stopped on purpose (a failed restore holds its writers stopped until the data is whole).
+    if (keep && !keep.running && project.services[service] && !jobServices(project).has(service) && !ctx.stopped.get(project.name, service)) {
       await engine.startContainer(keep.id);
       report.promoted.push(`${service}: restarted stopped live ${keep.name}`);
     }

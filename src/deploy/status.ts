@@ -15,6 +15,8 @@ export interface ServiceStatus {
   readonly route?: { readonly hosts: readonly string[]; readonly port: number };
   readonly deployment?: string;
   readonly extraContainers: string[];
+  /** Stopped on purpose (`berth down`, or held by a restore that failed part-way): by whom, when, why. */
+  readonly stoppedOnPurpose?: { readonly by: string; readonly at: string; readonly reason: string };
 }
 
 export interface ProjectStatus {
@@ -32,6 +34,7 @@ export async function projectStatus(ctx: DeployContext): Promise<ProjectStatus> 
     const info = live ? all.find((c) => c.id === live.containerId) : undefined;
     const dep = live ? deployments.get(live.deploymentId) : undefined;
     const image = info ? await engine.inspectImage(info.imageId) : undefined;
+    const held = ctx.stopped.get(project.name, s.name);
     const extra = all.filter((c) => c.labels[label.service] === s.name && c.id !== info?.id).map((c) => `${c.name} (${c.state})`);
     services.push({
       service: s.name,
@@ -46,6 +49,7 @@ export async function projectStatus(ctx: DeployContext): Promise<ProjectStatus> 
       route: s.route && { hosts: s.route.hosts, port: s.route.port },
       deployment: live?.deploymentId,
       extraContainers: extra,
+      ...(held && { stoppedOnPurpose: { by: held.stoppedBy, at: new Date(held.stoppedAtMs).toISOString(), reason: held.reason } }),
     });
   }
   return {

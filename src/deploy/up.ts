@@ -47,9 +47,18 @@ export async function up(ctx: DeployContext): Promise<UpResult> {
       services.push({ service: name, action: await runJob(ctx, service) });
       continue;
     }
-    if (await isUnchanged(ctx, service)) {
+    const live = await liveState(ctx, service);
+    if (live === 'unchanged') {
       ctx.stopped.clear(project.name, name);
       services.push({ service: name, action: 'unchanged' });
+      continue;
+    }
+    if (live === 'stopped-unchanged' && ctx.stopped.get(project.name, name)) {
+      // Stopped on purpose (held by a failed restore) with the config it should have: started as it is.
+      await engine.startContainer(ctx.deployments.getLive(project.name, name)!.containerId);
+      ctx.stopped.clear(project.name, name);
+      ctx.report.done(`${name}: started again (it was stopped on purpose)`);
+      services.push({ service: name, action: 'started' });
       continue;
     }
     const hadLive = ctx.deployments.getLive(project.name, name) !== undefined;
@@ -114,14 +123,16 @@ async function removeOrphans(ctx: DeployContext): Promise<string[]> {
   return removed;
 }
 
-async function isUnchanged(ctx: DeployContext, service: Service): Promise<boolean> {
+/** The live container: running with the desired config hash, stopped with it, or anything else. */
+async function liveState(ctx: DeployContext, service: Service): Promise<'unchanged' | 'stopped-unchanged' | 'other'> {
   const live = ctx.deployments.getLive(ctx.project.name, service.name);
-  if (!live) return false;
+  if (!live) return 'other';
   const info = await ctx.engine.inspectContainer(live.containerId);
-  if (!info?.running) return false;
+  if (!info) return 'other';
   const image = await resolveImage(ctx.engine, service.image, service.name);
   const desired = buildContainer(ctx.project, service, { color: live.color, deploymentId: '', imageId: image.id, publishPorts: !service.route });
-  return info.labels[label.configHash] === desired.configHash;
+  if (info.labels[label.configHash] !== desired.configHash) return 'other';
+  return info.running ? 'unchanged' : 'stopped-unchanged';
 }
 
 async function waitForDependencies(ctx: DeployContext, service: Service): Promise<void> {

@@ -137,12 +137,14 @@ export function writeVolume(volume: string, script: string): string {
  */
 export async function holdLock(repo: string, passwordFile: string, kind: 'shared' | 'exclusive'): Promise<{ release(): Promise<void> }> {
   const args = kind === 'shared' ? ['backup', '--stdin', '--stdin-filename', 'held'] : ['key', 'passwd'];
+  // A lock already there (a killed restic's, stale) is not this one's.
+  const earlier = new Set(fs.readdirSync(path.join(repo, 'locks')));
   const child = spawn('restic', ['-r', repo, ...args], { env: { ...process.env, RESTIC_PASSWORD_FILE: passwordFile }, stdio: ['pipe', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr!.on('data', (d) => (stderr += d));
   const exited = new Promise<void>((resolve) => child.on('close', () => resolve()));
   const deadline = Date.now() + 20_000;
-  while (fs.readdirSync(path.join(repo, 'locks')).length === 0) {
+  while (fs.readdirSync(path.join(repo, 'locks')).every((f) => earlier.has(f))) {
     if (child.exitCode !== null || Date.now() > deadline) throw new Error(`restic did not lock ${repo}: ${stderr}`);
     await new Promise((r) => setTimeout(r, 50));
   }

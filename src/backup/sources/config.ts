@@ -163,6 +163,7 @@ export const configSource: SourceDriver = {
 
   async restore(ctx, input, opts) {
     const dir = opts.to ?? ctx.project.dir;
+    opts.onBegin?.();
     await extractTar(input, dir, ctx.source.name);
     return `config files extracted into ${dir}`;
   },

@@ -109,6 +109,7 @@ export const mariadbSource: SourceDriver = {
     if (!opts.to) await endOtherSessions(ctx, c, db, what);
     // Dropped and recreated so tables created after the dump do not survive the restore. A lock
     // held by a client berth did not end would make DROP wait lock_wait_timeout (a day by default).
+    opts.onBegin?.();
     const drop = sql(c, undefined, `SET SESSION lock_wait_timeout = ${dropLockWaitS}; DROP DATABASE IF EXISTS ${ident(db)}; CREATE DATABASE ${ident(db)}`);
     await query(drop, what).catch((err: Error) => {
       if (!/lock wait timeout/i.test(err.message)) throw err;

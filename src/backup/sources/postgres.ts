@@ -116,6 +116,7 @@ export const postgresSource: SourceDriver = {
     const roles = parts.get('globals.sql');
     // Roles first (errors such as "role already exists" are expected and ignored), so owners resolve.
     if (roles?.length) await capture(inWhere(c.where, ['psql', ...c.args, '-d', 'postgres', '-X', '-q'], c.env), { input: roles });
+    opts.onBegin?.();
     await dropDb(c, db, what);
     await createDb(c, db, what);
     await pipeInto(inWhere(c.where, ['pg_restore', ...c.args, '--exit-on-error', '-d', db], c.env), rest, what);

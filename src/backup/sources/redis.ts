@@ -14,7 +14,7 @@ import { label } from '../../engine/labels.js';
 import type { Cmd } from '../process.js';
 import { extractTar, pipeFrom, pipeInto, query } from './io.js';
 import { connectResp, describeAddress, type RespAddress, type RespClient, RespError, type RespValue } from './resp.js';
-import type { DrillOutcome, SourceContext, SourceDriver } from './types.js';
+import type { DrillOutcome, RestoreOptions, SourceContext, SourceDriver } from './types.js';
 import { inWhere, resolveWhere, sourcePassword, type ToolConn } from './where.js';
 
 const saveTimeoutMs = 10 * 60_000;
@@ -105,12 +105,13 @@ export const redisSource: SourceDriver = {
       return `RDB/AOF files extracted into ${opts.to}`;
     }
     const svc = ctx.source.service;
-    if (!svc) return restoreOnHost(ctx, input);
+    if (!svc) return restoreOnHost(ctx, input, opts);
     const [ctr] = await ctx.engine.listContainers({ [label.project]: ctx.project.name, [label.service]: svc });
     if (!ctr) throw new BerthError('BACKUP', `${ctx.source.name}: service ${svc} has no container to restore into`, 'run `berth up` first');
     // The caller stopped the service (it is one of the writers); write into its /data through a helper.
     const image = ctx.project.backup?.helperImage ?? 'berth-helper:local';
     const cmd: Cmd = { file: 'docker', args: ['run', '--rm', '-i', '--log-driver', 'none', '--network', 'none', '--volumes-from', ctr.name, '--entrypoint', '/bin/sh', image, '-c', 'cd /data && rm -rf appendonlydir && tar -x'] };
+    opts.onBegin?.();
     await pipeInto(cmd, input, `${ctx.source.name}: write /data of ${ctr.name}`);
     return `RDB/AOF restored into ${ctr.name}:/data`;
   },
@@ -162,7 +163,7 @@ const copyBatch = 500;
  * TTLs; pipelined a batch at a time). The key count per database must then be the same on both,
  * else the restore fails.
  */
-async function restoreOnHost(ctx: SourceContext, input: Readable): Promise<string> {
+async function restoreOnHost(ctx: SourceContext, input: Readable, opts: RestoreOptions): Promise<string> {
   const s = ctx.source;
   const target: RespAddress = s.socket ? { path: s.socket } : { host: s.host, port: s.port ?? 6379 };
   const what = `${s.name}: restore into redis ${describeAddress(target)}`;
@@ -183,6 +184,7 @@ async function restoreOnHost(ctx: SourceContext, input: Readable): Promise<strin
     const to = await connectResp({ ...target, ...(password && { password }), ...(s.user && { user: s.user }) }, what);
     clients.push(to);
     ctx.report.info(`${s.name}: FLUSHALL on ${describeAddress(target)}, then copying ${[...wanted.values()].reduce((a, b) => a + b, 0)} keys from the snapshot`);
+    opts.onBegin?.();
     await to.command('FLUSHALL');
     for (const [db, expected] of wanted) {
       await Promise.all([from.command('SELECT', db), to.command('SELECT', db)]);

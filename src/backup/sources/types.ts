@@ -28,6 +28,12 @@ export interface DrillOutcome {
 export interface RestoreOptions {
   /** Restore to this place instead of the source itself (a directory, or a database name). */
   readonly to?: string;
+  /**
+   * Called right before the restore's first change to the data in place (a DROP, a FLUSHALL,
+   * emptying a volume, restic beginning to write): from then on a failure leaves it partly
+   * restored, and the caller keeps the writers stopped.
+   */
+  readonly onBegin?: () => void;
 }
 
 export interface SourceDriver {

@@ -31,19 +31,39 @@ import { requireVolumeData, volumeData } from './where.js';
 /** restic, interrupted (no snapshot saved) as soon as berth's process is gone; the container shares the host's pids. */
 const wrapper = 'restic "$@" & r=$!; (while kill -0 "$BERTH_PID" 2>/dev/null; do sleep 1; done; kill -INT $r 2>/dev/null) >/dev/null & wait $r';
 
+/** Moves every entry of `$1` (hidden ones too) but `$old` into `$2`. */
+const moveFn = 'move() { for e in "$1"/* "$1"/.[!.]* "$1"/..?*; do if [ "$e" != "$old" ] && { [ -e "$e" ] || [ -L "$e" ]; }; then mv -- "$e" "$2"/ || return 1; fi; done; }';
+/** Where an in-place restore keeps the volume's current files (`$t` the mount point): until restic begins, and once it has. */
+const asideVars = 'old="$t/.berth-replaced-$BERTH_PID"; gone="$t/.berth-removing-$BERTH_PID"';
+
 /**
  * An in-place restore (`$1` the volume's mount point, then restic's arguments). The current data is
  * moved aside (renames within the volume: instant, no space), and removed only once restic says
  * "restoring …", which it prints after taking its lock and reading the index, before it writes a
- * file. A restic that stops before that (a lock it cannot take, berth gone) gets the data moved
- * back: nothing changed. Exits with restic's status.
+ * file: first renamed to `.berth-removing-<pid>` (so a helper killed at any point leaves on the
+ * volume itself which of the two it was), then deleted, and `berth-began` printed. A restic that
+ * stops before that (a lock it cannot take, berth gone) gets the data moved back: nothing changed.
+ * Prints `berth-settled` last (nothing is left aside) and exits with restic's status.
  */
 const restoreInPlace = [
-  't="$1"; shift; old="$t/.berth-replaced-$BERTH_PID"',
-  'move() { for e in "$1"/* "$1"/.[!.]* "$1"/..?*; do if [ "$e" != "$old" ] && { [ -e "$e" ] || [ -L "$e" ]; }; then mv -- "$e" "$2"/ || return 1; fi; done; }',
+  `t="$1"; shift; ${asideVars}`,
+  moveFn,
   'mkdir "$old" && move "$t" "$old" || { move "$old" "$t"; rmdir "$old"; exit 70; }',
-  `(${wrapper}; echo "berth-rc=$?") | { rc=1; while IFS= read -r line; do case "$line" in "restoring "*) rm -rf "$old";; berth-rc=*) rc="\${line#berth-rc=}";; esac; done`,
-  'if [ -d "$old" ]; then move "$old" "$t"; rmdir "$old"; fi; exit "$rc"; }',
+  `(${wrapper}; echo "berth-rc=$?") | { rc=1; while IFS= read -r line; do case "$line" in "restoring "*) mv "$old" "$gone" && echo berth-began; rm -rf "$gone";; berth-rc=*) rc="\${line#berth-rc=}";; esac; done`,
+  'if [ -d "$old" ]; then move "$old" "$t"; rmdir "$old"; fi; echo berth-settled; exit "$rc"; }',
+].join('\n');
+
+/**
+ * After an in-place restore whose helper stopped before it settled (its container killed, dockerd
+ * restarted): what is left aside goes back when restic had not begun, or is removed when it had.
+ * Prints what it did: `moved-back`, `removed` or `nothing`.
+ */
+const settleInPlace = [
+  `t="$1"; ${asideVars}`,
+  moveFn,
+  'if [ -d "$gone" ]; then rm -rf "$gone" "$old"; echo removed; exit 0; fi',
+  'if [ -d "$old" ]; then move "$old" "$t" && rmdir "$old" && echo moved-back; exit; fi',
+  'echo nothing',
 ].join('\n');
 
 const image = (ctx: SourceContext) => ctx.project.backup?.helperImage ?? 'berth-helper:local';
@@ -74,21 +94,29 @@ function cacheDir(): string {
   return dir;
 }
 
-/** restic in the helper, with the data mounted at `mountAt`, run by `script` (given `scriptArgs`, then restic's). */
-function resticInHelper(ctx: SourceContext, restic: Restic, readOnly: boolean, mountAt: string, argv: readonly string[], script = wrapper, scriptArgs: readonly string[] = []): Cmd {
-  const env = { ...restic.containerEnv(), RESTIC_CACHE_DIR: cacheDir() };
-  const src = volumeData(ctx);
+/** A helper container with the source's data mounted at `mountAt`, running `script` (given `scriptArgs`, then `argv`). */
+function inHelper(
+  ctx: SourceContext,
+  opts: { mountAt: string; readOnly: boolean; script: string; scriptArgs?: readonly string[]; argv?: readonly string[]; env?: Record<string, string>; extraMounts?: readonly string[]; role?: string },
+): Cmd {
+  const env = opts.env ?? {};
   return {
     file: 'docker',
     args: [
       'run', '--rm', '--log-driver', 'none', '--network', 'none', '--pid', 'host', '--hostname', os.hostname(),
-      '--name', `berth-helper-${ctx.project.name}-${ctx.source.name}-${process.pid}`, '--label', `${label.role}=helper`,
-      '-v', `${src}:${mountAt}${readOnly ? ':ro' : ''}`, '-v', `${restic.repository}:${restic.repository}`, '-v', `${env.RESTIC_CACHE_DIR}:${env.RESTIC_CACHE_DIR}`,
+      '--name', `berth-helper-${ctx.project.name}-${ctx.source.name}-${process.pid}${opts.role ? `-${opts.role}` : ''}`, '--label', `${label.role}=helper`,
+      '-v', `${volumeData(ctx)}:${opts.mountAt}${opts.readOnly ? ':ro' : ''}`, ...(opts.extraMounts ?? []).flatMap((m) => ['-v', `${m}:${m}`]),
       ...Object.keys(env).flatMap((k) => ['-e', k]), '-e', `BERTH_PID=${process.pid}`,
-      '--entrypoint', '/bin/sh', image(ctx), '-c', script, 'restic', ...scriptArgs, ...argv,
+      '--entrypoint', '/bin/sh', image(ctx), '-c', opts.script, 'restic', ...(opts.scriptArgs ?? []), ...(opts.argv ?? []),
     ],
     env,
   };
+}
+
+/** restic in the helper, with the data mounted at `mountAt`, run by `script` (given `scriptArgs`, then restic's). */
+function resticInHelper(ctx: SourceContext, restic: Restic, readOnly: boolean, mountAt: string, argv: readonly string[], script = wrapper, scriptArgs: readonly string[] = []): Cmd {
+  const env = { ...restic.containerEnv(), RESTIC_CACHE_DIR: cacheDir() };
+  return inHelper(ctx, { mountAt, readOnly, script, scriptArgs, argv, env, extraMounts: [restic.repository, env.RESTIC_CACHE_DIR] });
 }
 
 /** Runs restic (on the host or in the helper); stdout lines go to `onLine`. */
@@ -159,10 +187,56 @@ export const directVolume: DirectSource = {
     // Mounted where the snapshot recorded it, so `--target /` puts every file back in place.
     const target = snapshot.paths![0]!;
     const cmd = resticInHelper(ctx, restic, false, target, ['restore', snapshot.id, '--target', '/'], restoreInPlace, [target]);
-    const [bytes] = await Promise.all([size, runRestic(cmd, restic, 'restore', () => undefined)]);
+    let began = false;
+    let settled = false;
+    const restored = runRestic(cmd, restic, 'restore', (line) => {
+      if (line === 'berth-began') {
+        began = true;
+        opts.onBegin?.();
+      } else if (line === 'berth-settled') settled = true;
+    }).catch(async (err: unknown) => {
+      if (settled) throw err;
+      // The helper ended before its script was through (its container killed, dockerd restarted).
+      throw await settleAside(ctx, target, err as Error, () => {
+        began = true;
+        opts.onBegin?.();
+      }, () => began);
+    });
+    const [bytes] = await Promise.all([size, restored]);
     return { summary: `volume ${volumeData(ctx)} replaced`, bytes };
   },
 };
+
+/**
+ * Puts back what an interrupted in-place restore had set aside, or removes it once restic had begun,
+ * and returns the error that says which. Docker may be restarting: tried for up to 30 s.
+ */
+async function settleAside(ctx: SourceContext, target: string, cause: Error, onBegin: () => void, began: () => boolean): Promise<BerthError> {
+  const name = ctx.source.name;
+  const cmd = inHelper(ctx, { mountAt: target, readOnly: false, script: settleInPlace, scriptArgs: [target], role: 'settle' });
+  const deadline = Date.now() + 30_000;
+  let last = '';
+  for (;;) {
+    const r = await capture(cmd, { timeoutMs: 120_000 });
+    const did = r.code === 0 ? r.stdout.trim().split('\n').pop() : undefined;
+    if (did === 'removed') onBegin();
+    if (did === 'removed' || (did === 'nothing' && began())) {
+      return new BerthError('BACKUP', `${name}: the restore's helper container ended while restic was restoring (${cause.message})`, undefined, { cause });
+    }
+    if (did === 'moved-back' || did === 'nothing') {
+      return new BerthError('BACKUP', `${name}: the restore's helper container ended before restic began (${cause.message}); the volume's files are as they were`, 'nothing was restored: run the restore again', { cause });
+    }
+    last = (r.stderr.trim() || r.stdout.trim()).split('\n').pop() ?? `exit ${String(r.code)}`;
+    if (Date.now() > deadline) break;
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+  }
+  return new BerthError(
+    'BACKUP',
+    `${name}: the restore's helper container ended before it was through (${cause.message}), and berth could not look at the volume afterwards (${last})`,
+    `the volume's files from before the restore are in .berth-replaced-${process.pid} (or, if restic had begun, .berth-removing-${process.pid}) at the top of ${volumeData(ctx)}: move them back, or run the restore again, which removes them`,
+    { cause },
+  );
+}
 
 function countFiles(root: string): { files: number; bytes: number } {
   const files = regularFiles(root);

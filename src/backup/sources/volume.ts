@@ -61,6 +61,7 @@ export const volumeSource: SourceDriver = {
     }
     await ensureHelperImage(image(ctx));
     const clear = 'rm -rf /data/* /data/.[!.]* /data/..?* 2>/dev/null; cd /data && tar -x';
+    opts.onBegin?.();
     await pipeInto(helper(ctx, false, [clear]), input, `${ctx.source.name}: write ${volumeData(ctx)}`);
     return `volume ${volumeData(ctx)} replaced`;
   },

@@ -57,7 +57,10 @@ export function registerStackCommands(program: Command): void {
           ]);
         }
         process.stdout.write(`project ${status.project}; edge ${status.edge.running ? 'running' : 'not running'} on ${status.edge.listeners.join(', ') || '-'}\n${table(rows)}\n`);
-        for (const s of status.services) if (s.extraContainers.length) process.stdout.write(`note: ${s.service} also has ${s.extraContainers.join(', ')}\n`);
+        for (const s of status.services) {
+          if (s.extraContainers.length) process.stdout.write(`note: ${s.service} also has ${s.extraContainers.join(', ')}\n`);
+          if (s.stoppedOnPurpose) process.stdout.write(`note: ${s.service} is stopped on purpose since ${s.stoppedOnPurpose.at} by ${s.stoppedOnPurpose.by} (${s.stoppedOnPurpose.reason})\n`);
+        }
       }),
     );
 }

@@ -1,0 +1,209 @@
+/**
+ * Restores interrupted part-way, with real restic, dockerd, MariaDB and a running service writing
+ * to the data. An in-place volume restore whose helper container is killed (dockerd restarted,
+ * OOM, someone's `docker kill`):
+ * - before restic began, the volume's files are put back as they were and the service is started again;
+ * - once restic had begun, the volume is partly restored: the service is left stopped (and
+ *   reconcile does not start it) until a restore succeeds, or `berth up` starts it.
+ * A database restore whose client dies after the database was dropped holds its writers the same way.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { createBackupProject, db, dbEnv, docker, holdLock, mariadb, restic, writeVolume, type BackupProject } from './backup-harness.js';
+
+interface StatusJson {
+  services: Array<{ service: string; state: string; stoppedOnPurpose?: { reason: string; by: string } }>;
+}
+
+/** The pid of the `mariadb` client that loads a dump into `database` (its last argument, no -e). */
+function restoringClient(database: string): number | undefined {
+  for (const pid of fs.readdirSync('/proc').filter((f) => /^\d+$/.test(f))) {
+    let argv: string[];
+    try {
+      argv = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
+    } catch {
+      continue;
+    }
+    if (path.basename(argv[0] ?? '') === 'mariadb' && argv.at(-1) === database && !argv.includes('-e')) return Number(pid);
+  }
+  return undefined;
+}
+
+describe('restores interrupted part-way', { timeout: 300_000 }, () => {
+  let p: BackupProject;
+  const big = `bt_big_${process.pid}`;
+  let mountpoint: string;
+  /** Every path in the volume with its size, and the marker's content (set aside or not). */
+  const listing = () => writeVolume(p.volume, 'cd /d && find . | sort && cat marker 2>/dev/null; true');
+  const webRunning = () => docker('inspect', '-f', '{{.State.Running}}', `${p.name}-web-blue`) === 'true';
+  const aside = () => fs.readdirSync(mountpoint).filter((f) => /^\.berth-(replaced|removing)-/.test(f));
+  const status = async () => {
+    const r = await p.json<StatusJson>(['status']);
+    assert.equal(r.code, 0, r.stderr);
+    return r.value.services.find((s) => s.service === 'web')!;
+  };
+
+  /** True once the files set aside have been moved on to be deleted: restic said "restoring" and writes. */
+  const onceRestoring = () => {
+    let setAside = false;
+    return () => {
+      const replaced = aside().some((f) => f.startsWith('.berth-replaced-'));
+      if (replaced) setAside = true;
+      return setAside && !replaced;
+    };
+  };
+  /** Starts `berth restore` of the volume and kills its helper container once `when()` holds. */
+  const restoreKilled = async (when: () => boolean) => {
+    const child = p.spawnBerth(['restore', 'latest', '--source', 'files', '--no-safety', '--yes'], dbEnv);
+    const deadline = Date.now() + 60_000;
+    let killed = '';
+    while (!killed && Date.now() < deadline && child.exitCode === null) {
+      if (when()) {
+        const helper = docker('ps', '-q', '--filter', `name=berth-helper-${p.name}-files-`);
+        if (helper) killed = docker('kill', helper);
+      }
+      await sleep(5);
+    }
+    const code = await child.done;
+    assert.ok(killed, `the helper was never caught at the right moment (exit ${code}): ${child.output()}`);
+    return { code, output: child.output() };
+  };
+
+  before(async () => {
+    p = await createBackupProject({
+      extraBackup: '  lock_wait: 2m\n',
+      extraSources: `    big: { type: mariadb, database: ${big}, user: ${db.user}, password_env: BT_DB_PASSWORD, port: ${db.mariadbPort}, writers: [web] }\n`,
+    });
+    assert.equal((await p.run(['up'])).code, 0);
+    // ~200 MB in 200 files: restic takes a while to write them back, long enough to be caught at it.
+    writeVolume(p.volume, 'mkdir -p /d/big && for i in $(seq 1 200); do head -c 1048576 /dev/urandom > /d/big/f$i; done');
+    mountpoint = docker('volume', 'inspect', '-f', '{{.Mountpoint}}', p.volume);
+    const r = await p.run(['backup', 'run', '--source', 'files']);
+    assert.equal(r.code, 0, r.stderr);
+  });
+  after(async () => {
+    await p?.cleanup();
+    mariadb(undefined, `DROP DATABASE IF EXISTS ${big}`);
+  });
+
+  it('killed before restic began: every file is put back, the service started again', async () => {
+    writeVolume(p.volume, 'echo written-after-the-backup > /d/marker');
+    const current = listing();
+    // Another restic holds the lock, so restic in the helper cannot begin while the files are aside.
+    const holder = await holdLock(p.repo, p.passwordFile, 'exclusive');
+    let r: { code: number; output: string };
+    try {
+      r = await restoreKilled(() => aside().some((f) => f.startsWith('.berth-replaced-')));
+    } finally {
+      await holder.release();
+    }
+    assert.equal(listing(), current, 'every file is where it was, the marker too');
+    assert.deepEqual(aside(), []);
+    assert.ok(webRunning(), 'nothing changed: the service was started again');
+    assert.equal(r.code, 13, r.output);
+    assert.match(r.output, /files: the restore's helper container ended before restic began \(.*\); the volume's files are as they were/);
+    assert.match(r.output, /hint: nothing was restored: run the restore again/);
+    assert.equal((await status()).stoppedOnPurpose, undefined);
+  });
+
+  it('killed while restic restores: the service stays stopped until a restore succeeds', async () => {
+    const r = await restoreKilled(onceRestoring());
+    assert.equal(webRunning(), false, 'left stopped on partly restored data');
+    assert.equal(r.code, 13, r.output);
+    assert.match(r.output, /files: the restore's helper container ended while restic was restoring \(.*\)\nfiles: the restore had begun, so files may be partly restored: web is left stopped, so nothing writes to it/);
+    assert.match(r.output, /hint: restore again \(`berth restore [0-9a-f]{8} --source files`\); either starts web again once it succeeds\. `berth up` starts it as it is/);
+    assert.deepEqual(aside(), [], 'what was set aside is removed');
+    // `berth status` reconciles (it would start a stopped live container), and shows why it is stopped.
+    const held = await status();
+    assert.equal(held.state, 'exited');
+    assert.match(held.stoppedOnPurpose?.reason ?? '', /^berth restore: the restore of files failed part-way/);
+    const text = await p.run(['status']);
+    assert.match(text.stdout, /note: web is stopped on purpose since \S+ by \S+ \(berth restore: the restore of files failed part-way/);
+    assert.equal(webRunning(), false, 'reconcile left it stopped');
+
+    // Another attempt that changes nothing (its lock refused) leaves it held. (The killed restic's
+    // lock is stale: cleared first, else the exclusive holder below could not take its own.)
+    restic(p.repo, p.passwordFile, 'unlock');
+    p.write('berth.yaml', fs.readFileSync(path.join(p.dir, 'berth.yaml'), 'utf8').replace('lock_wait: 2m', 'lock_wait: 0s'));
+    const holder = await holdLock(p.repo, p.passwordFile, 'exclusive');
+    try {
+      const refused = await p.run(['restore', 'latest', '--source', 'files', '--no-safety', '--yes']);
+      assert.equal(refused.code, 14, refused.stderr);
+      assert.match(refused.stderr, /is locked by PID \d+/);
+    } finally {
+      await holder.release();
+      p.write('berth.yaml', fs.readFileSync(path.join(p.dir, 'berth.yaml'), 'utf8').replace('lock_wait: 0s', 'lock_wait: 2m'));
+    }
+    assert.equal(webRunning(), false, 'still held: the data is still partly restored');
+
+    const again = await p.json<Array<{ stopped: string[] }>>(['restore', 'latest', '--source', 'files', '--no-safety', '--yes']);
+    assert.equal(again.code, 0, again.stderr);
+    assert.deepEqual(again.value[0]!.stopped, ['web']);
+    assert.ok(webRunning(), 'the restore succeeded: the service is started again');
+    assert.equal((await status()).stoppedOnPurpose, undefined);
+    assert.doesNotMatch(listing(), /marker/, 'the snapshot is back whole');
+    assert.equal(writeVolume(p.volume, 'cd /d/big && ls | wc -l'), '200');
+    const digest = (dir: string) => execFileSync('sh', ['-c', `cd ${dir} && find . -type f | sort | xargs sha256sum | sha256sum`], { encoding: 'utf8' });
+    const restored = digest(path.join(mountpoint, 'big'));
+    const scratch = fs.mkdtempSync(path.join(p.dir, 'snap-'));
+    const dumped = await p.run(['restore', 'latest', '--source', 'files', '--to', scratch, '--yes']);
+    assert.equal(dumped.code, 0, dumped.stderr);
+    assert.equal(restored, digest(path.join(scratch, 'volume', 'files', 'big')), 'every file equals the snapshot');
+  });
+
+  it('`berth up` starts a service a failed restore left stopped', async () => {
+    const r = await restoreKilled(onceRestoring());
+    assert.equal(webRunning(), false);
+    assert.equal(r.code, 13, r.output);
+    const up = await p.run(['up']);
+    assert.equal(up.code, 0, up.stderr);
+    assert.match(up.stderr, /✓ web: started again \(it was stopped on purpose\)/);
+    assert.ok(webRunning(), 'the same container, started as it is (not replaced)');
+    assert.equal((await status()).stoppedOnPurpose, undefined);
+  });
+
+  it('a database restore whose client dies after the drop leaves its writers stopped; one that succeeds starts them', async () => {
+    mariadb(undefined, `CREATE DATABASE ${big}`);
+    // ~12 MB of SQL: loading it takes long enough to be caught at it.
+    mariadb(big, "CREATE TABLE r (id INT PRIMARY KEY AUTO_INCREMENT, v VARCHAR(80)); INSERT INTO r (v) SELECT CONCAT('row-', seq, '-', REPEAT('x', 40)) FROM seq_1_to_200000");
+    const backup = await p.run(['backup', 'run', '--source', 'big']);
+    assert.equal(backup.code, 0, backup.stderr);
+    assert.ok(webRunning());
+    const child = p.spawnBerth(['restore', 'latest', '--source', 'big', '--no-safety', '--yes'], dbEnv);
+    let killed: number | undefined;
+    const deadline = Date.now() + 60_000;
+    while (killed === undefined && Date.now() < deadline && child.exitCode === null) {
+      const pid = restoringClient(big);
+      if (pid) {
+        process.kill(pid, 'SIGKILL');
+        killed = pid;
+      }
+      await sleep(5);
+    }
+    const code = await child.done;
+    assert.ok(killed, `the client was never caught loading the dump (exit ${code}): ${child.output()}`);
+    assert.equal(webRunning(), false, 'left stopped on a partly restored database');
+    const rows = (() => {
+      try {
+        return mariadb(big, 'SELECT COUNT(*) FROM r');
+      } catch {
+        return 'no table r';
+      }
+    })();
+    assert.notEqual(rows, '200000', 'the database is indeed partly restored');
+    assert.equal(code, 13, child.output());
+    assert.match(child.output(), /big: the restore had begun, so big may be partly restored: web is left stopped, so nothing writes to it/);
+    assert.equal((await status()).stoppedOnPurpose?.reason, 'berth restore: the restore of big failed part-way; left stopped until it is restored');
+
+    const again = await p.json<Array<{ stopped: string[] }>>(['restore', 'latest', '--source', 'big', '--no-safety', '--yes']);
+    assert.equal(again.code, 0, again.stderr);
+    assert.deepEqual(again.value[0]!.stopped, ['web']);
+    assert.equal(mariadb(big, 'SELECT COUNT(*) FROM r'), '200000');
+    assert.ok(webRunning(), 'restored whole: the writer is started again');
+    assert.equal((await status()).stoppedOnPurpose, undefined);
+  });
+});
