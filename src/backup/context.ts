@@ -78,6 +78,7 @@ export function lockWaitOf(ctx: BackupContext): LockWait {
     report: ctx.report,
     ...(ctx.signal && { signal: ctx.signal }),
     unlockStale: () => ctx.restic().unlockStale(),
+    locksNow: () => ctx.restic().locksNow(),
   };
 }
 

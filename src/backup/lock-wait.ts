@@ -5,7 +5,9 @@
  * attempt that meets such a lock is repeated here until the lock is gone or `backup.lock_wait` has
  * passed. A lock left by a killed restic is cleared at the first meeting (`restic unlock` removes
  * only provably dead holders' locks), so it costs no wait; while waiting, that is tried again once a
- * minute, for a holder that dies without cleaning up (an OOM-killed prune).
+ * minute, for a holder that dies without cleaning up (an OOM-killed prune). Where the lock files
+ * can be seen (a local repository), an attempt is made only once they changed: an attempt costs a
+ * key derivation and, for a streamed source, a dump (a Redis BGSAVE) thrown away when refused.
  *
  * Wrap only attempts that leave nothing half-done when restic refuses its lock: restic takes it
  * before it reads or writes anything.
@@ -23,6 +25,13 @@ export interface LockWait {
   /** Ends the wait (the agent stopping): the lock error is thrown then. */
   readonly signal?: AbortSignal;
   unlockStale(): Promise<void>;
+  /**
+   * The repository's lock files as they are now (a local repository: a look at `locks/`), or
+   * undefined where that costs a connection. While they stay as they were at a refusal the lock
+   * is still held: no attempt is made (no key derivation, no dump started for nothing), and the
+   * look is repeated every first pause.
+   */
+  locksNow?(): string | undefined;
   /** Pauses between attempts (default lockRetryDelaysMs; the last one repeats). */
   readonly delaysMs?: readonly number[];
   /** While waiting, how often stale locks are cleared again (default staleRecheckMs). */
@@ -38,21 +47,30 @@ const remindEveryMs = 5 * 60_000;
 
 export async function waitingForLock<T>(what: string, w: LockWait, attempt: () => Promise<T>): Promise<T> {
   const started = w.clock();
+  const delays = w.delaysMs ?? lockRetryDelaysMs;
   let refusals = 0;
   let saidAt: number | undefined;
   let unlockedAt = started;
   for (;;) {
+    let err: RepositoryLockedError;
     try {
       return await attempt();
-    } catch (err) {
-      if (!(err instanceof RepositoryLockedError)) throw err;
-      refusals++;
-      if (refusals === 1) {
-        // Most often a killed run's leftover: gone after this, and the next attempt passes.
-        await w.unlockStale();
-        unlockedAt = w.clock();
-        continue;
-      }
+    } catch (e) {
+      if (!(e instanceof RepositoryLockedError)) throw e;
+      err = e;
+    }
+    refusals++;
+    let seen = w.locksNow?.();
+    if (refusals === 1) {
+      // Most often a killed run's leftover: gone after this, and the next attempt passes.
+      await w.unlockStale();
+      unlockedAt = w.clock();
+      const after = w.locksNow?.();
+      if (after === undefined || after !== seen) continue;
+      seen = after;
+    }
+    // Wait, then try again; with the lock files in view, only once they changed (released, refreshed, cleared).
+    for (let pause = 0; ; pause++) {
       if (w.clock() - unlockedAt >= (w.staleRecheckMs ?? staleRecheckMs)) {
         // The holder may have died since, without removing its lock.
         await w.unlockStale();
@@ -69,10 +87,10 @@ export async function waitingForLock<T>(what: string, w: LockWait, attempt: () =
         );
         saidAt = now;
       }
-      const delays = w.delaysMs ?? lockRetryDelaysMs;
-      const delay = Math.min(delays[Math.min(refusals - 2, delays.length - 1)]!, w.maxMs - waited);
+      const delay = Math.min(seen === undefined ? delays[Math.min(refusals - 2, delays.length - 1)]! : delays[0]!, w.maxMs - waited);
       await sleep(delay, undefined, w.signal ? { signal: w.signal } : {}).catch(() => undefined);
       if (w.signal?.aborted) throw gaveUp(err, w.clock() - started, w.maxMs);
+      if (seen === undefined || w.locksNow?.() !== seen) break;
     }
   }
 }

@@ -179,7 +179,7 @@ async function bootstrapConfig(open: () => Promise<Opened>, dir: string, opts: R
   }
   const restic = openRestic(opts.repository, { file: opts.passwordFile }, opts.ssh ?? {});
   // No berth.yaml yet, so no backup.lock_wait: its default.
-  const wait: LockWait = { maxMs: backupDefaults.lockWaitMs, clock: systemClock, report: opts.report ?? silentReporter, unlockStale: () => restic.unlockStale() };
+  const wait: LockWait = { maxMs: backupDefaults.lockWaitMs, clock: systemClock, report: opts.report ?? silentReporter, unlockStale: () => restic.unlockStale(), locksNow: () => restic.locksNow() };
   const snaps = (await waitingForLock('config', wait, () => restic.snapshots(['berth', `source=${configSourceName}`, ...(opts.project ? [`project=${opts.project}`] : [])]))).filter((s) => opts.snapshot === 'latest' || s.id.startsWith(opts.snapshot));
   const projects = [...new Set(snaps.map((s) => tagValue(s, 'project')))];
   if (projects.length !== 1) {

@@ -4,6 +4,7 @@
  */
 import { once } from 'node:events';
 import fs from 'node:fs';
+import path from 'node:path';
 import { PassThrough, type Readable, type Writable } from 'node:stream';
 import { z } from 'zod';
 import { BerthError } from '../lib/errors.js';
@@ -117,6 +118,8 @@ export interface Restic {
   dump(snapshot: string, file: string): DumpStream;
   /** Removes locks whose holder is provably dead (e.g. a SIGKILLed backup); live ones stay. */
   unlockStale(): Promise<void>;
+  /** A local repository's lock files as they are now (their names); undefined for a remote one. */
+  locksNow(): string | undefined;
 }
 
 export interface ResticOptions {
@@ -140,10 +143,11 @@ export function createRestic(opts: ResticOptions): Restic {
     return r.stdout;
   };
   const unlockStale = async () => void (await capture(cmd(resticArgs.unlockStale())));
+  const local = !/^[a-z0-9]+:/i.test(repository);
 
   return {
     repository,
-    local: !/^[a-z0-9]+:/i.test(repository),
+    local,
     command: (args) => cmd([...args]),
     containerEnv() {
       const password = env.RESTIC_PASSWORD ?? fs.readFileSync(env.RESTIC_PASSWORD_FILE!, 'utf8').replace(/\r?\n$/, '');
@@ -194,6 +198,14 @@ export function createRestic(opts: ResticOptions): Restic {
       return { stdout, done, cancel: () => child.kill('SIGTERM') };
     },
     unlockStale,
+    locksNow() {
+      if (!local) return undefined;
+      try {
+        return fs.readdirSync(path.join(repository, 'locks')).sort().join(' ');
+      } catch {
+        return undefined;
+      }
+    },
   };
 }
 

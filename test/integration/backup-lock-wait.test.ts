@@ -4,10 +4,12 @@
  * touches nothing while it waits; past lock_wait it fails clearly and stores nothing.
  */
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { createBackupProject, dbEnv, holdLock, mariadb, writeVolume, type BackupProject } from './backup-harness.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { createBackupProject, db, dbEnv, holdLock, mariadb, writeVolume, type BackupProject } from './backup-harness.js';
 import { waitFor } from './harness.js';
 
 interface RunJson {
@@ -15,7 +17,7 @@ interface RunJson {
   results: Array<{ source: string; status: string; snapshotId?: string; error?: string; hint?: string }>;
 }
 
-describe('waiting for the repository lock', { timeout: 180_000 }, () => {
+describe('waiting for the repository lock', { timeout: 240_000 }, () => {
   let p: BackupProject;
   const setLockWait = (value: string) => {
     const file = path.join(p.dir, 'berth.yaml');
@@ -25,12 +27,12 @@ describe('waiting for the repository lock', { timeout: 180_000 }, () => {
    * Runs berth while a live restic holds the repository's lock; once berth says it waits (so it was
    * refused, and did not fail), `meanwhile` looks at the world, then the lock is released.
    */
-  const whileLocked = async (kind: 'shared' | 'exclusive', args: readonly string[], meanwhile: () => void = () => undefined) => {
+  const whileLocked = async (kind: 'shared' | 'exclusive', args: readonly string[], meanwhile: () => void | Promise<void> = () => undefined) => {
     const holder = await holdLock(p.repo, p.passwordFile, kind);
     const child = p.spawnBerth(args, dbEnv);
     try {
       await waitFor('berth to wait for the lock', () => /waiting for it/.test(child.output()) || child.exitCode !== null, 60_000);
-      meanwhile();
+      await meanwhile();
     } finally {
       await holder.release();
     }
@@ -62,6 +64,20 @@ describe('waiting for the repository lock', { timeout: 180_000 }, () => {
     });
     assert.equal(r.code, 0, r.output);
     assert.equal(mariadb(p.mdb, 'SELECT COUNT(*) FROM t'), '300', 'the row added after the backup is gone: the snapshot was restored');
+  });
+
+  it('while the lock stays, no attempt is made: a Redis source is saved once, not at every retry', async () => {
+    // Explicit BGSAVE commands only (Redis's own background saves do not count here).
+    const bgsaves = () => Number(/cmdstat_bgsave:calls=(\d+)/.exec(execFileSync('redis-cli', ['-p', String(db.redisPort), 'INFO', 'commandstats'], { encoding: 'utf8' }))?.[1] ?? 0);
+    const before = bgsaves();
+    const r = await whileLocked('exclusive', ['backup', 'run', '--source', 'cache'], async () => {
+      // Retrying blindly, berth would have tried (and saved) again after 2 s and after 5 more.
+      await sleep(9_000);
+      assert.equal(bgsaves() - before, 1, 'one BGSAVE: the first attempt; none while the lock files stayed the same');
+    });
+    assert.equal(r.code, 0, r.output);
+    assert.match(r.output, /✓ cache: snapshot [0-9a-f]{8}/);
+    assert.equal(bgsaves() - before, 2, 'one more once the lock was released');
   });
 
   it('prune and verify wait for a backup still holding its shared lock', async () => {

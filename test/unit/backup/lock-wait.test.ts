@@ -21,6 +21,20 @@ function harness(maxMs: number, signal?: AbortSignal) {
   return { w, said, unlocks: () => unlocks };
 }
 
+/** An attempt refused by the lock while `locked()`, then returning "stored". */
+function refusedWhile(locked: () => boolean) {
+  let calls = 0;
+  return {
+    calls: () => calls,
+    reset: () => void (calls = 0),
+    attempt: async () => {
+      calls++;
+      if (locked()) throw classifyResticFailure(lockedStderr, 1, '/srv/repo', 'backup');
+      return 'stored';
+    },
+  };
+}
+
 /** An attempt refused `refusals` times by the lock, then returning "stored". */
 function refusedTimes(refusals: number) {
   let calls = 0;
@@ -106,6 +120,58 @@ describe('waiting for the repository lock', () => {
     const err = await pending.then(() => assert.fail('resolved'), (e: unknown) => e);
     assert.ok(err instanceof RepositoryLockedError);
     assert.ok(performance.now() - t0 < 5_000, 'the 60 s pause was cut short');
+  });
+
+  it('with the lock files in view, tries again only once they change (no key derivation, no dump for nothing)', async () => {
+    const h = harness(60_000);
+    let locks = 'a1b2-prune';
+    const a = refusedWhile(() => locks !== '');
+    setTimeout(() => (locks = ''), 80);
+    assert.equal(await waitingForLock('db', { ...h.w, locksNow: () => locks }, a.attempt), 'stored');
+    assert.equal(a.calls(), 2, 'refused once; tried again only when the prune had released its lock');
+    assert.equal(h.unlocks(), 1);
+    assert.equal(h.said.length, 1, 'it says that it waits');
+    // The same wait without the lock files in view tries again after every pause.
+    locks = 'a1b2-prune';
+    a.reset();
+    setTimeout(() => (locks = ''), 80);
+    assert.equal(await waitingForLock('db', harness(60_000).w, a.attempt), 'stored');
+    assert.ok(a.calls() > 4, `attempts without the look: ${a.calls()}`);
+  });
+
+  it('tries again at once when the first refusal was a stale lock that unlock removed', async () => {
+    const h = harness(60_000);
+    let locks = 'dead-holder';
+    const a = refusedWhile(() => locks !== '');
+    const unlockStale = async () => void (locks = '');
+    assert.equal(await waitingForLock('db', { ...h.w, unlockStale, locksNow: () => locks }, a.attempt), 'stored');
+    assert.equal(a.calls(), 2);
+    assert.deepEqual(h.said, [], 'no wait');
+  });
+
+  it('with the lock files unchanged, still clears stale locks once a minute, then tries again', async () => {
+    const h = harness(10 * 60_000);
+    let now = 0;
+    let unlocks = 0;
+    let locks = 'holder-died-later';
+    const a = refusedWhile(() => locks !== '');
+    // The holder's lock is live at the first unlock; it has died (its lock stale) by the next one.
+    const unlockStale = async () => {
+      if (++unlocks === 2) locks = '';
+    };
+    const w = { ...h.w, clock: () => (now += 5_000), delaysMs: [1], unlockStale, locksNow: () => locks };
+    assert.equal(await waitingForLock('db', w, a.attempt), 'stored');
+    assert.equal(unlocks, 2);
+    assert.equal(a.calls(), 2, 'no attempt while the lock files stayed the same');
+  });
+
+  it('with lock_wait 0 and the lock files in view, one attempt and no wait', async () => {
+    const h = harness(0);
+    const a = refusedTimes(Number.POSITIVE_INFINITY);
+    const err = await waitingForLock('db', { ...h.w, locksNow: () => 'live' }, a.attempt).then(() => assert.fail('resolved'), (e: unknown) => e);
+    assert.ok(err instanceof RepositoryLockedError);
+    assert.equal(a.calls(), 1, 'unlock removed nothing: the lock is live, no second attempt');
+    assert.equal(h.unlocks(), 1);
   });
 
   it('passes any other failure through untouched, without retrying', async () => {
