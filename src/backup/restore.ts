@@ -11,6 +11,7 @@ import { BerthError } from '../lib/errors.js';
 import { formatMs } from '../lib/time.js';
 import type { BackupSource } from '../project/backup-schema.js';
 import { effectiveSources, lockWaitOf, requireBackup, selectSources, sourceContext, type BackupContext } from './context.js';
+import { heldReason } from './held.js';
 import { waitingForLock } from './lock-wait.js';
 import { restoring, startProgress } from './progress.js';
 import { consumeDump, startDump, type Snapshot } from './restic.js';
@@ -162,9 +163,6 @@ async function restoreOne(ctx: BackupContext, { source, snapshot }: RestorePlanI
   ctx.report.done(`${source.name}: ${summary} — ${formatBytes(bytes)} in ${formatMs(ms)}${safetySnapshot ? `; safety snapshot ${safetySnapshot}` : ''}`);
   return { source: source.name, snapshot: snapshot.short_id, ...(safetySnapshot && { safetySnapshot }), stopped: writers, bytes, ms, summary };
 }
-
-/** The stopped-on-purpose reason of the writers a failed restore of `source` left stopped. */
-const heldReason = (source: string) => `berth restore: the restore of ${source} failed part-way; left stopped until it is restored`;
 
 /** A restore that failed part-way (its writers left stopped, if any): what happened and the ways out. */
 function partlyRestored(err: Error, source: string, snapshot: string, writers: readonly string[], safety: string | undefined): BerthError {

@@ -6,6 +6,7 @@
  * - once restic had begun, the volume is partly restored: the service is left stopped (and
  *   reconcile does not start it) until a restore succeeds, or `berth up` starts it.
  * A database restore whose client dies after the database was dropped holds its writers the same way.
+ * While a source is held partly restored, it is not backed up.
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -122,8 +123,18 @@ describe('restores interrupted part-way', { timeout: 300_000 }, () => {
     assert.equal(held.state, 'exited');
     assert.match(held.stoppedOnPurpose?.reason ?? '', /^berth restore: the restore of files failed part-way/);
     const text = await p.run(['status']);
-    assert.match(text.stdout, /note: web is stopped on purpose since \S+ by \S+ \(berth restore: the restore of files failed part-way/);
+    assert.match(text.stdout, /note: web is stopped on purpose since \d{4}-\d\d-\d\d \d\d:\d\d UTC by \S+ \(berth restore: the restore of files failed part-way/);
     assert.equal(webRunning(), false, 'reconcile left it stopped');
+    // No backup of partly restored data: it would become the source's latest snapshot.
+    const snapshots = p.snapshots('files').length;
+    const refusedRun = await p.json<{ status: string; results: Array<{ error?: string; hint?: string }> }>(['backup', 'run', '--source', 'files']);
+    assert.equal(refusedRun.code, 13, refusedRun.stderr);
+    assert.equal(refusedRun.value.status, 'failed');
+    assert.match(refusedRun.value.results[0]!.error!, /^not backed up: a restore of files failed part-way \(\d{4}-\d\d-\d\d \d\d:\d\d UTC, by \S+\), so its data may be partial \(web held stopped\)/);
+    assert.match(refusedRun.value.results[0]!.hint!, /restore it again .*`berth up` starts the services and its backups resume/);
+    assert.equal(p.snapshots('files').length, snapshots, 'nothing stored');
+    const backupStatus = await p.run(['backup', 'status']);
+    assert.match(backupStatus.stdout, /files +volume .* PARTLY RESTORED since \d{4}-\d\d-\d\d \d\d:\d\d UTC \(web held stopped; not backed up\)/);
 
     // Another attempt that changes nothing (its lock refused) leaves it held. (The killed restic's
     // lock is stale: cleared first, else the exclusive holder below could not take its own.)
@@ -164,6 +175,8 @@ describe('restores interrupted part-way', { timeout: 300_000 }, () => {
     assert.match(up.stderr, /✓ web: started again \(it was stopped on purpose\)/);
     assert.ok(webRunning(), 'the same container, started as it is (not replaced)');
     assert.equal((await status()).stoppedOnPurpose, undefined);
+    const resumed = await p.run(['backup', 'run', '--source', 'files']);
+    assert.equal(resumed.code, 0, `data accepted as it is: backups resume\n${resumed.stderr}`);
   });
 
   it('a database restore whose client dies after the drop leaves its writers stopped; one that succeeds starts them', async () => {

@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { downProject, reconcileIfIdle, upProject } from '../../deploy/operations.js';
 import { projectStatus } from '../../deploy/status.js';
+import { formatUtcMinute } from '../../lib/time.js';
 import { ago, printJson, table } from '../output.js';
 import { runWithContext } from '../run.js';
 
@@ -59,7 +60,7 @@ export function registerStackCommands(program: Command): void {
         process.stdout.write(`project ${status.project}; edge ${status.edge.running ? 'running' : 'not running'} on ${status.edge.listeners.join(', ') || '-'}\n${table(rows)}\n`);
         for (const s of status.services) {
           if (s.extraContainers.length) process.stdout.write(`note: ${s.service} also has ${s.extraContainers.join(', ')}\n`);
-          if (s.stoppedOnPurpose) process.stdout.write(`note: ${s.service} is stopped on purpose since ${s.stoppedOnPurpose.at} by ${s.stoppedOnPurpose.by} (${s.stoppedOnPurpose.reason})\n`);
+          if (s.stoppedOnPurpose) process.stdout.write(`note: ${s.service} is stopped on purpose since ${formatUtcMinute(Date.parse(s.stoppedOnPurpose.at))} by ${s.stoppedOnPurpose.by} (${s.stoppedOnPurpose.reason})\n`);
         }
       }),
     );
