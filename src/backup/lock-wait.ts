@@ -28,8 +28,8 @@ export interface LockWait {
   /**
    * The repository's lock files as they are now (a local repository: a look at `locks/`), or
    * undefined where that costs a connection. While they stay as they were at a refusal the lock
-   * is still held: no attempt is made (no key derivation, no dump started for nothing), and the
-   * look is repeated every first pause.
+   * is still held: no attempt is made (no key derivation, no dump started for nothing); they are
+   * looked at again after each pause, the shortest one.
    */
   locksNow?(): string | undefined;
   /** Pauses between attempts (default lockRetryDelaysMs; the last one repeats). */
@@ -60,17 +60,16 @@ export async function waitingForLock<T>(what: string, w: LockWait, attempt: () =
       err = e;
     }
     refusals++;
-    let seen = w.locksNow?.();
+    const seen = w.locksNow?.();
     if (refusals === 1) {
       // Most often a killed run's leftover: gone after this, and the next attempt passes.
       await w.unlockStale();
       unlockedAt = w.clock();
-      const after = w.locksNow?.();
-      if (after === undefined || after !== seen) continue;
-      seen = after;
+      // Gone or not in view: try again at once. Unchanged: nothing was stale, the holder is alive.
+      if (seen === undefined || w.locksNow?.() !== seen) continue;
     }
     // Wait, then try again; with the lock files in view, only once they changed (released, refreshed, cleared).
-    for (let pause = 0; ; pause++) {
+    for (;;) {
       if (w.clock() - unlockedAt >= (w.staleRecheckMs ?? staleRecheckMs)) {
         // The holder may have died since, without removing its lock.
         await w.unlockStale();

@@ -11,7 +11,7 @@ import { BerthError } from '../lib/errors.js';
 import { formatMs } from '../lib/time.js';
 import type { BackupSource } from '../project/backup-schema.js';
 import { effectiveSources, lockWaitOf, requireBackup, selectSources, sourceContext, type BackupContext } from './context.js';
-import { heldReason } from './held.js';
+import { heldFor, heldReason } from './held.js';
 import { waitingForLock } from './lock-wait.js';
 import { restoring, startProgress } from './progress.js';
 import { consumeDump, startDump, type Snapshot } from './restic.js';
@@ -157,6 +157,8 @@ async function restoreOne(ctx: BackupContext, { source, snapshot }: RestorePlanI
     const start = outcome === 'held' ? [] : outcome === 'unchanged' ? stopped.filter((s) => !s.held) : stopped;
     for (const s of start) await ctx.engine.startContainer(s.id);
     for (const service of new Set(start.map((s) => s.service))) ctx.stopped.clear(ctx.project.name, service);
+    // Held writers with no container to start (`berth down` since) stay down, as `berth down` left them.
+    if (outcome === 'succeeded') for (const r of heldFor(ctx, source.name)) ctx.stopped.mark(ctx.project.name, r.service, { now: r.stoppedAtMs, user: r.stoppedBy, reason: 'berth down' });
   }
   const ms = ctx.clock() - t0;
   ctx.audit.append({ user: ctx.user, action: 'backup.restore', project: ctx.project.name, target: source.name, outcome: 'succeeded', details: { snapshot: snapshot.short_id, ...(safetySnapshot && { safety: safetySnapshot }), ...(opts.to && { to: opts.to }), bytes } });

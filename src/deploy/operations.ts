@@ -102,7 +102,8 @@ export function downProject(ctx: DeployContext, opts: LockOptions & { volumes: b
     const containers = await engine.listContainers({ [label.project]: project.name });
     // Before the first container goes: the agent must know these deaths are intended.
     const services = Object.keys(project.services);
-    for (const s of services) ctx.stopped.mark(project.name, s, { now: ctx.clock(), user: ctx.user, reason: 'berth down' });
+    // A mark already there stays: e.g. a failed restore's, which also holds that source's backups.
+    for (const s of services) if (!ctx.stopped.get(project.name, s)) ctx.stopped.mark(project.name, s, { now: ctx.clock(), user: ctx.user, reason: 'berth down' });
     ctx.audit.append({ user: ctx.user, action: 'stop', project: project.name, target: '*', outcome: 'succeeded', details: { services, reason: 'berth down' } });
     for (const c of containers) await engine.removeContainer(c.id);
     await ctx.edge.remove();

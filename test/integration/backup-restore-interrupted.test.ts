@@ -219,4 +219,27 @@ describe('restores interrupted part-way', { timeout: 300_000 }, () => {
     assert.ok(webRunning(), 'restored whole: the writer is started again');
     assert.equal((await status()).stoppedOnPurpose, undefined);
   });
+
+  it('`berth down` keeps the hold: no backup until a restore succeeds, after which the service stays down as `berth down` left it', async () => {
+    const r = await restoreKilled(onceRestoring());
+    assert.equal(webRunning(), false);
+    assert.equal(r.code, 13, r.output);
+    const down = await p.run(['down']);
+    assert.equal(down.code, 0, down.stderr);
+    assert.match((await status()).stoppedOnPurpose?.reason ?? '', /^berth restore: the restore of files failed part-way/, 'the hold outlives `berth down`');
+    const refused = await p.run(['backup', 'run', '--source', 'files']);
+    assert.equal(refused.code, 13, refused.stderr);
+    assert.match(refused.stderr, /not backed up: a restore of files failed part-way/);
+
+    const restored = await p.json<Array<{ stopped: string[] }>>(['restore', 'latest', '--source', 'files', '--no-safety', '--yes']);
+    assert.equal(restored.code, 0, restored.stderr);
+    assert.deepEqual(restored.value[0]!.stopped, [], 'no container to stop or start');
+    assert.equal((await status()).stoppedOnPurpose?.reason, 'berth down', 'still down on purpose, no longer held');
+    const resumed = await p.run(['backup', 'run', '--source', 'files']);
+    assert.equal(resumed.code, 0, resumed.stderr);
+    const up = await p.run(['up']);
+    assert.equal(up.code, 0, up.stderr);
+    assert.equal(docker('ps', '--filter', `label=berth.project=${p.name}`, '--filter', 'label=berth.service=web', '--format', '{{.State}}'), 'running');
+    assert.equal((await status()).stoppedOnPurpose, undefined);
+  });
 });
