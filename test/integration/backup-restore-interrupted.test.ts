@@ -20,8 +20,8 @@ interface StatusJson {
   services: Array<{ service: string; state: string; stoppedOnPurpose?: { reason: string; by: string } }>;
 }
 
-/** The pid of the `mariadb` client that loads a dump into `database` (its last argument, no -e). */
-function restoringClient(database: string): number | undefined {
+/** The pid of the first process whose argv matches (the helper shares the host's pids, so its restic is seen too). */
+function pidOf(matches: (argv: readonly string[]) => boolean): number | undefined {
   for (const pid of fs.readdirSync('/proc').filter((f) => /^\d+$/.test(f))) {
     let argv: string[];
     try {
@@ -29,15 +29,22 @@ function restoringClient(database: string): number | undefined {
     } catch {
       continue;
     }
-    if (path.basename(argv[0] ?? '') === 'mariadb' && argv.at(-1) === database && !argv.includes('-e')) return Number(pid);
+    if (matches(argv)) return Number(pid);
   }
   return undefined;
 }
+
+/** The `mariadb` client that loads a dump into `database` (its last argument, no -e). */
+const restoringClient = (database: string) => pidOf((argv) => path.basename(argv[0] ?? '') === 'mariadb' && argv.at(-1) === database && !argv.includes('-e'));
+/** restic restoring in place inside the helper container. */
+const resticRestoring = () => pidOf((argv) => path.basename(argv[0] ?? '') === 'restic' && argv.includes('restore') && argv.includes('--target'));
 
 describe('restores interrupted part-way', { timeout: 300_000 }, () => {
   let p: BackupProject;
   const big = `bt_big_${process.pid}`;
   let mountpoint: string;
+  /** The first snapshot of the volume: all 200 MB (a later one may hold what `berth up` accepted as it was). */
+  let whole: string;
   /** Every path in the volume with its size, and the marker's content (set aside or not). */
   const listing = () => writeVolume(p.volume, 'cd /d && find . | sort && cat marker 2>/dev/null; true');
   const webRunning = () => docker('inspect', '-f', '{{.State.Running}}', `${p.name}-web-blue`) === 'true';
@@ -57,15 +64,32 @@ describe('restores interrupted part-way', { timeout: 300_000 }, () => {
       return setAside && !replaced;
     };
   };
+  /**
+   * Until no lock is left in the repository. A restic killed with its helper or with berth leaves a
+   * stale lock, and this sandbox's init reaps the orphan late (restic counts a zombie's lock as
+   * live): a refused first attempt (files set aside, then moved back) would look like restic
+   * beginning to the watch of `onceRestoring`.
+   */
+  const noLockLeft = async () => {
+    const deadline = Date.now() + 20_000;
+    while (fs.readdirSync(path.join(p.repo, 'locks')).length > 0) {
+      assert.ok(Date.now() < deadline, 'a lock stayed in the repository');
+      restic(p.repo, p.passwordFile, 'unlock');
+      await sleep(500);
+    }
+  };
   /** Starts `berth restore` of the volume and kills its helper container once `when()` holds. */
-  const restoreKilled = async (when: () => boolean) => {
-    const child = p.spawnBerth(['restore', 'latest', '--source', 'files', '--no-safety', '--yes'], dbEnv);
+  const restoreKilled = async (when: () => boolean, snapshot = 'latest') => {
+    const child = p.spawnBerth(['restore', snapshot, '--source', 'files', '--no-safety', '--yes'], dbEnv);
     const deadline = Date.now() + 60_000;
     let killed = '';
+    const helper = `berth-helper-${p.name}-files-${child.pid}`;
     while (!killed && Date.now() < deadline && child.exitCode === null) {
-      if (when()) {
-        const helper = docker('ps', '-q', '--filter', `name=berth-helper-${p.name}-files-`);
-        if (helper) killed = docker('kill', helper);
+      // restic is frozen first (at once, from here), so the kill lands where it was seen, however long docker takes.
+      const running = when() ? resticRestoring() : undefined;
+      if (running) {
+        process.kill(running, 'SIGSTOP');
+        killed = docker('kill', helper);
       }
       await sleep(5);
     }
@@ -85,6 +109,7 @@ describe('restores interrupted part-way', { timeout: 300_000 }, () => {
     mountpoint = docker('volume', 'inspect', '-f', '{{.Mountpoint}}', p.volume);
     const r = await p.run(['backup', 'run', '--source', 'files']);
     assert.equal(r.code, 0, r.stderr);
+    whole = p.snapshots('files')[0]!.short_id;
   });
   after(async () => {
     await p?.cleanup();
@@ -112,6 +137,7 @@ describe('restores interrupted part-way', { timeout: 300_000 }, () => {
   });
 
   it('killed while restic restores: the service stays stopped until a restore succeeds', async () => {
+    await noLockLeft();
     const r = await restoreKilled(onceRestoring());
     assert.equal(webRunning(), false, 'left stopped on partly restored data');
     assert.equal(r.code, 13, r.output);
@@ -167,6 +193,7 @@ describe('restores interrupted part-way', { timeout: 300_000 }, () => {
   });
 
   it('`berth up` starts a service a failed restore left stopped', async () => {
+    await noLockLeft();
     const r = await restoreKilled(onceRestoring());
     assert.equal(webRunning(), false);
     assert.equal(r.code, 13, r.output);
@@ -220,8 +247,26 @@ describe('restores interrupted part-way', { timeout: 300_000 }, () => {
     assert.equal((await status()).stoppedOnPurpose, undefined);
   });
 
+  it('berth SIGKILLed during a database restore: its writer stays stopped (reconcile leaves it) until a restore succeeds', async () => {
+    assert.ok(webRunning());
+    const child = p.spawnBerth(['restore', 'latest', '--source', 'big', '--no-safety', '--yes'], dbEnv);
+    const deadline = Date.now() + 60_000;
+    while (!restoringClient(big) && Date.now() < deadline && child.exitCode === null) await sleep(5);
+    assert.ok(restoringClient(big), `the client was never caught loading the dump: ${child.output()}`);
+    child.kill('SIGKILL');
+    await child.done;
+    const held = await status();
+    assert.equal(held.state, 'exited', 'reconcile (run by `berth status`) did not start it');
+    assert.match(held.stoppedOnPurpose?.reason ?? '', /^berth restore: the restore of big failed part-way/);
+    const again = await p.run(['restore', 'latest', '--source', 'big', '--no-safety', '--yes']);
+    assert.equal(again.code, 0, again.stderr);
+    assert.equal(mariadb(big, 'SELECT COUNT(*) FROM r'), '200000');
+    assert.ok(webRunning());
+  });
+
   it('`berth down` keeps the hold: no backup until a restore succeeds, after which the service stays down as `berth down` left it', async () => {
-    const r = await restoreKilled(onceRestoring());
+    await noLockLeft();
+    const r = await restoreKilled(onceRestoring(), whole);
     assert.equal(webRunning(), false);
     assert.equal(r.code, 13, r.output);
     const down = await p.run(['down']);
@@ -231,7 +276,7 @@ describe('restores interrupted part-way', { timeout: 300_000 }, () => {
     assert.equal(refused.code, 13, refused.stderr);
     assert.match(refused.stderr, /not backed up: a restore of files failed part-way/);
 
-    const restored = await p.json<Array<{ stopped: string[] }>>(['restore', 'latest', '--source', 'files', '--no-safety', '--yes']);
+    const restored = await p.json<Array<{ stopped: string[] }>>(['restore', whole, '--source', 'files', '--no-safety', '--yes']);
     assert.equal(restored.code, 0, restored.stderr);
     assert.deepEqual(restored.value[0]!.stopped, [], 'no container to stop or start');
     assert.equal((await status()).stoppedOnPurpose?.reason, 'berth down', 'still down on purpose, no longer held');

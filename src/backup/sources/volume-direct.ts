@@ -43,14 +43,14 @@ const asideVars = 'old="$t/.berth-replaced-$BERTH_PID"; gone="$t/.berth-removing
  * file: first renamed to `.berth-removing-<pid>` (so a helper killed at any point leaves on the
  * volume itself which of the two it was), then deleted, and `berth-began` printed. A restic that
  * stops before that (a lock it cannot take, berth gone) gets the data moved back: nothing changed.
- * Prints `berth-settled` last (nothing is left aside) and exits with restic's status.
+ * Prints `berth-settled <restic's status>` last (nothing is left aside) and exits with that status.
  */
 const restoreInPlace = [
   `t="$1"; shift; ${asideVars}`,
   moveFn,
   'mkdir "$old" && move "$t" "$old" || { move "$old" "$t"; rmdir "$old"; exit 70; }',
   `(${wrapper}; echo "berth-rc=$?") | { rc=1; while IFS= read -r line; do case "$line" in "restoring "*) mv "$old" "$gone" && echo berth-began; rm -rf "$gone";; berth-rc=*) rc="\${line#berth-rc=}";; esac; done`,
-  'if [ -d "$old" ]; then move "$old" "$t"; rmdir "$old"; fi; echo berth-settled; exit "$rc"; }',
+  'if [ -d "$old" ]; then move "$old" "$t"; rmdir "$old"; fi; echo "berth-settled $rc"; exit "$rc"; }',
 ].join('\n');
 
 /**
@@ -188,14 +188,16 @@ export const directVolume: DirectSource = {
     const target = snapshot.paths![0]!;
     const cmd = resticInHelper(ctx, restic, false, target, ['restore', snapshot.id, '--target', '/'], restoreInPlace, [target]);
     let began = false;
-    let settled = false;
+    let settled: string | undefined;
     const restored = runRestic(cmd, restic, 'restore', (line) => {
       if (line === 'berth-began') {
         began = true;
         opts.onBegin?.();
-      } else if (line === 'berth-settled') settled = true;
+      } else if (line.startsWith('berth-settled ')) settled = line.slice('berth-settled '.length);
     }).catch(async (err: unknown) => {
-      if (settled) throw err;
+      // restic was through and all was cleaned up: the container was stopped only as it exited.
+      if (settled === '0') return;
+      if (settled !== undefined) throw err;
       // The helper ended before its script was through (its container killed, dockerd restarted).
       throw await settleAside(ctx, target, err as Error, () => {
         began = true;
