@@ -11,7 +11,12 @@ import type { StoppedRow } from '../store/stopped.js';
 import type { BackupContext } from './context.js';
 
 /** The stopped-on-purpose reason of the writers a failed restore of `source` holds. */
-export const heldReason = (source: string): string => `berth restore: the restore of ${source} failed part-way; left stopped until it is restored`;
+const heldReason = (source: string): string => `berth restore: the restore of ${source} failed part-way; left stopped until it is restored`;
+
+/** Marks `services` held by the restore of `source`, from the moment it begins changing the data. */
+export function holdWriters(ctx: BackupContext, source: string, services: readonly string[]): void {
+  for (const service of services) ctx.stopped.mark(ctx.project.name, service, { now: ctx.clock(), user: ctx.user, reason: heldReason(source) });
+}
 
 /** The services held stopped by a failed restore of `source`. */
 export function heldFor(ctx: BackupContext, source: string): StoppedRow[] {

@@ -11,7 +11,7 @@ import { BerthError } from '../lib/errors.js';
 import { formatMs } from '../lib/time.js';
 import type { BackupSource } from '../project/backup-schema.js';
 import { effectiveSources, lockWaitOf, requireBackup, selectSources, sourceContext, type BackupContext } from './context.js';
-import { heldFor, heldReason } from './held.js';
+import { heldFor, holdWriters } from './held.js';
 import { waitingForLock } from './lock-wait.js';
 import { restoring, startProgress } from './progress.js';
 import { consumeDump, startDump, type Snapshot } from './restic.js';
@@ -118,7 +118,7 @@ async function restoreOne(ctx: BackupContext, { source, snapshot }: RestorePlanI
   const begin = () => {
     if (began || opts.to) return;
     began = true;
-    for (const service of writers) ctx.stopped.mark(ctx.project.name, service, { now: ctx.clock(), user: ctx.user, reason: heldReason(source.name) });
+    holdWriters(ctx, source.name, writers);
   };
   let outcome: 'succeeded' | 'unchanged' | 'held' = 'unchanged';
   const stopProgress = startProgress(ctx.report, ctx.clock, source.name, restoring, () => bytes);
@@ -194,8 +194,9 @@ interface Writer {
  */
 async function stopWriters(ctx: BackupContext, source: string, services: readonly string[]): Promise<Writer[]> {
   const stopped: Writer[] = [];
+  const heldServices = new Set(heldFor(ctx, source).map((r) => r.service));
   for (const service of services) {
-    const held = ctx.stopped.get(ctx.project.name, service)?.reason === heldReason(source) ? ctx.deployments.getLive(ctx.project.name, service)?.containerId : undefined;
+    const held = heldServices.has(service) ? ctx.deployments.getLive(ctx.project.name, service)?.containerId : undefined;
     for (const c of await ctx.engine.listContainers({ [label.project]: ctx.project.name, [label.service]: service })) {
       if (!c.running) {
         if (c.id === held) stopped.push({ id: c.id, service, held: true });

@@ -34,7 +34,7 @@ export async function projectStatus(ctx: DeployContext): Promise<ProjectStatus> 
     const info = live ? all.find((c) => c.id === live.containerId) : undefined;
     const dep = live ? deployments.get(live.deploymentId) : undefined;
     const image = info ? await engine.inspectImage(info.imageId) : undefined;
-    const held = ctx.stopped.get(project.name, s.name);
+    const mark = ctx.stopped.get(project.name, s.name);
     const extra = all.filter((c) => c.labels[label.service] === s.name && c.id !== info?.id).map((c) => `${c.name} (${c.state})`);
     services.push({
       service: s.name,
@@ -49,7 +49,7 @@ export async function projectStatus(ctx: DeployContext): Promise<ProjectStatus> 
       route: s.route && { hosts: s.route.hosts, port: s.route.port },
       deployment: live?.deploymentId,
       extraContainers: extra,
-      ...(held && { stoppedOnPurpose: { by: held.stoppedBy, at: new Date(held.stoppedAtMs).toISOString(), reason: held.reason } }),
+      ...(mark && { stoppedOnPurpose: { by: mark.stoppedBy, at: new Date(mark.stoppedAtMs).toISOString(), reason: mark.reason } }),
     });
   }
   return {

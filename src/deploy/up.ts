@@ -48,14 +48,14 @@ export async function up(ctx: DeployContext): Promise<UpResult> {
       continue;
     }
     const live = await liveState(ctx, service);
-    if (live === 'unchanged') {
+    if (live.state === 'unchanged') {
       ctx.stopped.clear(project.name, name);
       services.push({ service: name, action: 'unchanged' });
       continue;
     }
-    if (live === 'stopped-unchanged' && ctx.stopped.get(project.name, name)) {
+    if (live.state === 'stopped-unchanged' && ctx.stopped.get(project.name, name)) {
       // Stopped on purpose (held by a failed restore) with the config it should have: started as it is.
-      await engine.startContainer(ctx.deployments.getLive(project.name, name)!.containerId);
+      await engine.startContainer(live.containerId);
       ctx.stopped.clear(project.name, name);
       ctx.report.done(`${name}: started again (it was stopped on purpose)`);
       services.push({ service: name, action: 'started' });
@@ -124,15 +124,14 @@ async function removeOrphans(ctx: DeployContext): Promise<string[]> {
 }
 
 /** The live container: running with the desired config hash, stopped with it, or anything else. */
-async function liveState(ctx: DeployContext, service: Service): Promise<'unchanged' | 'stopped-unchanged' | 'other'> {
+async function liveState(ctx: DeployContext, service: Service): Promise<{ state: 'unchanged' | 'stopped-unchanged'; containerId: string } | { state: 'other' }> {
   const live = ctx.deployments.getLive(ctx.project.name, service.name);
-  if (!live) return 'other';
-  const info = await ctx.engine.inspectContainer(live.containerId);
-  if (!info) return 'other';
+  const info = live && (await ctx.engine.inspectContainer(live.containerId));
+  if (!live || !info) return { state: 'other' };
   const image = await resolveImage(ctx.engine, service.image, service.name);
   const desired = buildContainer(ctx.project, service, { color: live.color, deploymentId: '', imageId: image.id, publishPorts: !service.route });
-  if (info.labels[label.configHash] !== desired.configHash) return 'other';
-  return info.running ? 'unchanged' : 'stopped-unchanged';
+  if (info.labels[label.configHash] !== desired.configHash) return { state: 'other' };
+  return { state: info.running ? 'unchanged' : 'stopped-unchanged', containerId: live.containerId };
 }
 
 async function waitForDependencies(ctx: DeployContext, service: Service): Promise<void> {

@@ -17,6 +17,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { label } from '../../engine/labels.js';
 import { BerthError } from '../../lib/errors.js';
 import { makeDirs } from '../../lib/files.js';
@@ -199,10 +200,9 @@ export const directVolume: DirectSource = {
       if (settled === '0') return;
       if (settled !== undefined) throw err;
       // The helper ended before its script was through (its container killed, dockerd restarted).
-      throw await settleAside(ctx, target, err as Error, () => {
-        began = true;
-        opts.onBegin?.();
-      }, () => began);
+      const after = await settleAside(ctx, target, err as Error, began);
+      if (after.began && !began) opts.onBegin?.();
+      throw after.error;
     });
     const [bytes] = await Promise.all([size, restored]);
     return { summary: `volume ${volumeData(ctx)} replaced`, bytes };
@@ -210,10 +210,11 @@ export const directVolume: DirectSource = {
 };
 
 /**
- * Puts back what an interrupted in-place restore had set aside, or removes it once restic had begun,
- * and returns the error that says which. Docker may be restarting: tried for up to 30 s.
+ * Puts back what an interrupted in-place restore had set aside, or removes it once restic had begun
+ * (`began`: restic said so before the helper ended), and returns the error that says which, and
+ * whether restic had begun. Docker may be restarting: tried for up to 30 s.
  */
-async function settleAside(ctx: SourceContext, target: string, cause: Error, onBegin: () => void, began: () => boolean): Promise<BerthError> {
+async function settleAside(ctx: SourceContext, target: string, cause: Error, began: boolean): Promise<{ error: BerthError; began: boolean }> {
   const name = ctx.source.name;
   const cmd = inHelper(ctx, { mountAt: target, readOnly: false, script: settleInPlace, scriptArgs: [target], role: 'settle' });
   const deadline = Date.now() + 30_000;
@@ -221,23 +222,23 @@ async function settleAside(ctx: SourceContext, target: string, cause: Error, onB
   for (;;) {
     const r = await capture(cmd, { timeoutMs: 120_000 });
     const did = r.code === 0 ? r.stdout.trim().split('\n').pop() : undefined;
-    if (did === 'removed') onBegin();
-    if (did === 'removed' || (did === 'nothing' && began())) {
-      return new BerthError('BACKUP', `${name}: the restore's helper container ended while restic was restoring (${cause.message})`, undefined, { cause });
+    if (did === 'removed' || (did === 'nothing' && began)) {
+      return { began: true, error: new BerthError('BACKUP', `${name}: the restore's helper container ended while restic was restoring (${cause.message})`, undefined, { cause }) };
     }
     if (did === 'moved-back' || did === 'nothing') {
-      return new BerthError('BACKUP', `${name}: the restore's helper container ended before restic began (${cause.message}); the volume's files are as they were`, 'nothing was restored: run the restore again', { cause });
+      return { began: false, error: new BerthError('BACKUP', `${name}: the restore's helper container ended before restic began (${cause.message}); the volume's files are as they were`, 'nothing was restored: run the restore again', { cause }) };
     }
     last = (r.stderr.trim() || r.stdout.trim()).split('\n').pop() ?? `exit ${String(r.code)}`;
     if (Date.now() > deadline) break;
-    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    await sleep(2_000);
   }
-  return new BerthError(
+  const error = new BerthError(
     'BACKUP',
     `${name}: the restore's helper container ended before it was through (${cause.message}), and berth could not look at the volume afterwards (${last})`,
     `the volume's files from before the restore are in .berth-replaced-${process.pid} (or, if restic had begun, .berth-removing-${process.pid}) at the top of ${volumeData(ctx)}: move them back, or run the restore again, which removes them`,
     { cause },
   );
+  return { began, error };
 }
 
 function countFiles(root: string): { files: number; bytes: number } {
