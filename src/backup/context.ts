@@ -8,6 +8,7 @@ import type { Reporter } from '../lib/reporter.js';
 import { configSourceName, type BackupConfig, type BackupSource, type RepositoryPassword } from '../project/backup-schema.js';
 import type { Project } from '../project/model.js';
 import { createBackupStore, type BackupStore } from '../store/backups.js';
+import { createPartlyRestoredStore, type PartlyRestoredStore } from '../store/partly-restored.js';
 import { sftpCommand, sshArgv } from '../replicate/restic.js';
 import type { ReplicateSsh } from '../project/replicate-schema.js';
 import type { LockWait } from './lock-wait.js';
@@ -17,6 +18,8 @@ import type { SourceContext } from './sources/types.js';
 
 export interface BackupContext extends DeployContext {
   readonly backups: BackupStore;
+  /** Sources a failed restore left partly restored: not backed up until restored or accepted. */
+  readonly partlyRestored: PartlyRestoredStore;
   /** Made on first use: commands such as `backup schedule` need no repository password. */
   restic(): Restic;
   readonly env: Readonly<Record<string, string | undefined>>;
@@ -44,6 +47,7 @@ export function createBackupContext(
   return {
     ...base,
     backups: createBackupStore(base.store.db, base.clock),
+    partlyRestored: createPartlyRestoredStore(base.store.db),
     restic() {
       const cfg = requireBackup(base.project);
       const password = override.passwordFile ? { file: override.passwordFile } : cfg.password;

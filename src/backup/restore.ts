@@ -11,7 +11,7 @@ import { BerthError } from '../lib/errors.js';
 import { formatMs } from '../lib/time.js';
 import type { BackupSource } from '../project/backup-schema.js';
 import { effectiveSources, lockWaitOf, requireBackup, selectSources, sourceContext, type BackupContext } from './context.js';
-import { heldFor, holdWriters } from './held.js';
+import { heldFor, markPartlyRestored, restoredWhole } from './held.js';
 import { waitingForLock } from './lock-wait.js';
 import { restoring, startProgress } from './progress.js';
 import { consumeDump, startDump, type Snapshot } from './restic.js';
@@ -111,14 +111,15 @@ async function restoreOne(ctx: BackupContext, { source, snapshot }: RestorePlanI
   const writers = [...new Set(stopped.map((s) => s.service))];
   /**
    * From here on the data is being replaced: a failure (or a killed berth) leaves it partly
-   * restored, so the writers are marked to stay stopped (reconcile and the agent respect it) until
-   * a restore of this source succeeds or `berth up` starts them.
+   * restored. The source is marked so (not backed up until restored or accepted), and its writers
+   * to stay stopped (reconcile and the agent respect it) until a restore of this source succeeds
+   * or `berth up` starts them.
    */
   let began = false;
   const begin = () => {
     if (began || opts.to) return;
     began = true;
-    holdWriters(ctx, source.name, writers);
+    markPartlyRestored(ctx, source.name, snapshot.short_id, writers);
   };
   let outcome: 'succeeded' | 'unchanged' | 'held' = 'unchanged';
   const stopProgress = startProgress(ctx.report, ctx.clock, source.name, restoring, () => bytes);
@@ -157,8 +158,8 @@ async function restoreOne(ctx: BackupContext, { source, snapshot }: RestorePlanI
     const start = outcome === 'held' ? [] : outcome === 'unchanged' ? stopped.filter((s) => !s.held) : stopped;
     for (const s of start) await ctx.engine.startContainer(s.id);
     for (const service of new Set(start.map((s) => s.service))) ctx.stopped.clear(ctx.project.name, service);
-    // Held writers with no container to start (`berth down` since) stay down, as `berth down` left them.
-    if (outcome === 'succeeded') for (const r of heldFor(ctx, source.name)) ctx.stopped.mark(ctx.project.name, r.service, { now: r.stoppedAtMs, user: r.stoppedBy, reason: 'berth down' });
+    // Put back in place, the source is whole again (a copy restored elsewhere changes nothing of that).
+    if (outcome === 'succeeded' && !opts.to) restoredWhole(ctx, source.name);
   }
   const ms = ctx.clock() - t0;
   ctx.audit.append({ user: ctx.user, action: 'backup.restore', project: ctx.project.name, target: source.name, outcome: 'succeeded', details: { snapshot: snapshot.short_id, ...(safetySnapshot && { safety: safetySnapshot }), ...(opts.to && { to: opts.to }), bytes } });

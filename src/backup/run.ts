@@ -14,7 +14,7 @@ import { berthVersion } from '../lib/version.js';
 import type { BackupSource } from '../project/backup-schema.js';
 import type { BackupResult, BackupRunKind, BackupRunStatus } from '../store/backups.js';
 import { lockWaitOf, requireBackup, selectSources, sourceContext, type BackupContext } from './context.js';
-import { refuseWhileHeld } from './held.js';
+import { refuseWhilePartlyRestored } from './held.js';
 import { waitingForLock } from './lock-wait.js';
 import { startProgress, streaming } from './progress.js';
 import type { BackupSummary, Restic } from './restic.js';
@@ -145,7 +145,7 @@ async function backupOne(ctx: BackupContext, restic: Restic, source: BackupSourc
   const sctx = sourceContext(ctx, source);
   const tags = snapshotTags(ctx.project.name, source.name, berthVersion, kind);
   try {
-    if (kind === 'backup') refuseWhileHeld(ctx, source.name);
+    if (kind === 'backup') refuseWhilePartlyRestored(ctx, source.name);
     // restic refuses its lock before it stores anything; a dump it did not read is simply made again.
     const summary = await waitingForLock(source.name, lockWaitOf(ctx), async (): Promise<BackupSummary> => {
       bytes = 0;

@@ -18,6 +18,7 @@ import { replaceService, type DeployOutcome } from './replace.js';
 import { startSlot } from './slots.js';
 import { newId } from '../lib/ids.js';
 import { makeSnapshot } from './snapshot.js';
+import { heldBySource } from '../backup/held.js';
 
 export interface UpResult {
   readonly created: { readonly networks: string[]; readonly volumes: string[] };
@@ -48,12 +49,18 @@ export async function up(ctx: DeployContext): Promise<UpResult> {
       continue;
     }
     const live = await liveState(ctx, service);
+    const mark = ctx.stopped.get(project.name, name);
+    // Started on data a failed restore left partial: the service may run on it, but it is not backed up until restored or accepted.
+    const partial = mark && heldBySource(mark.reason);
+    if (partial && live.state !== 'unchanged') {
+      ctx.report.warn(`${name}: starts on ${partial} as a failed restore left it; ${partial} is not backed up until a restore of it succeeds, or \`berth backup run --source ${partial} --accept-partial\` accepts it as it is`);
+    }
     if (live.state === 'unchanged') {
       ctx.stopped.clear(project.name, name);
       services.push({ service: name, action: 'unchanged' });
       continue;
     }
-    if (live.state === 'stopped-unchanged' && ctx.stopped.get(project.name, name)) {
+    if (live.state === 'stopped-unchanged' && mark) {
       // Stopped on purpose (held by a failed restore) with the config it should have: started as it is.
       await engine.startContainer(live.containerId);
       ctx.stopped.clear(project.name, name);

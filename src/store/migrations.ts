@@ -6,6 +6,7 @@ import { monitorSchemaSql } from './monitor-schema.js';
 import { notifySchemaSql } from './notify-outbox.js';
 import { replicaPruneOwedMigration, replicaRetentionMigration, replicateMigration } from './replicate-schema.js';
 import { backupRepositoryMigration, backupSchemaSql } from './backup-schema.js';
+import { partlyRestoredMigration } from './partly-restored.js';
 import { stoppedSchemaSql } from './stopped.js';
 
 export const migrations: readonly string[] = [
@@ -76,4 +77,5 @@ export const migrations: readonly string[] = [
   /* v7: the repository of each backup run (src/store/backup-schema.ts) */ backupRepositoryMigration,
   /* v8: copies removed by the backup host's own retention (src/store/replicate-schema.ts) */ replicaRetentionMigration,
   /* v9: a prune the backup host's retention still owes (src/store/replicate-schema.ts) */ replicaPruneOwedMigration,
+  /* v10: backup sources a failed restore left partly restored (src/store/partly-restored.ts) */ partlyRestoredMigration,
 ];

@@ -6,7 +6,8 @@
  * - once restic had begun, the volume is partly restored: the service is left stopped (and
  *   reconcile does not start it) until a restore succeeds, or `berth up` starts it.
  * A database restore whose client dies after the database was dropped holds its writers the same way.
- * While a source is held partly restored, it is not backed up.
+ * A source left partly restored, whether or not a service writes to it, is not backed up until a
+ * restore of it succeeds or `backup run --accept-partial` accepts its data as it is.
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -98,10 +99,31 @@ describe('restores interrupted part-way', { timeout: 300_000 }, () => {
     return { code, output: child.output() };
   };
 
+  /** Starts `berth restore` of a source of database `big` and kills the client that loads the dump into it. */
+  const restoreClientKilled = async (source: string) => {
+    const child = p.spawnBerth(['restore', 'latest', '--source', source, '--no-safety', '--yes'], dbEnv);
+    let killed: number | undefined;
+    const deadline = Date.now() + 60_000;
+    while (killed === undefined && Date.now() < deadline && child.exitCode === null) {
+      const pid = restoringClient(big);
+      if (pid) {
+        process.kill(pid, 'SIGKILL');
+        killed = pid;
+      }
+      await sleep(5);
+    }
+    const code = await child.done;
+    assert.ok(killed, `the client was never caught loading the dump (exit ${code}): ${child.output()}`);
+    return { code, output: child.output() };
+  };
+
   before(async () => {
     p = await createBackupProject({
       extraBackup: '  lock_wait: 2m\n',
-      extraSources: `    big: { type: mariadb, database: ${big}, user: ${db.user}, password_env: BT_DB_PASSWORD, port: ${db.mariadbPort}, writers: [web] }\n`,
+      extraSources:
+        `    big: { type: mariadb, database: ${big}, user: ${db.user}, password_env: BT_DB_PASSWORD, port: ${db.mariadbPort}, writers: [web] }\n` +
+        // The same database, as a source no service writes to.
+        `    solo: { type: mariadb, database: ${big}, user: ${db.user}, password_env: BT_DB_PASSWORD, port: ${db.mariadbPort} }\n`,
     });
     assert.equal((await p.run(['up'])).code, 0);
     // ~200 MB in 200 files: restic takes a while to write them back, long enough to be caught at it.
@@ -157,7 +179,7 @@ describe('restores interrupted part-way', { timeout: 300_000 }, () => {
     assert.equal(refusedRun.code, 13, refusedRun.stderr);
     assert.equal(refusedRun.value.status, 'failed');
     assert.match(refusedRun.value.results[0]!.error!, /^not backed up: a restore of files failed part-way \(\d{4}-\d\d-\d\d \d\d:\d\d UTC, by \S+\), so its data may be partial \(web held stopped\)/);
-    assert.match(refusedRun.value.results[0]!.hint!, /restore it again .*`berth up` starts the services and its backups resume/);
+    assert.match(refusedRun.value.results[0]!.hint!, /^restore it again \(`berth restore [0-9a-f]{8} --source files`.*`berth backup run --source files --accept-partial` backs it up as it is/);
     assert.equal(p.snapshots('files').length, snapshots, 'nothing stored');
     const backupStatus = await p.run(['backup', 'status']);
     assert.match(backupStatus.stdout, /files +volume .* PARTLY RESTORED since \d{4}-\d\d-\d\d \d\d:\d\d UTC \(web held stopped; not backed up\)/);
@@ -200,10 +222,17 @@ describe('restores interrupted part-way', { timeout: 300_000 }, () => {
     const up = await p.run(['up']);
     assert.equal(up.code, 0, up.stderr);
     assert.match(up.stderr, /✓ web: started again \(it was stopped on purpose\)/);
+    assert.match(up.stderr, /web: starts on files as a failed restore left it; files is not backed up until a restore of it succeeds, or `berth backup run --source files --accept-partial` accepts it as it is/);
     assert.ok(webRunning(), 'the same container, started as it is (not replaced)');
     assert.equal((await status()).stoppedOnPurpose, undefined);
-    const resumed = await p.run(['backup', 'run', '--source', 'files']);
+    // Running the service does not say its data is whole.
+    const refused = await p.run(['backup', 'run', '--source', 'files']);
+    assert.equal(refused.code, 13, refused.stderr);
+    assert.match(refused.stderr, /not backed up: a restore of files failed part-way \(.*\), so its data may be partial; a snapshot/);
+    const resumed = await p.run(['backup', 'run', '--source', 'files', '--accept-partial']);
     assert.equal(resumed.code, 0, `data accepted as it is: backups resume\n${resumed.stderr}`);
+    assert.match(resumed.stderr, /files: its data, partly restored since \d{4}-\d\d-\d\d \d\d:\d\d UTC, is accepted as it is; backed up again from now on/);
+    assert.equal((await p.run(['backup', 'run', '--source', 'files'])).code, 0, 'and from then on');
   });
 
   it('a database restore whose client dies after the drop leaves its writers stopped; one that succeeds starts them', async () => {
@@ -213,19 +242,7 @@ describe('restores interrupted part-way', { timeout: 300_000 }, () => {
     const backup = await p.run(['backup', 'run', '--source', 'big']);
     assert.equal(backup.code, 0, backup.stderr);
     assert.ok(webRunning());
-    const child = p.spawnBerth(['restore', 'latest', '--source', 'big', '--no-safety', '--yes'], dbEnv);
-    let killed: number | undefined;
-    const deadline = Date.now() + 60_000;
-    while (killed === undefined && Date.now() < deadline && child.exitCode === null) {
-      const pid = restoringClient(big);
-      if (pid) {
-        process.kill(pid, 'SIGKILL');
-        killed = pid;
-      }
-      await sleep(5);
-    }
-    const code = await child.done;
-    assert.ok(killed, `the client was never caught loading the dump (exit ${code}): ${child.output()}`);
+    const { code, output } = await restoreClientKilled('big');
     assert.equal(webRunning(), false, 'left stopped on a partly restored database');
     const rows = (() => {
       try {
@@ -235,8 +252,8 @@ describe('restores interrupted part-way', { timeout: 300_000 }, () => {
       }
     })();
     assert.notEqual(rows, '200000', 'the database is indeed partly restored');
-    assert.equal(code, 13, child.output());
-    assert.match(child.output(), /big: the restore had begun, so big may be partly restored: web is left stopped, so nothing writes to it/);
+    assert.equal(code, 13, output);
+    assert.match(output, /big: the restore had begun, so big may be partly restored: web is left stopped, so nothing writes to it/);
     assert.equal((await status()).stoppedOnPurpose?.reason, 'berth restore: the restore of big failed part-way; left stopped until it is restored');
 
     const again = await p.json<Array<{ stopped: string[] }>>(['restore', 'latest', '--source', 'big', '--no-safety', '--yes']);
@@ -262,6 +279,38 @@ describe('restores interrupted part-way', { timeout: 300_000 }, () => {
     assert.equal(again.code, 0, again.stderr);
     assert.equal(mariadb(big, 'SELECT COUNT(*) FROM r'), '200000');
     assert.ok(webRunning());
+  });
+
+  it('a source no service writes to is not backed up either once left partly restored, until its data is accepted', async () => {
+    const backup = await p.run(['backup', 'run', '--source', 'solo']);
+    assert.equal(backup.code, 0, backup.stderr);
+    const { code, output } = await restoreClientKilled('solo');
+    assert.equal(code, 13, output);
+    assert.match(output, /solo: the restore had begun, so solo may be partly restored\n/);
+    assert.match(output, /hint: restore again \(`berth restore [0-9a-f]{8} --source solo`\)\n/);
+    assert.ok(webRunning(), 'nothing was stopped');
+    const refused = await p.json<{ results: Array<{ error?: string; hint?: string }> }>(['backup', 'run', '--source', 'solo']);
+    assert.equal(refused.code, 13, refused.stderr);
+    assert.match(refused.value.results[0]!.error!, /^not backed up: a restore of solo failed part-way \(\d{4}-\d\d-\d\d \d\d:\d\d UTC, by \S+\), so its data may be partial; a snapshot of it now would take a good one's place$/);
+    assert.match(refused.value.results[0]!.hint!, /`berth backup run --source solo --accept-partial`/);
+    const backupStatus = await p.run(['backup', 'status']);
+    assert.match(backupStatus.stdout, /solo +mariadb .* PARTLY RESTORED since \d{4}-\d\d-\d\d \d\d:\d\d UTC \(not backed up\)/);
+    // A copy restored elsewhere leaves the source as it is.
+    const copy = `${big}_copy`;
+    try {
+      const elsewhere = await p.run(['restore', 'latest', '--source', 'solo', '--to', copy, '--yes']);
+      assert.equal(elsewhere.code, 0, elsewhere.stderr);
+      assert.equal(mariadb(copy, 'SELECT COUNT(*) FROM r'), '200000');
+    } finally {
+      mariadb(undefined, `DROP DATABASE IF EXISTS ${copy}`);
+    }
+    assert.equal((await p.run(['backup', 'run', '--source', 'solo'])).code, 13, 'still partly restored');
+
+    const accepted = await p.run(['backup', 'run', '--source', 'solo', '--accept-partial']);
+    assert.equal(accepted.code, 0, accepted.stderr);
+    assert.match(accepted.stderr, /solo: its data, partly restored since .* is accepted as it is/);
+    const audit = await p.json<Array<{ action: string; target: string; user: string }>>(['audit', 'list']);
+    assert.ok(audit.value.some((a) => a.action === 'backup.accept-partial' && a.target === 'solo'), 'the acceptance is in the audit trail');
   });
 
   it('`berth down` keeps the hold: no backup until a restore succeeds, after which the service stays down as `berth down` left it', async () => {

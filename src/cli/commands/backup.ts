@@ -4,8 +4,8 @@ import path from 'node:path';
 import readline from 'node:readline/promises';
 import type { Command } from 'commander';
 import { controlSocketPath, requestBackupRun } from '../../agent/control-protocol.js';
-import { createBackupContext, effectiveSources, requireBackup, type RepositoryOverride } from '../../backup/context.js';
-import { heldFor } from '../../backup/held.js';
+import { createBackupContext, effectiveSources, requireBackup, selectSources, type RepositoryOverride } from '../../backup/context.js';
+import { acceptPartlyRestored, partlyRestoredState } from '../../backup/held.js';
 import { pruneBackups } from '../../backup/prune.js';
 import { recoverAll } from '../../backup/recover.js';
 import { planRestore, restorePlanned } from '../../backup/restore.js';
@@ -32,9 +32,15 @@ export function registerBackupCommands(program: Command): void {
     .option('-s, --source <name>', 'only this source (repeatable)', collect)
     .option('--agent', "have the project's running agent do it (its environment, no start-up; survives this terminal closing)")
     .option('--init', 'create the repository even though this host stored snapshots there before (it is gone, and a new, empty one is wanted)')
-    .action((o: { source?: string[]; agent?: boolean; init?: boolean }, cmd: Command) =>
+    .option('--accept-partial', 'back up a source a failed restore left partly restored, its data accepted as it is (checked by you); its backups resume')
+    .action((o: { source?: string[]; agent?: boolean; init?: boolean; acceptPartial?: boolean }, cmd: Command) =>
       runWithContext(cmd, async (base, g) => {
         if (o.agent && o.init) throw new BerthError('CONFIG', '--init and --agent do not go together', 'run `berth backup run --init` here once; the agent then finds the new repository');
+        if (o.acceptPartial) {
+          const ctx = createBackupContext(base);
+          const accepted = selectSources(ctx, o.source).filter((s) => acceptPartlyRestored(ctx, s.name));
+          if (!accepted.length) base.report.info('--accept-partial: no source to back up was partly restored');
+        }
         const outcome = o.agent
           ? agentOutcome(await requestBackupRun(controlSocketPath(base.project.stateDir), o.source, base.report))
           : await runBackup(createBackupContext(base), { sources: o.source, init: o.init });
@@ -85,15 +91,15 @@ export function registerBackupCommands(program: Command): void {
         const cfg = requireBackup(ctx.project);
         const sources = effectiveSources(cfg).map((s) => {
           const last = ctx.backups.lastResult(ctx.project.name, s.name);
-          const held = heldFor(ctx, s.name);
-          return { source: s.name, type: s.type, lastSnapshot: last?.snapshotId, lastAt: last?.finishedAt, bytes: last?.bytes, suspect: last?.suspect, ...(held.length && { partlyRestored: { since: new Date(Math.min(...held.map((r) => r.stoppedAtMs))).toISOString(), heldStopped: held.map((r) => r.service) } }) };
+          const partly = partlyRestoredState(ctx, s.name);
+          return { source: s.name, type: s.type, lastSnapshot: last?.snapshotId, lastAt: last?.finishedAt, bytes: last?.bytes, suspect: last?.suspect, ...(partly && { partlyRestored: { since: new Date(partly.sinceMs).toISOString(), by: partly.by, snapshot: partly.snapshot || undefined, heldStopped: partly.held } }) };
         });
         const [verify] = ctx.backups.verifies(ctx.project.name, 1);
         const drills = verify ? ctx.backups.drills(verify.id) : [];
         const lastRun = ctx.backups.runs(ctx.project.name, 1)[0];
         if (g.json) return printJson({ repository: cfg.repository, lastRun, sources, lastVerify: verify && { ...verify, checkOutput: undefined, drills } });
         const rows = [['SOURCE', 'TYPE', 'LAST GOOD', 'SNAPSHOT', 'SIZE', 'STATE']];
-        for (const s of sources) rows.push([s.source, s.type, time(s.lastAt), s.lastSnapshot ?? '-', s.bytes !== undefined ? formatBytes(s.bytes) : '-', s.partlyRestored ? `PARTLY RESTORED since ${formatUtcMinute(Date.parse(s.partlyRestored.since))} (${s.partlyRestored.heldStopped.join(', ')} held stopped; not backed up)` : s.suspect ? `SUSPECT: ${s.suspect}` : s.lastAt ? 'ok' : 'never backed up']);
+        for (const s of sources) rows.push([s.source, s.type, time(s.lastAt), s.lastSnapshot ?? '-', s.bytes !== undefined ? formatBytes(s.bytes) : '-', s.partlyRestored ? `PARTLY RESTORED since ${formatUtcMinute(Date.parse(s.partlyRestored.since))} (${s.partlyRestored.heldStopped.length ? `${s.partlyRestored.heldStopped.join(', ')} held stopped; ` : ''}not backed up)` : s.suspect ? `SUSPECT: ${s.suspect}` : s.lastAt ? 'ok' : 'never backed up']);
         process.stdout.write(`repository ${cfg.repository}\nlast run: ${lastRun ? `${lastRun.id} ${lastRun.status}` : 'none'}\n${table(rows)}\n`);
         const verifyDetail = drills.length ? drills.map((d) => `${d.source} ${d.status} ${formatMs(d.restoreMs)}`).join(', ') : (verify?.error ?? (verify?.checkOk === false ? 'restic check found damage' : 'nothing drilled'));
         process.stdout.write(verify ? `last verify: ${verify.id} ${verify.status} (${verifyDetail})\n` : 'last verify: never\n');
