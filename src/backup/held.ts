@@ -22,6 +22,15 @@ export function heldBySource(reason: string): string | undefined {
   return reason.startsWith(heldPrefix) ? /^(\S+) failed part-way/.exec(reason.slice(heldPrefix.length))?.[1] : undefined;
 }
 
+/**
+ * What to say when `service`, held stopped by the stop mark `reason`, is started again (`berth up`,
+ * a deploy): it runs on the data as the failed restore left it, which is still not backed up.
+ */
+export function startedOnPartialData(service: string, reason: string): string | undefined {
+  const source = heldBySource(reason);
+  return source && `${service}: starts on ${source} as a failed restore left it; ${source} is not backed up until a restore of it succeeds, or \`berth backup run --source ${source} --accept-partial\` accepts it as it is`;
+}
+
 /** From the moment a restore of `source` begins changing its data: marks it partly restored and holds `writers` stopped. */
 export function markPartlyRestored(ctx: BackupContext, source: string, snapshot: string, writers: readonly string[]): void {
   const now = ctx.clock();

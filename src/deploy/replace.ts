@@ -3,6 +3,7 @@
  * or a stop-and-start recreate (services the edge can't route, e.g. a database's raw TCP port).
  * Every step is recorded in the deployment row first, so a crash can be reconciled.
  */
+import { startedOnPartialData } from '../backup/held.js';
 import { otherColor, type Color } from '../engine/labels.js';
 import { BerthError } from '../lib/errors.js';
 import { newId } from '../lib/ids.js';
@@ -66,6 +67,9 @@ export async function replaceService(ctx: DeployContext, req: ReplaceRequest): P
     startedAt: started,
   });
   // Started again on purpose: from now on a death of this service alerts (the running deployment silences the deploy itself).
+  const mark = ctx.stopped.get(project.name, service.name);
+  const partial = mark && startedOnPartialData(service.name, mark.reason);
+  if (partial) ctx.report.warn(partial);
   ctx.stopped.clear(project.name, service.name);
   const exits = await watchDeploymentExits(ctx.engine, dep.id);
   const run = { ctx, req, dep, color, imageId: image.id, started, exits };

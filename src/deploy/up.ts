@@ -2,6 +2,7 @@
  * `berth up`: make the host run the project. Idempotent: a service whose live container already
  * has the desired config hash is left alone; a changed one is replaced the zero-downtime way.
  */
+import { startedOnPartialData } from '../backup/held.js';
 import { label } from '../engine/labels.js';
 import { buildContainer } from '../engine/specs/container.js';
 import { volumeSpec } from '../engine/specs/volume.js';
@@ -18,7 +19,6 @@ import { replaceService, type DeployOutcome } from './replace.js';
 import { startSlot } from './slots.js';
 import { newId } from '../lib/ids.js';
 import { makeSnapshot } from './snapshot.js';
-import { heldBySource } from '../backup/held.js';
 
 export interface UpResult {
   readonly created: { readonly networks: string[]; readonly volumes: string[] };
@@ -50,11 +50,6 @@ export async function up(ctx: DeployContext): Promise<UpResult> {
     }
     const live = await liveState(ctx, service);
     const mark = ctx.stopped.get(project.name, name);
-    // Started on data a failed restore left partial: the service may run on it, but it is not backed up until restored or accepted.
-    const partial = mark && heldBySource(mark.reason);
-    if (partial && live.state !== 'unchanged') {
-      ctx.report.warn(`${name}: starts on ${partial} as a failed restore left it; ${partial} is not backed up until a restore of it succeeds, or \`berth backup run --source ${partial} --accept-partial\` accepts it as it is`);
-    }
     if (live.state === 'unchanged') {
       ctx.stopped.clear(project.name, name);
       services.push({ service: name, action: 'unchanged' });
@@ -62,6 +57,8 @@ export async function up(ctx: DeployContext): Promise<UpResult> {
     }
     if (live.state === 'stopped-unchanged' && mark) {
       // Stopped on purpose (held by a failed restore) with the config it should have: started as it is.
+      const partial = startedOnPartialData(name, mark.reason);
+      if (partial) ctx.report.warn(partial);
       await engine.startContainer(live.containerId);
       ctx.stopped.clear(project.name, name);
       ctx.report.done(`${name}: started again (it was stopped on purpose)`);

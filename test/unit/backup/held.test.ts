@@ -11,7 +11,7 @@ import { afterEach, beforeEach, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { createAuditTrail } from '../../../src/audit/trail.js';
 import type { BackupContext } from '../../../src/backup/context.js';
-import { acceptPartlyRestored, heldBySource, heldFor, markPartlyRestored, partlyRestoredState, refuseWhilePartlyRestored, restoredWhole } from '../../../src/backup/held.js';
+import { acceptPartlyRestored, heldBySource, heldFor, markPartlyRestored, partlyRestoredState, refuseWhilePartlyRestored, restoredWhole, startedOnPartialData } from '../../../src/backup/held.js';
 import { BerthError } from '../../../src/lib/errors.js';
 import { silentReporter } from '../../../src/lib/reporter.js';
 import { migrate, openStore, type Store } from '../../../src/store/db.js';
@@ -103,10 +103,16 @@ describe('partly restored sources', () => {
     assert.deepEqual(ctx.stopped.list('shop').map((m) => [m.service, m.reason]), [['worker', 'berth down']]);
   });
 
-  it('reads the source out of a held stop mark only', () => {
+  it('reads the source out of a held stop mark only, and says what starting its service means', () => {
     assert.equal(heldBySource('berth restore: the restore of db-2 failed part-way; left stopped until it is restored'), 'db-2');
     assert.equal(heldBySource('berth down'), undefined);
     assert.equal(heldBySource('berth restore: something else'), undefined);
+    // What `berth up` and a deploy say when they start a held service again.
+    assert.equal(
+      startedOnPartialData('web', 'berth restore: the restore of files failed part-way; left stopped until it is restored'),
+      'web: starts on files as a failed restore left it; files is not backed up until a restore of it succeeds, or `berth backup run --source files --accept-partial` accepts it as it is',
+    );
+    assert.equal(startedOnPartialData('web', 'berth down'), undefined);
   });
 
   it('schema v10 carries over the sources held by stop marks of an older database', () => {
