@@ -12,7 +12,7 @@ import { createPartlyRestoredStore, type PartlyRestoredStore } from '../store/pa
 import { sftpCommand, sshArgv } from '../replicate/restic.js';
 import type { ReplicateSsh } from '../project/replicate-schema.js';
 import type { LockWait } from './lock-wait.js';
-import { createRestic, type Restic } from './restic.js';
+import { createRestic, isLocalRepository, type Restic } from './restic.js';
 import { explainSftpFailures } from './sftp.js';
 import type { SourceContext } from './sources/types.js';
 
@@ -65,7 +65,8 @@ export function createBackupContext(
 /** restic on `repository`; for an sftp one, through ssh with these options (failures explained by ssh itself). */
 export function openRestic(repository: string, password: RepositoryPassword, ssh: ReplicateSsh, env: Readonly<Record<string, string | undefined>> = process.env): Restic {
   const command = sftpCommand(repository, ssh);
-  return explainSftpFailures(createRestic({ repository, password, env, ...(command && { sftpCommand: command }) }), sshArgv(repository, ssh));
+  const argv = sshArgv(repository, ssh);
+  return explainSftpFailures(createRestic({ repository, password, env, ...(command && argv && { sftpCommand: command, sshArgv: argv }) }), argv);
 }
 
 /** For the agent: the same wiring as the CLI's context, for one project. */
@@ -83,6 +84,7 @@ export function lockWaitOf(ctx: BackupContext): LockWait {
     ...(ctx.signal && { signal: ctx.signal }),
     unlockStale: () => ctx.restic().unlockStale(),
     locksNow: () => ctx.restic().locksNow(),
+    remoteLocks: !isLocalRepository(ctx.restic().repository),
   };
 }
 

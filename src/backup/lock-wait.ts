@@ -26,12 +26,17 @@ export interface LockWait {
   readonly signal?: AbortSignal;
   unlockStale(): Promise<void>;
   /**
-   * The repository's lock files as they are now (a local repository: a look at `locks/`), or
-   * undefined where that costs a connection. While they stay as they were at a refusal the lock
-   * is still held: no attempt is made (no key derivation, no dump started for nothing); they are
-   * looked at again after each pause, the shortest one.
+   * The repository's lock files as they are now (a look at `locks/`: locally, or through one sftp
+   * login), or undefined where they cannot be looked at. While they stay as they were at a
+   * refusal the lock is still held: no attempt is made (no key derivation, no dump started for
+   * nothing); they are looked at again after each pause, the shortest one.
    */
-  locksNow?(): string | undefined;
+  locksNow?(): Promise<string | undefined> | string | undefined;
+  /**
+   * Each look at the lock files costs an ssh login (an sftp repository): looks are spaced like
+   * attempts (delaysMs), not made every shortest pause.
+   */
+  readonly remoteLocks?: boolean;
   /** Pauses between attempts (default lockRetryDelaysMs; the last one repeats). */
   readonly delaysMs?: readonly number[];
   /** While waiting, how often stale locks are cleared again (default staleRecheckMs). */
@@ -49,6 +54,8 @@ export async function waitingForLock<T>(what: string, w: LockWait, attempt: () =
   const started = w.clock();
   const delays = w.delaysMs ?? lockRetryDelaysMs;
   let refusals = 0;
+  /** Pauses made so far: each one is longer (delaysMs), except between cheap looks at the lock files. */
+  let pauses = 0;
   let saidAt: number | undefined;
   let unlockedAt = started;
   for (;;) {
@@ -60,13 +67,13 @@ export async function waitingForLock<T>(what: string, w: LockWait, attempt: () =
       err = e;
     }
     refusals++;
-    const seen = w.locksNow?.();
+    const seen = await w.locksNow?.();
     if (refusals === 1) {
       // Most often a killed run's leftover: gone after this, and the next attempt passes.
       await w.unlockStale();
       unlockedAt = w.clock();
       // Gone or not in view: try again at once. Unchanged: nothing was stale, the holder is alive.
-      if (seen === undefined || w.locksNow?.() !== seen) continue;
+      if (seen === undefined || (await w.locksNow?.()) !== seen) continue;
     }
     // Wait, then try again; with the lock files in view, only once they changed (released, refreshed, cleared).
     for (;;) {
@@ -86,10 +93,11 @@ export async function waitingForLock<T>(what: string, w: LockWait, attempt: () =
         );
         saidAt = now;
       }
-      const delay = Math.min(seen === undefined ? delays[Math.min(refusals - 2, delays.length - 1)]! : delays[0]!, w.maxMs - waited);
+      const delay = Math.min(seen === undefined || w.remoteLocks ? delays[Math.min(pauses, delays.length - 1)]! : delays[0]!, w.maxMs - waited);
+      pauses++;
       await sleep(delay, undefined, w.signal ? { signal: w.signal } : {}).catch(() => undefined);
       if (w.signal?.aborted) throw gaveUp(err, w.clock() - started, w.maxMs);
-      if (seen === undefined || w.locksNow?.() !== seen) break;
+      if (seen === undefined || (await w.locksNow?.()) !== seen) break;
     }
   }
 }

@@ -12,6 +12,7 @@ import type { RepositoryPassword, Retention } from '../project/backup-schema.js'
 import { capture, exitOf, start, type Cmd } from './process.js';
 import { resticArgs, type StdinBackupArgs } from './restic-args.js';
 import { classifyResticFailure } from './restic-errors.js';
+import { listSftpDir, sftpRepositoryPath } from './sftp-list.js';
 
 export const snapshotSchema = z.object({
   id: z.string(),
@@ -118,8 +119,11 @@ export interface Restic {
   dump(snapshot: string, file: string): DumpStream;
   /** Removes locks whose holder is provably dead (e.g. a SIGKILLed backup); live ones stay. */
   unlockStale(): Promise<void>;
-  /** A local repository's lock files as they are now (their names); undefined for a remote one. */
-  locksNow(): string | undefined;
+  /**
+   * The repository's lock files as they are now (their names): a local one's `locks/` folder, an
+   * sftp one's through the sftp client (one ssh login); undefined where they cannot be looked at.
+   */
+  locksNow(): Promise<string | undefined>;
 }
 
 export interface ResticOptions {
@@ -129,7 +133,12 @@ export interface ResticOptions {
   readonly binary?: string;
   /** For an sftp repository: the ssh command restic runs (`-o sftp.command=…`). */
   readonly sftpCommand?: string;
+  /** The same ssh command as argv: lock files are looked at through the sftp client with it. */
+  readonly sshArgv?: readonly string[];
 }
+
+/** A path, not a backend URL such as `sftp:…` or `rest:…`. */
+export const isLocalRepository = (repository: string): boolean => !/^[a-z0-9]+:/i.test(repository);
 
 export function createRestic(opts: ResticOptions): Restic {
   const { repository } = opts;
@@ -143,7 +152,7 @@ export function createRestic(opts: ResticOptions): Restic {
     return r.stdout;
   };
   const unlockStale = async () => void (await capture(cmd(resticArgs.unlockStale())));
-  const local = !/^[a-z0-9]+:/i.test(repository);
+  const local = isLocalRepository(repository);
 
   return {
     repository,
@@ -198,8 +207,12 @@ export function createRestic(opts: ResticOptions): Restic {
       return { stdout, done, cancel: () => child.kill('SIGTERM') };
     },
     unlockStale,
-    locksNow() {
-      if (!local) return undefined;
+    async locksNow() {
+      if (!local) {
+        const dir = sftpRepositoryPath(repository);
+        const names = opts.sshArgv && dir !== undefined ? await listSftpDir(opts.sshArgv, `${dir.replace(/\/+$/, '')}/locks`) : undefined;
+        return names?.join(' ');
+      }
       try {
         return fs.readdirSync(path.join(repository, 'locks')).sort().join(' ');
       } catch {

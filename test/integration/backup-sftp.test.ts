@@ -3,15 +3,17 @@
  * `backup.ssh` naming port, key and known_hosts) against a private read-write sshd on loopback.
  * restic cannot run inside the helper container against sftp, so volumes go the tar-stream way:
  * read by the helper container, streamed into restic on the host. Run, verify, restore of a volume
- * and a database, all through the real sshd.
+ * and a database, all through the real sshd. A lock another restic holds is watched over sftp.
  */
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { createBackupProject, dbEnv, mariadb, writeVolume, type BackupProject } from './backup-harness.js';
-import { runBerth } from './harness.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { createBackupProject, db, dbEnv, holdLock, mariadb, writeVolume, type BackupProject } from './backup-harness.js';
+import { runBerth, waitFor } from './harness.js';
 import { replicationUnavailable, startSshd, type Sshd } from './replicate-harness.js';
 
 interface RunJson {
@@ -78,6 +80,25 @@ describe('an sftp repository', { timeout: 240_000, skip: unavailable }, () => {
     assert.equal(mariadb(p.mdb, 'SELECT SUM(k) FROM u'), '6');
     // The safety snapshots went to the sftp repository too.
     assert.equal(p.snapshots().filter((s) => s.tags.includes('kind=safety')).length, 2);
+  });
+
+  it('while another restic holds the lock, berth looks at the lock files over sftp and makes no attempt until they change', async () => {
+    // Explicit BGSAVE commands only: one per attempt at backing up the Redis source.
+    const bgsaves = () => Number(/cmdstat_bgsave:calls=(\d+)/.exec(execFileSync('redis-cli', ['-p', String(db.redisPort), 'INFO', 'commandstats'], { encoding: 'utf8' }))?.[1] ?? 0);
+    const before = bgsaves();
+    const holder = await holdLock(repoDir, p.passwordFile, 'exclusive');
+    const child = p.spawnBerth(['backup', 'run', '--source', 'cache'], dbEnv);
+    try {
+      await waitFor('berth to wait for the lock', () => /waiting for it/.test(child.output()) || child.exitCode !== null, 60_000);
+      // Retrying blindly, berth would have tried (and saved) again after 2 s and after 5 more.
+      await sleep(8_000);
+      assert.equal(bgsaves() - before, 1, `one BGSAVE, the first attempt: none while the lock files stayed the same\n${child.output()}`);
+    } finally {
+      await holder.release();
+    }
+    assert.equal(await child.done, 0, child.output());
+    assert.match(child.output(), /✓ cache: snapshot [0-9a-f]{8}/);
+    assert.equal(bgsaves() - before, 2, 'one more once the lock was released');
   });
 
   it('a repository host with another host key is refused, naming ssh', async () => {

@@ -139,6 +139,26 @@ describe('waiting for the repository lock', () => {
     assert.ok(a.calls() > 4, `attempts without the look: ${a.calls()}`);
   });
 
+  it('an sftp repository: each look at the lock files costs a login, so they are spaced like attempts; still no attempt until they change', async () => {
+    const pauses = [5, 50, 200];
+    const waitUntilLook = async (remoteLocks: boolean) => {
+      const h = harness(60_000);
+      let looks = 0;
+      // Released when seen the 5th time: 2 looks at the refusal (before and after unlock), then one after each of 3 pauses.
+      const locksNow = async () => (++looks >= 5 ? '' : 'a1b2-prune');
+      const a = refusedWhile(() => looks < 5);
+      const t0 = performance.now();
+      const stored = await waitingForLock('db', { ...h.w, delaysMs: pauses, remoteLocks, locksNow }, a.attempt);
+      return { stored, attempts: a.calls(), looks, ms: performance.now() - t0 };
+    };
+    const remote = await waitUntilLook(true);
+    assert.deepEqual([remote.stored, remote.attempts, remote.looks], ['stored', 2, 5]);
+    assert.ok(remote.ms >= 5 + 50 + 200, `looks spaced 5, 50, 200 ms: ${remote.ms} ms`);
+    // In a local repository a look is a readdir, made after every shortest pause: the same looks and attempts.
+    const local = await waitUntilLook(false);
+    assert.deepEqual([local.stored, local.attempts, local.looks], ['stored', 2, 5]);
+  });
+
   it('tries again at once when the first refusal was a stale lock that unlock removed', async () => {
     const h = harness(60_000);
     let locks = 'dead-holder';
