@@ -153,6 +153,11 @@ export function createRestic(opts: ResticOptions): Restic {
   };
   const unlockStale = async () => void (await capture(cmd(resticArgs.unlockStale())));
   const local = isLocalRepository(repository);
+  /** The names in the sftp repository's folder (or a folder in it); undefined where it cannot be listed. */
+  const sftpFolder = async (sub = ''): Promise<string[] | undefined> => {
+    const dir = sftpRepositoryPath(repository);
+    return opts.sshArgv && dir !== undefined ? listSftpDir(opts.sshArgv, sub ? `${dir.replace(/\/+$/, '')}/${sub}` : dir) : undefined;
+  };
 
   return {
     repository,
@@ -167,8 +172,10 @@ export function createRestic(opts: ResticOptions): Restic {
       await run(resticArgs.restore(snapshot, target), 'restore');
     },
     async ensureInit(beforeCreate) {
-      // A local repository with a config file exists; its password is checked by the first real command.
-      if (!/^[a-z0-9]+:/i.test(repository) && fs.existsSync(`${repository}/config`)) return false;
+      // A repository with a config file exists; its password is checked by the first real command.
+      if (local && fs.existsSync(`${repository}/config`)) return false;
+      // Over sftp, a look at its folder (one login) instead of restic's probe (a login and a key derivation).
+      if ((await sftpFolder())?.includes('config')) return false;
       const probe = await capture(cmd(resticArgs.probe()));
       if (probe.code === 0) return false;
       const err = fail(probe, 'open');
@@ -208,11 +215,7 @@ export function createRestic(opts: ResticOptions): Restic {
     },
     unlockStale,
     async locksNow() {
-      if (!local) {
-        const dir = sftpRepositoryPath(repository);
-        const names = opts.sshArgv && dir !== undefined ? await listSftpDir(opts.sshArgv, `${dir.replace(/\/+$/, '')}/locks`) : undefined;
-        return names?.join(' ');
-      }
+      if (!local) return (await sftpFolder('locks'))?.join(' ');
       try {
         return fs.readdirSync(path.join(repository, 'locks')).sort().join(' ');
       } catch {
