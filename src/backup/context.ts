@@ -5,7 +5,7 @@ import { openDeployContext } from '../deploy/wire.js';
 import type { Store } from '../store/db.js';
 import { BerthError } from '../lib/errors.js';
 import type { Reporter } from '../lib/reporter.js';
-import { configSourceName, type BackupConfig, type BackupSource, type RepositoryPassword } from '../project/backup-schema.js';
+import { effectiveSources, type BackupConfig, type BackupSource, type RepositoryPassword } from '../project/backup-schema.js';
 import type { Project } from '../project/model.js';
 import { createBackupStore, type BackupStore } from '../store/backups.js';
 import { createPartlyRestoredStore, type PartlyRestoredStore } from '../store/partly-restored.js';
@@ -93,13 +93,6 @@ export function requireBackup(project: Project): BackupConfig {
     throw new BerthError('CONFIG', `project ${project.name} has no \`backup:\` section in berth.yaml`, 'add one, e.g.\n  backup:\n    repository: /srv/backups/repo\n    password_file: .berth/backup.pass\n    sources: { db: { type: mariadb, service: db, database: app } }');
   }
   return project.backup;
-}
-
-/** Declared sources, plus the project's own config when no `config` source is declared (a fresh host needs it first). */
-export function effectiveSources(cfg: BackupConfig): BackupSource[] {
-  const declared = Object.values(cfg.sources);
-  const implicit: BackupSource[] = declared.some((s) => s.type === 'config') ? [] : [{ name: configSourceName, type: 'config', host: '127.0.0.1', includeEnv: false }];
-  return [...declared, ...implicit];
 }
 
 export function selectSources(ctx: BackupContext, names: readonly string[] | undefined): BackupSource[] {

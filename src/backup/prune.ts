@@ -5,7 +5,8 @@
  * process pays the repository's key derivation (~0.7 s here).
  */
 import { describeRetention } from '../project/retention-schema.js';
-import { requireBackup, effectiveSources, lockWaitOf, type BackupContext } from './context.js';
+import { effectiveSources } from '../project/backup-schema.js';
+import { requireBackup, lockWaitOf, type BackupContext } from './context.js';
 import { waitingForLock } from './lock-wait.js';
 
 export interface PrunedSnapshot {

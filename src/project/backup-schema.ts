@@ -258,3 +258,10 @@ export function detectSources(services: readonly DetectableService[], volumeKeys
   }
   return out;
 }
+
+/** Declared sources, plus the project's own config when no `config` source is declared (a fresh host needs it first). */
+export function effectiveSources(cfg: BackupConfig): BackupSource[] {
+  const declared = Object.values(cfg.sources);
+  const implicit: BackupSource[] = declared.some((s) => s.type === 'config') ? [] : [{ name: configSourceName, type: 'config', host: '127.0.0.1', includeEnv: false }];
+  return [...declared, ...implicit];
+}

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ConfigError } from '../lib/errors.js';
-import { resolveBackup } from './backup-schema.js';
+import { effectiveSources, resolveBackup } from './backup-schema.js';
 import { resolveBackupSources } from './backup-services.js';
 import { berthSchema, type RawBerth } from './berth-schema.js';
 import { applyBerthServices } from './berth-services.js';
@@ -108,7 +108,8 @@ function resolveProject(input: ResolveInput): Omit<Project, 'composeFiles' | 'be
   const replicate = resolveReplication(root, berth, input.berthTree, issues);
   const backup = resolveBackupSection(input, services, volumes);
   const perService = Object.fromEntries(Object.entries(berth.services ?? {}).map(([k, v]) => [k, v.monitor]));
-  const monitor = resolveMonitor({ raw: berth.monitor, perService, services, edge }, input.berthTree, issues);
+  const backupSources = backup && effectiveSources(backup).map((s) => s.name);
+  const monitor = resolveMonitor({ raw: berth.monitor, perService, services, edge, ...(backupSources && { backupSources }) }, input.berthTree, issues);
   return {
     name,
     dir: root,

@@ -25,6 +25,8 @@ export interface MonitorInput {
   readonly perService: Readonly<Record<string, RawServiceMonitor | undefined>>;
   readonly services: Readonly<Record<string, Service>>;
   readonly edge: EdgeConfig;
+  /** The backup sources (with the implicit config one); undefined without a `backup:` section. */
+  readonly backupSources?: readonly string[];
 }
 
 export function resolveMonitor(input: MonitorInput, berthRoot: unknown, issues: IssueList): MonitorConfig {
@@ -35,7 +37,9 @@ export function resolveMonitor(input: MonitorInput, berthRoot: unknown, issues: 
   for (const [name, service] of Object.entries(input.services)) probes.push(...serviceProbes(service, input.perService[name], raw, input.edge, fail));
   probes.push(...hostProbes(raw));
   for (const [name, p] of Object.entries(raw.probes ?? {})) {
-    const spec = customProbeSpec(name, p, input.services, (k, m) => fail(['monitor', 'probes', name, ...k], m));
+    const at = (k: string[], m: string) => fail(['monitor', 'probes', name, ...k], m);
+    if (p.type === 'backup' && !backupProbeChecks(p, input.backupSources, at)) continue;
+    const spec = customProbeSpec(name, p, input.services, at);
     if (spec) probes.push(spec);
   }
   const ids = probes.map((p) => p.id);
@@ -185,6 +189,19 @@ function hostProbes(top: RawMonitor): ProbeSpec[] {
 }
 
 type RawProbe = NonNullable<RawMonitor['probes']>[string];
+
+/** A backup probe reads this host's backup records: there must be a `backup:` section, and its `source:` one of its sources. */
+function backupProbeChecks(p: RawProbe, sources: readonly string[] | undefined, fail: (k: string[], m: string) => void): boolean {
+  if (!sources) {
+    fail(['type'], 'a backup probe watches the backups of this project, but berth.yaml has no `backup:` section');
+    return false;
+  }
+  if (p.source !== undefined && !sources.includes(p.source)) {
+    fail(['source'], `unknown backup source \`${p.source}\`; sources are: ${sources.join(', ')}`);
+    return false;
+  }
+  return true;
+}
 
 function customProbeSpec(name: string, p: RawProbe, services: Readonly<Record<string, Service>>, fail: (k: string[], m: string) => void): ProbeSpec | undefined {
   const d = monitorDefaults;

@@ -87,7 +87,7 @@ const customProbe = section({
   port: port.optional(),
   server_name: text.optional().describe('tls: SNI name, default host'),
   warn_days: count.optional().describe('tls: fail when the certificate expires in fewer days (default 14)'),
-  source: text.optional().describe('backup: the backup source name (default: any)'),
+  source: text.optional().describe('backup: the backup source name (default: every source of the project)'),
   max_age: duration.optional().describe('backup: the newest good backup must be younger (default 26h)'),
   driver: z.enum(['postgres', 'mariadb']).optional().describe('query: run `sql` on this database'),
   sql: text.optional().describe('query: returns one numeric value'),

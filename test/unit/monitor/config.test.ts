@@ -84,6 +84,8 @@ const refusals: Array<[string, RegExp]> = [
   ['monitor:\n  probes:\n    x: { type: tcp, service: nope, port: 1 }\n', /monitor\.probes\.x\.service: unknown service `nope`/],
   ['monitor:\n  probes:\n    x: { type: query, url: "http://a/", json_path: a }\n', /monitor\.probes\.x\.condition: is required/],
   ['monitor:\n  bogus: 1\n', /berth\.yaml:2:\d+ monitor\.bogus/],
+  ['monitor:\n  probes:\n    b: { type: backup }\n', /berth\.yaml:3:\d+ monitor\.probes\.b\.type: a backup probe watches the backups of this project, but berth\.yaml has no `backup:` section/],
+  ['backup:\n  repository: r\n  sources:\n    db: { type: mariadb, service: db, database: app }\nmonitor:\n  probes:\n    b: { type: backup, source: dbb }\n', /berth\.yaml:7:\d+ monitor\.probes\.b\.source: unknown backup source `dbb`; sources are: db, config/],
   ['monitor:\n  host: { cpu: 180 }\n', /monitor\.host\.cpu: should be a percentage/],
   ['services:\n  web:\n    monitor: { http: { interval: 200ms } }\n', /services\.web\.monitor\.http\.interval: should be at least 1s/],
 ];

@@ -11,6 +11,9 @@ import { createHttpProbe } from '../../../src/monitor/probes/http.js';
 import { pick, sqlError } from '../../../src/monitor/probes/query.js';
 import { createQueryProbe } from '../../../src/monitor/probes/query.js';
 import { createBackupProbe } from '../../../src/monitor/probes/backup.js';
+import { createProbes } from '../../../src/monitor/probes/index.js';
+import type { Engine } from '../../../src/engine/engine.js';
+import { load, yaml } from '../project/helpers.js';
 import { cpuPercent } from '../../../src/monitor/probes/stats.js';
 import { createTcpProbe } from '../../../src/monitor/probes/tcp.js';
 import type { ProbeSpec } from '../../../src/project/monitor-schema.js';
@@ -189,6 +192,53 @@ describe('resources and backups', () => {
     assert.deepEqual([fresh.ok, stale.ok, none.ok], [true, false, false]);
     assert.equal(stale.value, 30);
     assert.match(stale.summary, /older than 26 h/);
+  });
+
+  it('without source:, every source must have a fresh good backup: one failing night after night fails the probe, named', async () => {
+    const now = Date.UTC(2026, 10, 23, 12);
+    const spec = { ...common, id: 'backup', kind: 'backup' as const, maxAgeMs: 26 * 3_600_000 };
+    const h = 3_600_000;
+    const newest = (ages: Record<string, number | undefined>) => (source?: string) => {
+      if (source === undefined) return Math.max(...Object.values(ages).filter((a) => a !== undefined).map((a) => now - a!));
+      const age = ages[source];
+      return age === undefined ? undefined : now - age;
+    };
+    const probe = (ages: Record<string, number | undefined>) => createBackupProbe(spec, { clock: () => now, sources: Object.keys(ages), lastGoodBackupAt: newest(ages) }).run(signal);
+
+    const fresh = await probe({ db: 2 * h, files: 3 * h, config: 2 * h });
+    assert.equal(fresh.ok, true, fresh.summary);
+    assert.equal(fresh.summary, "backup: every source (3) has a good one within 26 h; the oldest, files's, is 3 h old (2026-11-23T09:00:00.000Z)");
+    assert.equal(fresh.value, 3);
+
+    // db has failed for two nights; the others ran: the newest good backup of "any" source is 2 h old.
+    const failing = await probe({ db: 50 * h, files: 2 * h, config: 2 * h });
+    assert.equal(failing.ok, false);
+    assert.equal(failing.summary, "backup: db's newest good one is 50 h old (2026-11-21T10:00:00.000Z), older than 26 h");
+    assert.equal(failing.value, 50);
+
+    const never = await probe({ db: 2 * h, pg: undefined, files: 30 * h });
+    assert.equal(never.ok, false);
+    assert.equal(never.summary, "backup: pg has no good backup yet; files's newest good one is 30 h old (2026-11-22T06:00:00.000Z), older than 26 h");
+    assert.equal(never.value, undefined);
+
+    // A failed drill fails it too, said after the ages.
+    const drill = await createBackupProbe(spec, { clock: () => now, sources: ['db'], lastGoodBackupAt: newest({ db: h }), lastVerify: () => ({ at: now, ok: false, reason: 'drill of db failed' }) }).run(signal);
+    assert.equal(drill.ok, false);
+    assert.match(drill.summary, /^backup: every source \(1\) has a good one within 26 h; .*; last verify 2026-11-23T12:00:00.000Z FAILED: drill of db failed$/);
+  });
+
+  it("the agent's backup probe watches every source berth.yaml declares, the project's config too", async () => {
+    const project = await load({
+      'compose.yaml': yaml('services:', '  db:', '    image: mariadb:11'),
+      'berth.yaml': yaml('backup:', '  repository: repo', '  sources:', '    db: { type: mariadb, service: db, database: app }', 'monitor:', '  probes:', '    backups: { type: backup, max_age: 26h }'),
+    });
+    const now = Date.UTC(2026, 10, 23, 12);
+    const asked: Array<string | undefined> = [];
+    const { polled } = createProbes(project, { engine: {} as Engine, clock: () => now, lastGoodBackupAt: (source) => (asked.push(source), source === 'config' ? now - 3_600_000 : undefined) });
+    const r = await polled.find((p) => p.id === 'backups')!.run(signal);
+    assert.deepEqual(asked, ['db', 'config']);
+    assert.equal(r.ok, false);
+    assert.match(r.summary, /^backup: db has no good backup yet$/);
   });
 
   it('a fresh backup whose last verify failed fails the probe, naming why; one that passed is said', async () => {
