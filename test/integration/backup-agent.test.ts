@@ -12,6 +12,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import Database from 'better-sqlite3';
 import { createBackupProject, dbEnv, type BackupProject } from './backup-harness.js';
 import { waitFor } from './harness.js';
 
@@ -39,7 +40,8 @@ describe('backup run --agent', { timeout: 180_000 }, () => {
   let agent: ReturnType<BackupProject['spawnBerth']>;
   let socketPath: string;
   before(async () => {
-    p = await createBackupProject({ extraSources: '    host_files: { type: volume, path: hostdata }\n' });
+    // The last source, then a backup probe watching every source.
+    p = await createBackupProject({ extraSources: '    host_files: { type: volume, path: hostdata }\nmonitor:\n  probes:\n    backups: { type: backup, interval: 1s }\n' });
     const data = path.join(p.dir, 'hostdata');
     fs.mkdirSync(data);
     fs.writeFileSync(path.join(data, 'a.bin'), randomBytes(2 * 1024 * 1024));
@@ -108,7 +110,7 @@ describe('backup run --agent', { timeout: 180_000 }, () => {
     fs.mkdirSync(more);
     fs.writeFileSync(path.join(more, 'b.bin'), randomBytes(256 * 1024));
     try {
-      fs.writeFileSync(berthYaml, `${original.replace(/\n+$/, '')}\n    more_files: { type: volume, path: moredata }\n`);
+      fs.writeFileSync(berthYaml, original.replace('    host_files:', '    more_files: { type: volume, path: moredata }\n    host_files:'));
       const added = await p.json<RunJson>(['backup', 'run', '--agent', '--source', 'more_files']);
       assert.equal(added.code, 0, added.stderr);
       assert.deepEqual(added.value.results.map((x) => [x.source, x.status]), [['more_files', 'succeeded']]);
@@ -132,6 +134,34 @@ describe('backup run --agent', { timeout: 180_000 }, () => {
     } finally {
       fs.writeFileSync(berthYaml, original);
     }
+  });
+
+  it("the agent's backup probe fails at once for a source a failed restore left partly restored, until its data is accepted", async () => {
+    const probe = async () => {
+      const r = await p.berth(['probes', '--json']);
+      assert.equal(r.code, 0, r.stderr);
+      return (JSON.parse(r.stdout) as Array<{ id: string; state: string; summary: string | null }>).find((x) => x.id === 'backups');
+    };
+    const until = async (what: string, check: (summary: string) => boolean) => {
+      let last: string | null | undefined;
+      await waitFor(what, async () => check((last = (await probe())?.summary) ?? ''), 20_000).catch((err: Error) => assert.fail(`${err.message}; last: ${last}`));
+    };
+    // As a restore of host_files killed after it began would leave it (restore.ts marks it so).
+    const db = new Database(path.join(p.dir, '.berth', 'berth.db'));
+    try {
+      db.prepare('INSERT INTO partly_restored (project, source, since, by, snapshot) VALUES (?, ?, ?, ?, ?)').run(p.name, 'host_files', Date.now(), 'ops', 'a1b2c3d4');
+    } finally {
+      db.close();
+    }
+    await until('the probe to say host_files is partly restored', (s) => /^backup: host_files PARTLY RESTORED since \S+ by ops \(a restore failed part-way; not backed up until/.test(s));
+    const refused = await p.run(['backup', 'run', '--agent', '--source', 'host_files']);
+    assert.equal(refused.code, 13, 'the agent refuses to back it up too');
+    assert.match(refused.stderr, /not backed up: a restore of host_files failed part-way/);
+    const accepted = await p.run(['backup', 'run', '--agent', '--source', 'host_files', '--accept-partial']);
+    assert.equal(accepted.code, 0, accepted.stderr);
+    // What is left is the age of the sources this test never backed up.
+    await until('the probe to no longer say so', (s) => s !== '' && !/PARTLY RESTORED/.test(s));
+    assert.match((await probe())!.summary!, /^backup: pg has no good backup yet; cache has no good backup yet; files has no good backup yet; config has no good backup yet$/);
   });
 
   it('after the agent stops the socket is gone, and --agent says no agent answers', async () => {

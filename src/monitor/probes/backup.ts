@@ -13,8 +13,13 @@ type BackupSpec = Extract<ProbeSpec, { kind: 'backup' }>;
 /** The newest good backup of `source` (of any source without it), ms since the epoch. */
 export type LastGoodBackupAt = (source?: string) => number | undefined;
 export type LastVerifyOf = (source?: string) => { readonly at: number; readonly ok: boolean; readonly reason?: string } | undefined;
+/** Whether a failed restore left `source` partly restored (not backed up until restored or accepted). */
+export type PartlyRestoredOf = (source: string) => { readonly sinceMs: number; readonly by: string } | undefined;
 
-export function createBackupProbe(spec: BackupSpec, deps: { lastGoodBackupAt?: LastGoodBackupAt; lastVerify?: LastVerifyOf; sources?: readonly string[]; clock: () => number }): PolledProbe {
+export function createBackupProbe(
+  spec: BackupSpec,
+  deps: { lastGoodBackupAt?: LastGoodBackupAt; lastVerify?: LastVerifyOf; partlyRestored?: PartlyRestoredOf; sources?: readonly string[]; clock: () => number },
+): PolledProbe {
   const what = spec.source ? `backup ${spec.source}` : 'backup';
   const maxH = spec.maxAgeMs / 3_600_000;
   return {
@@ -29,6 +34,12 @@ export function createBackupProbe(spec: BackupSpec, deps: { lastGoodBackupAt?: L
       const ageH = (last: number) => Math.round(((at - last) / 3_600_000) * 10) / 10;
       const when = (last: number) => `${ageH(last)} h old (${new Date(last).toISOString()})`;
       const every = !spec.source && deps.sources?.length ? deps.sources : undefined;
+      // A source a failed restore left partly restored fails the probe at once: its data may be partial, and it is not backed up.
+      const partial = (spec.source ? [spec.source] : (every ?? [])).flatMap((source) => {
+        const p = deps.partlyRestored?.(source);
+        return p ? [`${source} PARTLY RESTORED since ${new Date(p.sinceMs).toISOString()} by ${p.by} (a restore failed part-way; not backed up until a restore of it succeeds or \`berth backup run --source ${source} --accept-partial\`)`] : [];
+      });
+      if (partial.length) return { ok: false, summary: `${what}: ${partial.join('; ')}`, atMs: at };
       if (every) {
         const newest = every.map((source) => ({ source, last: deps.lastGoodBackupAt!(source) }));
         const stale = newest.filter((n) => n.last === undefined || at - n.last > spec.maxAgeMs);

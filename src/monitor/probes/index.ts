@@ -4,7 +4,7 @@ import { effectiveSources } from '../../project/backup-schema.js';
 import type { Project } from '../../project/model.js';
 import type { ProbeSpec } from '../../project/monitor-schema.js';
 import type { EventProbe, PolledProbe, ProbeMeta } from '../types.js';
-import { createBackupProbe, type LastGoodBackupAt, type LastVerifyOf } from './backup.js';
+import { createBackupProbe, type LastGoodBackupAt, type LastVerifyOf, type PartlyRestoredOf } from './backup.js';
 import { createContainerEventsProbe } from './container-events.js';
 import { createDbPingProbe } from './db-ping.js';
 import { createHostProbe } from './host.js';
@@ -20,6 +20,7 @@ export interface ProbeDeps {
   readonly clock: () => number;
   readonly lastGoodBackupAt?: LastGoodBackupAt;
   readonly lastVerify?: LastVerifyOf;
+  readonly partlyRestored?: PartlyRestoredOf;
   readonly log?: (msg: string, fields?: Record<string, unknown>) => void;
 }
 

@@ -227,6 +227,23 @@ describe('resources and backups', () => {
     assert.match(drill.summary, /^backup: every source \(1\) has a good one within 26 h; .*; last verify 2026-11-23T12:00:00.000Z FAILED: drill of db failed$/);
   });
 
+  it('a source a failed restore left partly restored fails the probe at once, however fresh its last backup', async () => {
+    const now = Date.UTC(2026, 10, 23, 12);
+    const spec = { ...common, id: 'backup', kind: 'backup' as const, maxAgeMs: 26 * 3_600_000 };
+    const partlyRestored = (source: string) => (source === 'files' ? { sinceMs: now - 600_000, by: 'ops' } : undefined);
+    const deps = { clock: () => now, lastGoodBackupAt: () => now - 3_600_000, partlyRestored };
+    const all = await createBackupProbe(spec, { ...deps, sources: ['db', 'files'] }).run(signal);
+    assert.equal(all.ok, false);
+    assert.equal(
+      all.summary,
+      'backup: files PARTLY RESTORED since 2026-11-23T11:50:00.000Z by ops (a restore failed part-way; not backed up until a restore of it succeeds or `berth backup run --source files --accept-partial`)',
+    );
+    const one = await createBackupProbe({ ...spec, source: 'files' }, deps).run(signal);
+    assert.match(one.summary, /^backup files: files PARTLY RESTORED since/);
+    const other = await createBackupProbe({ ...spec, source: 'db' }, deps).run(signal);
+    assert.equal(other.ok, true, 'a probe of another source is not concerned');
+  });
+
   it("the agent's backup probe watches every source berth.yaml declares, the project's config too", async () => {
     const project = await load({
       'compose.yaml': yaml('services:', '  db:', '    image: mariadb:11'),
