@@ -10,26 +10,9 @@
 import { BerthError } from '../lib/errors.js';
 import { formatUtcMinute } from '../lib/time.js';
 import type { PartlyRestored } from '../store/partly-restored.js';
-import type { StoppedRow } from '../store/stopped.js';
+import { restoreHoldReason as heldReason, type StoppedRow } from '../store/stopped.js';
 import type { BackupContext } from './context.js';
 
-const heldPrefix = 'berth restore: the restore of ';
-/** The stopped-on-purpose reason of the writers a failed restore of `source` holds. */
-const heldReason = (source: string): string => `${heldPrefix}${source} failed part-way; left stopped until it is restored`;
-
-/** The source whose failed restore a stop mark's reason names, if it is such a mark. */
-export function heldBySource(reason: string): string | undefined {
-  return reason.startsWith(heldPrefix) ? /^(\S+) failed part-way/.exec(reason.slice(heldPrefix.length))?.[1] : undefined;
-}
-
-/**
- * What to say when `service`, held stopped by the stop mark `reason`, is started again (`berth up`,
- * a deploy): it runs on the data as the failed restore left it, which is still not backed up.
- */
-export function startedOnPartialData(service: string, reason: string): string | undefined {
-  const source = heldBySource(reason);
-  return source && `${service}: starts on ${source} as a failed restore left it; ${source} is not backed up until a restore of it succeeds, or \`berth backup run --source ${source} --accept-partial\` accepts it as it is`;
-}
 
 /** From the moment a restore of `source` begins changing its data: marks it partly restored and holds `writers` stopped. */
 export function markPartlyRestored(ctx: BackupContext, source: string, snapshot: string, writers: readonly string[]): void {

@@ -3,13 +3,13 @@
  * or a stop-and-start recreate (services the edge can't route, e.g. a database's raw TCP port).
  * Every step is recorded in the deployment row first, so a crash can be reconciled.
  */
-import { startedOnPartialData } from '../backup/held.js';
 import { otherColor, type Color } from '../engine/labels.js';
 import { BerthError } from '../lib/errors.js';
 import { newId } from '../lib/ids.js';
 import { formatMs } from '../lib/time.js';
 import type { Service } from '../project/model.js';
 import type { Deployment } from '../store/deployments.js';
+import { sourceHeldBy } from '../store/stopped.js';
 import type { DeployContext } from './context.js';
 import { currentEdgeView, primaryNetwork } from './edge-view.js';
 import { watchDeploymentExits, type ExitWatch } from './exit-watch.js';
@@ -39,6 +39,15 @@ export interface DeployOutcome {
   readonly switchMs?: number;
   readonly gapMs?: number;
   readonly deployMs: number;
+}
+
+/**
+ * What to say when `service`, held stopped by the stop mark `reason`, is started again (`berth up`,
+ * a deploy): it runs on the data as the failed restore left it, which is still not backed up.
+ */
+export function startedOnPartialData(service: string, reason: string): string | undefined {
+  const source = sourceHeldBy(reason);
+  return source && `${service}: starts on ${source} as a failed restore left it; ${source} is not backed up until a restore of it succeeds, or \`berth backup run --source ${source} --accept-partial\` accepts it as it is`;
 }
 
 export async function replaceService(ctx: DeployContext, req: ReplaceRequest): Promise<DeployOutcome> {

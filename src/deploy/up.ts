@@ -2,7 +2,6 @@
  * `berth up`: make the host run the project. Idempotent: a service whose live container already
  * has the desired config hash is left alone; a changed one is replaced the zero-downtime way.
  */
-import { startedOnPartialData } from '../backup/held.js';
 import { label } from '../engine/labels.js';
 import { buildContainer } from '../engine/specs/container.js';
 import { volumeSpec } from '../engine/specs/volume.js';
@@ -15,7 +14,7 @@ import { currentEdgeView } from './edge-view.js';
 import { resolveImage } from './images.js';
 import { jobServices, startOrder } from './order.js';
 import { preflight } from './preflight.js';
-import { replaceService, type DeployOutcome } from './replace.js';
+import { replaceService, startedOnPartialData, type DeployOutcome } from './replace.js';
 import { startSlot } from './slots.js';
 import { newId } from '../lib/ids.js';
 import { makeSnapshot } from './snapshot.js';

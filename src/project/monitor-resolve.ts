@@ -25,6 +25,8 @@ export interface MonitorInput {
   readonly perService: Readonly<Record<string, RawServiceMonitor | undefined>>;
   readonly services: Readonly<Record<string, Service>>;
   readonly edge: EdgeConfig;
+  /** True on a backup host: berth.yaml has `backup.replicate`. */
+  readonly replicating?: boolean;
   /** The backup sources (with the implicit config one); undefined without a `backup:` section. */
   readonly backupSources?: readonly string[];
 }
@@ -36,6 +38,7 @@ export function resolveMonitor(input: MonitorInput, berthRoot: unknown, issues: 
   const probes: ProbeSpec[] = [];
   for (const [name, service] of Object.entries(input.services)) probes.push(...serviceProbes(service, input.perService[name], raw, input.edge, fail));
   probes.push(...hostProbes(raw));
+  probes.push(...replicationProbe(raw, input.replicating ?? false, fail));
   for (const [name, p] of Object.entries(raw.probes ?? {})) {
     const at = (k: string[], m: string) => fail(['monitor', 'probes', name, ...k], m);
     if (p.type === 'backup' && !backupProbeChecks(p, input.backupSources, at)) continue;
@@ -173,6 +176,17 @@ function edgeAddress(service: Service, edge: EdgeConfig): { address: string; hos
   const ip = listener.hostIp === '0.0.0.0' || listener.hostIp === '::' ? '127.0.0.1' : listener.hostIp;
   const address = `${ip.includes(':') ? `[${ip}]` : ip}:${listener.hostPort}`;
   return listener === shared && service.route.hosts[0] ? { address, host: service.route.hosts[0].replace(/^\*\./, 'probe.') } : { address };
+}
+
+/** On a backup host, the replica's state (`replicate/status.ts`) as a probe, unless `monitor.replication: false`. */
+function replicationProbe(top: RawMonitor, replicating: boolean, fail: Fail): ProbeSpec[] {
+  const r = top.replication;
+  if (r === false) return [];
+  if (!replicating) {
+    if (r) fail(['monitor', 'replication'], 'this project does not replicate (no `backup.replicate` in berth.yaml)');
+    return [];
+  }
+  return [{ ...alertSettings(r), severity: r?.severity ?? 'warning', id: 'replication', kind: 'replication', intervalMs: r?.interval ?? monitorDefaults.replicationIntervalMs, timeoutMs: monitorDefaults.timeoutMs }];
 }
 
 function hostProbes(top: RawMonitor): ProbeSpec[] {

@@ -115,6 +115,10 @@ export const monitorSchema = section({
   restart_loop: section({ count: count.optional(), window: duration.optional() }).optional(),
   host: z.union([z.literal(false), section({ cpu: percent.optional(), memory: percent.optional(), disk: percent.optional(), paths: z.array(text).optional(), interval: duration.optional(), ...alerting })]).optional(),
   stats: z.union([z.literal(false), section({ cpu: percent.optional(), memory: percent.optional(), interval: duration.optional(), ...alerting })]).optional(),
+  replication: z
+    .union([z.literal(false), section({ interval: duration.optional(), ...alerting })])
+    .optional()
+    .describe('on a backup host (backup.replicate): the replica as a probe, failing when the last pull failed or the newest copy is older than max_lag (default on; severity warning, every 1m)'),
   peer: section({
     url: text.describe('the other agent, e.g. http://10.0.0.2:9464'),
     name: text.optional().describe('default: the peer URL host'),
@@ -168,6 +172,7 @@ export type ProbeSpec = ProbeBase &
     | { readonly kind: 'host'; readonly metric: 'cpu' | 'memory' | 'disk'; readonly path?: string; readonly threshold: number }
     | { readonly kind: 'stats'; readonly cpu: number; readonly memory: number }
     | { readonly kind: 'backup'; readonly source?: string; readonly maxAgeMs: number }
+    | { readonly kind: 'replication' }
     | { readonly kind: 'query'; readonly driver?: 'postgres' | 'mariadb'; readonly url: string; readonly sql?: string; readonly jsonPath?: string; readonly condition: ValueCondition }
   );
 
@@ -215,6 +220,7 @@ export const monitorDefaults = {
   tlsWarnDays: 14,
   tlsIntervalMs: 3_600_000,
   backupMaxAgeMs: 26 * 3_600_000,
+  replicationIntervalMs: 60_000,
   peerIntervalMs: 10_000,
   peerTimeoutMs: 60_000,
 } as const;

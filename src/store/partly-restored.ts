@@ -16,7 +16,7 @@ export interface PartlyRestored {
   readonly snapshot: string;
 }
 
-/** Held marks are `stopped_services` rows with this reason prefix (src/backup/held.ts); v10 carries them over. */
+/** Held marks are `stopped_services` rows with this reason prefix (`restoreHoldReason`); v10 carries them over. Fixed: a migration never changes. */
 const heldPrefix = 'berth restore: the restore of ';
 
 /** v10: sources partly restored (before, only the stop marks of their writers said so). */

@@ -23,6 +23,14 @@ export const stoppedSchemaSql = `
   );
 `;
 
+const restorePrefix = 'berth restore: the restore of ';
+/** The reason of a service a failed restore of `source` holds stopped (`backup/held.ts`). */
+export const restoreHoldReason = (source: string): string => `${restorePrefix}${source} failed part-way; left stopped until it is restored`;
+/** The source whose failed restore a stop mark's reason names, if it is such a mark. */
+export function sourceHeldBy(reason: string): string | undefined {
+  return reason.startsWith(restorePrefix) ? /^(\S+) failed part-way/.exec(reason.slice(restorePrefix.length))?.[1] : undefined;
+}
+
 export type StoppedStore = ReturnType<typeof createStoppedStore>;
 
 export function createStoppedStore(db: Db) {

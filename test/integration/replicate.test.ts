@@ -272,4 +272,42 @@ describe('berth replicate', { skip }, () => {
     const runs = (await snapshotsOf(w.replicaRepo, w.replicaPass)).length;
     assert.equal(runs, 3);
   });
+
+  it("the backup host's agent fails its replication probe while pulls fail, and clears it once one succeeds", async () => {
+    const file = path.join(w.projectDir, 'berth.yaml');
+    fs.appendFileSync(file, 'monitor:\n  host: false\n  replication: { interval: 1s }\n');
+    const agent = w.spawnBerth(['agent', '--listen', '127.0.0.1:0']);
+    let last: { state: string; summary: string | null } | undefined;
+    const until = async (what: string, check: (p: { state: string; summary: string | null }) => boolean) => {
+      const deadline = Date.now() + 30_000;
+      for (;;) {
+        const r = await w.berth(['--json', 'probes']);
+        last = r.code === 0 ? (JSON.parse(r.stdout) as Array<{ id: string; state: string; summary: string | null }>).find((x) => x.id === 'replication') : undefined;
+        if (last && check(last)) return;
+        assert.ok(Date.now() < deadline, `${what}; last: ${JSON.stringify(last)}`);
+        await new Promise((resolve) => setTimeout(resolve, 250));
+      }
+    };
+    try {
+      // The pull above recovered.
+      await until('the probe ok', (x) => x.state === 'ok');
+      assert.match(last!.summary!, /^replication ok: newest replicated snapshot is \d+m old \(max_lag 1\.0h\)$/);
+      fs.writeFileSync(path.join(w.projectDir, 'wrong.pass'), 'not-the-password\n');
+      w.writeBerth({ from_password_file: 'wrong.pass' });
+      assert.equal((await w.berth(['replicate', 'pull'])).code, 16);
+      await until('the probe failing after a failed pull', (x) => x.state === 'failing');
+      assert.match(last!.summary!, /^replication failing: last pull failed \(1 in a row\): .*wrong password/);
+      w.writeBerth();
+      const pull = await w.berth(['replicate', 'pull']);
+      assert.equal(pull.code, 0, pull.stderr);
+      await until('the probe ok again after a good pull', (x) => x.state === 'ok');
+      const alerts = await w.berth(['--json', 'alerts']);
+      assert.equal(alerts.code, 0, alerts.stderr);
+      assert.match(alerts.stdout, /replication failing: last pull failed/, 'the failure went through the alert log');
+    } finally {
+      agent.child.kill('SIGTERM');
+      await agent.done;
+      w.writeBerth();
+    }
+  });
 });

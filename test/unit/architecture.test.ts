@@ -45,3 +45,18 @@ it('no module imports from a higher layer', () => {
   assert.ok(checked > 50, `only ${checked} imports found`);
   assert.deepEqual(violations, []);
 });
+
+it('within layer 4 only backup builds on deploy and replicate; nothing imports backup', () => {
+  const allowed = new Set(['backup->deploy', 'backup->replicate']);
+  const found = new Set<string>();
+  for (const file of sources(src)) {
+    const from = path.relative(src, file).split(path.sep)[0]!;
+    if (layer[from] !== 4) continue;
+    for (const m of fs.readFileSync(file, 'utf8').matchAll(/from '(\.[^']+)'/g)) {
+      const to = path.relative(src, path.resolve(path.dirname(file), m[1]!)).split(path.sep)[0]!;
+      if (to !== from && layer[to] === 4) found.add(`${from}->${to}`);
+    }
+  }
+  assert.deepEqual([...found].filter((f) => !allowed.has(f)), []);
+  assert.ok(found.has('backup->deploy'), 'the check sees imports within layer 4');
+});

@@ -16,6 +16,7 @@ import type { Notifier } from '../../notify/types.js';
 import { loadProject } from '../../project/load.js';
 import type { Project } from '../../project/model.js';
 import { replicateJobs } from '../../replicate/jobs.js';
+import { replicationStatus } from '../../replicate/status.js';
 import { lastGoodBackupAt, lastVerify } from '../../store/backups.js';
 import { createPartlyRestoredStore } from '../../store/partly-restored.js';
 import { createMonitorStore } from '../../store/monitor.js';
@@ -78,6 +79,7 @@ export function registerAgentCommands(program: Command): void {
             lastGoodBackupAt: (source) => lastGoodBackupAt(ctx.store.db, ctx.project.name, source),
             lastVerify: (source) => lastVerify(ctx.store.db, ctx.project.name, source),
             partlyRestored: (source) => partlyRestored.get(ctx.project.name, source),
+            replication: () => replicationStatus(ctx.store.db, ctx.project, ctx.clock()),
             ...(peerToken ? { peerToken } : {}),
             ...(o.listen ? { listen: parseListen(o.listen) } : {}),
           });

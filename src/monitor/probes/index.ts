@@ -10,6 +10,7 @@ import { createDbPingProbe } from './db-ping.js';
 import { createHostProbe } from './host.js';
 import { createHttpProbe } from './http.js';
 import { createQueryProbe } from './query.js';
+import { createReplicationProbe, type ReplicationOf } from './replication.js';
 import { createStatsProbe } from './stats.js';
 import { createTargetResolver } from './target.js';
 import { createTcpProbe } from './tcp.js';
@@ -21,6 +22,8 @@ export interface ProbeDeps {
   readonly lastGoodBackupAt?: LastGoodBackupAt;
   readonly lastVerify?: LastVerifyOf;
   readonly partlyRestored?: PartlyRestoredOf;
+  /** On a backup host: the replica's state (`replicate/status.ts`). */
+  readonly replication?: ReplicationOf;
   readonly log?: (msg: string, fields?: Record<string, unknown>) => void;
 }
 
@@ -68,6 +71,8 @@ function polledProbe(spec: ProbeSpec, d: ProbeDeps & { resolve: ReturnType<typeo
       return createStatsProbe(spec, d);
     case 'backup':
       return createBackupProbe(spec, d);
+    case 'replication':
+      return createReplicationProbe(spec, d);
     case 'query':
       return createQueryProbe(spec, d);
   }

@@ -11,13 +11,14 @@ import { afterEach, beforeEach, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { createAuditTrail } from '../../../src/audit/trail.js';
 import type { BackupContext } from '../../../src/backup/context.js';
-import { acceptPartlyRestored, heldBySource, heldFor, markPartlyRestored, partlyRestoredState, refuseWhilePartlyRestored, restoredWhole, startedOnPartialData } from '../../../src/backup/held.js';
+import { acceptPartlyRestored, heldFor, markPartlyRestored, partlyRestoredState, refuseWhilePartlyRestored, restoredWhole } from '../../../src/backup/held.js';
+import { startedOnPartialData } from '../../../src/deploy/replace.js';
 import { BerthError } from '../../../src/lib/errors.js';
 import { silentReporter } from '../../../src/lib/reporter.js';
 import { migrate, openStore, type Store } from '../../../src/store/db.js';
 import { migrations } from '../../../src/store/migrations.js';
 import { createPartlyRestoredStore } from '../../../src/store/partly-restored.js';
-import { createStoppedStore } from '../../../src/store/stopped.js';
+import { createStoppedStore, sourceHeldBy as heldBySource } from '../../../src/store/stopped.js';
 
 const t0 = Date.UTC(2026, 11, 7, 1, 2);
 

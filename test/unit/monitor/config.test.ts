@@ -75,6 +75,19 @@ services:
   assert.equal(plain.monitor.probes.filter((x) => x.kind === 'tls').length, 0, 'no route.tls, no TLS probe');
 });
 
+it('a backup host watches its replica: a replication probe (warning, every 1m), tunable or off', async () => {
+  const replicate = 'backup:\n  repository: repo\n  password_env: LOCAL_PW\n  replicate:\n    from: sftp:h:/r\n    from_password_env: P\n';
+  const on = await load(replicate);
+  const probe = on.monitor.probes.find((x) => x.kind === 'replication');
+  assert.deepEqual(probe, { id: 'replication', kind: 'replication', forMs: 0, severity: 'warning', labels: {}, alert: true, intervalMs: 60_000, timeoutMs: 5_000 });
+  const tuned = await load(`${replicate}monitor:\n  replication: { interval: 5m, for: 1h, severity: critical }\n`);
+  assert.deepEqual(tuned.monitor.probes.filter((x) => x.kind === 'replication').map((x) => [x.intervalMs, x.forMs, x.severity]), [[300_000, 3_600_000, 'critical']]);
+  const off = await load(`${replicate}monitor:\n  replication: false\n`);
+  assert.equal(off.monitor.probes.some((x) => x.kind === 'replication'), false);
+  const primary = await load('backup:\n  repository: repo\n');
+  assert.equal(primary.monitor.probes.some((x) => x.kind === 'replication'), false, 'a primary does not replicate');
+});
+
 const refusals: Array<[string, RegExp]> = [
   ['services:\n  web:\n    route: { port: 80 }\n    monitor: { tls: { warn_days: 5 } }\n', /services\.web\.monitor\.tls: the service has no `route\.tls`/],
   ['services:\n  web:\n    route: { port: 80, tls: { listen: "nope" } }\n', /services\.web\.route\.tls\.listen: should be a listener/],
@@ -84,6 +97,7 @@ const refusals: Array<[string, RegExp]> = [
   ['monitor:\n  probes:\n    x: { type: tcp, service: nope, port: 1 }\n', /monitor\.probes\.x\.service: unknown service `nope`/],
   ['monitor:\n  probes:\n    x: { type: query, url: "http://a/", json_path: a }\n', /monitor\.probes\.x\.condition: is required/],
   ['monitor:\n  bogus: 1\n', /berth\.yaml:2:\d+ monitor\.bogus/],
+  ['monitor:\n  replication: { interval: 5m }\n', /berth\.yaml:2:\d+ monitor\.replication: this project does not replicate \(no `backup\.replicate` in berth\.yaml\)/],
   ['monitor:\n  probes:\n    b: { type: backup }\n', /berth\.yaml:3:\d+ monitor\.probes\.b\.type: a backup probe watches the backups of this project, but berth\.yaml has no `backup:` section/],
   ['backup:\n  repository: r\n  sources:\n    db: { type: mariadb, service: db, database: app }\nmonitor:\n  probes:\n    b: { type: backup, source: dbb }\n', /berth\.yaml:7:\d+ monitor\.probes\.b\.source: unknown backup source `dbb`; sources are: db, config/],
   ['monitor:\n  host: { cpu: 180 }\n', /monitor\.host\.cpu: should be a percentage/],

@@ -12,6 +12,7 @@ import { pick, sqlError } from '../../../src/monitor/probes/query.js';
 import { createQueryProbe } from '../../../src/monitor/probes/query.js';
 import { createBackupProbe } from '../../../src/monitor/probes/backup.js';
 import { createProbes } from '../../../src/monitor/probes/index.js';
+import { createReplicationProbe, type ReplicationReading } from '../../../src/monitor/probes/replication.js';
 import type { Engine } from '../../../src/engine/engine.js';
 import { load, yaml } from '../project/helpers.js';
 import { cpuPercent } from '../../../src/monitor/probes/stats.js';
@@ -242,6 +243,19 @@ describe('resources and backups', () => {
     assert.match(one.summary, /^backup files: files PARTLY RESTORED since/);
     const other = await createBackupProbe({ ...spec, source: 'db' }, deps).run(signal);
     assert.equal(other.ok, true, 'a probe of another source is not concerned');
+  });
+
+  it('replication: ok only while the replica is ok; the reason and the age of the newest copy are said', async () => {
+    const spec = { ...common, id: 'replication', kind: 'replication' as const };
+    const run = (r: ReplicationReading) => createReplicationProbe(spec, { clock: () => 0, replication: () => r }).run(signal);
+    const ok = await run({ state: 'ok', reason: 'newest replicated snapshot is 3.5h old (max_lag 26.0h)', ageMs: 3.5 * 3_600_000 });
+    assert.deepEqual([ok.ok, ok.summary, ok.value], [true, 'replication ok: newest replicated snapshot is 3.5h old (max_lag 26.0h)', 3.5]);
+    const failing = await run({ state: 'failing', reason: 'last pull failed (2 in a row): cannot reach the primary' });
+    assert.deepEqual([failing.ok, failing.summary, failing.value], [false, 'replication failing: last pull failed (2 in a row): cannot reach the primary', undefined]);
+    const behind = await run({ state: 'behind', reason: 'no successful pull yet' });
+    assert.equal(behind.ok, false);
+    const none = await createReplicationProbe(spec, { clock: () => 0 }).run(signal);
+    assert.equal(none.ok, false);
   });
 
   it("the agent's backup probe watches every source berth.yaml declares, the project's config too", async () => {
