@@ -13,7 +13,6 @@ import type { PartlyRestored } from '../store/partly-restored.js';
 import { restoreHoldReason as heldReason, type StoppedRow } from '../store/stopped.js';
 import type { BackupContext } from './context.js';
 
-
 /** From the moment a restore of `source` begins changing its data: marks it partly restored and holds `writers` stopped. */
 export function markPartlyRestored(ctx: BackupContext, source: string, snapshot: string, writers: readonly string[]): void {
   const now = ctx.clock();

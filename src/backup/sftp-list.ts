@@ -45,6 +45,8 @@ export function listSftpDir(sshArgv: readonly string[], dir: string, timeoutMs =
         .map((l) => l.slice(l.lastIndexOf('/') + 1));
       resolve(names.sort());
     });
+    // No sftp client (ENOENT) or an early exit: the callback above says so; a broken pipe here is not news.
+    child.stdin?.on('error', () => undefined);
     child.stdin?.end(`ls -1 "${dir}"\n`);
   });
 }
