@@ -1,7 +1,7 @@
 /** The sftp client's argv and the repository folder, from what restic's sftp.command is built of. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { sftpClientArgv, sftpRepositoryPath } from '../../../src/backup/sftp-list.js';
+import { listSftpDir, sftpClientArgv, sftpRepositoryPath } from '../../../src/backup/sftp-list.js';
 import { sshArgv } from '../../../src/replicate/restic.js';
 
 describe('looking at an sftp repository through the sftp client', () => {
@@ -31,5 +31,16 @@ describe('looking at an sftp repository through the sftp client', () => {
     assert.equal(sftpRepositoryPath('sftp://backup@nas.lan:2222//srv/repo'), '/srv/repo');
     assert.equal(sftpRepositoryPath('sftp://nas.lan/repo'), 'repo');
     assert.equal(sftpRepositoryPath('/srv/repo'), undefined);
+  });
+
+  it('cannot list without an sftp client, or with a folder name it would not quote safely: undefined, no throw', async () => {
+    const path = process.env.PATH;
+    process.env.PATH = '/nonexistent';
+    try {
+      assert.equal(await listSftpDir(['ssh', 'nas', '-s', 'sftp'], '/srv/repo/locks'), undefined);
+    } finally {
+      process.env.PATH = path;
+    }
+    assert.equal(await listSftpDir(['ssh', 'nas', '-s', 'sftp'], '/srv/"repo"/locks'), undefined);
   });
 });
