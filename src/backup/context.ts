@@ -12,7 +12,7 @@ import { createPartlyRestoredStore, type PartlyRestoredStore } from '../store/pa
 import { sftpCommand, sshArgv } from '../replicate/restic.js';
 import type { ReplicateSsh } from '../project/replicate-schema.js';
 import type { LockWait } from './lock-wait.js';
-import { createRestic, isLocalRepository, type Restic } from './restic.js';
+import { createRestic, type Restic } from './restic.js';
 import { explainSftpFailures } from './sftp.js';
 import type { SourceContext } from './sources/types.js';
 
@@ -84,7 +84,7 @@ export function lockWaitOf(ctx: BackupContext): LockWait {
     ...(ctx.signal && { signal: ctx.signal }),
     unlockStale: () => ctx.restic().unlockStale(),
     locksNow: () => ctx.restic().locksNow(),
-    remoteLocks: !isLocalRepository(ctx.restic().repository),
+    remoteLocks: !ctx.restic().local,
   };
 }
 

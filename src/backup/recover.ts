@@ -16,7 +16,7 @@ import { pipeInto } from './sources/io.js';
 import type { ReplicateSsh } from '../project/replicate-schema.js';
 import { backupDefaults, configSourceName } from '../project/backup-schema.js';
 import { openRestic, type BackupContext } from './context.js';
-import { consumeDump, isLocalRepository, startDump } from './restic.js';
+import { consumeDump, startDump } from './restic.js';
 import { waitingForLock, type LockWait } from './lock-wait.js';
 import { planRestore, restorePlanned, type RestoredSource } from './restore.js';
 import { tagValue } from './verify.js';
@@ -179,7 +179,7 @@ async function bootstrapConfig(open: () => Promise<Opened>, dir: string, opts: R
   }
   const restic = openRestic(opts.repository, { file: opts.passwordFile }, opts.ssh ?? {});
   // No berth.yaml yet, so no backup.lock_wait: its default.
-  const wait: LockWait = { maxMs: backupDefaults.lockWaitMs, clock: systemClock, report: opts.report ?? silentReporter, unlockStale: () => restic.unlockStale(), locksNow: () => restic.locksNow(), remoteLocks: !isLocalRepository(restic.repository) };
+  const wait: LockWait = { maxMs: backupDefaults.lockWaitMs, clock: systemClock, report: opts.report ?? silentReporter, unlockStale: () => restic.unlockStale(), locksNow: () => restic.locksNow(), remoteLocks: !restic.local };
   const snaps = (await waitingForLock('config', wait, () => restic.snapshots(['berth', `source=${configSourceName}`, ...(opts.project ? [`project=${opts.project}`] : [])]))).filter((s) => opts.snapshot === 'latest' || s.id.startsWith(opts.snapshot));
   const projects = [...new Set(snaps.map((s) => tagValue(s, 'project')))];
   if (projects.length !== 1) {

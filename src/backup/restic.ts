@@ -137,9 +137,6 @@ export interface ResticOptions {
   readonly sshArgv?: readonly string[];
 }
 
-/** A path, not a backend URL such as `sftp:…` or `rest:…`. */
-export const isLocalRepository = (repository: string): boolean => !/^[a-z0-9]+:/i.test(repository);
-
 export function createRestic(opts: ResticOptions): Restic {
   const { repository } = opts;
   const env = resticEnv(opts);
@@ -152,7 +149,8 @@ export function createRestic(opts: ResticOptions): Restic {
     return r.stdout;
   };
   const unlockStale = async () => void (await capture(cmd(resticArgs.unlockStale())));
-  const local = isLocalRepository(repository);
+  // A path, not a backend URL such as `sftp:…` or `rest:…`.
+  const local = !/^[a-z0-9]+:/i.test(repository);
   /** The names in the sftp repository's folder (or a folder in it); undefined where it cannot be listed. */
   const sftpFolder = async (sub = ''): Promise<string[] | undefined> => {
     const dir = sftpRepositoryPath(repository);

@@ -50,6 +50,12 @@ export function startedOnPartialData(service: string, reason: string): string | 
   return source && `${service}: starts on ${source} as a failed restore left it; ${source} is not backed up until a restore of it succeeds, or \`berth backup run --source ${source} --accept-partial\` accepts it as it is`;
 }
 
+/** Says so when `service` is started again while a failed restore held it stopped (`mark`). */
+export function warnIfHeldByRestore(ctx: DeployContext, service: string, mark: { readonly reason: string } | undefined): void {
+  const partial = mark && startedOnPartialData(service, mark.reason);
+  if (partial) ctx.report.warn(partial);
+}
+
 export async function replaceService(ctx: DeployContext, req: ReplaceRequest): Promise<DeployOutcome> {
   const { project, deployments } = ctx;
   const service = req.service;
@@ -76,9 +82,7 @@ export async function replaceService(ctx: DeployContext, req: ReplaceRequest): P
     startedAt: started,
   });
   // Started again on purpose: from now on a death of this service alerts (the running deployment silences the deploy itself).
-  const mark = ctx.stopped.get(project.name, service.name);
-  const partial = mark && startedOnPartialData(service.name, mark.reason);
-  if (partial) ctx.report.warn(partial);
+  warnIfHeldByRestore(ctx, service.name, ctx.stopped.get(project.name, service.name));
   ctx.stopped.clear(project.name, service.name);
   const exits = await watchDeploymentExits(ctx.engine, dep.id);
   const run = { ctx, req, dep, color, imageId: image.id, started, exits };

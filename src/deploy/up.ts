@@ -14,7 +14,7 @@ import { currentEdgeView } from './edge-view.js';
 import { resolveImage } from './images.js';
 import { jobServices, startOrder } from './order.js';
 import { preflight } from './preflight.js';
-import { replaceService, startedOnPartialData, type DeployOutcome } from './replace.js';
+import { replaceService, warnIfHeldByRestore, type DeployOutcome } from './replace.js';
 import { startSlot } from './slots.js';
 import { newId } from '../lib/ids.js';
 import { makeSnapshot } from './snapshot.js';
@@ -56,8 +56,7 @@ export async function up(ctx: DeployContext): Promise<UpResult> {
     }
     if (live.state === 'stopped-unchanged' && mark) {
       // Stopped on purpose (held by a failed restore) with the config it should have: started as it is.
-      const partial = startedOnPartialData(name, mark.reason);
-      if (partial) ctx.report.warn(partial);
+      warnIfHeldByRestore(ctx, name, mark);
       await engine.startContainer(live.containerId);
       ctx.stopped.clear(project.name, name);
       ctx.report.done(`${name}: started again (it was stopped on purpose)`);

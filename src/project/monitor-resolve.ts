@@ -43,7 +43,8 @@ export function resolveMonitor(input: MonitorInput, berthRoot: unknown, issues: 
     const at = (k: string[], m: string) => fail(['monitor', 'probes', name, ...k], m);
     if (p.type === 'backup' && !backupProbeChecks(p, input.backupSources, at)) continue;
     const spec = customProbeSpec(name, p, input.services, at);
-    if (spec) probes.push(spec);
+    // A backup probe without `source:` watches every source of the project.
+    if (spec) probes.push(spec.kind === 'backup' && !spec.source && input.backupSources ? { ...spec, sources: input.backupSources } : spec);
   }
   const ids = probes.map((p) => p.id);
   const rules: RuleSpec[] = [];

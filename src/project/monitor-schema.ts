@@ -171,7 +171,7 @@ export type ProbeSpec = ProbeBase &
     | { readonly kind: 'tls'; readonly target: Target; readonly serverName: string; readonly warnDays: number }
     | { readonly kind: 'host'; readonly metric: 'cpu' | 'memory' | 'disk'; readonly path?: string; readonly threshold: number }
     | { readonly kind: 'stats'; readonly cpu: number; readonly memory: number }
-    | { readonly kind: 'backup'; readonly source?: string; readonly maxAgeMs: number }
+    | { readonly kind: 'backup'; readonly source?: string; /** Without `source`: every source of the project, each watched. */ readonly sources?: readonly string[]; readonly maxAgeMs: number }
     | { readonly kind: 'replication' }
     | { readonly kind: 'query'; readonly driver?: 'postgres' | 'mariadb'; readonly url: string; readonly sql?: string; readonly jsonPath?: string; readonly condition: ValueCondition }
   );

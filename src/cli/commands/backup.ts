@@ -37,14 +37,13 @@ export function registerBackupCommands(program: Command): void {
     .action((o: { source?: string[]; agent?: boolean; init?: boolean; acceptPartial?: boolean }, cmd: Command) =>
       runWithContext(cmd, async (base, g) => {
         if (o.agent && o.init) throw new BerthError('CONFIG', '--init and --agent do not go together', 'run `berth backup run --init` here once; the agent then finds the new repository');
-        if (o.acceptPartial) {
-          const ctx = createBackupContext(base);
-          const accepted = selectSources(ctx, o.source).filter((s) => acceptPartlyRestored(ctx, s.name));
-          if (!accepted.length) base.report.info('--accept-partial: no source to back up was partly restored');
+        const ctx = createBackupContext(base);
+        if (o.acceptPartial && !selectSources(ctx, o.source).filter((s) => acceptPartlyRestored(ctx, s.name)).length) {
+          base.report.info('--accept-partial: no source to back up was partly restored');
         }
         const outcome = o.agent
           ? agentOutcome(await requestBackupRun(controlSocketPath(base.project.stateDir), o.source, base.report))
-          : await runBackup(createBackupContext(base), { sources: o.source, init: o.init });
+          : await runBackup(ctx, { sources: o.source, init: o.init });
         g.json ? printJson(outcome) : process.stdout.write(runSummary(outcome));
         if (outcome.status !== 'succeeded') {
           const failed = outcome.results.filter((r) => r.status === 'failed');

@@ -18,7 +18,7 @@ export type PartlyRestoredOf = (source: string) => { readonly sinceMs: number; r
 
 export function createBackupProbe(
   spec: BackupSpec,
-  deps: { lastGoodBackupAt?: LastGoodBackupAt; lastVerify?: LastVerifyOf; partlyRestored?: PartlyRestoredOf; sources?: readonly string[]; clock: () => number },
+  deps: { lastGoodBackupAt?: LastGoodBackupAt; lastVerify?: LastVerifyOf; partlyRestored?: PartlyRestoredOf; clock: () => number },
 ): PolledProbe {
   const what = spec.source ? `backup ${spec.source}` : 'backup';
   const maxH = spec.maxAgeMs / 3_600_000;
@@ -33,7 +33,7 @@ export function createBackupProbe(
       const verified = verify ? `; last verify ${new Date(verify.at).toISOString()} ${verify.ok ? 'passed' : `FAILED: ${verify.reason}`}` : '';
       const ageH = (last: number) => Math.round(((at - last) / 3_600_000) * 10) / 10;
       const when = (last: number) => `${ageH(last)} h old (${new Date(last).toISOString()})`;
-      const every = !spec.source && deps.sources?.length ? deps.sources : undefined;
+      const every = !spec.source && spec.sources?.length ? spec.sources : undefined;
       // A source a failed restore left partly restored fails the probe at once: its data may be partial, and it is not backed up.
       const partial = (spec.source ? [spec.source] : (every ?? [])).flatMap((source) => {
         const p = deps.partlyRestored?.(source);

@@ -1,6 +1,5 @@
 /** One registration point: a resolved probe spec → the probe that runs it. */
 import type { Engine } from '../../engine/engine.js';
-import { effectiveSources } from '../../project/backup-schema.js';
 import type { Project } from '../../project/model.js';
 import type { ProbeSpec } from '../../project/monitor-schema.js';
 import type { EventProbe, PolledProbe, ProbeMeta } from '../types.js';
@@ -37,10 +36,8 @@ export function createProbes(project: Project, deps: ProbeDeps): ProbeSet {
   const resolve = createTargetResolver(deps.engine, project.name);
   const specs = project.monitor.probes;
   const polled: PolledProbe[] = [];
-  // A backup probe without `source:` wants every source of the project backed up.
-  const backupSources = project.backup ? effectiveSources(project.backup).map((s) => s.name) : undefined;
   for (const spec of specs) {
-    const p = polledProbe(spec, { ...deps, resolve, project: project.name, ...(backupSources && { sources: backupSources }) });
+    const p = polledProbe(spec, { ...deps, resolve, project: project.name });
     if (p) polled.push(p);
   }
   const containerServices = specs.filter((s) => s.kind === 'container').map((s) => s.service ?? '');
@@ -51,7 +48,7 @@ export function createProbes(project: Project, deps: ProbeDeps): ProbeSet {
   return { polled, events, meta };
 }
 
-function polledProbe(spec: ProbeSpec, d: ProbeDeps & { resolve: ReturnType<typeof createTargetResolver>; project: string; sources?: readonly string[] }): PolledProbe | undefined {
+function polledProbe(spec: ProbeSpec, d: ProbeDeps & { resolve: ReturnType<typeof createTargetResolver>; project: string }): PolledProbe | undefined {
   switch (spec.kind) {
     case 'container':
       return undefined;

@@ -204,7 +204,7 @@ describe('resources and backups', () => {
       const age = ages[source];
       return age === undefined ? undefined : now - age;
     };
-    const probe = (ages: Record<string, number | undefined>) => createBackupProbe(spec, { clock: () => now, sources: Object.keys(ages), lastGoodBackupAt: newest(ages) }).run(signal);
+    const probe = (ages: Record<string, number | undefined>) => createBackupProbe({ ...spec, sources: Object.keys(ages) }, { clock: () => now, lastGoodBackupAt: newest(ages) }).run(signal);
 
     const fresh = await probe({ db: 2 * h, files: 3 * h, config: 2 * h });
     assert.equal(fresh.ok, true, fresh.summary);
@@ -223,7 +223,7 @@ describe('resources and backups', () => {
     assert.equal(never.value, undefined);
 
     // A failed drill fails it too, said after the ages.
-    const drill = await createBackupProbe(spec, { clock: () => now, sources: ['db'], lastGoodBackupAt: newest({ db: h }), lastVerify: () => ({ at: now, ok: false, reason: 'drill of db failed' }) }).run(signal);
+    const drill = await createBackupProbe({ ...spec, sources: ['db'] }, { clock: () => now, lastGoodBackupAt: newest({ db: h }), lastVerify: () => ({ at: now, ok: false, reason: 'drill of db failed' }) }).run(signal);
     assert.equal(drill.ok, false);
     assert.match(drill.summary, /^backup: every source \(1\) has a good one within 26 h; .*; last verify 2026-11-23T12:00:00.000Z FAILED: drill of db failed$/);
   });
@@ -233,7 +233,7 @@ describe('resources and backups', () => {
     const spec = { ...common, id: 'backup', kind: 'backup' as const, maxAgeMs: 26 * 3_600_000 };
     const partlyRestored = (source: string) => (source === 'files' ? { sinceMs: now - 600_000, by: 'ops' } : undefined);
     const deps = { clock: () => now, lastGoodBackupAt: () => now - 3_600_000, partlyRestored };
-    const all = await createBackupProbe(spec, { ...deps, sources: ['db', 'files'] }).run(signal);
+    const all = await createBackupProbe({ ...spec, sources: ['db', 'files'] }, deps).run(signal);
     assert.equal(all.ok, false);
     assert.equal(
       all.summary,
