@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { Cron } from 'croner';
 import type { Engine } from '../engine/engine.js';
 import { BerthError } from '../lib/errors.js';
-import type { LastGoodBackupAt, LastVerifyOf, PartlyRestoredOf } from '../monitor/probes/backup.js';
+import type { BackupRecords } from '../monitor/probes/backup.js';
 import type { ReplicationOf } from '../monitor/probes/replication.js';
 import type { ContainerEventsProbe } from '../monitor/probes/container-events.js';
 import { createProbes } from '../monitor/probes/index.js';
@@ -36,9 +36,7 @@ export interface AgentOptions {
   readonly pid: number;
   readonly host: string;
   readonly jobs?: readonly Job[];
-  readonly lastGoodBackupAt?: LastGoodBackupAt;
-  readonly lastVerify?: LastVerifyOf;
-  readonly partlyRestored?: PartlyRestoredOf;
+  readonly backups?: BackupRecords;
   readonly replication?: ReplicationOf;
   /** The value of `monitor.peer.token_env`, read by the caller from its environment. */
   readonly peerToken?: string;
@@ -91,7 +89,7 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
     for (const u of undo.reverse()) await u();
   };
   try {
-    const probes = createProbes(project, { engine: o.engine, clock: o.clock, log: o.log, ...(o.lastGoodBackupAt ? { lastGoodBackupAt: o.lastGoodBackupAt } : {}), ...(o.lastVerify ? { lastVerify: o.lastVerify } : {}), ...(o.partlyRestored ? { partlyRestored: o.partlyRestored } : {}), ...(o.replication ? { replication: o.replication } : {}) });
+    const probes = createProbes(project, { engine: o.engine, clock: o.clock, log: o.log, ...(o.backups ? { backups: o.backups } : {}), ...(o.replication ? { replication: o.replication } : {}) });
     const heartbeat: Heartbeat | undefined = project.monitor.peer && createHeartbeat({ peer: project.monitor.peer, self: `${project.name}@${o.host}`, store: monitorStore, clock: o.clock, log: o.log, ...(o.peerToken ? { token: o.peerToken } : {}) });
     let monitor: Monitor | undefined;
     const engineEvents = probes.events.find((e): e is ContainerEventsProbe => 'reconnects' in e);

@@ -39,6 +39,7 @@ export function resolveMonitor(input: MonitorInput, berthRoot: unknown, issues: 
   for (const [name, service] of Object.entries(input.services)) probes.push(...serviceProbes(service, input.perService[name], raw, input.edge, fail));
   probes.push(...hostProbes(raw));
   probes.push(...replicationProbe(raw, input.replicating ?? false, fail));
+  probes.push(...defaultBackupProbe(raw, input.backupSources, fail));
   for (const [name, p] of Object.entries(raw.probes ?? {})) {
     const at = (k: string[], m: string) => fail(['monitor', 'probes', name, ...k], m);
     if (p.type === 'backup' && !backupProbeChecks(p, input.backupSources, at)) continue;
@@ -188,6 +189,31 @@ function replicationProbe(top: RawMonitor, replicating: boolean, fail: Fail): Pr
     return [];
   }
   return [{ ...alertSettings(r), severity: r?.severity ?? 'warning', id: 'replication', kind: 'replication', intervalMs: r?.interval ?? monitorDefaults.replicationIntervalMs, timeoutMs: monitorDefaults.timeoutMs }];
+}
+
+/**
+ * With a `backup:` section, every source of the project as one probe (`backup`), unless
+ * `monitor.backup: false` or a probe of `monitor.probes` already watches every source.
+ */
+function defaultBackupProbe(top: RawMonitor, sources: readonly string[] | undefined, fail: Fail): ProbeSpec[] {
+  const b = top.backup;
+  if (b === false) return [];
+  if (!sources) {
+    if (b) fail(['monitor', 'backup'], 'this project has no `backup:` section: there are no backups to watch');
+    return [];
+  }
+  const declared = Object.entries(top.probes ?? {});
+  const watchingAll = declared.find(([, p]) => p.type === 'backup' && p.source === undefined);
+  if (watchingAll) {
+    if (b) fail(['monitor', 'backup'], `monitor.probes.${watchingAll[0]} watches every backup source already; tune that one, or remove it and keep this`);
+    return [];
+  }
+  if (declared.some(([name]) => name === 'backup')) {
+    fail(['monitor', 'probes', 'backup'], 'the id `backup` is the default backup probe’s; name this probe otherwise, or set `monitor.backup: false`');
+    return [];
+  }
+  const d = monitorDefaults;
+  return [{ ...alertSettings(b), severity: b?.severity ?? 'warning', id: 'backup', kind: 'backup', sources, maxAgeMs: b?.max_age ?? d.backupMaxAgeMs, intervalMs: b?.interval ?? d.backupIntervalMs, timeoutMs: d.timeoutMs }];
 }
 
 function hostProbes(top: RawMonitor): ProbeSpec[] {

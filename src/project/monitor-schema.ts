@@ -119,6 +119,10 @@ export const monitorSchema = section({
     .union([z.literal(false), section({ interval: duration.optional(), ...alerting })])
     .optional()
     .describe('on a backup host (backup.replicate): the replica as a probe, failing when the last pull failed or the newest copy is older than max_lag (default on; severity warning, every 1m)'),
+  backup: z
+    .union([z.literal(false), section({ interval: duration.optional(), max_age: duration.optional().describe('the newest good backup of each source must be younger (default 26h)'), ...alerting })])
+    .optional()
+    .describe('with a `backup:` section: every source as a probe, failing when its last backup failed or came out suspect, its newest good one is older than max_age, or a verify failed (default on; severity warning, every 15s)'),
   peer: section({
     url: text.describe('the other agent, e.g. http://10.0.0.2:9464'),
     name: text.optional().describe('default: the peer URL host'),
@@ -220,6 +224,7 @@ export const monitorDefaults = {
   tlsWarnDays: 14,
   tlsIntervalMs: 3_600_000,
   backupMaxAgeMs: 26 * 3_600_000,
+  backupIntervalMs: 15_000,
   replicationIntervalMs: 60_000,
   peerIntervalMs: 10_000,
   peerTimeoutMs: 60_000,

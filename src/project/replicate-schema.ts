@@ -103,16 +103,6 @@ export interface RawReplicaRepository {
 }
 
 /**
- * TEMPORARY stand-in for the backup helper's `backup` section, so this branch can be tested on
- * its own; at merge the real `backup` section (which has these keys) mounts `replicate` instead.
- */
-export const replicaRepositoryStub = section({
-  repository: repoUrl.optional().describe('this host’s restic repository'),
-  password_file: text.optional(),
-  password_env: envName.optional(),
-});
-
-/**
  * Resolves `backup.replicate` against the local repository settings. Paths are relative to the
  * project folder. Problems are returned as messages the loader places at the section's key.
  */

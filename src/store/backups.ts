@@ -4,6 +4,7 @@
  */
 import type { Clock } from '../lib/time.js';
 import type { Db } from './db.js';
+import { createPartlyRestoredStore } from './partly-restored.js';
 
 export type BackupRunKind = 'backup' | 'safety';
 export type BackupRunStatus = 'running' | 'succeeded' | 'partial' | 'failed' | 'interrupted';
@@ -190,6 +191,35 @@ export function lastGoodBackupAt(db: Db, project: string, source?: string): numb
   return row?.at ?? undefined;
 }
 
+/** The newest attempt at backing up a source (see `BackupAttempt` of the backup probe). */
+export interface LastBackupAttempt {
+  readonly at: number;
+  readonly ok: boolean;
+  readonly error?: string;
+  readonly suspect?: string;
+}
+
+/**
+ * The newest regular backup attempt of `source`: its own result in a run, or a run that failed
+ * before it reached any source (the repository missing, a wrong password), which no source got past.
+ */
+export function lastBackupAttempt(db: Db, project: string, source: string): LastBackupAttempt | undefined {
+  const row = db
+    .prepare(
+      `SELECT at, status, suspect, error FROM (
+         SELECT r.finished_at AS at, r.status, r.suspect, r.error FROM backup_results r JOIN backup_runs u ON u.id = r.run_id
+         WHERE u.project = ? AND u.kind = 'backup' AND r.source = ?
+         UNION ALL
+         SELECT u.finished_at, 'failed', NULL, u.error FROM backup_runs u
+         WHERE u.project = ? AND u.kind = 'backup' AND u.status = 'failed' AND u.finished_at IS NOT NULL
+           AND NOT EXISTS (SELECT 1 FROM backup_results r WHERE r.run_id = u.id)
+       ) ORDER BY at DESC LIMIT 1`,
+    )
+    .get(project, source, project) as { at: number; status: string; suspect: string | null; error: string | null } | undefined;
+  if (!row) return undefined;
+  return { at: row.at, ok: row.status === 'succeeded', ...(row.error && { error: row.error }), ...(row.suspect && { suspect: row.suspect }) };
+}
+
 export interface LastVerify {
   /** When the verify finished, ms since the epoch. */
   readonly at: number;
@@ -217,6 +247,17 @@ export function lastVerify(db: Db, project: string, source?: string): LastVerify
   const failedDrills = (db.prepare(`SELECT source FROM backup_drills WHERE verify_id = ? AND status = 'failed' ORDER BY source`).pluck().all(row.id) as string[]).filter((s) => source === undefined || s === source);
   const reason = [...(row.check_ok === 0 ? ['restic check found damage'] : []), ...(failedDrills.length ? [`drill of ${failedDrills.join(', ')} failed`] : []), ...(row.error ? [row.error] : [])].join('; ');
   return { at: row.at, ok: false, reason: reason || 'failed' };
+}
+
+/** What the agent's backup probe reads of one project (the `BackupRecords` of monitor/probes/backup.ts). */
+export function backupRecords(db: Db, project: string) {
+  const partly = createPartlyRestoredStore(db);
+  return {
+    lastGoodAt: (source?: string) => lastGoodBackupAt(db, project, source),
+    lastAttempt: (source: string) => lastBackupAttempt(db, project, source),
+    lastVerify: (source?: string) => lastVerify(db, project, source),
+    partlyRestored: (source: string) => partly.get(project, source),
+  };
 }
 
 interface RunRow {

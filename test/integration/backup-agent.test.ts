@@ -41,7 +41,7 @@ describe('backup run --agent', { timeout: 180_000 }, () => {
   let socketPath: string;
   before(async () => {
     // The last source, then a backup probe watching it.
-    p = await createBackupProject({ extraSources: '    host_files: { type: volume, path: hostdata }\nmonitor:\n  probes:\n    backups: { type: backup, source: host_files, interval: 1s }\n' });
+    p = await createBackupProject({ extraSources: '    host_files: { type: volume, path: hostdata }\nmonitor:\n  backup: { interval: 1s }\n  probes:\n    backups: { type: backup, source: host_files, interval: 1s }\n' });
     const data = path.join(p.dir, 'hostdata');
     fs.mkdirSync(data);
     fs.writeFileSync(path.join(data, 'a.bin'), randomBytes(2 * 1024 * 1024));
@@ -163,6 +163,38 @@ describe('backup run --agent', { timeout: 180_000 }, () => {
     assert.equal(accepted.code, 0, accepted.stderr);
     await until('the probe ok again', (x) => x.state === 'ok');
     assert.match(last!.summary ?? '', /^backup host_files: newest good one 0 h old/);
+  });
+
+  it('a backup that fails fails the probe at once, naming why; the next good one clears it', async () => {
+    type ProbeRow = { id: string; kind: string; interval: string; state: string; summary: string | null };
+    let rows: ProbeRow[] = [];
+    const byId = (id: string) => rows.find((x) => x.id === id);
+    const until = async (what: string, check: () => boolean) => {
+      await waitFor(what, async () => {
+        const r = await p.berth(['probes', '--json']);
+        rows = r.code === 0 ? (JSON.parse(r.stdout) as ProbeRow[]) : [];
+        return check();
+      }, 20_000).catch((err: Error) => assert.fail(`${err.message}; last: ${JSON.stringify(rows.filter((x) => x.kind === 'backup'))}`));
+    };
+    await until('the host_files probe ok', () => byId('backups')?.state === 'ok');
+    // The default probe over every source: failing, since most sources were never backed up here.
+    // (A failing probe's new message reaches `berth probes` with the agent's periodic flush; its summaries are unit-tested.)
+    assert.deepEqual([byId('backup')?.kind, byId('backup')?.interval, byId('backup')?.state], ['backup', '1s', 'failing']);
+    assert.match(byId('backup')?.summary ?? '', /^backup: .*has no good backup yet/);
+    const data = path.join(p.dir, 'hostdata');
+    fs.renameSync(data, `${data}.away`);
+    try {
+      const failed = await p.run(['backup', 'run', '--agent', '--source', 'host_files']);
+      assert.notEqual(failed.code, 0);
+      assert.match(failed.stderr, /hostdata does not exist/);
+      await until('the probe failing', () => byId('backups')?.state === 'failing');
+      assert.match(byId('backups')!.summary ?? '', /^backup host_files: last backup FAILED at \S+: source host_files: \S+hostdata does not exist \(newest good one 0 h old \(\S+\)\)$/);
+    } finally {
+      fs.renameSync(`${data}.away`, data);
+    }
+    assert.equal((await p.run(['backup', 'run', '--agent', '--source', 'host_files'])).code, 0);
+    await until('the probe ok again', () => byId('backups')?.state === 'ok');
+    assert.match(byId('backups')!.summary ?? '', /^backup host_files: newest good one 0 h old/);
   });
 
   it('after the agent stops the socket is gone, and --agent says no agent answers', async () => {

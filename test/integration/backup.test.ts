@@ -14,7 +14,7 @@ import { currentProject } from '../../src/agent/current-project.js';
 import { backupJobs } from '../../src/backup/schedule.js';
 import { createBackupProbe } from '../../src/monitor/probes/backup.js';
 import { openStore } from '../../src/store/db.js';
-import { createBackupStore, lastGoodBackupAt, lastVerify } from '../../src/store/backups.js';
+import { backupRecords, createBackupStore, lastVerify } from '../../src/store/backups.js';
 import { loadProject } from '../../src/project/load.js';
 import { createBackupProject, db, dbEnv, mariadb, psql, restic, writeVolume, type BackupProject } from './backup-harness.js';
 import { waitFor } from './harness.js';
@@ -227,7 +227,7 @@ describe('backup run, verify, restore', { timeout: 180_000 }, () => {
       assert.equal(lastVerify(store.db, p.name, 'db')?.ok, true);
       const probe = createBackupProbe(
         { id: 'backup', kind: 'backup', intervalMs: 60_000, timeoutMs: 5_000, maxAgeMs: 26 * 3_600_000 } as Parameters<typeof createBackupProbe>[0],
-        { clock: Date.now, lastGoodBackupAt: (s) => lastGoodBackupAt(store.db, p.name, s), lastVerify: (s) => lastVerify(store.db, p.name, s) },
+        { clock: Date.now, backups: backupRecords(store.db, p.name) },
       );
       const ok = await probe.run(new AbortController().signal);
       assert.equal(ok.ok, true, ok.summary);

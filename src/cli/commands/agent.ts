@@ -17,8 +17,7 @@ import { loadProject } from '../../project/load.js';
 import type { Project } from '../../project/model.js';
 import { replicateJobs } from '../../replicate/jobs.js';
 import { replicationStatus } from '../../replicate/status.js';
-import { lastGoodBackupAt, lastVerify } from '../../store/backups.js';
-import { createPartlyRestoredStore } from '../../store/partly-restored.js';
+import { backupRecords } from '../../store/backups.js';
 import { createMonitorStore } from '../../store/monitor.js';
 import { ago, printJson, table } from '../output.js';
 import { runWithContext } from '../run.js';
@@ -50,7 +49,6 @@ export function registerAgentCommands(program: Command): void {
           clock: ctx.clock,
           log: (level, message, fields) => log(message, { level, ...fields }),
         });
-        const partlyRestored = createPartlyRestoredStore(ctx.store.db);
         let running: Awaited<ReturnType<typeof startAgent>>;
         try {
           running = await startAgent({
@@ -76,9 +74,7 @@ export function registerAgentCommands(program: Command): void {
                 }
               },
             },
-            lastGoodBackupAt: (source) => lastGoodBackupAt(ctx.store.db, ctx.project.name, source),
-            lastVerify: (source) => lastVerify(ctx.store.db, ctx.project.name, source),
-            partlyRestored: (source) => partlyRestored.get(ctx.project.name, source),
+            backups: backupRecords(ctx.store.db, ctx.project.name),
             replication: () => replicationStatus(ctx.store.db, ctx.project, ctx.clock()),
             ...(peerToken ? { peerToken } : {}),
             ...(o.listen ? { listen: parseListen(o.listen) } : {}),

@@ -1,25 +1,45 @@
 /**
- * Backup health: the age of the newest good backup against `max_age`, and the outcome of the
- * newest `backup verify` (a failed restore drill or a damaged repository fails the probe until a
- * verify passes again). Without `source:`, every source of the project must have a good backup
- * that young: one failing night after night (a database down, a source left partly restored)
- * fails the probe although the others are backed up. Both read from SQLite through functions the
- * agent injects.
+ * Backup health, per watched source: the newest backup attempt must not have failed or come out
+ * suspect (either fails the probe at once, with the reason), the newest good backup must be
+ * younger than `max_age`, and the newest `backup verify` must not have failed (a failed restore
+ * drill or a damaged repository fails the probe until a verify passes again). Without `source:`,
+ * every source of the project is watched: one failing night after night (a database down, a
+ * source left partly restored) fails the probe although the others are backed up. Everything is
+ * read from SQLite through the records the agent injects.
  */
 import type { ProbeSpec } from '../../project/monitor-schema.js';
 import type { PolledProbe } from '../types.js';
 
 type BackupSpec = Extract<ProbeSpec, { kind: 'backup' }>;
-/** The newest good backup of `source` (of any source without it), ms since the epoch. */
-export type LastGoodBackupAt = (source?: string) => number | undefined;
-export type LastVerifyOf = (source?: string) => { readonly at: number; readonly ok: boolean; readonly reason?: string } | undefined;
-/** Whether a failed restore left `source` partly restored (not backed up until restored or accepted). */
-export type PartlyRestoredOf = (source: string) => { readonly sinceMs: number; readonly by: string } | undefined;
 
-export function createBackupProbe(
-  spec: BackupSpec,
-  deps: { lastGoodBackupAt?: LastGoodBackupAt; lastVerify?: LastVerifyOf; partlyRestored?: PartlyRestoredOf; clock: () => number },
-): PolledProbe {
+/** The newest attempt at backing up a source: its own result, or a run that failed before any source. */
+export interface BackupAttempt {
+  /** When it ended, ms since the epoch. */
+  readonly at: number;
+  readonly ok: boolean;
+  readonly error?: string;
+  /** Stored, but the dump looked wrong (empty, far smaller than the previous one). */
+  readonly suspect?: string;
+}
+
+export interface VerifyOutcome {
+  readonly at: number;
+  readonly ok: boolean;
+  readonly reason?: string;
+}
+
+/** What the probe reads about a project's backups (the agent gives it SQLite-backed ones). */
+export interface BackupRecords {
+  /** The newest good backup (stored, not suspect) of `source`, or of any source without it; ms since the epoch. */
+  lastGoodAt(source?: string): number | undefined;
+  lastAttempt(source: string): BackupAttempt | undefined;
+  /** The newest finished verify (of any source without `source`). */
+  lastVerify(source?: string): VerifyOutcome | undefined;
+  /** Whether a failed restore left `source` partly restored (not backed up until restored or accepted). */
+  partlyRestored(source: string): { readonly sinceMs: number; readonly by: string } | undefined;
+}
+
+export function createBackupProbe(spec: BackupSpec, deps: { backups?: BackupRecords; clock: () => number }): PolledProbe {
   const what = spec.source ? `backup ${spec.source}` : 'backup';
   const maxH = spec.maxAgeMs / 3_600_000;
   return {
@@ -28,32 +48,46 @@ export function createBackupProbe(
     intervalMs: spec.intervalMs,
     async run() {
       const at = deps.clock();
-      if (!deps.lastGoodBackupAt) return { ok: false, summary: `${what}: this agent has no backup records to read`, atMs: at };
-      const verify = deps.lastVerify?.(spec.source);
-      const verified = verify ? `; last verify ${new Date(verify.at).toISOString()} ${verify.ok ? 'passed' : `FAILED: ${verify.reason}`}` : '';
+      const records = deps.backups;
+      if (!records) return { ok: false, summary: `${what}: this agent has no backup records to read`, atMs: at };
+      const verify = records.lastVerify(spec.source);
+      const verified = verify ? `; last verify ${iso(verify.at)} ${verify.ok ? 'passed' : `FAILED: ${verify.reason}`}` : '';
       const ageH = (last: number) => Math.round(((at - last) / 3_600_000) * 10) / 10;
-      const when = (last: number) => `${ageH(last)} h old (${new Date(last).toISOString()})`;
-      const every = !spec.source && spec.sources?.length ? spec.sources : undefined;
+      const when = (last: number) => `${ageH(last)} h old (${iso(last)})`;
+      const watched = spec.source ? [spec.source] : spec.sources?.length ? spec.sources : undefined;
+      if (!watched) {
+        // A hand-built spec that names no sources: the newest good backup of any source.
+        const last = records.lastGoodAt();
+        if (last === undefined) return { ok: false, summary: `${what}: no good backup yet${verified}`, atMs: at };
+        const fresh = at - last <= spec.maxAgeMs;
+        return { ok: fresh && verify?.ok !== false, value: ageH(last), summary: `${what}: newest good one ${when(last)}${fresh ? '' : `, older than ${maxH} h`}${verified}`, atMs: at };
+      }
       // A source a failed restore left partly restored fails the probe at once: its data may be partial, and it is not backed up.
-      const partial = (spec.source ? [spec.source] : (every ?? [])).flatMap((source) => {
-        const p = deps.partlyRestored?.(source);
-        return p ? [`${source} PARTLY RESTORED since ${new Date(p.sinceMs).toISOString()} by ${p.by} (a restore failed part-way; not backed up until a restore of it succeeds or \`berth backup run --source ${source} --accept-partial\`)`] : [];
+      const partial = watched.flatMap((source) => {
+        const p = records.partlyRestored(source);
+        return p ? [`${source} PARTLY RESTORED since ${iso(p.sinceMs)} by ${p.by} (a restore failed part-way; not backed up until a restore of it succeeds or \`berth backup run --source ${source} --accept-partial\`)`] : [];
       });
       if (partial.length) return { ok: false, summary: `${what}: ${partial.join('; ')}`, atMs: at };
-      if (every) {
-        const newest = every.map((source) => ({ source, last: deps.lastGoodBackupAt!(source) }));
-        const stale = newest.filter((n) => n.last === undefined || at - n.last > spec.maxAgeMs);
-        const oldest = newest.reduce((a, b) => ((b.last ?? -Infinity) < (a.last ?? -Infinity) ? b : a));
-        const summary = stale.length
-          ? `${what}: ${stale.map((n) => (n.last === undefined ? `${n.source} has no good backup yet` : `${n.source}'s newest good one is ${when(n.last)}, older than ${maxH} h`)).join('; ')}`
-          : `${what}: every source (${every.length}) has a good one within ${maxH} h; the oldest, ${oldest.source}'s, is ${when(oldest.last!)}`;
-        return { ok: !stale.length && verify?.ok !== false, ...(oldest.last !== undefined && { value: ageH(oldest.last) }), summary: summary + verified, atMs: at };
-      }
-      const last = deps.lastGoodBackupAt(spec.source);
-      if (last === undefined) return { ok: false, summary: `${what}: no good backup yet`, atMs: at };
-      const fresh = at - last <= spec.maxAgeMs;
-      const summary = `${what}: newest good one ${when(last)}${fresh ? '' : `, older than ${maxH} h`}${verified}`;
-      return { ok: fresh && verify?.ok !== false, value: ageH(last), summary, atMs: at };
+
+      const states = watched.map((source) => ({ source, last: records.lastGoodAt(source), attempt: records.lastAttempt(source) }));
+      // In a probe of one source its name is already said; of several, each problem names its source.
+      const own = (source: string) => (spec.source ? '' : `${source}'s `);
+      const problems = states.flatMap(({ source, last, attempt }) => {
+        const good = last === undefined ? 'no good backup yet' : `newest good one ${when(last)}`;
+        if (attempt && !attempt.ok) return [`${own(source)}last backup FAILED at ${iso(attempt.at)}: ${attempt.error ?? 'no reason recorded'} (${good})`];
+        if (attempt?.suspect) return [`${own(source)}last backup (${iso(attempt.at)}) is SUSPECT: ${attempt.suspect} (${good})`];
+        if (last === undefined) return [spec.source ? good : `${source} has ${good}`];
+        if (at - last > spec.maxAgeMs) return [spec.source ? `${good}, older than ${maxH} h` : `${source}'s newest good one is ${when(last)}, older than ${maxH} h`];
+        return [];
+      });
+      const known = states.filter((s) => s.last !== undefined);
+      const oldest = known.length === states.length ? known.reduce((a, b) => (b.last! < a.last! ? b : a)) : undefined;
+      const value = oldest ? { value: ageH(oldest.last!) } : {};
+      // Without problems every source has a good backup, so `oldest` is there.
+      const said = problems.length ? problems.join('; ') : spec.source ? `newest good one ${when(oldest!.last!)}` : `every source (${watched.length}) has a good one within ${maxH} h; the oldest, ${oldest!.source}'s, is ${when(oldest!.last!)}`;
+      return { ok: !problems.length && verify?.ok !== false, ...value, summary: `${what}: ${said}${verified}`, atMs: at };
     },
   };
 }
+
+const iso = (ms: number) => new Date(ms).toISOString();

@@ -3,7 +3,7 @@ import type { Engine } from '../../engine/engine.js';
 import type { Project } from '../../project/model.js';
 import type { ProbeSpec } from '../../project/monitor-schema.js';
 import type { EventProbe, PolledProbe, ProbeMeta } from '../types.js';
-import { createBackupProbe, type LastGoodBackupAt, type LastVerifyOf, type PartlyRestoredOf } from './backup.js';
+import { type BackupRecords, createBackupProbe } from './backup.js';
 import { createContainerEventsProbe } from './container-events.js';
 import { createDbPingProbe } from './db-ping.js';
 import { createHostProbe } from './host.js';
@@ -18,9 +18,8 @@ import { createTlsProbe } from './tls.js';
 export interface ProbeDeps {
   readonly engine: Engine;
   readonly clock: () => number;
-  readonly lastGoodBackupAt?: LastGoodBackupAt;
-  readonly lastVerify?: LastVerifyOf;
-  readonly partlyRestored?: PartlyRestoredOf;
+  /** The project's backup records (SQLite), read by the `backup` probe. */
+  readonly backups?: BackupRecords;
   /** On a backup host: the replica's state (`replicate/status.ts`). */
   readonly replication?: ReplicationOf;
   readonly log?: (msg: string, fields?: Record<string, unknown>) => void;

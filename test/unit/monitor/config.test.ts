@@ -88,6 +88,29 @@ it('a backup host watches its replica: a replication probe (warning, every 1m), 
   assert.equal(primary.monitor.probes.some((x) => x.kind === 'replication'), false, 'a primary does not replicate');
 });
 
+it('a project with backups watches them: one backup probe over every source (warning, every 15s), tunable, replaced by a declared one, or off', async () => {
+  const backup = 'backup:\n  repository: repo\n  sources:\n    db: { type: mariadb, service: db, database: app }\n';
+  const on = await load(backup);
+  assert.deepEqual(
+    on.monitor.probes.find((x) => x.kind === 'backup'),
+    { id: 'backup', kind: 'backup', forMs: 0, severity: 'warning', labels: {}, alert: true, sources: ['db', 'config'], maxAgeMs: 26 * 3_600_000, intervalMs: 15_000, timeoutMs: 5_000 },
+  );
+  const tuned = await load(`${backup}monitor:\n  backup: { interval: 1m, max_age: 50h, for: 5m, severity: critical, runbook: "see docs/backups.md" }\n`);
+  assert.deepEqual(
+    tuned.monitor.probes.filter((x) => x.kind === 'backup').map((x) => x.kind === 'backup' && [x.intervalMs, x.maxAgeMs, x.forMs, x.severity, x.runbook]),
+    [[60_000, 50 * 3_600_000, 300_000, 'critical', 'see docs/backups.md']],
+  );
+  const off = await load(`${backup}monitor:\n  backup: false\n`);
+  assert.equal(off.monitor.probes.some((x) => x.kind === 'backup'), false);
+  // A declared probe over every source takes the default's place; one of a single source does not.
+  const declared = await load(`${backup}monitor:\n  probes:\n    backups: { type: backup, max_age: 30h }\n    db_only: { type: backup, source: db }\n`);
+  assert.deepEqual(declared.monitor.probes.filter((x) => x.kind === 'backup').map((x) => x.id), ['backups', 'db_only']);
+  const single = await load(`${backup}monitor:\n  probes:\n    db_only: { type: backup, source: db }\n`);
+  assert.deepEqual(single.monitor.probes.filter((x) => x.kind === 'backup').map((x) => x.id), ['backup', 'db_only']);
+  const none = await load('services:\n  web:\n    route: { port: 80 }\n');
+  assert.equal(none.monitor.probes.some((x) => x.kind === 'backup'), false, 'no backup section, no backup probe');
+});
+
 const refusals: Array<[string, RegExp]> = [
   ['services:\n  web:\n    route: { port: 80 }\n    monitor: { tls: { warn_days: 5 } }\n', /services\.web\.monitor\.tls: the service has no `route\.tls`/],
   ['services:\n  web:\n    route: { port: 80, tls: { listen: "nope" } }\n', /services\.web\.route\.tls\.listen: should be a listener/],
@@ -100,6 +123,9 @@ const refusals: Array<[string, RegExp]> = [
   ['monitor:\n  replication: { interval: 5m }\n', /berth\.yaml:2:\d+ monitor\.replication: this project does not replicate \(no `backup\.replicate` in berth\.yaml\)/],
   ['monitor:\n  probes:\n    b: { type: backup }\n', /berth\.yaml:3:\d+ monitor\.probes\.b\.type: a backup probe watches the backups of this project, but berth\.yaml has no `backup:` section/],
   ['backup:\n  repository: r\n  sources:\n    db: { type: mariadb, service: db, database: app }\nmonitor:\n  probes:\n    b: { type: backup, source: dbb }\n', /berth\.yaml:7:\d+ monitor\.probes\.b\.source: unknown backup source `dbb`; sources are: db, config/],
+  ['monitor:\n  backup: { max_age: 48h }\n', /berth\.yaml:2:\d+ monitor\.backup: this project has no `backup:` section: there are no backups to watch/],
+  ['backup:\n  repository: r\nmonitor:\n  backup: { interval: 1m }\n  probes:\n    all: { type: backup }\n', /berth\.yaml:4:\d+ monitor\.backup: monitor\.probes\.all watches every backup source already; tune that one, or remove it and keep this/],
+  ['backup:\n  repository: r\nmonitor:\n  probes:\n    backup: { type: backup, source: config }\n', /berth\.yaml:5:\d+ monitor\.probes\.backup: the id `backup` is the default backup probe’s; name this probe otherwise, or set `monitor\.backup: false`/],
   ['monitor:\n  host: { cpu: 180 }\n', /monitor\.host\.cpu: should be a percentage/],
   ['services:\n  web:\n    monitor: { http: { interval: 200ms } }\n', /services\.web\.monitor\.http\.interval: should be at least 1s/],
 ];

@@ -10,7 +10,7 @@ import { parseResponse } from '../../../src/monitor/probes/http-get.js';
 import { createHttpProbe } from '../../../src/monitor/probes/http.js';
 import { pick, sqlError } from '../../../src/monitor/probes/query.js';
 import { createQueryProbe } from '../../../src/monitor/probes/query.js';
-import { createBackupProbe } from '../../../src/monitor/probes/backup.js';
+import { type BackupAttempt, type BackupRecords, createBackupProbe } from '../../../src/monitor/probes/backup.js';
 import { createProbes } from '../../../src/monitor/probes/index.js';
 import { createReplicationProbe, type ReplicationReading } from '../../../src/monitor/probes/replication.js';
 import type { Engine } from '../../../src/engine/engine.js';
@@ -171,6 +171,9 @@ describe('tcp and database pings', () => {
   });
 });
 
+/** Backup records for the probe: the readers given, the others finding nothing recorded. */
+const records = (r: Partial<BackupRecords>): BackupRecords => ({ lastGoodAt: () => undefined, lastAttempt: () => undefined, lastVerify: () => undefined, partlyRestored: () => undefined, ...r });
+
 describe('resources and backups', () => {
   it('parses /proc/stat and /proc/meminfo', () => {
     assert.deepEqual(parseCpu('cpu  100 0 100 700 100 0 0 0 0 0\ncpu0 1 2 3'), { busy: 200, total: 1000 });
@@ -187,9 +190,9 @@ describe('resources and backups', () => {
   it('backup freshness against max_age, from the injected lastGoodBackupAt', async () => {
     const now = Date.UTC(2026, 10, 23, 12);
     const spec = { ...common, id: 'backup', kind: 'backup' as const, maxAgeMs: 26 * 3_600_000 };
-    const fresh = await createBackupProbe(spec, { clock: () => now, lastGoodBackupAt: () => now - 3_600_000 }).run(signal);
-    const stale = await createBackupProbe(spec, { clock: () => now, lastGoodBackupAt: () => now - 30 * 3_600_000 }).run(signal);
-    const none = await createBackupProbe(spec, { clock: () => now, lastGoodBackupAt: () => undefined }).run(signal);
+    const fresh = await createBackupProbe(spec, { clock: () => now, backups: records({ lastGoodAt: () => now - 3_600_000 }) }).run(signal);
+    const stale = await createBackupProbe(spec, { clock: () => now, backups: records({ lastGoodAt: () => now - 30 * 3_600_000 }) }).run(signal);
+    const none = await createBackupProbe(spec, { clock: () => now, backups: records({}) }).run(signal);
     assert.deepEqual([fresh.ok, stale.ok, none.ok], [true, false, false]);
     assert.equal(stale.value, 30);
     assert.match(stale.summary, /older than 26 h/);
@@ -204,7 +207,7 @@ describe('resources and backups', () => {
       const age = ages[source];
       return age === undefined ? undefined : now - age;
     };
-    const probe = (ages: Record<string, number | undefined>) => createBackupProbe({ ...spec, sources: Object.keys(ages) }, { clock: () => now, lastGoodBackupAt: newest(ages) }).run(signal);
+    const probe = (ages: Record<string, number | undefined>) => createBackupProbe({ ...spec, sources: Object.keys(ages) }, { clock: () => now, backups: records({ lastGoodAt: newest(ages) }) }).run(signal);
 
     const fresh = await probe({ db: 2 * h, files: 3 * h, config: 2 * h });
     assert.equal(fresh.ok, true, fresh.summary);
@@ -223,16 +226,51 @@ describe('resources and backups', () => {
     assert.equal(never.value, undefined);
 
     // A failed drill fails it too, said after the ages.
-    const drill = await createBackupProbe({ ...spec, sources: ['db'] }, { clock: () => now, lastGoodBackupAt: newest({ db: h }), lastVerify: () => ({ at: now, ok: false, reason: 'drill of db failed' }) }).run(signal);
+    const drill = await createBackupProbe({ ...spec, sources: ['db'] }, { clock: () => now, backups: records({ lastGoodAt: newest({ db: h }), lastVerify: () => ({ at: now, ok: false, reason: 'drill of db failed' }) }) }).run(signal);
     assert.equal(drill.ok, false);
     assert.match(drill.summary, /^backup: every source \(1\) has a good one within 26 h; .*; last verify 2026-11-23T12:00:00.000Z FAILED: drill of db failed$/);
+  });
+
+  it('a last backup that failed or came out suspect fails the probe at once, with the reason, however fresh the good one before it', async () => {
+    const now = Date.UTC(2026, 10, 23, 12);
+    const h = 3_600_000;
+    const spec = { ...common, id: 'backup', kind: 'backup' as const, maxAgeMs: 26 * h };
+    const attempts: Record<string, BackupAttempt | undefined> = {
+      db: { at: now - 10 * h, ok: false, error: 'mariadb: connection refused' },
+      files: { at: now - 10 * h, ok: true, suspect: 'no files' },
+      config: { at: now - 10 * h, ok: true },
+    };
+    const good: Record<string, number> = { db: now - 34 * h, files: now - 34 * h, config: now - 10 * h };
+    const backups = records({ lastGoodAt: (s) => (s ? good[s] : undefined), lastAttempt: (s) => attempts[s] });
+    const all = await createBackupProbe({ ...spec, sources: ['db', 'files', 'config'] }, { clock: () => now, backups }).run(signal);
+    assert.equal(all.ok, false);
+    assert.equal(
+      all.summary,
+      "backup: db's last backup FAILED at 2026-11-23T02:00:00.000Z: mariadb: connection refused (newest good one 34 h old (2026-11-22T02:00:00.000Z)); " +
+        "files's last backup (2026-11-23T02:00:00.000Z) is SUSPECT: no files (newest good one 34 h old (2026-11-22T02:00:00.000Z))",
+    );
+    assert.equal(all.value, 34);
+
+    // One source: its name is said once; a first attempt that failed says there is no good backup yet.
+    const one = await createBackupProbe({ ...spec, source: 'db' }, { clock: () => now, backups }).run(signal);
+    assert.equal(one.summary, 'backup db: last backup FAILED at 2026-11-23T02:00:00.000Z: mariadb: connection refused (newest good one 34 h old (2026-11-22T02:00:00.000Z))');
+    const first = await createBackupProbe({ ...spec, source: 'db' }, { clock: () => now, backups: records({ lastAttempt: () => attempts.db }) }).run(signal);
+    assert.equal(first.summary, 'backup db: last backup FAILED at 2026-11-23T02:00:00.000Z: mariadb: connection refused (no good backup yet)');
+
+    // The next attempt succeeds: the probe is ok again without waiting for anything.
+    attempts.db = { at: now - h, ok: true };
+    attempts.files = { at: now - h, ok: true };
+    good.db = good.files = now - h;
+    const recovered = await createBackupProbe({ ...spec, sources: ['db', 'files', 'config'] }, { clock: () => now, backups }).run(signal);
+    assert.equal(recovered.ok, true, recovered.summary);
+    assert.equal(recovered.summary, "backup: every source (3) has a good one within 26 h; the oldest, config's, is 10 h old (2026-11-23T02:00:00.000Z)");
   });
 
   it('a source a failed restore left partly restored fails the probe at once, however fresh its last backup', async () => {
     const now = Date.UTC(2026, 10, 23, 12);
     const spec = { ...common, id: 'backup', kind: 'backup' as const, maxAgeMs: 26 * 3_600_000 };
     const partlyRestored = (source: string) => (source === 'files' ? { sinceMs: now - 600_000, by: 'ops' } : undefined);
-    const deps = { clock: () => now, lastGoodBackupAt: () => now - 3_600_000, partlyRestored };
+    const deps = { clock: () => now, backups: records({ lastGoodAt: () => now - 3_600_000, partlyRestored }) };
     const all = await createBackupProbe({ ...spec, sources: ['db', 'files'] }, deps).run(signal);
     assert.equal(all.ok, false);
     assert.equal(
@@ -265,7 +303,7 @@ describe('resources and backups', () => {
     });
     const now = Date.UTC(2026, 10, 23, 12);
     const asked: Array<string | undefined> = [];
-    const { polled } = createProbes(project, { engine: {} as Engine, clock: () => now, lastGoodBackupAt: (source) => (asked.push(source), source === 'config' ? now - 3_600_000 : undefined) });
+    const { polled } = createProbes(project, { engine: {} as Engine, clock: () => now, backups: records({ lastGoodAt: (source) => (asked.push(source), source === 'config' ? now - 3_600_000 : undefined) }) });
     const r = await polled.find((p) => p.id === 'backups')!.run(signal);
     assert.deepEqual(asked, ['db', 'config']);
     assert.equal(r.ok, false);
@@ -278,16 +316,15 @@ describe('resources and backups', () => {
     const asked: Array<string | undefined> = [];
     const failed = await createBackupProbe(spec, {
       clock: () => now,
-      lastGoodBackupAt: () => now - 3_600_000,
-      lastVerify: (source) => (asked.push(source), { at: now - 7_200_000, ok: false, reason: 'drill of db failed' }),
+      backups: records({ lastGoodAt: () => now - 3_600_000, lastVerify: (source) => (asked.push(source), { at: now - 7_200_000, ok: false, reason: 'drill of db failed' }) }),
     }).run(signal);
     assert.equal(failed.ok, false);
     assert.match(failed.summary, /backup db: newest good one 1 h old .*; last verify 2026-11-23T10:00:00.000Z FAILED: drill of db failed/);
     assert.deepEqual(asked, ['db']);
-    const passed = await createBackupProbe(spec, { clock: () => now, lastGoodBackupAt: () => now - 3_600_000, lastVerify: () => ({ at: now, ok: true }) }).run(signal);
+    const passed = await createBackupProbe(spec, { clock: () => now, backups: records({ lastGoodAt: () => now - 3_600_000, lastVerify: () => ({ at: now, ok: true }) }) }).run(signal);
     assert.equal(passed.ok, true);
     assert.match(passed.summary, /last verify .* passed/);
-    const stale = await createBackupProbe(spec, { clock: () => now, lastGoodBackupAt: () => now - 30 * 3_600_000, lastVerify: () => ({ at: now, ok: true }) }).run(signal);
+    const stale = await createBackupProbe(spec, { clock: () => now, backups: records({ lastGoodAt: () => now - 30 * 3_600_000, lastVerify: () => ({ at: now, ok: true }) }) }).run(signal);
     assert.equal(stale.ok, false, 'a passed verify does not make an old backup fresh');
   });
 });
