@@ -56,6 +56,14 @@ describe('backup faults', { timeout: 240_000 }, () => {
     const text = await p.run(['backup', 'run', '--source', 'down']);
     assert.equal(text.code, 13);
     assert.match(text.stderr, /berth: error: backup run \S+ failed: down failed \(.*\)/);
+
+    // `backup status` says the failed attempt instead of the last good one's "ok"; the others are ok.
+    const status = await p.run(['backup', 'status']);
+    assert.match(status.stdout, /\ndown +postgres +- .* FAILED \d{4}-\d\d-\d\d \d\d:\d\d UTC: down: /, status.stdout);
+    assert.match(status.stdout, /\ndb +\w+ +\d{4}.* ok\n/, status.stdout);
+    const json = await p.json<{ sources: Array<{ source: string; failed?: { at: string; error: string } }> }>(['backup', 'status']);
+    assert.match(json.value.sources.find((x) => x.source === 'down')?.failed?.error ?? '', /^down: .*(connection refused|could not connect|Connection refused)/i);
+    assert.equal(json.value.sources.find((x) => x.source === 'db')?.failed, undefined);
   });
 
   it('restic (or a database tool) missing on this host: named, with the package to install', async () => {

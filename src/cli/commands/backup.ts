@@ -14,6 +14,7 @@ import { runBackup, runOutcomeSchema, type RunOutcome } from '../../backup/run.j
 import { nextRuns } from '../../backup/schedule.js';
 import { snapshotSource, verifyBackups, type VerifyOutcome } from '../../backup/verify.js';
 import { formatBytes } from '../../lib/bytes.js';
+import { lastBackupAttempt } from '../../store/backups.js';
 import { BerthError, exitCodes } from '../../lib/errors.js';
 import { formatMs, formatUtcMinute } from '../../lib/time.js';
 import { openContext, reporterFor } from '../context.js';
@@ -84,7 +85,7 @@ export function registerBackupCommands(program: Command): void {
 
   backup
     .command('status')
-    .description('per source: the newest result, whether it is suspect, and the last verify')
+    .description('per source: the newest good backup, whether the last attempt failed or is suspect, and the last verify')
     .action((_o: unknown, cmd: Command) =>
       runWithContext(cmd, async (base, g) => {
         const ctx = createBackupContext(base);
@@ -92,14 +93,17 @@ export function registerBackupCommands(program: Command): void {
         const sources = effectiveSources(cfg).map((s) => {
           const last = ctx.backups.lastResult(ctx.project.name, s.name);
           const partly = partlyRestoredState(ctx, s.name);
-          return { source: s.name, type: s.type, lastSnapshot: last?.snapshotId, lastAt: last?.finishedAt, bytes: last?.bytes, suspect: last?.suspect, ...(partly && { partlyRestored: { since: new Date(partly.sinceMs).toISOString(), by: partly.by, snapshot: partly.snapshot || undefined, heldStopped: partly.held } }) };
+          // The newest attempt, whether or not it stored anything: a night that failed is said, not hidden behind the last good one.
+          const attempt = lastBackupAttempt(base.store.db, ctx.project.name, s.name);
+          const failed = attempt && !attempt.ok ? { failed: { at: new Date(attempt.at).toISOString(), error: attempt.error ?? 'no reason recorded' } } : {};
+          return { source: s.name, type: s.type, lastSnapshot: last?.snapshotId, lastAt: last?.finishedAt, bytes: last?.bytes, suspect: last?.suspect, ...failed, ...(partly && { partlyRestored: { since: new Date(partly.sinceMs).toISOString(), by: partly.by, snapshot: partly.snapshot || undefined, heldStopped: partly.held } }) };
         });
         const [verify] = ctx.backups.verifies(ctx.project.name, 1);
         const drills = verify ? ctx.backups.drills(verify.id) : [];
         const lastRun = ctx.backups.runs(ctx.project.name, 1)[0];
         if (g.json) return printJson({ repository: cfg.repository, lastRun, sources, lastVerify: verify && { ...verify, checkOutput: undefined, drills } });
         const rows = [['SOURCE', 'TYPE', 'LAST GOOD', 'SNAPSHOT', 'SIZE', 'STATE']];
-        for (const s of sources) rows.push([s.source, s.type, time(s.lastAt), s.lastSnapshot ?? '-', s.bytes !== undefined ? formatBytes(s.bytes) : '-', s.partlyRestored ? `PARTLY RESTORED since ${formatUtcMinute(Date.parse(s.partlyRestored.since))} (${s.partlyRestored.heldStopped.length ? `${s.partlyRestored.heldStopped.join(', ')} held stopped; ` : ''}not backed up)` : s.suspect ? `SUSPECT: ${s.suspect}` : s.lastAt ? 'ok' : 'never backed up']);
+        for (const s of sources) rows.push([s.source, s.type, time(s.lastAt), s.lastSnapshot ?? '-', s.bytes !== undefined ? formatBytes(s.bytes) : '-', s.partlyRestored ? `PARTLY RESTORED since ${formatUtcMinute(Date.parse(s.partlyRestored.since))} (${s.partlyRestored.heldStopped.length ? `${s.partlyRestored.heldStopped.join(', ')} held stopped; ` : ''}not backed up)` : s.failed ? `FAILED ${formatUtcMinute(Date.parse(s.failed.at))}: ${s.failed.error.slice(0, 100)}` : s.suspect ? `SUSPECT: ${s.suspect}` : s.lastAt ? 'ok' : 'never backed up']);
         process.stdout.write(`repository ${cfg.repository}\nlast run: ${lastRun ? `${lastRun.id} ${lastRun.status}` : 'none'}\n${table(rows)}\n`);
         const verifyDetail = drills.length ? drills.map((d) => `${d.source} ${d.status} ${formatMs(d.restoreMs)}`).join(', ') : (verify?.error ?? (verify?.checkOk === false ? 'restic check found damage' : 'nothing drilled'));
         process.stdout.write(verify ? `last verify: ${verify.id} ${verify.status} (${verifyDetail})\n` : 'last verify: never\n');
