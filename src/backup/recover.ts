@@ -1,8 +1,9 @@
 /**
  * `berth restore --all`: rebuild a project on a fresh host from the repository alone.
- * Runbook: config (bootstrapped from the repository when the folder is empty) → volumes →
- * `berth up` → databases (their writers stopped meanwhile) → timing and throughput.
- * Databases come after `up` because a database in a service container needs that container.
+ * Runbook: config (bootstrapped from the repository when the folder is empty) → volumes, and
+ * side by side the databases on the host → `berth up` → databases in service containers (their
+ * writers stopped meanwhile) → timing and throughput. A database in a service container needs
+ * that container, so it comes after `up`; one on the host is back before its clients start.
  */
 import fs from 'node:fs';
 import { upProject } from '../deploy/operations.js';
@@ -18,7 +19,7 @@ import { backupDefaults, configSourceName } from '../project/backup-schema.js';
 import { openRestic, type BackupContext } from './context.js';
 import { consumeDump, startDump } from './restic.js';
 import { waitingForLock, type LockWait } from './lock-wait.js';
-import { planRestore, restorePlanned, type RestoredSource } from './restore.js';
+import { planRestore, restorePlanned, restoreSideBySide, type RestoredSource } from './restore.js';
 import { tagValue } from './verify.js';
 
 export interface RecoverOptions {
@@ -93,15 +94,19 @@ export async function recoverAll(open: () => Promise<Opened>, dir: string, opts:
     // One look at the repository's snapshots for volumes and databases (each look costs restic a key derivation).
     const plan = await planRestore(ctx, { snapshot: opts.snapshot, types: ['volume', ...databaseTypes] });
     const volumes = plan.filter((p) => p.source.type === 'volume');
-    sources.push(...(await restorePlanned(ctx, volumes, { snapshot: opts.snapshot, noSafety: true })));
+    const databases = plan.filter((p) => p.source.type !== 'volume');
+    // A database on the host needs nothing of `up`: it is restored alongside the volumes, before its clients start.
+    const onHost = databases.filter((p) => !p.source.service);
+    const inContainers = databases.filter((p) => p.source.service);
+    const restoreOpts = { snapshot: opts.snapshot, noSafety: true };
+    sources.push(...(await restoreSideBySide(ctx, [{ plan: volumes }, { plan: onHost, attempt: (restore) => untilReady(ctx, restore) }], restoreOpts)));
     const tUp = Date.now();
     ctx.report.step('berth up');
     await upProject(ctx, { wait: true });
     const upMs = Date.now() - tUp;
-    const databases = plan.filter((p) => p.source.type !== 'volume');
     const skipped = Object.values(ctx.project.backup?.sources ?? {}).filter((s) => s.type === 'redis' && !s.service).map((s) => s.name);
-    for (const item of databases) {
-      sources.push(await untilReady(ctx, () => restorePlanned(ctx, [item], { snapshot: opts.snapshot, noSafety: true }).then((r) => r[0]!)));
+    for (const item of inContainers) {
+      sources.push(await untilReady(ctx, () => restorePlanned(ctx, [item], restoreOpts).then((r) => r[0]!)));
     }
     const totalMs = Date.now() - t0;
     const bytes = sources.reduce((n, s) => n + s.bytes, bootstrapBytes ?? 0);

@@ -77,11 +77,34 @@ export async function planRestore(ctx: BackupContext, opts: RestoreOptions): Pro
 }
 
 export function restorePlanned(ctx: BackupContext, plan: readonly RestorePlanItem[], opts: RestoreOptions): Promise<RestoredSource[]> {
+  return withDeployLock(ctx, 'berth restore', { wait: true }, () => restoreInOrder(ctx, { plan }, opts));
+}
+
+/** One lane of a restore: its items one after another, each through `attempt` (e.g. waiting for a database to accept connections). */
+export interface RestoreLane {
+  readonly plan: readonly RestorePlanItem[];
+  readonly attempt?: (restore: () => Promise<RestoredSource>) => Promise<RestoredSource>;
+}
+
+/**
+ * Restores lanes side by side under one deploy lock, each lane in order (`restore --all` on a
+ * fresh host: the volumes, and the databases on the host, wait for nothing of each other). Every
+ * lane runs to its end or its first failure; the first failure is then thrown.
+ */
+export function restoreSideBySide(ctx: BackupContext, lanes: readonly RestoreLane[], opts: RestoreOptions): Promise<RestoredSource[]> {
   return withDeployLock(ctx, 'berth restore', { wait: true }, async () => {
-    const out: RestoredSource[] = [];
-    for (const item of plan) out.push(await restoreOne(ctx, item, opts));
-    return out;
+    const settled = await Promise.allSettled(lanes.map((lane) => restoreInOrder(ctx, lane, opts)));
+    const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+    if (failed) throw failed.reason;
+    return settled.flatMap((s) => (s.status === 'fulfilled' ? s.value : []));
   });
+}
+
+async function restoreInOrder(ctx: BackupContext, lane: RestoreLane, opts: RestoreOptions): Promise<RestoredSource[]> {
+  const attempt = lane.attempt ?? ((restore) => restore());
+  const out: RestoredSource[] = [];
+  for (const item of lane.plan) out.push(await attempt(() => restoreOne(ctx, item, opts)));
+  return out;
 }
 
 async function restoreOne(ctx: BackupContext, { source, snapshot }: RestorePlanItem, opts: RestoreOptions): Promise<RestoredSource> {

@@ -59,6 +59,11 @@ describe('restore --all on a fresh host', { timeout: 180_000 }, () => {
     const out = JSON.parse(r.stdout) as { sources: Array<{ source: string }>; skipped: string[]; bytes: number; totalMs: number; bytesPerSecond: number; projected500GbHours: number };
     assert.deepEqual(out.sources.map((s) => s.source).sort(), ['db', 'files', 'pg']);
     assert.deepEqual(out.skipped, ['cache']);
+    // The databases on the host are back before `berth up` starts their clients (alongside the volume, not after it).
+    const lines = r.stderr.split('\n');
+    const up = lines.findIndex((l) => /→ berth up$/.test(l));
+    assert.ok(up > 0, r.stderr);
+    for (const source of ['db', 'pg', 'files']) assert.ok(lines.findIndex((l) => l.includes(`✓ ${source}: `)) < up, `${source} restored before berth up:\n${r.stderr}`);
     assert.ok(out.bytes > 0 && out.totalMs > 0 && out.bytesPerSecond > 0 && out.projected500GbHours > 0);
     assert.ok(fs.existsSync(path.join(fresh, 'compose.yaml')) && fs.existsSync(path.join(fresh, 'berth.yaml')));
     assert.deepEqual(await dockerPs(p.name), [`${p.name}-web-blue running`]);
