@@ -376,7 +376,7 @@ function markdown(r: {
     '| | plain restic | berth | |',
     '|---|---|---|---|',
     `| restore | ${r.restore.resticMBps} MB/s | ${r.restore.berthMBps} MB/s | 500 GB projected: ${r.restore.projected500GBHours} h |`,
-    `| restore --all (fresh host) | | ${s(r.restoreAll.wallMs)}: config, ${(r.restoreAll.bytes / 1e9).toFixed(2)} GB files, ${r.restoreAll.rowsAfter.toLocaleString('en-US')}-row database, up; ${(r.restoreAll.bytesPerSecond / 1e6).toFixed(0)} MB/s | 500 GB projected: ${r.restoreAll.projected500GbHours} h (${r.restoreAll.ok ? 'data checked' : 'MISMATCH'}) |`,
+    `| restore --all (fresh host) | | ${s(r.restoreAll.wallMs)}: config, then ${(r.restoreAll.bytes / 1e9).toFixed(2)} GB files and the ${r.restoreAll.rowsAfter.toLocaleString('en-US')}-row host database side by side, then up; ${(r.restoreAll.bytesPerSecond / 1e6).toFixed(0)} MB/s | 500 GB projected: ${r.restoreAll.projected500GbHours} h (${r.restoreAll.ok ? 'data checked' : 'MISMATCH'}) |`,
     `| MariaDB ${r.database.rows.toLocaleString('en-US')} rows | dump → restic ${s(r.database.referenceDumpMs)} | dump ${s(r.database.berthDumpMs)}, drill restore ${r.database.drillRestoreMs ? s(r.database.drillRestoreMs) : '–'} (${r.database.drillOk ? 'passed' : 'FAILED'}) | |`,
     '',
     `berth peak RSS: ${r.berthPeakRssMb} MB (CLI), ${r.agentPeakRssMb} MB (the agent, over the whole run).`,

@@ -8,6 +8,7 @@ import { label } from '../engine/labels.js';
 import { volumeSpec } from '../engine/specs/volume.js';
 import { formatBytes } from '../lib/bytes.js';
 import { BerthError } from '../lib/errors.js';
+import { sideBySide } from '../lib/side-by-side.js';
 import { formatMs } from '../lib/time.js';
 import { effectiveSources, type BackupSource } from '../project/backup-schema.js';
 import { lockWaitOf, requireBackup, selectSources, sourceContext, type BackupContext } from './context.js';
@@ -77,7 +78,7 @@ export async function planRestore(ctx: BackupContext, opts: RestoreOptions): Pro
 }
 
 export function restorePlanned(ctx: BackupContext, plan: readonly RestorePlanItem[], opts: RestoreOptions): Promise<RestoredSource[]> {
-  return withDeployLock(ctx, 'berth restore', { wait: true }, () => restoreInOrder(ctx, { plan }, opts));
+  return restoreSideBySide(ctx, [{ plan }], opts);
 }
 
 /** One lane of a restore: its items one after another, each through `attempt` (e.g. waiting for a database to accept connections). */
@@ -92,19 +93,8 @@ export interface RestoreLane {
  * lane runs to its end or its first failure; the first failure is then thrown.
  */
 export function restoreSideBySide(ctx: BackupContext, lanes: readonly RestoreLane[], opts: RestoreOptions): Promise<RestoredSource[]> {
-  return withDeployLock(ctx, 'berth restore', { wait: true }, async () => {
-    const settled = await Promise.allSettled(lanes.map((lane) => restoreInOrder(ctx, lane, opts)));
-    const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
-    if (failed) throw failed.reason;
-    return settled.flatMap((s) => (s.status === 'fulfilled' ? s.value : []));
-  });
-}
-
-async function restoreInOrder(ctx: BackupContext, lane: RestoreLane, opts: RestoreOptions): Promise<RestoredSource[]> {
-  const attempt = lane.attempt ?? ((restore) => restore());
-  const out: RestoredSource[] = [];
-  for (const item of lane.plan) out.push(await attempt(() => restoreOne(ctx, item, opts)));
-  return out;
+  const attempt = (lane: number, restore: () => Promise<RestoredSource>) => lanes[lane]!.attempt?.(restore) ?? restore();
+  return withDeployLock(ctx, 'berth restore', { wait: true }, () => sideBySide(lanes.map((l) => l.plan), (item, lane) => attempt(lane, () => restoreOne(ctx, item, opts))));
 }
 
 async function restoreOne(ctx: BackupContext, { source, snapshot }: RestorePlanItem, opts: RestoreOptions): Promise<RestoredSource> {
