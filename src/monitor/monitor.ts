@@ -42,6 +42,9 @@ export interface Monitor {
   report(id: string, result: ProbeResult): void;
 }
 
+/** A failing probe whose reason changes has its row rewritten at once, but not more often than this. */
+const failingReasonEveryMs = 5_000;
+
 export function createMonitor(o: MonitorOptions): Monitor {
   const { rules, probes } = compileRules(o.meta, o.project.monitor.rules);
   const cfg = o.project.monitor;
@@ -67,17 +70,19 @@ export function createMonitor(o: MonitorOptions): Monitor {
     };
   };
   // Probe rows (what `berth probes` shows) are written in the step when a probe is new or flips
-  // (a row that says "stopped on purpose" counts as a flip when a real result follows); other
-  // results are kept here and written together every 15 s, in one transaction.
-  const probeWritten = new Map<string, { ok: boolean; intended: boolean }>();
+  // (a row that says "stopped on purpose" counts as a flip when a real result follows), and when
+  // a failing probe's reason changes (a backup that failed after being stale), at most every 5 s
+  // a probe; other results are kept here and written together every 15 s, in one transaction.
+  const probeWritten = new Map<string, { ok: boolean; intended: boolean; summary: string; atMs: number }>();
   const probeUnwritten = new Map<string, ProbeResult>();
   const probeRowDue = (id: string, r: ProbeResult, intended: boolean): boolean => {
     const last = probeWritten.get(id);
-    return !last || last.ok !== r.ok || last.intended !== intended;
+    if (!last || last.ok !== r.ok || last.intended !== intended) return true;
+    return !r.ok && r.summary !== last.summary && o.clock() - last.atMs >= failingReasonEveryMs;
   };
   const probeRowDone = (id: string, r: ProbeResult, written: boolean, intended: boolean) => {
     if (written) {
-      probeWritten.set(id, { ok: r.ok, intended });
+      probeWritten.set(id, { ok: r.ok, intended, summary: r.summary, atMs: o.clock() });
       probeUnwritten.delete(id);
     } else probeUnwritten.set(id, r);
   };

@@ -178,7 +178,6 @@ describe('backup run --agent', { timeout: 180_000 }, () => {
     };
     await until('the host_files probe ok', () => byId('backups')?.state === 'ok');
     // The default probe over every source: failing, since most sources were never backed up here.
-    // (A failing probe's new message reaches `berth probes` with the agent's periodic flush; its summaries are unit-tested.)
     assert.deepEqual([byId('backup')?.kind, byId('backup')?.interval, byId('backup')?.state], ['backup', '1s', 'failing']);
     assert.match(byId('backup')?.summary ?? '', /^backup: .*has no good backup yet/);
     const data = path.join(p.dir, 'hostdata');
@@ -187,13 +186,15 @@ describe('backup run --agent', { timeout: 180_000 }, () => {
       const failed = await p.run(['backup', 'run', '--agent', '--source', 'host_files']);
       assert.notEqual(failed.code, 0);
       assert.match(failed.stderr, /hostdata does not exist/);
-      await until('the probe failing', () => byId('backups')?.state === 'failing');
+      // The default probe was failing already: its new reason is written within 5 s.
+      await until('both probes failing on it', () => byId('backups')?.state === 'failing' && /host_files's last backup FAILED/.test(byId('backup')?.summary ?? ''));
       assert.match(byId('backups')!.summary ?? '', /^backup host_files: last backup FAILED at \S+: source host_files: \S+hostdata does not exist \(newest good one 0 h old \(\S+\)\)$/);
+      assert.match(byId('backup')!.summary ?? '', /; host_files's last backup FAILED at \S+: source host_files: \S+hostdata does not exist \(newest good one 0 h old/);
     } finally {
       fs.renameSync(`${data}.away`, data);
     }
     assert.equal((await p.run(['backup', 'run', '--agent', '--source', 'host_files'])).code, 0);
-    await until('the probe ok again', () => byId('backups')?.state === 'ok');
+    await until('the probe ok again, and host_files out of the default one', () => byId('backups')?.state === 'ok' && !/host_files/.test(byId('backup')?.summary ?? 'host_files'));
     assert.match(byId('backups')!.summary ?? '', /^backup host_files: newest good one 0 h old/);
   });
 

@@ -107,6 +107,52 @@ it('a service stopped on purpose (berth down) does not alert; once started again
   }
 });
 
+it("a failing probe's new reason is written at once, at most every 5 s; the same reason again waits for the batch", async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bmon-'));
+  const store = openStore(dir);
+  try {
+    let now = Date.UTC(2026, 11, 7, 2);
+    const monitorStore = createMonitorStore(store.db, 'shop');
+    const m = createMonitor({
+      project: project([], { monitor: { ...noMonitoring, groupWaitMs: 0 } }),
+      engine: {} as Engine,
+      store: monitorStore,
+      notifier: { notify: () => undefined },
+      clock: () => now,
+      polled: [],
+      events: [],
+      meta: [meta],
+      tickMs: 20,
+    });
+    await m.start();
+    const summary = () => monitorStore.probes()[0]?.summary;
+    const report = async (text: string, ok = false) => {
+      m.report('api', { ok, summary: text, atMs: now });
+      await settle();
+    };
+    await report('backup: db has no good backup yet');
+    assert.equal(summary(), 'backup: db has no good backup yet');
+    now += 6_000;
+    await report("backup: db's last backup FAILED at 02:00: connection refused");
+    assert.equal(summary(), "backup: db's last backup FAILED at 02:00: connection refused", 'a new reason 6 s after the last write: at once');
+    now += 1_000;
+    await report("backup: db's last backup FAILED at 02:01: access denied");
+    assert.equal(summary(), "backup: db's last backup FAILED at 02:00: connection refused", '1 s later: left to the batch');
+    now += 5_000;
+    await report("backup: db's last backup FAILED at 02:01: access denied");
+    assert.equal(summary(), "backup: db's last backup FAILED at 02:01: access denied", 'once 5 s have passed, the next result writes it');
+    now += 10_000;
+    await report('GET / → 200 in 3 ms', true);
+    now += 10_000;
+    await report('GET / → 200 in 4 ms', true);
+    assert.equal(summary(), 'GET / → 200 in 3 ms', 'a passing probe whose text changes still waits for the batch');
+    await m.stop();
+  } finally {
+    store.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 it('in the steady state writes a probe row when it is new or flips, the rest on stop, and still alerts', async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bmon-'));
   const store = openStore(dir);
