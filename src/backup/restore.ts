@@ -8,7 +8,7 @@ import { label } from '../engine/labels.js';
 import { volumeSpec } from '../engine/specs/volume.js';
 import { formatBytes } from '../lib/bytes.js';
 import { BerthError } from '../lib/errors.js';
-import { sideBySide } from '../lib/side-by-side.js';
+import { joinSharing, sideBySide } from '../lib/side-by-side.js';
 import { formatMs } from '../lib/time.js';
 import { effectiveSources, type BackupSource } from '../project/backup-schema.js';
 import { lockWaitOf, requireBackup, selectSources, sourceContext, type BackupContext } from './context.js';
@@ -93,8 +93,16 @@ export interface RestoreLane {
  * lane runs to its end or its first failure; the first failure is then thrown.
  */
 export function restoreSideBySide(ctx: BackupContext, lanes: readonly RestoreLane[], opts: RestoreOptions): Promise<RestoredSource[]> {
-  const attempt = (lane: number, restore: () => Promise<RestoredSource>) => lanes[lane]!.attempt?.(restore) ?? restore();
-  return withDeployLock(ctx, 'berth restore', { wait: true }, () => sideBySide(lanes.map((l) => l.plan), (item, lane) => attempt(lane, () => restoreOne(ctx, item, opts))));
+  // Sources with a writer in common (a service that mounts the volume and writes to the database)
+  // are restored one after another: each stops and starts that service around its own restore.
+  const entries = lanes.map((lane) => lane.plan.map((item) => ({ item, attempt: lane.attempt ?? ((restore: () => Promise<RestoredSource>) => restore()) })));
+  const apart = joinSharing(entries, (e) => writersOf(ctx, e.item.source));
+  return withDeployLock(ctx, 'berth restore', { wait: true }, () => sideBySide(apart, (e) => e.attempt(() => restoreOne(ctx, e.item, opts))));
+}
+
+/** The services stopped while `source` is restored: its driver's (those mounting a volume, depending on a database service) and its declared `writers`. */
+function writersOf(ctx: BackupContext, source: BackupSource): string[] {
+  return [...new Set([...sourceDrivers[source.type].writers(sourceContext(ctx, source)), ...(source.writers ?? [])])];
 }
 
 async function restoreOne(ctx: BackupContext, { source, snapshot }: RestorePlanItem, opts: RestoreOptions): Promise<RestoredSource> {
@@ -118,7 +126,7 @@ async function restoreOne(ctx: BackupContext, { source, snapshot }: RestorePlanI
     }
     safetySnapshot = r.snapshotId;
   }
-  const stopped = opts.to ? [] : await stopWriters(ctx, source.name, [...new Set([...driver.writers(sctx), ...(source.writers ?? [])])]);
+  const stopped = opts.to ? [] : await stopWriters(ctx, source.name, writersOf(ctx, source));
   let bytes = 0;
   let summary: string;
   const writers = [...new Set(stopped.map((s) => s.service))];

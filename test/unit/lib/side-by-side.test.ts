@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, it } from 'node:test';
-import { sideBySide } from '../../../src/lib/side-by-side.js';
+import { joinSharing, sideBySide } from '../../../src/lib/side-by-side.js';
 
 describe('sideBySide', () => {
   it('runs the lanes at the same time, each in order; results lane by lane', async () => {
@@ -38,5 +38,20 @@ describe('sideBySide', () => {
   it('no lanes, or empty ones, give nothing', async () => {
     assert.deepEqual(await sideBySide([], async () => 1), []);
     assert.deepEqual(await sideBySide([[], []], async () => 1), []);
+  });
+});
+
+describe('joinSharing', () => {
+  const writers: Record<string, string[]> = { files: ['web'], media: ['worker'], db: [], pg: ['web'], logs: ['worker', 'web'] };
+  const keys = (source: string) => writers[source]!;
+  it('lanes that share no writer stay apart', () => {
+    assert.deepEqual(joinSharing([['files', 'media'], ['db']], keys), [['files', 'media'], ['db']]);
+  });
+  it('lanes that share one are joined, in lane order', () => {
+    assert.deepEqual(joinSharing([['files'], ['db', 'pg']], keys), [['files', 'db', 'pg']]);
+    assert.deepEqual(joinSharing([['media'], ['db'], ['files'], ['logs']], keys), [['media', 'files', 'logs'], ['db']]);
+  });
+  it('empty lanes are dropped', () => {
+    assert.deepEqual(joinSharing([[], ['db']], keys), [['db']]);
   });
 });
