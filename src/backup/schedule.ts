@@ -5,10 +5,11 @@ import { isProcessAlive } from '../deploy/lock.js';
 import { BerthError } from '../lib/errors.js';
 import type { Reporter } from '../lib/reporter.js';
 import { silentReporter } from '../lib/reporter.js';
+import { formatMs } from '../lib/time.js';
 import type { Project } from '../project/model.js';
 import { type BackupContext, openBackupContext, requireBackup } from './context.js';
 import { pruneBackups } from './prune.js';
-import { runBackup } from './run.js';
+import { type RunOutcome, runBackup } from './run.js';
 import { verifyBackups } from './verify.js';
 
 export function nextRuns(cron: string, count: number, from: Date = new Date()): Date[] {
@@ -23,7 +24,8 @@ export interface AgentJob {
 }
 
 /**
- * The nightly backup run, followed by the retention prune when the run fully succeeded; and,
+ * The nightly backup run (failed sources backed up again: `withRetries`), followed by the
+ * retention prune when every source was stored; and,
  * unless `backup.verify` is false, the scheduled verify (restic check of 10 % of the data, then a
  * restore drill of every source's newest snapshot), whose outcome the `backup` probe reports.
  * `current` gives the project as berth.yaml says at run time (the agent reloads it; sources
@@ -51,7 +53,7 @@ export function backupJobs(project: Project, report: Reporter = silentReporter, 
         const { ctx, close } = openBackupContext(await current(), report, signal);
         nightly.active = true;
         try {
-          const outcome = await runBackup(ctx);
+          const outcome = await withRetries(ctx, await runBackup(ctx), signal);
           if (outcome.status !== 'succeeded') {
             const failed = outcome.results.filter((r) => r.status === 'failed').map((r) => `${r.source} (${r.error})`);
             throw new BerthError('BACKUP', `backup run ${outcome.runId} ${outcome.status}: ${failed.join(', ')}`);
@@ -65,6 +67,28 @@ export function backupJobs(project: Project, report: Reporter = silentReporter, 
     },
     ...(cfg.verifySchedule ? [verifyJob(project, cfg.verifySchedule, report, current, wait, () => nightly.active)] : []),
   ];
+}
+
+/**
+ * The sources a nightly run could not back up (a database restarting at that hour, a disk not
+ * yet mounted) are backed up again, `backup.retries` times, `backup.retry_wait` apart; each retry
+ * is a run of its own. Returns the outcome with every source's latest result, `succeeded` once
+ * all are stored. A run the repository refused outright (it threw) is not retried here.
+ */
+async function withRetries(ctx: BackupContext, first: RunOutcome, signal: AbortSignal): Promise<RunOutcome> {
+  const cfg = requireBackup(ctx.project);
+  let outcome = first;
+  for (let retry = 1; retry <= cfg.retries && outcome.status !== 'succeeded' && !signal.aborted; retry++) {
+    const failed = outcome.results.filter((r) => r.status === 'failed').map((r) => r.source);
+    ctx.report.warn(`backup run ${outcome.runId} ${outcome.status}: ${failed.join(', ')} failed; backing ${failed.length === 1 ? 'it' : 'them'} up again in ${formatMs(cfg.retryWaitMs)} (retry ${retry} of ${cfg.retries})`);
+    await sleep(cfg.retryWaitMs, undefined, { signal }).catch(() => undefined); // ends at once when the agent stops
+    if (signal.aborted) break;
+    const again = await runBackup(ctx, { sources: failed });
+    const results = outcome.results.map((r) => again.results.find((a) => a.source === r.source) ?? r);
+    const stored = results.filter((r) => r.status === 'succeeded').length;
+    outcome = { ...again, results, status: stored === results.length ? 'succeeded' : stored > 0 ? 'partial' : 'failed' };
+  }
+  return outcome;
 }
 
 /**

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { replicateSection, type ReplicateSsh } from './replicate-schema.js';
 import { type Retention, resolveRetention, retentionDefaults, retentionSection } from './retention-schema.js';
-import { byKind, cronSchedule, duration, leaf, port, section, SpecError, text } from './schema-kit.js';
+import { byKind, count, cronSchedule, duration, leaf, port, section, SpecError, text } from './schema-kit.js';
 
 /** The name of the project's own config source: declared with it, or added under it. */
 export const configSourceName = 'config';
@@ -87,6 +87,8 @@ export const backupSchema = section({
   verify: verifySchema.optional().describe('when `berth agent` runs `backup verify` (restic check of 10 % of the data, then a restore drill of every source); false: never'),
   lock_wait: duration.optional().describe('how long a backup, prune, verify or restore waits for a lock another restic holds on the repository (a prune, a check) before it fails (default "30m"; "0s": fail at once)'),
   suspect_ratio: ratio.optional().describe('a dump smaller than this share of the previous one is suspect (default 0.5)'),
+  retries: count.optional().describe('the nightly job backs up the sources that failed again this many times (default 1; 0: never), `retry_wait` apart'),
+  retry_wait: duration.optional().describe('how long the nightly job waits before backing up failed sources again (default "10m": a database restarting at that hour)'),
   helper_image: text.optional().describe('image with tar and sha256sum used to read volumes (default berth-helper:local, built on first use)'),
   ssh: section({
     port: port.optional().describe('SSH port of the repository host, default 22'),
@@ -134,6 +136,9 @@ export interface BackupConfig {
   /** How long restic commands wait for another restic's conflicting lock (restic 0.14 cannot wait itself). */
   readonly lockWaitMs: number;
   readonly suspectRatio: number;
+  /** The nightly job backs up the sources that failed again this many times, `retryWaitMs` apart. */
+  readonly retries: number;
+  readonly retryWaitMs: number;
   readonly helperImage: string;
   /** For an sftp repository: port, key and known_hosts for the ssh that restic runs. */
   readonly ssh: ReplicateSsh;
@@ -148,6 +153,8 @@ export const backupDefaults = {
   /** A weekly check of 10 % of 500 GB reads 50 GB: minutes, not half an hour. */
   lockWaitMs: 30 * 60_000,
   suspectRatio: 0.5,
+  retries: 1,
+  retryWaitMs: 10 * 60_000,
   helperImage: 'berth-helper:local',
   passwordFile: '.berth/backup.pass',
 } as const;
@@ -206,6 +213,8 @@ export function resolveBackup(raw: RawBackup, dir: string): { config: BackupConf
     retention,
     lockWaitMs: raw.lock_wait ?? backupDefaults.lockWaitMs,
     suspectRatio: raw.suspect_ratio ?? backupDefaults.suspectRatio,
+    retries: raw.retries ?? backupDefaults.retries,
+    retryWaitMs: raw.retry_wait ?? backupDefaults.retryWaitMs,
     helperImage: raw.helper_image ?? backupDefaults.helperImage,
     ssh: dropEmpty({ port: raw.ssh?.port, identityFile: raw.ssh?.identity_file && abs(raw.ssh.identity_file), knownHosts: raw.ssh?.known_hosts && abs(raw.ssh.known_hosts) }),
     sources,

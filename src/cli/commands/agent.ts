@@ -4,14 +4,14 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { currentProject, type CurrentProject } from '../../agent/current-project.js';
 import { createAgentEngine } from '../../agent/engine.js';
-import { createJsonLog } from '../../agent/log.js';
+import { createJsonLog, type Log } from '../../agent/log.js';
 import { createLogNotifier } from '../../agent/log-notifier.js';
 import type { Job } from '../../agent/scheduler.js';
 import { openBackupContext } from '../../backup/context.js';
 import { runBackup } from '../../backup/run.js';
 import { backupJobs } from '../../backup/schedule.js';
 import { BerthError } from '../../lib/errors.js';
-import { silentReporter } from '../../lib/reporter.js';
+import { type Reporter, silentReporter } from '../../lib/reporter.js';
 import type { Notifier } from '../../notify/types.js';
 import { loadProject } from '../../project/load.js';
 import type { Project } from '../../project/model.js';
@@ -22,8 +22,15 @@ import { createMonitorStore } from '../../store/monitor.js';
 import { ago, printJson, table } from '../output.js';
 import { runWithContext } from '../run.js';
 
-/** Scheduled jobs of other areas, one line each: the nightly backup (+ prune) and, on a backup host, the pull. */
-const jobs = (project: Project, current: CurrentProject): Job[] => [...backupJobs(project, silentReporter, current), ...replicateJobs(project, current)];
+/**
+ * Scheduled jobs of other areas, one line each: the nightly backup (+ prune) and, on a backup
+ * host, the pull. What the backup jobs warn of (a source that failed, a retry coming, a suspect
+ * dump) goes to the agent's log; their progress does not.
+ */
+const jobs = (project: Project, current: CurrentProject, log: Log): Job[] => {
+  const report: Reporter = { ...silentReporter, warn: (message) => log('backup job', { level: 'warn', note: message }) };
+  return [...backupJobs(project, report, current), ...replicateJobs(project, current)];
+};
 
 export function registerAgentCommands(program: Command): void {
   const agent = program.command('agent').description('the monitoring and scheduling daemon: probes, alerts, heartbeats, /healthz and /metrics');
@@ -62,7 +69,7 @@ export function registerAgentCommands(program: Command): void {
             log,
             pid: process.pid,
             host: os.hostname(),
-            jobs: jobs(ctx.project, current),
+            jobs: jobs(ctx.project, current, log),
             // `berth backup run --agent`: the same run the nightly job makes, in this warm process.
             control: {
               async backupRun(sources, report) {

@@ -24,6 +24,11 @@ describe('backup config', () => {
     assert.deepEqual(b.retention, { daily: 7, weekly: 4, monthly: 12 });
     assert.equal(b.suspectRatio, 0.5);
     assert.equal(b.lockWaitMs, 30 * 60_000);
+    assert.deepEqual([b.retries, b.retryWaitMs], [1, 10 * 60_000]);
+    const retries = await load({ 'compose.yaml': compose, 'berth.yaml': yaml('backup:', '  repository: r', '  retries: 3', '  retry_wait: 30m') });
+    assert.deepEqual([retries.backup!.retries, retries.backup!.retryWaitMs], [3, 30 * 60_000]);
+    const never = await load({ 'compose.yaml': compose, 'berth.yaml': yaml('backup:', '  repository: r', '  retries: 0') });
+    assert.equal(never.backup!.retries, 0);
     assert.deepEqual(b.sources.db, { name: 'db', type: 'mariadb', service: 'db', host: '127.0.0.1', database: 'app', includeEnv: false });
     assert.deepEqual(backupJobs(p).map((j) => [j.name, j.cron]), [[`backup:${p.name}`, '0 2 * * *'], [`verify:${p.name}`, '0 3 * * 0']]);
     assert.equal(b.verifySchedule, '0 3 * * 0');
@@ -135,6 +140,8 @@ describe('backup config', () => {
     ['a bad verify schedule', ['backup:', '  repository: r', '  verify: { schedule: "0 3 * * 8" }'], /berth.yaml:3:\d+ backup.verify.schedule: should be a cron expression like "0 3 \* \* 0"/],
     ['a bad replicate schedule', ['backup:', '  repository: r', '  replicate:', '    from: sftp:h:/r', '    from_password_env: P', '    schedule: "99 3 * * *"'], /berth.yaml:6:\d+ backup.replicate.schedule: should be a cron expression like "30 3 \* \* \*" \(Invalid value for minute: 99\)/],
     ['a lock wait that is no duration', ['backup:', '  repository: r', '  lock_wait: forever'], /berth.yaml:3:\d+ backup.lock_wait: should be a duration like "10s"/],
+    ['negative retries', ['backup:', '  repository: r', '  retries: -1'], /berth.yaml:3:\d+ backup.retries: should be a whole number/],
+    ['a retry wait that is no duration', ['backup:', '  repository: r', '  retry_wait: soon'], /berth.yaml:3:\d+ backup.retry_wait: should be a duration like "10s"/],
     ['unknown type', ['backup:', '  repository: r', '  sources:', '    x: { type: mongo }'], /berth.yaml:4:\d+ backup.sources.x.type/],
     ['no database', ['backup:', '  repository: r', '  sources:', '    x: { type: postgres }'], /berth.yaml:4:\d+ backup.sources.x: a postgres source needs `database`/],
     ['volume and path', ['backup:', '  repository: r', '  sources:', '    x: { type: volume }'], /backup.sources.x: a volume source needs exactly one of `volume` or `path`/],
