@@ -131,7 +131,9 @@ export function registerBackupCommands(program: Command): void {
         const verify = cfg.verifySchedule ? { schedule: cfg.verifySchedule, next: nextRuns(cfg.verifySchedule, o.count).map((d) => d.toISOString()) } : undefined;
         const jobs = [`backup:${base.project.name}`, ...(verify ? [`verify:${base.project.name}`] : [])];
         const out = { schedule: cfg.schedule, next, retries: cfg.retries, retryWaitMs: cfg.retryWaitMs, retention: cfg.retention, verify: verify ?? null, jobs };
-        const retries = cfg.retries ? `failed sources backed up again ${cfg.retries === 1 ? 'once' : `${cfg.retries} times`}, ${formatMs(cfg.retryWaitMs)} apart (backup.retries, backup.retry_wait)` : 'failed sources are not retried (backup.retries: 0)';
+        const retries = cfg.retries
+          ? `failed sources backed up again ${cfg.retries === 1 ? `once, ${formatMs(cfg.retryWaitMs)} after the run` : `${cfg.retries} times, ${formatMs(cfg.retryWaitMs)} apart`} (backup.retries, backup.retry_wait)`
+          : 'failed sources are not retried (backup.retries: 0)';
         const list = (runs: readonly string[]) => runs.map((n) => `  ${n}`).join('\n');
         const verifyText = verify
           ? `verify "${verify.schedule}" (run by \`berth agent\`: restic check of 10 % of the data, then a restore drill of every source)\nnext runs:\n${list(verify.next)}\n`
