@@ -217,7 +217,7 @@ function defaultBackupProbe(top: RawMonitor, sources: readonly string[] | undefi
     return [];
   }
   const d = monitorDefaults;
-  return [{ ...alertSettings(b, retriesMs ? retriesMs + 5 * 60_000 : 0), severity: b?.severity ?? 'warning', id: 'backup', kind: 'backup', sources, maxAgeMs: b?.max_age ?? d.backupMaxAgeMs, intervalMs: b?.interval ?? d.backupIntervalMs, timeoutMs: d.timeoutMs }];
+  return [{ ...alertSettings(b, retriesMs ? retriesMs + d.backupRetryRunMs : 0), severity: b?.severity ?? 'warning', id: 'backup', kind: 'backup', sources, maxAgeMs: b?.max_age ?? d.backupMaxAgeMs, intervalMs: b?.interval ?? d.backupIntervalMs, timeoutMs: d.timeoutMs }];
 }
 
 function hostProbes(top: RawMonitor): ProbeSpec[] {

@@ -225,6 +225,8 @@ export const monitorDefaults = {
   tlsIntervalMs: 3_600_000,
   backupMaxAgeMs: 26 * 3_600_000,
   backupIntervalMs: 15_000,
+  /** Added to `retries` × `retry_wait` in the default backup probe's `for`: the retry run's own time. */
+  backupRetryRunMs: 5 * 60_000,
   replicationIntervalMs: 60_000,
   peerIntervalMs: 10_000,
   peerTimeoutMs: 60_000,

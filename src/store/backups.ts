@@ -191,11 +191,13 @@ export function lastGoodBackupAt(db: Db, project: string, source?: string): numb
   return row?.at ?? undefined;
 }
 
-/** The newest attempt at backing up a source (see `BackupAttempt` of the backup probe). */
+/** The newest attempt at backing up a source, as the backup probe and `backup status` read it. */
 export interface LastBackupAttempt {
+  /** When it ended, ms since the epoch. */
   readonly at: number;
   readonly ok: boolean;
   readonly error?: string;
+  /** Stored, but the dump looked wrong (empty, far smaller than the previous one). */
   readonly suspect?: string;
 }
 

@@ -8,33 +8,19 @@
  * read from SQLite through the records the agent injects.
  */
 import type { ProbeSpec } from '../../project/monitor-schema.js';
+import type { LastBackupAttempt, LastVerify } from '../../store/backups.js';
 import type { PolledProbe } from '../types.js';
 
 type BackupSpec = Extract<ProbeSpec, { kind: 'backup' }>;
-
-/** The newest attempt at backing up a source: its own result, or a run that failed before any source. */
-export interface BackupAttempt {
-  /** When it ended, ms since the epoch. */
-  readonly at: number;
-  readonly ok: boolean;
-  readonly error?: string;
-  /** Stored, but the dump looked wrong (empty, far smaller than the previous one). */
-  readonly suspect?: string;
-}
-
-export interface VerifyOutcome {
-  readonly at: number;
-  readonly ok: boolean;
-  readonly reason?: string;
-}
 
 /** What the probe reads about a project's backups (the agent gives it SQLite-backed ones). */
 export interface BackupRecords {
   /** The newest good backup (stored, not suspect) of `source`, or of any source without it; ms since the epoch. */
   lastGoodAt(source?: string): number | undefined;
-  lastAttempt(source: string): BackupAttempt | undefined;
+  /** The newest attempt: its own result, or a run that failed before any source. */
+  lastAttempt(source: string): LastBackupAttempt | undefined;
   /** The newest finished verify (of any source without `source`). */
-  lastVerify(source?: string): VerifyOutcome | undefined;
+  lastVerify(source?: string): LastVerify | undefined;
   /** Whether a failed restore left `source` partly restored (not backed up until restored or accepted). */
   partlyRestored(source: string): { readonly sinceMs: number; readonly by: string } | undefined;
 }

@@ -7,8 +7,8 @@ import { describe, it } from 'node:test';
 import { backupJobs, nextRuns } from '../../../src/backup/schedule.js';
 import { configFiles, configPlan, describeLeftOut, missingProjectFiles } from '../../../src/backup/sources/config.js';
 import type { SourceContext } from '../../../src/backup/sources/types.js';
-import { openStore } from '../../../src/store/db.js';
-import { backupRecords, createBackupStore, lastBackupAttempt, lastGoodBackupAt } from '../../../src/store/backups.js';
+import { type Db, openStore } from '../../../src/store/db.js';
+import { type BackupStore, backupRecords, createBackupStore, lastBackupAttempt, lastGoodBackupAt } from '../../../src/store/backups.js';
 import { mountingProjectFiles } from '../../fixtures/mounting-project.js';
 import { load, loadError, yaml } from '../project/helpers.js';
 
@@ -160,53 +160,54 @@ describe('backup config', () => {
   }
 });
 
+/** A backup store in a fresh state folder, on a clock the test sets (from 1000 ms); removed afterwards. */
+function withBackupStore(test: (db: Db, s: BackupStore, clock: { now: number }) => void): void {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-backups-'));
+  const store = openStore(dir);
+  const clock = { now: 1000 };
+  try {
+    test(store.db, createBackupStore(store.db, () => clock.now), clock);
+  } finally {
+    store.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 describe('backup store', () => {
-  it('lastBackupAttempt: the newest result of the source, or a run that failed before any source; safety runs and other projects are not counted', () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-backups-'));
-    const store = openStore(dir);
-    let now = 1000;
-    const s = createBackupStore(store.db, () => now);
-    try {
+  it('lastBackupAttempt: the newest result of the source, or a run that failed before any source; safety runs and other projects are not counted', () =>
+    withBackupStore((db, s, clock) => {
       const run = (id: string, kind: 'backup' | 'safety' = 'backup', project = 'shop') => s.startRun({ id, project, kind, user: 'u', pid: 1, host: 'h' });
-      assert.equal(lastBackupAttempt(store.db, 'shop', 'db'), undefined);
+      assert.equal(lastBackupAttempt(db, 'shop', 'db'), undefined);
       run('r1');
       s.addResult({ runId: 'r1', source: 'db', type: 'mariadb', status: 'succeeded', startedAt: 1000, finishedAt: 2000, snapshotId: 'aaaa1111', bytes: 10 });
       s.addResult({ runId: 'r1', source: 'files', type: 'volume', status: 'failed', startedAt: 1000, finishedAt: 2500, error: 'no such path' });
       s.finishRun('r1', 'partial', 'files: no such path');
-      assert.deepEqual(lastBackupAttempt(store.db, 'shop', 'db'), { at: 2000, ok: true });
-      assert.deepEqual(lastBackupAttempt(store.db, 'shop', 'files'), { at: 2500, ok: false, error: 'no such path' });
+      assert.deepEqual(lastBackupAttempt(db, 'shop', 'db'), { at: 2000, ok: true });
+      assert.deepEqual(lastBackupAttempt(db, 'shop', 'files'), { at: 2500, ok: false, error: 'no such path' });
       // The repository refused before any source: every source's last attempt failed with it.
-      now = 3000;
+      clock.now = 3000;
       run('r2');
-      now = 3100;
+      clock.now = 3100;
       s.finishRun('r2', 'failed', 'wrong password');
-      assert.deepEqual(lastBackupAttempt(store.db, 'shop', 'db'), { at: 3100, ok: false, error: 'wrong password' });
+      assert.deepEqual(lastBackupAttempt(db, 'shop', 'db'), { at: 3100, ok: false, error: 'wrong password' });
       // A safety snapshot and another project's run are not attempts at this project's backups.
       run('r3', 'safety');
       s.addResult({ runId: 'r3', source: 'db', type: 'mariadb', status: 'succeeded', startedAt: 4000, finishedAt: 4500 });
       run('r4', 'backup', 'other');
       s.addResult({ runId: 'r4', source: 'db', type: 'mariadb', status: 'succeeded', startedAt: 4000, finishedAt: 4600 });
-      now = 4700;
+      clock.now = 4700;
       s.finishRun('r4', 'failed', 'elsewhere');
-      assert.deepEqual(lastBackupAttempt(store.db, 'shop', 'db'), { at: 3100, ok: false, error: 'wrong password' });
+      assert.deepEqual(lastBackupAttempt(db, 'shop', 'db'), { at: 3100, ok: false, error: 'wrong password' });
       // A suspect dump is stored but said so.
       run('r5');
       s.addResult({ runId: 'r5', source: 'db', type: 'mariadb', status: 'succeeded', startedAt: 5000, finishedAt: 5500, suspect: 'the dump is empty' });
-      assert.deepEqual(lastBackupAttempt(store.db, 'shop', 'db'), { at: 5500, ok: true, suspect: 'the dump is empty' });
-      assert.deepEqual(backupRecords(store.db, 'shop').lastAttempt('db'), { at: 5500, ok: true, suspect: 'the dump is empty' });
-    } finally {
-      store.close();
-      fs.rmSync(dir, { recursive: true, force: true });
-    }
-  });
+      assert.deepEqual(lastBackupAttempt(db, 'shop', 'db'), { at: 5500, ok: true, suspect: 'the dump is empty' });
+      assert.deepEqual(backupRecords(db, 'shop').lastAttempt('db'), { at: 5500, ok: true, suspect: 'the dump is empty' });
+    }));
 
-  it('lastGoodBackupAt ignores failed, suspect and safety results; interrupted runs are marked', () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-backups-'));
-    const store = openStore(dir);
-    let now = 1000;
-    const s = createBackupStore(store.db, () => now);
-    try {
-      assert.equal(lastGoodBackupAt(store.db, 'shop'), undefined);
+  it('lastGoodBackupAt ignores failed, suspect and safety results; interrupted runs are marked', () =>
+    withBackupStore((db, s, clock) => {
+      assert.equal(lastGoodBackupAt(db, 'shop'), undefined);
       const run = (id: string, kind: 'backup' | 'safety', pid = 1) => s.startRun({ id, project: 'shop', kind, user: 'u', pid, host: 'h' });
       run('r1', 'backup');
       s.addResult({ runId: 'r1', source: 'db', type: 'mariadb', status: 'succeeded', startedAt: 1000, finishedAt: 2000, snapshotId: 'aaaa1111', bytes: 10 });
@@ -216,17 +217,13 @@ describe('backup store', () => {
       s.addResult({ runId: 'r2', source: 'db', type: 'mariadb', status: 'succeeded', startedAt: 3000, finishedAt: 3500, suspect: 'empty' });
       run('r3', 'safety');
       s.addResult({ runId: 'r3', source: 'db', type: 'mariadb', status: 'succeeded', startedAt: 4000, finishedAt: 4500 });
-      assert.equal(lastGoodBackupAt(store.db, 'shop'), 2000);
-      assert.equal(lastGoodBackupAt(store.db, 'shop', 'db'), 2000);
-      assert.equal(lastGoodBackupAt(store.db, 'shop', 'files'), undefined);
+      assert.equal(lastGoodBackupAt(db, 'shop'), 2000);
+      assert.equal(lastGoodBackupAt(db, 'shop', 'db'), 2000);
+      assert.equal(lastGoodBackupAt(db, 'shop', 'files'), undefined);
       assert.equal(s.lastResult('shop', 'db')?.runId, 'r2');
       assert.equal(s.resultBySnapshot('aaaa1111')?.runId, 'r1');
-      now = 9000;
+      clock.now = 9000;
       assert.deepEqual(s.markInterrupted('shop', (r) => r.id === 'r3').sort(), ['r2']);
       assert.equal(s.runs('shop').find((r) => r.id === 'r2')?.status, 'interrupted');
-    } finally {
-      store.close();
-      fs.rmSync(dir, { recursive: true, force: true });
-    }
-  });
+    }));
 });

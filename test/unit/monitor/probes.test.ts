@@ -10,7 +10,8 @@ import { parseResponse } from '../../../src/monitor/probes/http-get.js';
 import { createHttpProbe } from '../../../src/monitor/probes/http.js';
 import { pick, sqlError } from '../../../src/monitor/probes/query.js';
 import { createQueryProbe } from '../../../src/monitor/probes/query.js';
-import { type BackupAttempt, type BackupRecords, createBackupProbe } from '../../../src/monitor/probes/backup.js';
+import { type BackupRecords, createBackupProbe } from '../../../src/monitor/probes/backup.js';
+import type { LastBackupAttempt } from '../../../src/store/backups.js';
 import { createProbes } from '../../../src/monitor/probes/index.js';
 import { createReplicationProbe, type ReplicationReading } from '../../../src/monitor/probes/replication.js';
 import type { Engine } from '../../../src/engine/engine.js';
@@ -235,7 +236,7 @@ describe('resources and backups', () => {
     const now = Date.UTC(2026, 10, 23, 12);
     const h = 3_600_000;
     const spec = { ...common, id: 'backup', kind: 'backup' as const, maxAgeMs: 26 * h };
-    const attempts: Record<string, BackupAttempt | undefined> = {
+    const attempts: Record<string, LastBackupAttempt | undefined> = {
       db: { at: now - 10 * h, ok: false, error: 'mariadb: connection refused' },
       files: { at: now - 10 * h, ok: true, suspect: 'no files' },
       config: { at: now - 10 * h, ok: true },
