@@ -210,9 +210,14 @@ export function suspectReason(bytes: number, facts: Facts, previous: Pick<Backup
   return undefined;
 }
 
-/** A writable that forwards to `target` with its backpressure, counting bytes. */
+/**
+ * A writable that forwards to `target` with its backpressure, counting bytes. Once restic stops
+ * reading, a write fails: the dump tool piped into it stops being read, and restic's exit aborts
+ * the dump and says why (backupStream). The failed write is not an error event of its own: one
+ * nobody listened to would end berth before it could record and report restic's error.
+ */
 function forwardTo(target: Writable, onBytes: (n: number) => void): Writable {
-  return new Writable({
+  const forward = new Writable({
     write(chunk: Buffer, _enc, cb) {
       onBytes(chunk.length);
       if (target.destroyed) return cb(new Error('the repository stopped reading'));
@@ -228,4 +233,6 @@ function forwardTo(target: Writable, onBytes: (n: number) => void): Writable {
       target.once('close', closed);
     },
   });
+  forward.on('error', () => undefined);
+  return forward;
 }

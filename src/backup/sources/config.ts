@@ -13,6 +13,7 @@ import { once } from 'node:events';
 import { PassThrough, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { pack } from 'tar-stream';
+import { BerthError } from '../../lib/errors.js';
 import type { Project } from '../../project/model.js';
 import { compareManifests, digestTar, type Manifest } from '../tar-digest.js';
 import { extractTar } from './io.js';
@@ -128,10 +129,14 @@ export function describeLeftOut(leftOut: readonly LeftOutFile[]): string[] {
 export const configSource: SourceDriver = {
   filename: () => 'config/project.tar',
 
-  async dump(ctx, out: Writable) {
+  async dump(ctx, out: Writable, signal) {
     const plan = configPlan(ctx.project, ctx.source.includeEnv);
     for (const line of describeLeftOut(plan.leftOut)) ctx.report.warn(`${ctx.source.name}: ${line}`);
     const tarball = pack();
+    // restic gave up (its exit aborts): no 'drain' will come, so stop packing rather than wait for one.
+    const stop = () => tarball.destroy(new BerthError('BACKUP', `${ctx.source.name}: stopped because the repository write failed`));
+    if (signal.aborted) stop();
+    signal.addEventListener('abort', stop, { once: true });
     const tap = new PassThrough();
     const manifest = digestTar(tap);
     tarball.pipe(tap);
@@ -151,6 +156,7 @@ export const configSource: SourceDriver = {
     }
     tarball.finalize();
     await ended;
+    signal.removeEventListener('abort', stop);
     return { manifest: await manifest, files: plan.files, ...(plan.leftOut.length ? { leftOut: plan.leftOut } : {}) };
   },
 
