@@ -11,6 +11,7 @@ import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { mountingProjectFiles } from '../fixtures/mounting-project.js';
 import { runBerth } from './harness.js';
+import { createResticRepository } from './restic-repo.js';
 
 
 describe('the config source', () => {
@@ -22,6 +23,7 @@ describe('the config source', () => {
     ['backup:', `  repository: ${repo}`, `  password_file: ${pass}`, '  sources:', `    config: { type: config, include_env: ${includeEnv} }`, ''].join('\n');
   const berth = (cwd: string, args: string[]) => runBerth(cwd, ['-C', cwd, ...args]);
   fs.writeFileSync(pass, 'config-test-password\n');
+  createResticRepository(repo, pass);
   for (const [f, text] of Object.entries(mountingProjectFiles)) {
     fs.mkdirSync(path.dirname(path.join(dir, f)), { recursive: true });
     fs.writeFileSync(path.join(dir, f), text);

@@ -8,8 +8,10 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createTestProject, type TestProject } from './harness.js';
+import { createResticRepository } from './restic-repo.js';
 
 const image = 'berth-test/redis:local';
 const buildImage = `
@@ -157,6 +159,7 @@ backup:
 `,
       'backup.pass': 'container-test\n',
     });
+    createResticRepository(path.join(p.dir, 'repo'), path.join(p.dir, 'backup.pass'));
     const up = await p.berth(['up']);
     assert.equal(up.code, 0, up.stderr);
     ctr = `${p.name}-cache-blue`;
@@ -287,6 +290,7 @@ services:
 `,
       'backup.pass': 'per-service-test\n',
     });
+    createResticRepository(path.join(p.dir, 'repo'), path.join(p.dir, 'backup.pass'));
     const up = await p.berth(['up']);
     assert.equal(up.code, 0, up.stderr);
     mariaSql(`${p.name}-shopdb-blue`, "CREATE TABLE items (id INT PRIMARY KEY AUTO_INCREMENT, v TEXT); INSERT INTO items (v) SELECT CONCAT('i', seq) FROM seq_1_to_123");

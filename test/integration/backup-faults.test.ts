@@ -104,7 +104,8 @@ describe('backup faults', { timeout: 240_000 }, () => {
 
   it('SIGKILL mid-backup: no truncated snapshot, the next run succeeds, earlier snapshots stay readable', async () => {
     docker('volume', 'create', big);
-    docker('run', '--rm', '-v', `${big}:/d`, '--entrypoint', '/bin/sh', 'berth-test/app:v1', '-c', 'head -c 120000000 /dev/urandom > /d/big.bin');
+    // Large enough that restic (a second or so for 240 MB here) is still reading when the helper's watchdog (0.2 s) sees berth gone.
+    docker('run', '--rm', '-v', `${big}:/d`, '--entrypoint', '/bin/sh', 'berth-test/app:v1', '-c', 'head -c 240000000 /dev/urandom > /d/big.bin');
     const child = p.spawnBerth(['backup', 'run', '--source', 'big']);
     await waitFor('the helper container', () => docker('ps', '-q', '--filter', `name=berth-helper-${p.name}-big`) !== '', 30_000);
     await sleep(200);
@@ -205,7 +206,7 @@ describe('repository disk not mounted', { timeout: 120_000 }, () => {
   const repo = path.join(mnt, 'repo');
   before(async () => {
     execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=16m', 'tmpfs', mnt]);
-    p = await createBackupProject({ repo });
+    p = await createBackupProject({ repo, repository: 'berth' });
   });
   after(async () => {
     await p?.cleanup();

@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { createTestProject, type RunResult, type TestProject } from './harness.js';
+import { createResticRepository } from './restic-repo.js';
 
 export const db = { user: 'berth', password: 'berth-test', mariadbPort: 3306, postgresPort: 5432, redisPort: 6379 };
 export const dbEnv = { BT_DB_PASSWORD: db.password };
@@ -51,6 +52,11 @@ export interface ProjectOptions {
   readonly extraBackup?: string;
   /** Compose services besides `web`. */
   readonly withWeb?: boolean;
+  /**
+   * `prepared` (default): the repository exists before the first run, with a cheap key
+   * (restic-repo.ts). `berth`: there is none, so the first `berth backup run` runs `restic init`.
+   */
+  readonly repository?: 'prepared' | 'berth';
 }
 
 /** A project with sources db (mariadb), pg (postgres), cache (redis), files (volume) and the implicit config. */
@@ -82,6 +88,7 @@ ${opts.extraSources ?? ''}`,
   const passwordFile = path.join(p.dir, 'backup.pass');
   fs.writeFileSync(passwordFile, `pw-${tag}\n`, { mode: 0o600 });
   const repo = opts.repo ?? path.join(p.dir, 'repo');
+  if ((opts.repository ?? 'prepared') === 'prepared') createResticRepository(repo, passwordFile);
   const volume = `${p.name}_data`;
   mariadb(undefined, `CREATE DATABASE ${mdb}`);
   mariadb(mdb, `CREATE TABLE t (id INT PRIMARY KEY AUTO_INCREMENT, v VARCHAR(64)); INSERT INTO t (v) SELECT CONCAT('row-', seq) FROM seq_1_to_300; CREATE TABLE u (k INT); INSERT INTO u VALUES (1), (2), (3);`);

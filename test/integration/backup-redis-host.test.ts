@@ -11,6 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createTestProject, freePort, waitFor, type TestProject } from './harness.js';
+import { createResticRepository } from './restic-repo.js';
 
 const password = 'redis-host-secret';
 
@@ -45,6 +46,7 @@ backup:
 `,
       'backup.pass': 'redis-host-test\n',
     });
+    createResticRepository(path.join(p.dir, 'repo'), path.join(p.dir, 'backup.pass'));
     cli('MSET', 'a', '1', 'b', '2', 'c', '3');
     cli('HSET', 'h', 'f1', 'v1', 'f2', 'v2');
     cli('RPUSH', 'l', 'x', 'y', 'z');

@@ -14,6 +14,7 @@ import { createBackupStore } from '../../src/store/backups.js';
 import { openStore } from '../../src/store/db.js';
 import { restic } from './backup-harness.js';
 import { createTestProject, type TestProject, waitFor } from './harness.js';
+import { createResticRepository } from './restic-repo.js';
 
 describe('the nightly job retries failed sources', { timeout: 120_000 }, () => {
   let p: TestProject;
@@ -27,6 +28,7 @@ describe('the nightly job retries failed sources', { timeout: 120_000 }, () => {
     repo = path.join(p.dir, 'repo');
     pass = path.join(p.dir, 'backup.pass');
     fs.writeFileSync(pass, 'pw\n', { mode: 0o600 });
+    createResticRepository(repo, pass);
   });
   after(async () => {
     await p?.cleanup();

@@ -37,6 +37,7 @@ describe('an sftp repository', { timeout: 240_000, skip: unavailable }, () => {
     p = await createBackupProject({
       repo: repoDir,
       repoUrl: `sftp:${sshd.user}@127.0.0.1:${repoDir}`,
+      repository: 'berth',
       extraBackup: `  ssh: { port: ${sshd.port}, identity_file: ${sshd.clientKey}, known_hosts: ${sshd.knownHosts} }\n`,
     });
   });

@@ -12,6 +12,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { db, dbEnv, mariadb, psql } from './backup-harness.js';
 import { createTestProject, waitFor, type TestProject } from './harness.js';
+import { createResticRepository } from './restic-repo.js';
 
 const redisCli = (sock: string, ...args: string[]) => spawnSync('redis-cli', ['-s', sock, ...args], { encoding: 'utf8' }).stdout.trim();
 
@@ -41,6 +42,7 @@ describe('host databases over Unix sockets', { timeout: 180_000 }, () => {
     redisCli(sock, 'SET', 'expiring', 'v2', 'EX', '3600');
     redisCli(sock, '-n', '2', 'HSET', 'h', 'a', '1', 'b', '2');
     fs.writeFileSync(path.join(p.dir, 'backup.pass'), `pw-${tag}\n`, { mode: 0o600 });
+    createResticRepository(path.join(p.dir, 'repo'), path.join(p.dir, 'backup.pass'));
     p.write(
       'berth.yaml',
       `

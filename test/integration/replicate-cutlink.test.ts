@@ -18,7 +18,7 @@ describe('berth replicate pull with a cut link', { skip }, () => {
   let original: { id: string; tree: string };
 
   before(async () => {
-    w = await createWorld();
+    w = await createWorld({ replica: 'prepared' });
     // 20 × 10 MB of random data: incompressible, ~12 packs, several seconds at the limit below.
     const id = await w.backup('volume', 20, 10_000_000);
     original = (await snapshotsOf(w.primaryRepo, w.primaryPass)).find((s) => s.id === id)!;

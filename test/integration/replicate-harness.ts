@@ -12,6 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { freePort, repoRoot, runBerth, sleep, waitFor, type RunResult } from './harness.js';
+import { createResticRepository } from './restic-repo.js';
 
 const execFileP = promisify(execFile);
 const berthBin = path.join(repoRoot, 'bin/berth.js');
@@ -202,7 +203,12 @@ export interface World {
   cleanup(): Promise<void>;
 }
 
-export async function createWorld(): Promise<World> {
+/**
+ * `replica: 'berth'` (default) leaves this host's repository to the first `berth replicate pull`
+ * (`restic init --copy-chunker-params`); `'prepared'` creates it beforehand with a cheap key
+ * (restic-repo.ts), as the primary's always is.
+ */
+export async function createWorld(opts: { replica?: 'berth' | 'prepared' } = {}): Promise<World> {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'brep-'));
   const primaryDir = path.join(root, 'primary');
   const projectDir = path.join(root, 'backup-host');
@@ -212,12 +218,13 @@ export async function createWorld(): Promise<World> {
   const primaryRepo = path.join(primaryDir, 'repo');
   const primaryPass = path.join(primaryDir, 'repo.pass');
   fs.writeFileSync(primaryPass, `primary-${randomBytes(12).toString('hex')}\n`, { mode: 0o600 });
-  await resticOk(['init', '-r', primaryRepo], primaryPass);
+  createResticRepository(primaryRepo, primaryPass);
   // The backup host knows the primary's password (to decrypt what it copies); the primary knows nothing of the replica.
   fs.copyFileSync(primaryPass, path.join(projectDir, 'primary.pass'));
   const replicaRepo = path.join(projectDir, 'replica-repo');
   const replicaPass = path.join(projectDir, 'replica.pass');
   fs.writeFileSync(replicaPass, `replica-${randomBytes(12).toString('hex')}\n`, { mode: 0o600 });
+  if (opts.replica === 'prepared') createResticRepository(replicaRepo, replicaPass);
   fs.writeFileSync(path.join(projectDir, 'compose.yaml'), 'services:\n  app:\n    image: busybox:latest\n');
   const name = `brep${randomBytes(3).toString('hex')}`;
   const world: World = {

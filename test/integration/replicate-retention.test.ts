@@ -44,7 +44,7 @@ describe('berth replicate: this host’s retention', { skip }, () => {
   };
 
   before(async () => {
-    w = await createWorld();
+    w = await createWorld({ replica: 'prepared' });
     for (const d of [1, 2, 3, 4, 5]) await take('db', d, ['berth']);
     for (const d of [1, 2, 3]) await take('files', d, ['berth']);
     // A restore's safety snapshots: a group of their own, as on the primary.
