@@ -182,7 +182,7 @@ export function createRestic(opts: ResticOptions): Restic {
       await run(resticArgs.init(), 'init');
       return true;
     },
-    backupStream: (args, feed) => backupStream(cmd(resticArgs.backupStdin(args)), feed, fail),
+    backupStream: (args, feed) => backupStream(cmd(resticArgs.backupStdin(args)), feed, fail, unlockStale),
     async snapshots(tags = []) {
       const out = await run(resticArgs.snapshots(tags), 'snapshots');
       return parseJson(z.array(snapshotSchema).nullable(), out, 'snapshots') ?? [];
@@ -243,7 +243,14 @@ function resticEnv(opts: ResticOptions): Record<string, string> {
   return { ...base, RESTIC_PASSWORD: value };
 }
 
-async function backupStream(cmd: Cmd, feed: Feed, fail: (r: { stderr: string; code: number | null }, action: string) => BerthError): Promise<BackupSummary> {
+/**
+ * `restic backup --stdin` fed by `feed`. A feed that fails (the dump tool failed) interrupts restic
+ * before EOF, so it saves no snapshot of the partial stream. restic interrupted while it takes its
+ * lock (it waits 200 ms after writing the lock file) exits without removing that file; `unlockStale`
+ * (`restic unlock`: only locks of dead processes) then removes it, so a failed source leaves no lock
+ * that would refuse the next check or prune.
+ */
+async function backupStream(cmd: Cmd, feed: Feed, fail: (r: { stderr: string; code: number | null }, action: string) => BerthError, unlockStale: () => Promise<void>): Promise<BackupSummary> {
   const child = start(cmd);
   const exit = exitOf(child);
   let summary: BackupSummary | undefined;
@@ -270,6 +277,7 @@ async function backupStream(cmd: Cmd, feed: Feed, fail: (r: { stderr: string; co
   const r = await exit;
   if (feedError !== undefined) {
     if (resticFailedFirst && r.code !== 0) throw fail(r, 'backup');
+    await unlockStale();
     throw feedError;
   }
   if (r.code !== 0 || !summary) throw fail(r, 'backup');

@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { createBackupProject, restic, type BackupProject } from './backup-harness.js';
+import { assertCheckClean, createBackupProject, restic, type BackupProject } from './backup-harness.js';
 
 type RunJson = { status: string; results: Array<{ source: string; status: string; snapshotId?: string; dataAdded?: number; bytes?: number }> };
 
@@ -91,7 +91,7 @@ describe('bind-path volume read on the host', { timeout: 180_000 }, () => {
     await child.done;
     await new Promise((r) => setTimeout(r, 1000));
     assert.equal(p.snapshots('host_files').length, before, 'no snapshot from the killed run');
-    assert.equal(restic(p.repo, p.passwordFile, 'check').code, 0);
+    assertCheckClean(p.repo, p.passwordFile);
     const next = await p.json<RunJson>(['backup', 'run', '--source', 'host_files']);
     assert.equal(next.code, 0, next.stderr);
     assert.equal(p.snapshots('host_files').length, before + 1);

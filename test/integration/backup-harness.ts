@@ -30,6 +30,12 @@ export function restic(repo: string, passwordFile: string, ...args: string[]): {
   return { code: r.status ?? -1, out: `${r.stdout}${r.stderr}` };
 }
 
+/** `restic check` of the repository passes (restic's output is the failure message). */
+export function assertCheckClean(repo: string, passwordFile: string): void {
+  const r = restic(repo, passwordFile, 'check');
+  if (r.code !== 0) throw new Error(`restic check of ${repo} exited with ${r.code}:\n${r.out}`);
+}
+
 export interface BackupProject extends TestProject {
   readonly repo: string;
   readonly passwordFile: string;

@@ -16,7 +16,7 @@ import { createBackupProbe } from '../../src/monitor/probes/backup.js';
 import { openStore } from '../../src/store/db.js';
 import { backupRecords, createBackupStore, lastVerify } from '../../src/store/backups.js';
 import { loadProject } from '../../src/project/load.js';
-import { createBackupProject, db, dbEnv, mariadb, psql, restic, writeVolume, type BackupProject } from './backup-harness.js';
+import { assertCheckClean, createBackupProject, db, dbEnv, mariadb, psql, restic, writeVolume, type BackupProject } from './backup-harness.js';
 import { waitFor } from './harness.js';
 
 interface RunJson {
@@ -182,7 +182,7 @@ describe('backup run, verify, restore', { timeout: 180_000 }, () => {
     assert.equal(r.value.removed.filter((x) => x.source === 'db' && x.kind === 'backup').length, before - 1);
     assert.deepEqual(p.snapshots('files').map((s) => s.short_id), [newestFiles], 'the regular backup of today is kept');
     assert.ok(p.snapshots().some((s) => s.short_id === filesSafety), 'the safety snapshot is kept in its own group');
-    assert.equal(restic(p.repo, p.passwordFile, 'check').code, 0);
+    assertCheckClean(p.repo, p.passwordFile);
 
     const list = await p.json<Array<{ status: string; results: unknown[] }>>(['backup', 'list']);
     assert.ok(list.value.length >= 3);
