@@ -42,8 +42,8 @@ function versionOf(files: { busybox: string; restic?: string; libs: string[] }):
 export async function ensureHelperImage(image: string): Promise<{ hasRestic: boolean }> {
   const files = await hostFiles();
   const version = versionOf(files);
-  const inspect = await capture({ file: 'docker', args: ['image', 'inspect', '--format', `{{index .Config.Labels "berth.role"}} {{index .Config.Labels "${versionLabel}"}}`, image] });
-  const [role, current] = inspect.stdout.trim().split(' ');
+  const inspect = await capture({ file: 'docker', args: ['image', 'inspect', '--format', `{{index .Config.Labels "berth.role"}} {{index .Config.Labels "${versionLabel}"}} {{.Id}}`, image] });
+  const [role, current, previousId] = inspect.stdout.trim().split(' ');
   if (inspect.code === 0 && current === version) return { hasRestic: !!files.restic };
   // An image berth did not make (backup.helper_image) is used as it is, for streamed tar backups.
   if (inspect.code === 0 && role !== 'helper') return { hasRestic: false };
@@ -66,5 +66,8 @@ export async function ensureHelperImage(image: string): Promise<{ hasRestic: boo
   tarball.pipe(child.stdin!);
   const r = await exitOf(child);
   if (r.code !== 0) throw new BerthError('ENGINE', `cannot build the helper image ${image}: ${r.stderr.trim()}`);
+  // The image it replaces (restic or busybox upgraded) would stay behind untagged: ~20 MB per upgrade.
+  // A helper still running keeps it in use; then it stays, and is only untagged.
+  if (inspect.code === 0 && previousId) await capture({ file: 'docker', args: ['image', 'rm', previousId] });
   return { hasRestic: !!files.restic };
 }
