@@ -6,10 +6,11 @@
  */
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { pack } from 'tar-stream';
 import { BerthError } from '../lib/errors.js';
-import { capture, exitOf, start } from './process.js';
+import { capture } from './process.js';
 
 const applets = ['sh', 'tar', 'rm', 'find', 'sha256sum', 'ls', 'cat', 'mkdir', 'kill', 'sleep', 'mv', 'rmdir'];
 const busyboxPaths = ['/bin/busybox', '/usr/bin/busybox'];
@@ -62,9 +63,19 @@ export async function ensureHelperImage(image: string): Promise<{ hasRestic: boo
   for (const e of entries) tarball.entry({ name: e.name, mode: e.mode }, e.data);
   for (const a of applets) tarball.entry({ name: `bin/${a}`, type: 'symlink', linkname: 'busybox' });
   tarball.finalize();
-  const child = start({ file: 'docker', args: ['import', '--change', 'ENV PATH=/bin', '--change', 'LABEL berth.role=helper', '--change', `LABEL ${versionLabel}=${version}`, '-', image] });
-  tarball.pipe(child.stdin!);
-  const r = await exitOf(child);
+  // From a file, not docker's stdin: a docker that gives up at once (dockerd unreachable) would
+  // leave the tarball writing into a closed pipe.
+  const chunks: Buffer[] = [];
+  for await (const chunk of tarball) chunks.push(chunk as Buffer);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-helper-'));
+  let r;
+  try {
+    const file = path.join(dir, 'rootfs.tar');
+    fs.writeFileSync(file, Buffer.concat(chunks));
+    r = await capture({ file: 'docker', args: ['import', '--change', 'ENV PATH=/bin', '--change', 'LABEL berth.role=helper', '--change', `LABEL ${versionLabel}=${version}`, file, image] });
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
   if (r.code !== 0) throw new BerthError('ENGINE', `cannot build the helper image ${image}: ${r.stderr.trim()}`);
   // The image it replaces (restic or busybox upgraded) would stay behind untagged: ~20 MB per upgrade.
   // A helper still running keeps it in use; then it stays, and is only untagged.

@@ -36,6 +36,17 @@ describe('the helper image', () => {
     assert.equal(docker('image', 'inspect', '--format', '{{.Id}}', image), rebuilt, 'up to date: not built again');
   });
 
+  it('dockerd unreachable: a clear error, not a crash on the import\'s closed stdin', async () => {
+    const saved = process.env.DOCKER_HOST;
+    process.env.DOCKER_HOST = 'unix:///nonexistent/docker.sock';
+    try {
+      await assert.rejects(ensureHelperImage(`berth-test-helper-${randomBytes(3).toString('hex')}:local`), /cannot build the helper image .*Cannot connect to the Docker daemon/);
+    } finally {
+      if (saved === undefined) delete process.env.DOCKER_HOST;
+      else process.env.DOCKER_HOST = saved;
+    }
+  });
+
   it('an image berth did not make is used as it is (streamed tar backups, no restic in it)', async () => {
     const own = `berth-test-own-${randomBytes(3).toString('hex')}:local`;
     docker('tag', 'berth-test/app:v1', own);
