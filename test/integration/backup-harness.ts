@@ -63,6 +63,8 @@ export interface ProjectOptions {
    * (restic-repo.ts). `berth`: there is none, so the first `berth backup run` runs `restic init`.
    */
   readonly repository?: 'prepared' | 'berth';
+  /** The `writers:` of the db source (services stopped while it is restored). */
+  readonly dbWriters?: readonly string[];
 }
 
 /** A project with sources db (mariadb), pg (postgres), cache (redis), files (volume) and the implicit config. */
@@ -85,7 +87,7 @@ backup:
   repository: ${opts.repoUrl ?? opts.repo ?? 'repo'}
   password_file: backup.pass
 ${opts.extraBackup ?? ''}  sources:
-    db: { type: mariadb, database: ${mdb}, user: ${db.user}, password_env: BT_DB_PASSWORD, port: ${db.mariadbPort} }
+    db: { type: mariadb, database: ${mdb}, user: ${db.user}, password_env: BT_DB_PASSWORD, port: ${db.mariadbPort}${opts.dbWriters ? `, writers: [${opts.dbWriters.join(', ')}]` : ''} }
     pg: { type: postgres, database: ${pdb}, user: ${db.user}, password_env: BT_DB_PASSWORD, port: ${db.postgresPort} }
     cache: { type: redis, port: ${db.redisPort} }
     files: { type: volume, volume: data }
