@@ -133,30 +133,37 @@ export const configSource: SourceDriver = {
     const plan = configPlan(ctx.project, ctx.source.includeEnv);
     for (const line of describeLeftOut(plan.leftOut)) ctx.report.warn(`${ctx.source.name}: ${line}`);
     const tarball = pack();
-    // restic gave up (its exit aborts): no 'drain' will come, so stop packing rather than wait for one.
-    const stop = () => tarball.destroy(new BerthError('BACKUP', `${ctx.source.name}: stopped because the repository write failed`));
-    if (signal.aborted) stop();
-    signal.addEventListener('abort', stop, { once: true });
     const tap = new PassThrough();
     const manifest = digestTar(tap);
-    tarball.pipe(tap);
-    tarball.on('data', (d: unknown) => {
-      if (!out.write(d as Buffer)) {
-        tarball.pause();
-        out.once('drain', () => tarball.resume());
+    // One reader, so restic's pace holds the packing back (a read-only bind-mounted folder may hold
+    // large files: streamed, never all in memory). restic giving up aborts: no 'drain' will come.
+    const copied = (async () => {
+      for await (const chunk of tarball) {
+        if (!tap.write(chunk)) await once(tap, 'drain', { signal });
+        if (!out.write(chunk)) await once(out, 'drain', { signal });
       }
-    });
-    const ended = once(tarball, 'end');
-    for (const f of plan.files) {
-      const full = path.join(ctx.project.dir, f);
-      const st = fs.statSync(full);
-      // Streamed, not read whole: a read-only bind-mounted folder may hold large files.
-      const entry = tarball.entry({ name: f, size: st.size, mode: st.mode & 0o777, mtime: st.mtime });
-      await pipeline(fs.createReadStream(full), entry);
+      tap.end();
+    })();
+    const packed = (async () => {
+      for (const f of plan.files) {
+        const full = path.join(ctx.project.dir, f);
+        const st = fs.statSync(full);
+        const entry = tarball.entry({ name: f, size: st.size, mode: st.mode & 0o777, mtime: st.mtime });
+        await pipeline(fs.createReadStream(full), entry);
+      }
+      tarball.finalize();
+    })();
+    try {
+      await Promise.all([packed, copied]);
+    } catch (err) {
+      // Whichever failed first, the other ends too (a file that cannot be read, or restic gone).
+      tarball.destroy();
+      tap.destroy();
+      manifest.catch(() => undefined); // the digest of a tarball cut short: nobody waits for it
+      await Promise.allSettled([packed, copied]);
+      if (signal.aborted) throw new BerthError('BACKUP', `${ctx.source.name}: stopped because the repository write failed`);
+      throw err;
     }
-    tarball.finalize();
-    await ended;
-    signal.removeEventListener('abort', stop);
     return { manifest: await manifest, files: plan.files, ...(plan.leftOut.length ? { leftOut: plan.leftOut } : {}) };
   },
 

@@ -3,12 +3,14 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { Writable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { backupJobs, nextRuns } from '../../../src/backup/schedule.js';
-import { configFiles, configPlan, describeLeftOut, missingProjectFiles } from '../../../src/backup/sources/config.js';
+import { configFiles, configPlan, configSource, describeLeftOut, missingProjectFiles } from '../../../src/backup/sources/config.js';
 import type { SourceContext } from '../../../src/backup/sources/types.js';
 import { type Db, openStore } from '../../../src/store/db.js';
 import { type BackupStore, backupRecords, createBackupStore, lastBackupAttempt, lastGoodBackupAt } from '../../../src/store/backups.js';
+import { silentReporter } from '../../../src/lib/reporter.js';
 import { mountingProjectFiles } from '../../fixtures/mounting-project.js';
 import { load, loadError, yaml } from '../project/helpers.js';
 
@@ -93,6 +95,21 @@ describe('backup config', () => {
     const s = p.backup!.sources;
     assert.deepEqual(Object.keys(s).sort(), ['config-redis', 'config-volume']);
     assert.deepEqual([s['config-redis']!.type, s['config-redis']!.service, s['config-volume']!.type, s['config-volume']!.volume], ['redis', 'config', 'volume', 'config']);
+  });
+
+  it('the config dump goes at restic\'s pace, and stops when restic gives up (the abort) rather than wait for a drain that never comes', async () => {
+    // A file larger than any stream buffer, so the dump must wait for its reader.
+    const p = await load({ 'compose.yaml': compose, 'berth.yaml': yaml('backup:', '  repository: r'), 'notes.txt': 'n' });
+    fs.writeFileSync(path.join(p.dir, 'berth.yaml'), `${fs.readFileSync(path.join(p.dir, 'berth.yaml'), 'utf8')}# ${'x'.repeat(4 << 20)}\n`);
+    const ctx = { project: p, source: { name: 'config', type: 'config', host: '', includeEnv: false }, report: silentReporter } as unknown as SourceContext;
+    // restic stopped reading: writes are never acknowledged.
+    const stalled = new Writable({ highWaterMark: 1024, write: () => undefined });
+    const ac = new AbortController();
+    const dump = configSource.dump(ctx, stalled, ac.signal);
+    await new Promise((r) => setTimeout(r, 50));
+    assert.ok(stalled.writableLength < 1 << 20, `restic's pace holds the packing back: ${stalled.writableLength} bytes waiting, of a 4 MiB file`);
+    ac.abort();
+    await assert.rejects(dump, /config: stopped because the repository write failed/);
   });
 
   it('the config source keeps compose files and berth.yaml; env files only with include_env', async () => {
