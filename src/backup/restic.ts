@@ -2,6 +2,7 @@
  * The restic adapter: runs the argv from `restic-args.ts`, parses `--json` output with zod and
  * turns failures into BerthErrors (`restic-errors.ts`). One repository per instance.
  */
+import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -47,8 +48,11 @@ export interface DumpStream {
   readonly stdout: Readable;
   /** Rejects with a BerthError when restic fails. */
   readonly done: Promise<void>;
-  /** Stops restic when the reader gave up (else it would block on a full pipe forever). */
-  cancel(): void;
+  /**
+   * Stops restic when the reader gave up (else it would block on a full pipe forever), and resolves
+   * once it has exited. By SIGINT: restic removes its lock then; on SIGTERM it leaves the lock file.
+   */
+  cancel(): Promise<void>;
 }
 
 /**
@@ -66,7 +70,7 @@ export async function startDump(restic: Pick<Restic, 'dump'>, snapshot: string, 
     // Ended without a byte: only restic's exit says whether that is an empty file or a failure.
     if (first === 'readable' && dump.stdout.readableLength === 0) await dump.done;
   } catch (err) {
-    dump.cancel();
+    await dump.cancel();
     throw err;
   } finally {
     ac.abort();
@@ -81,7 +85,7 @@ export async function consumeDump<T>(dump: DumpStream, consume: (input: Readable
     const [result] = await Promise.all([consume(dump.stdout), dump.done]);
     return result;
   } catch (err) {
-    dump.cancel();
+    await dump.cancel();
     throw err;
   }
 }
@@ -209,7 +213,7 @@ export function createRestic(opts: ResticOptions): Restic {
       // Not the child's own stdout: when restic exits, Node resumes a child's unpiped stdout and
       // whatever was still buffered would be lost to a consumer that attaches a moment later.
       const stdout = child.stdout!.pipe(new PassThrough());
-      return { stdout, done, cancel: () => child.kill('SIGTERM') };
+      return { stdout, done, cancel: () => interrupt(child) };
     },
     unlockStale,
     async locksNow() {
@@ -241,6 +245,21 @@ function resticEnv(opts: ResticOptions): Record<string, string> {
   const value = (opts.env ?? process.env)[p.env];
   if (!value) throw new BerthError('REPOSITORY', `the environment variable ${p.env} (backup.password_env) is not set`, `export ${p.env}=… with the repository password`);
   return { ...base, RESTIC_PASSWORD: value };
+}
+
+/** SIGINT, and SIGKILL if restic has not exited 10 s later; resolves on its exit. Its output from now on is dropped. */
+function interrupt(child: ChildProcess): Promise<void> {
+  child.stdout?.unpipe();
+  child.stdout?.resume();
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const stubborn = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    child.once('exit', () => {
+      clearTimeout(stubborn);
+      resolve();
+    });
+    child.kill('SIGINT');
+  });
 }
 
 /**

@@ -242,6 +242,8 @@ describe('restores interrupted part-way', { timeout: 300_000 }, () => {
     const backup = await p.run(['backup', 'run', '--source', 'big']);
     assert.equal(backup.code, 0, backup.stderr);
     assert.ok(webRunning());
+    const locks = () => fs.readdirSync(path.join(p.repo, 'locks'));
+    const staleBefore = locks(); // left by the restic killed with berth in the tests above
     const { code, output } = await restoreClientKilled('big');
     assert.equal(webRunning(), false, 'left stopped on a partly restored database');
     const rows = (() => {
@@ -253,6 +255,8 @@ describe('restores interrupted part-way', { timeout: 300_000 }, () => {
     })();
     assert.notEqual(rows, '200000', 'the database is indeed partly restored');
     assert.equal(code, 13, output);
+    // The restic dump that fed the dead client was interrupted so that it removed its lock (SIGTERM would leave it).
+    assert.deepEqual(locks(), staleBefore);
     assert.match(output, /big: the restore had begun, so big may be partly restored: web is left stopped, so nothing writes to it/);
     assert.equal((await status()).stoppedOnPurpose?.reason, 'berth restore: the restore of big failed part-way; left stopped until it is restored');
 
