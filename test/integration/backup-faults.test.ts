@@ -13,6 +13,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { assertCheckClean, createBackupProject, db, dbEnv, docker, mariadb, restic, writeVolume, type BackupProject } from './backup-harness.js';
 import { freePort, sleep, waitFor } from './harness.js';
+import { lockFiles } from './restic-repo.js';
 
 interface RunJson {
   runId: string;
@@ -52,7 +53,7 @@ describe('backup faults', { timeout: 240_000 }, () => {
     assert.match(r.stderr, /down: FAILED/);
     assert.deepEqual(p.snapshots().map((s) => s.tags.find((t) => t.startsWith('source='))).sort(), ['source=db', 'source=files']);
     // The failed source's restic was interrupted, maybe while it took its lock: no lock file is left.
-    assert.deepEqual(fs.readdirSync(path.join(p.repo, 'locks')), []);
+    assert.deepEqual(lockFiles(p.repo), []);
     assertCheckClean(p.repo, p.passwordFile);
 
     const text = await p.run(['backup', 'run', '--source', 'down']);
@@ -119,15 +120,14 @@ describe('backup faults', { timeout: 240_000 }, () => {
     assert.equal(p.snapshots('big').length, 0);
     // restic died by a catchable signal and removed its lock. One SIGKILLed itself cannot: forget
     // and prune need restic's exclusive lock, so prune clears such a stale lock first.
-    const locks = path.join(p.repo, 'locks');
     const stale = spawn('restic', ['backup', '--stdin', '-q'], { env: { ...process.env, RESTIC_REPOSITORY: p.repo, RESTIC_PASSWORD_FILE: p.passwordFile }, stdio: ['pipe', 'ignore', 'ignore'] });
-    await waitFor('the lock of a restic reading stdin', () => fs.readdirSync(locks).length > 0, 20_000);
+    await waitFor('the lock of a restic reading stdin', () => lockFiles(p.repo).length > 0, 20_000);
     stale.kill('SIGKILL');
     await once(stale, 'exit');
-    assert.equal(fs.readdirSync(locks).length, 1, 'a stale lock is left behind');
+    assert.equal(lockFiles(p.repo).length, 1, 'a stale lock is left behind');
     const pruned = await p.run(['backup', 'prune']);
     assert.equal(pruned.code, 0, pruned.stderr);
-    assert.equal(fs.readdirSync(locks).length, 0);
+    assert.equal(lockFiles(p.repo).length, 0);
 
     const r = await p.json<RunJson>(['backup', 'run', '--source', 'big', '--source', 'db']);
     assert.equal(r.code, 0, r.stderr);

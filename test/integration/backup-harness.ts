@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { createTestProject, type RunResult, type TestProject } from './harness.js';
-import { createResticRepository } from './restic-repo.js';
+import { createResticRepository, lockFiles } from './restic-repo.js';
 
 export const db = { user: 'berth', password: 'berth-test', mariadbPort: 3306, postgresPort: 5432, redisPort: 6379 };
 export const dbEnv = { BT_DB_PASSWORD: db.password };
@@ -153,13 +153,13 @@ export function writeVolume(volume: string, script: string): string {
 export async function holdLock(repo: string, passwordFile: string, kind: 'shared' | 'exclusive'): Promise<{ release(): Promise<void> }> {
   const args = kind === 'shared' ? ['backup', '--stdin', '--stdin-filename', 'held'] : ['key', 'passwd'];
   // A lock already there (a killed restic's, stale) is not this one's.
-  const earlier = new Set(fs.readdirSync(path.join(repo, 'locks')));
+  const earlier = new Set(lockFiles(repo));
   const child = spawn('restic', ['-r', repo, ...args], { env: { ...process.env, RESTIC_PASSWORD_FILE: passwordFile }, stdio: ['pipe', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr!.on('data', (d) => (stderr += d));
   const exited = new Promise<void>((resolve) => child.on('close', () => resolve()));
   const deadline = Date.now() + 20_000;
-  while (fs.readdirSync(path.join(repo, 'locks')).every((f) => earlier.has(f))) {
+  while (lockFiles(repo).every((f) => earlier.has(f))) {
     if (child.exitCode !== null || Date.now() > deadline) throw new Error(`restic did not lock ${repo}: ${stderr}`);
     await new Promise((r) => setTimeout(r, 50));
   }

@@ -16,6 +16,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createBackupProject, db, dbEnv, docker, holdLock, mariadb, restic, writeVolume, type BackupProject } from './backup-harness.js';
+import { lockFiles } from './restic-repo.js';
 
 interface StatusJson {
   services: Array<{ service: string; state: string; stoppedOnPurpose?: { reason: string; by: string } }>;
@@ -73,7 +74,7 @@ describe('restores interrupted part-way', { timeout: 300_000 }, () => {
    */
   const noLockLeft = async () => {
     const deadline = Date.now() + 20_000;
-    while (fs.readdirSync(path.join(p.repo, 'locks')).length > 0) {
+    while (lockFiles(p.repo).length > 0) {
       assert.ok(Date.now() < deadline, 'a lock stayed in the repository');
       restic(p.repo, p.passwordFile, 'unlock');
       await sleep(500);
@@ -242,8 +243,7 @@ describe('restores interrupted part-way', { timeout: 300_000 }, () => {
     const backup = await p.run(['backup', 'run', '--source', 'big']);
     assert.equal(backup.code, 0, backup.stderr);
     assert.ok(webRunning());
-    const locks = () => fs.readdirSync(path.join(p.repo, 'locks'));
-    const staleBefore = locks(); // left by the restic killed with berth in the tests above
+    const staleBefore = lockFiles(p.repo); // left by the restic killed with berth in the tests above
     const { code, output } = await restoreClientKilled('big');
     assert.equal(webRunning(), false, 'left stopped on a partly restored database');
     const rows = (() => {
@@ -256,7 +256,7 @@ describe('restores interrupted part-way', { timeout: 300_000 }, () => {
     assert.notEqual(rows, '200000', 'the database is indeed partly restored');
     assert.equal(code, 13, output);
     // The restic dump that fed the dead client was interrupted so that it removed its lock (SIGTERM would leave it).
-    assert.deepEqual(locks(), staleBefore);
+    assert.deepEqual(lockFiles(p.repo), staleBefore);
     assert.match(output, /big: the restore had begun, so big may be partly restored: web is left stopped, so nothing writes to it/);
     assert.equal((await status()).stoppedOnPurpose?.reason, 'berth restore: the restore of big failed part-way; left stopped until it is restored');
 

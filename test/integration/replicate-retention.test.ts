@@ -10,6 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import { running } from '../fixtures/processes.js';
 import { holdLock } from './backup-harness.js';
 import { createWorld, descendants, replicationUnavailable, snapshotsOf, type World } from './replicate-harness.js';
+import { lockFiles } from './restic-repo.js';
 
 const skip = replicationUnavailable();
 
@@ -145,13 +146,12 @@ describe('berth replicate: this host’s retention', { skip }, () => {
 
   it('a pull killed during its prune takes its restic with it; the next pull clears the stale lock and runs the prune it owed', async () => {
     await take('db', 8, ['berth']);
-    const locks = path.join(w.replicaRepo, 'locks');
     const { child, done } = w.spawnBerth(['replicate', 'pull']);
     let stderr = '';
     child.stderr!.on('data', (d) => (stderr += d));
     // The forgets are done and recorded; restic prune has taken its lock.
     const deadline = Date.now() + 30_000;
-    while (!(/pruning the data only they used/.test(stderr) && fs.readdirSync(locks).length > 0)) {
+    while (!(/pruning the data only they used/.test(stderr) && lockFiles(w.replicaRepo).length > 0)) {
       assert.ok(Date.now() < deadline && child.exitCode === null, `the prune never took its lock: ${stderr}`);
       await new Promise((r) => setTimeout(r, 10));
     }
@@ -171,14 +171,14 @@ describe('berth replicate: this host’s retention', { skip }, () => {
       assert.ok(Date.now() - killedAt < 30_000, 'the killed restic was never reaped');
       await new Promise((r) => setTimeout(r, 50));
     }
-    assert.equal(fs.readdirSync(locks).length, 1, "the killed prune's lock is left behind");
+    assert.equal(lockFiles(w.replicaRepo).length, 1, "the killed prune's lock is left behind");
 
     const next = await pull('--check');
     assert.match(next.stderr, /pruning the data of snapshots removed here since .* UTC \(that pull's prune did not finish\)/);
     assert.equal(next.out.retention?.removed.length, 0, 'db@5 was removed by the killed pull');
     assert.equal(next.out.retention?.pruned, true);
     assert.equal(next.out.check?.ok, true);
-    assert.equal(fs.readdirSync(locks).length, 0);
+    assert.equal(lockFiles(w.replicaRepo).length, 0);
     assert.ok(!(await originalsHere()).has(ids.get('db@5')));
 
     const after = await pull();

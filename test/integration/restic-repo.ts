@@ -83,3 +83,11 @@ function littleEndian(bytes: Buffer): bigint {
   for (let i = bytes.length - 1; i >= 0; i--) n = (n << 8n) | BigInt(bytes[i]!);
   return n;
 }
+
+/**
+ * The lock files in a local repository. restic writes each through a `<id>-tmp-<n>` file and
+ * renames it; one interrupted at that moment leaves the temporary file, which restic ignores.
+ */
+export function lockFiles(repo: string): string[] {
+  return fs.readdirSync(path.join(repo, 'locks')).filter((f) => /^[0-9a-f]{64}$/.test(f));
+}
