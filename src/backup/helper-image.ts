@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
 import { pack } from 'tar-stream';
 import { BerthError } from '../lib/errors.js';
 import { capture } from './process.js';
@@ -65,13 +66,11 @@ export async function ensureHelperImage(image: string): Promise<{ hasRestic: boo
   tarball.finalize();
   // From a file, not docker's stdin: a docker that gives up at once (dockerd unreachable) would
   // leave the tarball writing into a closed pipe.
-  const chunks: Buffer[] = [];
-  for await (const chunk of tarball) chunks.push(chunk as Buffer);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-helper-'));
   let r;
   try {
     const file = path.join(dir, 'rootfs.tar');
-    fs.writeFileSync(file, Buffer.concat(chunks));
+    await pipeline(tarball, fs.createWriteStream(file));
     r = await capture({ file: 'docker', args: ['import', '--change', 'ENV PATH=/bin', '--change', 'LABEL berth.role=helper', '--change', `LABEL ${versionLabel}=${version}`, file, image] });
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
