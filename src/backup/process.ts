@@ -100,3 +100,22 @@ export function exitOf(child: ChildProcess): Promise<{ code: number | null; sign
     child.on('close', (code, signal) => resolve({ code, signal, stderr }));
   });
 }
+
+/**
+ * Stops a child the way restic needs: SIGINT (restic removes its lock then; on SIGTERM it leaves
+ * the lock file), and SIGKILL if it has not exited `graceMs` later. Resolves on its exit. Its
+ * output from now on is dropped.
+ */
+export function interrupt(child: ChildProcess, graceMs = 10_000): Promise<void> {
+  child.stdout?.unpipe();
+  child.stdout?.resume();
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const stubborn = setTimeout(() => child.kill('SIGKILL'), graceMs);
+    child.once('exit', () => {
+      clearTimeout(stubborn);
+      resolve();
+    });
+    child.kill('SIGINT');
+  });
+}

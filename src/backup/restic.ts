@@ -2,7 +2,6 @@
  * The restic adapter: runs the argv from `restic-args.ts`, parses `--json` output with zod and
  * turns failures into BerthErrors (`restic-errors.ts`). One repository per instance.
  */
-import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -10,7 +9,7 @@ import { PassThrough, type Readable, type Writable } from 'node:stream';
 import { z } from 'zod';
 import { BerthError } from '../lib/errors.js';
 import type { RepositoryPassword, Retention } from '../project/backup-schema.js';
-import { capture, exitOf, start, type Cmd } from './process.js';
+import { capture, exitOf, interrupt, start, type Cmd } from './process.js';
 import { resticArgs, type StdinBackupArgs } from './restic-args.js';
 import { classifyResticFailure } from './restic-errors.js';
 import { listSftpDir, sftpRepositoryPath } from './sftp-list.js';
@@ -247,21 +246,6 @@ function resticEnv(opts: ResticOptions): Record<string, string> {
   return { ...base, RESTIC_PASSWORD: value };
 }
 
-/** SIGINT, and SIGKILL if restic has not exited 10 s later; resolves on its exit. Its output from now on is dropped. */
-function interrupt(child: ChildProcess): Promise<void> {
-  child.stdout?.unpipe();
-  child.stdout?.resume();
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    const stubborn = setTimeout(() => child.kill('SIGKILL'), 10_000);
-    child.once('exit', () => {
-      clearTimeout(stubborn);
-      resolve();
-    });
-    child.kill('SIGINT');
-  });
-}
-
 /**
  * `restic backup --stdin` fed by `feed`. A feed that fails (the dump tool failed) interrupts restic
  * before EOF, so it saves no snapshot of the partial stream. restic interrupted while it takes its
@@ -291,7 +275,7 @@ async function backupStream(cmd: Cmd, feed: Feed, fail: (r: { stderr: string; co
     // restic failing first (full disk, wrong password) is the cause; the producer only lost its reader.
     resticFailedFirst = resticGaveUp;
     // Interrupt before EOF: restic then saves no snapshot of the partial stream.
-    if (!resticGaveUp) child.kill('SIGINT');
+    if (!resticGaveUp) void interrupt(child);
   }
   const r = await exit;
   if (feedError !== undefined) {
