@@ -4,6 +4,8 @@
  * restic cannot run inside the helper container against sftp, so volumes go the tar-stream way:
  * read by the helper container, streamed into restic on the host. Run, verify, restore of a volume
  * and a database, all through the real sshd. A lock another restic holds is watched over sftp.
+ * The project's repository is prepared with a cheap key (restic-repo.ts); a small project of its
+ * own has berth create one over sftp with restic's real key derivation.
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -13,7 +15,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createBackupProject, db, dbEnv, holdLock, mariadb, writeVolume, type BackupProject } from './backup-harness.js';
-import { runBerth, waitFor } from './harness.js';
+import { createTestProject, runBerth, waitFor } from './harness.js';
 import { replicationUnavailable, startSshd, type Sshd } from './replicate-harness.js';
 
 interface RunJson {
@@ -37,7 +39,6 @@ describe('an sftp repository', { timeout: 240_000, skip: unavailable }, () => {
     p = await createBackupProject({
       repo: repoDir,
       repoUrl: `sftp:${sshd.user}@127.0.0.1:${repoDir}`,
-      repository: 'berth',
       extraBackup: `  ssh: { port: ${sshd.port}, identity_file: ${sshd.clientKey}, known_hosts: ${sshd.knownHosts} }\n`,
     });
   });
@@ -47,13 +48,12 @@ describe('an sftp repository', { timeout: 240_000, skip: unavailable }, () => {
     if (root) fs.rmSync(root, { recursive: true, force: true });
   });
 
-  it('backup run creates the repository over sftp and stores every source, the volume as a tar stream', async () => {
+  it('backup run stores every source over sftp, the volume as a tar stream', async () => {
     const r = await p.json<RunJson>(['backup', 'run']);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.value.status, 'succeeded');
     assert.equal(r.value.repository, `sftp:${sshd.user}@127.0.0.1:${repoDir}`);
     assert.deepEqual(r.value.results.map((x) => `${x.source}:${x.status}`), ['db:succeeded', 'pg:succeeded', 'cache:succeeded', 'files:succeeded', 'config:succeeded']);
-    assert.ok(fs.existsSync(path.join(repoDir, 'config')), 'the repository was created in the remote folder');
     // Read back with restic on the folder itself: the snapshots are really there.
     const snaps = p.snapshots();
     assert.equal(snaps.length, 5);
@@ -100,6 +100,27 @@ describe('an sftp repository', { timeout: 240_000, skip: unavailable }, () => {
     assert.equal(await child.done, 0, child.output());
     assert.match(child.output(), /✓ cache: snapshot [0-9a-f]{8}/);
     assert.equal(bgsaves() - before, 2, 'one more once the lock was released');
+  });
+
+  it('backup run creates a missing repository over sftp (restic init through the sshd)', async () => {
+    const newRepo = path.join(root, 'remote', 'created');
+    const q = await createTestProject({
+      'compose.yaml': 'services:\n  web:\n    image: berth-test/app:v1\n',
+      'berth.yaml': `name: {{NAME}}\nbackup:\n  repository: sftp:${sshd.user}@127.0.0.1:${newRepo}\n  password_file: ${p.passwordFile}\n  ssh: { port: ${sshd.port}, identity_file: ${sshd.clientKey}, known_hosts: ${sshd.knownHosts} }\n`,
+    });
+    try {
+      const r = await q.berth(['--json', 'backup', 'run']);
+      assert.equal(r.code, 0, r.stderr);
+      const out = JSON.parse(r.stdout) as RunJson;
+      assert.equal(out.status, 'succeeded');
+      assert.deepEqual(out.results.map((x) => `${x.source}:${x.status}`), ['config:succeeded']);
+      assert.ok(fs.existsSync(path.join(newRepo, 'config')), 'the repository was created in the remote folder');
+      // Read back with restic on the folder itself: a real repository, with the snapshot in it.
+      const snaps = JSON.parse(execFileSync('restic', ['-r', newRepo, '--password-file', p.passwordFile, 'snapshots', '--json'], { encoding: 'utf8' })) as Array<{ tags: string[] }>;
+      assert.deepEqual(snaps.map((x) => x.tags.includes('source=config')), [true]);
+    } finally {
+      await q.cleanup();
+    }
   });
 
   it('a repository host with another host key is refused, naming ssh', async () => {
