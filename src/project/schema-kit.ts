@@ -7,6 +7,7 @@ import { Cron } from 'croner';
 import { z } from 'zod';
 import { parseBytes } from '../lib/bytes.js';
 import { parseDuration } from '../lib/duration.js';
+import { knownKeysMessage } from './known-keys.js';
 
 /** Thrown by leaf parsers; the message replaces the generic `should be …` text when given. */
 export class SpecError extends Error {}
@@ -15,7 +16,7 @@ export type Schema<T> = z.ZodType<T, z.ZodTypeDef, unknown>;
 
 /** A strict mapping: unknown keys are reported, `x-*` extension keys are dropped. */
 export function section<S extends z.ZodRawShape>(shape: S) {
-  return z.preprocess(stripExtensions, z.object(shape).strict());
+  return z.preprocess(stripExtensions, z.object(shape).strict(knownKeysMessage(Object.keys(shape))));
 }
 
 export function stripExtensions(value: unknown): unknown {

@@ -3,6 +3,7 @@
  * one issue each, at the key, with the reason berth refuses them when there is one.
  */
 import type { ZodIssue } from 'zod';
+import { knownKeysIn, meantKey } from './known-keys.js';
 import type { ConfigPath, IssueList } from './positions.js';
 
 export const buildRefusal =
@@ -34,18 +35,26 @@ export function addZodIssues(list: IssueList, root: unknown, base: ConfigPath, i
   for (const issue of issues) {
     const path = [...base, ...issue.path];
     if (issue.code === 'unrecognized_keys') {
-      for (const key of issue.keys) list.at(root, [...path, key], unknownKeyMessage(path, key), 'key');
+      const known = knownKeysIn(issue.message) ?? [];
+      for (const key of issue.keys) list.at(root, [...path, key], unknownKeyMessage(path, key, known), 'key');
     } else {
       list.at(root, path, messageFor(issue));
     }
   }
 }
 
-function unknownKeyMessage(path: ConfigPath, key: string): string {
+/** A mapping with at most this many keys has them listed when an unknown key is close to none. */
+const listedKeysMax = 12;
+
+function unknownKeyMessage(path: ConfigPath, key: string, known: readonly string[]): string {
   const inService = path[0] === 'services' && (path.length === 2 || path[2] === 'networks');
   const reasons = inService ? serviceKeyReasons : sectionKeyReasons[String(path[0])];
   const reason = reasons?.[key];
-  return `unsupported key \`${key}\`${reason ? `: ${reason}` : ' (custom keys must start with `x-`)'}`;
+  if (reason) return `unsupported key \`${key}\`: ${reason}`;
+  const meant = meantKey(key, known);
+  if (meant) return `unsupported key \`${key}\`: did you mean \`${meant}\`?`;
+  const listed = known.length && known.length <= listedKeysMax ? `this mapping takes ${known.map((k) => `\`${k}\``).join(', ')}; ` : '';
+  return `unsupported key \`${key}\` (${listed}custom keys must start with \`x-\`)`;
 }
 
 function messageFor(issue: ZodIssue): string {

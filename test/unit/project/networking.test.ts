@@ -235,7 +235,7 @@ const cases: [string, Record<string, string>, string][] = [
   [
     'unsupported key of a service network',
     { 'compose.yaml': yaml(...web, '    networks:', '      default:', '        mac_address: 02:42:ac:11:00:02') },
-    'compose.yaml:6:9 services.web.networks.default.mac_address: unsupported key `mac_address` (custom keys must start with `x-`)',
+    'compose.yaml:6:9 services.web.networks.default.mac_address: unsupported key `mac_address` (this mapping takes `aliases`, `ipv4_address`, `ipv6_address`; custom keys must start with `x-`)',
   ],
   [
     'bad subnet',
@@ -260,7 +260,7 @@ const cases: [string, Record<string, string>, string][] = [
   [
     'unknown ipam key',
     { 'compose.yaml': yaml(...web, ...dnsNet, '    ipam_mode: auto') },
-    'compose.yaml:9:5 networks.dns.ipam_mode: unsupported key `ipam_mode` (custom keys must start with `x-`)',
+    'compose.yaml:9:5 networks.dns.ipam_mode: unsupported key `ipam_mode`: did you mean `ipam`?',
   ],
 ];
 

@@ -17,9 +17,14 @@ const cases: [string, Record<string, string>, string][] = [
     'compose.yaml:4:5 services.web.colour: unsupported key `colour` (custom keys must start with `x-`)',
   ],
   [
+    'misspelt service key',
+    { 'compose.yaml': yaml(...web, '    enviroment: { A: b }') },
+    'compose.yaml:4:5 services.web.enviroment: unsupported key `enviroment`: did you mean `environment`?',
+  ],
+  [
     'unknown top-level key',
     { 'compose.yaml': yaml(...web, 'includes: []') },
-    'compose.yaml:4:1 includes: unsupported key `includes` (custom keys must start with `x-`)',
+    'compose.yaml:4:1 includes: unsupported key `includes` (this mapping takes `name`, `version`, `services`, `networks`, `volumes`, `secrets`, `configs`; custom keys must start with `x-`)',
   ],
   [
     'privileged',
@@ -115,7 +120,12 @@ const cases: [string, Record<string, string>, string][] = [
   [
     'berth.yaml unknown key',
     { 'compose.yaml': yaml(...web), 'berth.yaml': yaml('deploy:', '  drain: 5s', '  rollback: true') },
-    'berth.yaml:3:3 deploy.rollback: unsupported key `rollback` (custom keys must start with `x-`)',
+    'berth.yaml:3:3 deploy.rollback: unsupported key `rollback` (this mapping takes `drain`, `verify`, `health_timeout`, `keep_images`; custom keys must start with `x-`)',
+  ],
+  [
+    'berth.yaml key with dashes',
+    { 'compose.yaml': yaml(...web), 'berth.yaml': yaml('deploy:', '  health-timeout: 30s') },
+    'berth.yaml:2:3 deploy.health-timeout: unsupported key `health-timeout`: did you mean `health_timeout`?',
   ],
   [
     'berth.yaml route without a port',
