@@ -22,15 +22,18 @@ export function knownKeysIn(message: string): readonly string[] | undefined {
 const folded = (key: string) => key.toLowerCase().replace(/[-_]/g, '');
 
 /**
- * The known key `key` most likely means: the same but for case and `-`/`_`, one that `key` ends or
- * starts with (`keep_daily`), or the nearest within a third of its length (at least 1) in edits.
+ * The known key `key` most likely means: the same but for case and `-`/`_`, one that is the last
+ * or first words of `key` (`keep_daily`), or the nearest within a third of its length (at least 1)
+ * in edits.
  */
 export function meantKey(key: string, known: readonly string[]): string | undefined {
   if (!known.length) return undefined;
   const k = folded(key);
   const same = known.find((c) => folded(c) === k);
   if (same) return same;
-  const within = known.filter((c) => folded(c).length >= 3 && (k.endsWith(folded(c)) || k.startsWith(folded(c))));
+  const words = key.toLowerCase().split(/[-_]/);
+  const ends = new Set(words.flatMap((_, i) => (i ? [words.slice(i).join(''), words.slice(0, i).join('')] : [])));
+  const within = known.filter((c) => ends.has(folded(c)));
   if (within.length === 1) return within[0];
   const nearest = closest(k, known.map(folded));
   const at = known.find((c) => folded(c) === nearest)!;

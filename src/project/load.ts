@@ -26,7 +26,7 @@ import { projectName, resolveNetwork, resolveSecret, resolveVolume } from './res
 import type { Schema } from './schema-kit.js';
 import { parseYaml } from './yaml-source.js';
 import { type ReplicateConfig, resolveReplicate } from './replicate-schema.js';
-import { addZodIssues, buildRefusal } from './zod-issues.js';
+import { addZodIssues, buildRefusal, type ConfigFile } from './zod-issues.js';
 
 export interface LoadOptions {
   /** The environment for interpolation; default `process.env`. `.env` values apply beneath it. */
@@ -54,7 +54,7 @@ export async function loadProject(dir: string, opts: LoadOptions = {}): Promise<
   // Past this point the trees are whole, so every remaining problem can be collected.
   issues.throwIfAny();
   const compose = interpolateAndMerge(composeTrees, env, issues);
-  const berth = validate(berthSchema, berthTree, berthTree, [], issues) ?? {};
+  const berth = validate(berthSchema, berthTree, berthTree, [], issues, 'berth') ?? {};
   const project = resolveProject({ root, env, opts, compose, berth, berthTree, issues });
   issues.throwIfAny();
   return { ...project, composeFiles, ...(berthText === undefined ? {} : { berthFile: berthPath }) };
@@ -72,7 +72,7 @@ interface ResolveInput {
 
 function resolveProject(input: ResolveInput): Omit<Project, 'composeFiles' | 'berthFile'> {
   const { root, env, compose, berth, issues } = input;
-  validate(composeSchema, compose, compose, [], issues);
+  validate(composeSchema, compose, compose, [], issues, 'compose');
   const top = asMap(compose);
   const name = projectName({
     env: env.COMPOSE_PROJECT_NAME,
@@ -167,7 +167,7 @@ function resolveResources(root: string, name: string, compose: unknown, issues: 
   const top = asMap(compose);
   const section = <T, R>(key: string, schema: Schema<T>, make: (k: string, v: T) => R): Record<string, R> =>
     mapEntries(asMap(top[key]), (k, v) => {
-      const parsed = validate(schema, v, compose, [key, k], issues);
+      const parsed = validate(schema, v, compose, [key, k], issues, 'compose');
       return parsed === undefined ? undefined : make(k, parsed);
     });
   return {
@@ -190,7 +190,7 @@ function resolveServices(compose: unknown, refs: ProjectRefs, issues: IssueList)
     else if (!tree.image) {
       issues.at(compose, ['services', name], 'service has no `image`; berth deploys images, set `image: NAME`', 'key');
     }
-    const parsed = validate(serviceSchema, raw, compose, ['services', name], issues);
+    const parsed = validate(serviceSchema, raw, compose, ['services', name], issues, 'compose');
     return parsed && normalizeService(name, parsed, compose, refs, issues);
   });
 }
@@ -211,10 +211,10 @@ function resolveStateDir(root: string, fromOpts?: string, fromEnv?: string, from
   return path.resolve(root, fromBerth ?? '.berth');
 }
 
-function validate<T>(schema: Schema<T>, value: unknown, root: unknown, base: ConfigPath, issues: IssueList): T | undefined {
+function validate<T>(schema: Schema<T>, value: unknown, root: unknown, base: ConfigPath, issues: IssueList, file: ConfigFile): T | undefined {
   const result = schema.safeParse(value);
   if (result.success) return result.data;
-  addZodIssues(issues, root, base, result.error.issues);
+  addZodIssues(issues, root, base, result.error.issues, file);
   return undefined;
 }
 

@@ -12,10 +12,16 @@ describe('meantKey', () => {
     assert.equal(meantKey('envfile', service), 'env_file');
   });
 
-  it('finds a known key the unknown one ends or starts with', () => {
+  it('finds a known key that is the last or first words of the unknown one', () => {
     assert.equal(meantKey('keep_daily', retention), 'daily');
     assert.equal(meantKey('keep-monthly', retention), 'monthly');
-    assert.equal(meantKey('imageName', service), 'image');
+    assert.equal(meantKey('image_name', service), 'image');
+    assert.equal(meantKey('keep_env_file', service), 'env_file');
+  });
+
+  it('does not take a key that merely starts like a known one for it', () => {
+    assert.equal(meantKey('userns_mode', service), undefined);
+    assert.equal(meantKey('imagename', service), undefined);
   });
 
   it('finds the nearest key within a third of its length in edits', () => {

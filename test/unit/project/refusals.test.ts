@@ -22,6 +22,16 @@ const cases: [string, Record<string, string>, string][] = [
     'compose.yaml:4:5 services.web.enviroment: unsupported key `enviroment`: did you mean `environment`?',
   ],
   [
+    'Compose setting berth does not take (not answered with the berth key it resembles)',
+    { 'compose.yaml': yaml(...web, '    cpu_shares: 512') },
+    'compose.yaml:4:5 services.web.cpu_shares: unsupported key `cpu_shares`: a Compose setting berth does not support; remove it',
+  ],
+  [
+    'top-level Compose setting berth does not take',
+    { 'compose.yaml': yaml(...web, 'include: [other.yaml]') },
+    'compose.yaml:4:1 include: unsupported key `include`: a Compose setting berth does not support; remove it',
+  ],
+  [
     'unknown top-level key',
     { 'compose.yaml': yaml(...web, 'includes: []') },
     'compose.yaml:4:1 includes: unsupported key `includes` (this mapping takes `name`, `version`, `services`, `networks`, `volumes`, `secrets`, `configs`; custom keys must start with `x-`)',
