@@ -81,8 +81,13 @@ async function withRetries(ctx: BackupContext, first: RunOutcome, signal: AbortS
   for (let retry = 1; retry <= cfg.retries && outcome.status !== 'succeeded' && !signal.aborted; retry++) {
     const failed = outcome.results.filter((r) => r.status === 'failed').map((r) => r.source);
     ctx.report.warn(`backup run ${outcome.runId} ${outcome.status}: ${failed.join(', ')} failed; backing ${failed.length === 1 ? 'it' : 'them'} up again in ${formatMs(cfg.retryWaitMs)} (retry ${retry} of ${cfg.retries})`);
+    // Said in the run's record: the backup probe does not alert for a failure whose retry is due.
+    ctx.backups.setRetryAt(outcome.runId, ctx.clock() + cfg.retryWaitMs);
     await sleep(cfg.retryWaitMs, undefined, { signal }).catch(() => undefined); // ends at once when the agent stops
-    if (signal.aborted) break;
+    if (signal.aborted) {
+      ctx.backups.setRetryAt(outcome.runId, undefined); // no retry comes: the failure stands
+      break;
+    }
     const again = await runBackup(ctx, { sources: failed });
     const results = outcome.results.map((r) => again.results.find((a) => a.source === r.source) ?? r);
     const stored = results.filter((r) => r.status === 'succeeded').length;

@@ -109,8 +109,7 @@ function resolveProject(input: ResolveInput): Omit<Project, 'composeFiles' | 'be
   const backup = resolveBackupSection(input, services, volumes);
   const perService = Object.fromEntries(Object.entries(berth.services ?? {}).map(([k, v]) => [k, v.monitor]));
   const backupSources = backup && effectiveSources(backup).map((s) => s.name);
-  const backupRetriesMs = backup && backup.retries * backup.retryWaitMs;
-  const monitor = resolveMonitor({ raw: berth.monitor, perService, services, edge, replicating: replicate !== undefined, ...(backupSources && { backupSources }), ...(backupRetriesMs !== undefined && { backupRetriesMs }) }, input.berthTree, issues);
+  const monitor = resolveMonitor({ raw: berth.monitor, perService, services, edge, replicating: replicate !== undefined, ...(backupSources && { backupSources }) }, input.berthTree, issues);
   return {
     name,
     dir: root,

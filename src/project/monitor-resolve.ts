@@ -29,8 +29,6 @@ export interface MonitorInput {
   readonly replicating?: boolean;
   /** The backup sources (with the implicit config one); undefined without a `backup:` section. */
   readonly backupSources?: readonly string[];
-  /** How long the nightly job may take backing up failed sources again (`retries` × `retry_wait`). */
-  readonly backupRetriesMs?: number;
 }
 
 export function resolveMonitor(input: MonitorInput, berthRoot: unknown, issues: IssueList): MonitorConfig {
@@ -41,7 +39,7 @@ export function resolveMonitor(input: MonitorInput, berthRoot: unknown, issues: 
   for (const [name, service] of Object.entries(input.services)) probes.push(...serviceProbes(service, input.perService[name], raw, input.edge, fail));
   probes.push(...hostProbes(raw));
   probes.push(...replicationProbe(raw, input.replicating ?? false, fail));
-  probes.push(...defaultBackupProbe(raw, input.backupSources, input.backupRetriesMs ?? 0, fail));
+  probes.push(...defaultBackupProbe(raw, input.backupSources, fail));
   for (const [name, p] of Object.entries(raw.probes ?? {})) {
     const at = (k: string[], m: string) => fail(['monitor', 'probes', name, ...k], m);
     if (p.type === 'backup' && !backupProbeChecks(p, input.backupSources, at)) continue;
@@ -196,10 +194,11 @@ function replicationProbe(top: RawMonitor, replicating: boolean, fail: Fail): Pr
 /**
  * With a `backup:` section, every source of the project as one probe (`backup`), unless
  * `monitor.backup: false` or a probe of `monitor.probes` already watches every source. It alerts
- * once a failure has outlasted the nightly job's retries (and 5 min for the retry itself), so a
- * database that was restarting at 02:00 and is backed up at 02:10 alerts nobody.
+ * at once (no `for`): a failure the nightly job still retries is not one yet (the probe reads the
+ * retry's time from the run), so a database that was restarting at 02:00 and is backed up at 02:10
+ * alerts nobody, while a failed verify or the retry's own failure alerts within the probe interval.
  */
-function defaultBackupProbe(top: RawMonitor, sources: readonly string[] | undefined, retriesMs: number, fail: Fail): ProbeSpec[] {
+function defaultBackupProbe(top: RawMonitor, sources: readonly string[] | undefined, fail: Fail): ProbeSpec[] {
   const b = top.backup;
   if (b === false) return [];
   if (!sources) {
@@ -217,7 +216,7 @@ function defaultBackupProbe(top: RawMonitor, sources: readonly string[] | undefi
     return [];
   }
   const d = monitorDefaults;
-  return [{ ...alertSettings(b, retriesMs ? retriesMs + d.backupRetryRunMs : 0), severity: b?.severity ?? 'warning', id: 'backup', kind: 'backup', sources, maxAgeMs: b?.max_age ?? d.backupMaxAgeMs, intervalMs: b?.interval ?? d.backupIntervalMs, timeoutMs: d.timeoutMs }];
+  return [{ ...alertSettings(b), severity: b?.severity ?? 'warning', id: 'backup', kind: 'backup', sources, maxAgeMs: b?.max_age ?? d.backupMaxAgeMs, intervalMs: b?.interval ?? d.backupIntervalMs, timeoutMs: d.timeoutMs }];
 }
 
 function hostProbes(top: RawMonitor): ProbeSpec[] {

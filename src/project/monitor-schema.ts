@@ -225,7 +225,7 @@ export const monitorDefaults = {
   tlsIntervalMs: 3_600_000,
   backupMaxAgeMs: 26 * 3_600_000,
   backupIntervalMs: 15_000,
-  /** Added to `retries` × `retry_wait` in the default backup probe's `for`: the retry run's own time. */
+  /** How long after its due time a retry of the nightly job may take before the failure it retries alerts. */
   backupRetryRunMs: 5 * 60_000,
   replicationIntervalMs: 60_000,
   peerIntervalMs: 10_000,

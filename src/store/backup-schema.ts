@@ -56,6 +56,14 @@ export const backupSchemaSql = `
 `;
 
 /**
+ * v11: when the agent's nightly job backs up a run's failed sources again (ms), while it waits to;
+ * the backup probe does not alert for a failure a retry is still due for.
+ */
+export const backupRetryMigration = `
+  ALTER TABLE backup_runs ADD COLUMN retry_at INTEGER;
+`;
+
+/**
  * v7: the repository each run wrote to, so a repository that has gone missing where snapshots
  * were stored before (an unmounted disk) is not silently created anew on the disk beneath.
  */

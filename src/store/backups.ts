@@ -66,6 +66,8 @@ export interface BackupStore {
   /** When a snapshot was last stored in this repository by this host (any project), if ever. */
   lastStoredIn(repository: string): number | undefined;
   finishRun(id: string, status: BackupRunStatus, error?: string): void;
+  /** When the nightly job backs up this run's failed sources again (ms since the epoch), or none (undefined). */
+  setRetryAt(id: string, at: number | undefined): void;
   /** Runs left `running` by a process that is gone become `interrupted`; returns their ids. */
   markInterrupted(project: string, isRunning: (run: BackupRun) => boolean): string[];
   addResult(result: BackupResult): void;
@@ -90,6 +92,7 @@ export function createBackupStore(db: Db, clock: Clock): BackupStore {
        WHERE u.repository = ? AND r.status = 'succeeded' AND r.snapshot_id IS NOT NULL`,
     ),
     finishRun: db.prepare(`UPDATE backup_runs SET status = ?, finished_at = ?, error = ? WHERE id = ?`),
+    setRetryAt: db.prepare(`UPDATE backup_runs SET retry_at = ? WHERE id = ?`),
     runningRuns: db.prepare(`SELECT * FROM backup_runs WHERE project = ? AND status = 'running'`),
     runs: db.prepare(`SELECT * FROM backup_runs WHERE project = ? ORDER BY started_at DESC, id DESC LIMIT ?`),
     insertResult: db.prepare(
@@ -122,6 +125,9 @@ export function createBackupStore(db: Db, clock: Clock): BackupStore {
     },
     finishRun(id, status, error) {
       q.finishRun.run(status, clock(), error ?? null, id);
+    },
+    setRetryAt(id, at) {
+      q.setRetryAt.run(at ?? null, id);
     },
     markInterrupted(project, isRunning) {
       const stale = (q.runningRuns.all(project) as RunRow[]).map(toRun).filter((r) => !isRunning(r));
@@ -199,6 +205,8 @@ export interface LastBackupAttempt {
   readonly error?: string;
   /** Stored, but the dump looked wrong (empty, far smaller than the previous one). */
   readonly suspect?: string;
+  /** A failed one: when the agent's nightly job backs it up again (ms since the epoch), while it waits to. */
+  readonly retryAt?: number;
 }
 
 /**
@@ -208,18 +216,19 @@ export interface LastBackupAttempt {
 export function lastBackupAttempt(db: Db, project: string, source: string): LastBackupAttempt | undefined {
   const row = db
     .prepare(
-      `SELECT at, status, suspect, error FROM (
-         SELECT r.finished_at AS at, r.status, r.suspect, r.error FROM backup_results r JOIN backup_runs u ON u.id = r.run_id
+      `SELECT at, status, suspect, error, retry_at FROM (
+         SELECT r.finished_at AS at, r.status, r.suspect, r.error, u.retry_at FROM backup_results r JOIN backup_runs u ON u.id = r.run_id
          WHERE u.project = ? AND u.kind = 'backup' AND r.source = ?
          UNION ALL
-         SELECT u.finished_at, 'failed', NULL, u.error FROM backup_runs u
+         SELECT u.finished_at, 'failed', NULL, u.error, u.retry_at FROM backup_runs u
          WHERE u.project = ? AND u.kind = 'backup' AND u.status = 'failed' AND u.finished_at IS NOT NULL
            AND NOT EXISTS (SELECT 1 FROM backup_results r WHERE r.run_id = u.id)
        ) ORDER BY at DESC LIMIT 1`,
     )
-    .get(project, source, project) as { at: number; status: string; suspect: string | null; error: string | null } | undefined;
+    .get(project, source, project) as { at: number; status: string; suspect: string | null; error: string | null; retry_at: number | null } | undefined;
   if (!row) return undefined;
-  return { at: row.at, ok: row.status === 'succeeded', ...(row.error && { error: row.error }), ...(row.suspect && { suspect: row.suspect }) };
+  const ok = row.status === 'succeeded';
+  return { at: row.at, ok, ...(row.error && { error: row.error }), ...(row.suspect && { suspect: row.suspect }), ...(!ok && row.retry_at !== null && { retryAt: row.retry_at }) };
 }
 
 export interface LastVerify {

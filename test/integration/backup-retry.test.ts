@@ -10,7 +10,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { backupJobs } from '../../src/backup/schedule.js';
 import { loadProject } from '../../src/project/load.js';
-import { createBackupStore } from '../../src/store/backups.js';
+import { createBackupStore, lastBackupAttempt } from '../../src/store/backups.js';
 import { openStore } from '../../src/store/db.js';
 import { restic } from './backup-harness.js';
 import { createTestProject, type TestProject, waitFor } from './harness.js';
@@ -44,11 +44,30 @@ describe('the nightly job retries failed sources', { timeout: 120_000 }, () => {
     }
   };
 
+  /** The newest attempt at `late`, read from the store (quick enough for the 2 s retry_wait). */
+  const lastLate = async () => {
+    const store = openStore((await loadProject(p.dir)).stateDir);
+    try {
+      return lastBackupAttempt(store.db, p.name, 'late');
+    } finally {
+      store.close();
+    }
+  };
+  /** `backup status --json`: the failed state of `late` (with the retry due, while one is). */
+  const lateFailed = async () => {
+    const r = await p.berth(['--json', 'backup', 'status']);
+    assert.equal(r.code, 0, r.stderr);
+    return (JSON.parse(r.stdout) as { sources: Array<{ source: string; failed?: { at: string; retryAt?: string } }> }).sources.find((x) => x.source === 'late')!.failed;
+  };
+
   it('a source missing at the first run and there by the retry is stored by the retry; the job succeeds', async () => {
     const [job] = backupJobs(await loadProject(p.dir));
     const done = job!.run(new AbortController().signal);
     // The first run fails `late` (its folder does not exist yet); it appears during the 2 s wait.
-    await waitFor('the first run to fail late', async () => (await runs()).some((r) => r.sources.includes('late:failed')), 30_000);
+    // Once it has failed, the run's record says when the retry is due (the backup probe waits for it instead of alerting).
+    await waitFor('the first run to fail late, its retry due', async () => (await lastLate())?.retryAt !== undefined, 30_000);
+    const pending = (await lastLate())!;
+    assert.ok(pending.retryAt! - pending.at >= 1_500, `about retry_wait (2 s) after the failure: ${JSON.stringify(pending)}`);
     fs.mkdirSync(path.join(p.dir, 'late'));
     fs.writeFileSync(path.join(p.dir, 'late', 'a.txt'), 'mounted late\n');
     await done;
@@ -68,6 +87,32 @@ describe('the nightly job retries failed sources', { timeout: 120_000 }, () => {
       { status: 'failed', sources: ['late:failed'] },
     ]);
     assert.deepEqual(sourcesOf(), ['source=config', 'source=config', 'source=late']);
+    // The retries are used up: the failure stands, with no retry due.
+    const failed = await lateFailed();
+    assert.ok(failed && failed.retryAt === undefined, JSON.stringify(failed));
+  });
+
+  it('backup status shows the retry due; an agent stopping while it waits takes it back: the failure stands', async () => {
+    const berthYaml = fs.readFileSync(path.join(p.dir, 'berth.yaml'), 'utf8');
+    fs.writeFileSync(path.join(p.dir, 'berth.yaml'), berthYaml.replace('retry_wait: 2s', 'retry_wait: 1h'));
+    const [job] = backupJobs(await loadProject(p.dir));
+    fs.writeFileSync(path.join(p.dir, 'berth.yaml'), berthYaml);
+    const stop = new AbortController();
+    const before = (await runs()).length;
+    const done = job!.run(stop.signal);
+    try {
+      await waitFor('a retry to be due', async () => (await runs()).length > before && (await lastLate())?.retryAt !== undefined, 30_000);
+      const pending = (await lateFailed())!;
+      const dueIn = Date.parse(pending.retryAt!) - Date.parse(pending.at);
+      assert.ok(dueIn >= 3_600_000 && dueIn < 3_630_000, `due retry_wait (1 h) after the failure: ${JSON.stringify(pending)}`);
+      const table = await p.berth(['backup', 'status']);
+      assert.match(table.stdout, /late .*FAILED [^(]+ \(retry due [^)]+\): source late: .* does not exist/);
+    } finally {
+      stop.abort();
+      await done.catch(() => undefined);
+    }
+    const failed = await lateFailed();
+    assert.ok(failed && failed.retryAt === undefined, JSON.stringify(failed));
   });
 
   it('backup schedule says how failed sources are retried', async () => {

@@ -95,7 +95,7 @@ export function registerBackupCommands(program: Command): void {
           const partly = partlyRestoredState(ctx, s.name);
           // The newest attempt, whether or not it stored anything: a night that failed is said, not hidden behind the last good one.
           const attempt = lastBackupAttempt(base.store.db, ctx.project.name, s.name);
-          const failed = attempt && !attempt.ok ? { failed: { at: new Date(attempt.at).toISOString(), error: attempt.error ?? 'no reason recorded' } } : {};
+          const failed = attempt && !attempt.ok ? { failed: { at: new Date(attempt.at).toISOString(), error: attempt.error ?? 'no reason recorded', ...(attempt.retryAt !== undefined && { retryAt: new Date(attempt.retryAt).toISOString() }) } } : {};
           return { source: s.name, type: s.type, lastSnapshot: last?.snapshotId, lastAt: last?.finishedAt, bytes: last?.bytes, suspect: last?.suspect, ...failed, ...(partly && { partlyRestored: { since: new Date(partly.sinceMs).toISOString(), by: partly.by, snapshot: partly.snapshot || undefined, heldStopped: partly.held } }) };
         });
         const [verify] = ctx.backups.verifies(ctx.project.name, 1);
@@ -103,7 +103,7 @@ export function registerBackupCommands(program: Command): void {
         const lastRun = ctx.backups.runs(ctx.project.name, 1)[0];
         if (g.json) return printJson({ repository: cfg.repository, lastRun, sources, lastVerify: verify && { ...verify, checkOutput: undefined, drills } });
         const rows = [['SOURCE', 'TYPE', 'LAST GOOD', 'SNAPSHOT', 'SIZE', 'STATE']];
-        for (const s of sources) rows.push([s.source, s.type, time(s.lastAt), s.lastSnapshot ?? '-', s.bytes !== undefined ? formatBytes(s.bytes) : '-', s.partlyRestored ? `PARTLY RESTORED since ${formatUtcMinute(Date.parse(s.partlyRestored.since))} (${s.partlyRestored.heldStopped.length ? `${s.partlyRestored.heldStopped.join(', ')} held stopped; ` : ''}not backed up)` : s.failed ? `FAILED ${formatUtcMinute(Date.parse(s.failed.at))}: ${s.failed.error.slice(0, 100)}` : s.suspect ? `SUSPECT: ${s.suspect}` : s.lastAt ? 'ok' : 'never backed up']);
+        for (const s of sources) rows.push([s.source, s.type, time(s.lastAt), s.lastSnapshot ?? '-', s.bytes !== undefined ? formatBytes(s.bytes) : '-', s.partlyRestored ? `PARTLY RESTORED since ${formatUtcMinute(Date.parse(s.partlyRestored.since))} (${s.partlyRestored.heldStopped.length ? `${s.partlyRestored.heldStopped.join(', ')} held stopped; ` : ''}not backed up)` : s.failed ? `FAILED ${formatUtcMinute(Date.parse(s.failed.at))}${s.failed.retryAt ? ` (retry due ${formatUtcMinute(Date.parse(s.failed.retryAt))})` : ''}: ${s.failed.error.slice(0, 100)}` : s.suspect ? `SUSPECT: ${s.suspect}` : s.lastAt ? 'ok' : 'never backed up']);
         process.stdout.write(`repository ${cfg.repository}\nlast run: ${lastRun ? `${lastRun.id} ${lastRun.status}` : 'none'}\n${table(rows)}\n`);
         const verifyDetail = drills.length ? drills.map((d) => `${d.source} ${d.status} ${formatMs(d.restoreMs)}`).join(', ') : (verify?.error ?? (verify?.checkOk === false ? 'restic check found damage' : 'nothing drilled'));
         process.stdout.write(verify ? `last verify: ${verify.id} ${verify.status} (${verifyDetail})\n` : 'last verify: never\n');

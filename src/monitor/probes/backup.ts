@@ -1,13 +1,14 @@
 /**
  * Backup health, per watched source: the newest backup attempt must not have failed or come out
- * suspect (either fails the probe at once, with the reason), the newest good backup must be
+ * suspect (either fails the probe at once, with the reason; a failure the agent's nightly job
+ * retries fails it only once that retry is `retryRunMs` overdue), the newest good backup must be
  * younger than `max_age`, and the newest `backup verify` must not have failed (a failed restore
  * drill or a damaged repository fails the probe until a verify passes again). Without `source:`,
  * every source of the project is watched: one failing night after night (a database down, a
  * source left partly restored) fails the probe although the others are backed up. Everything is
  * read from SQLite through the records the agent injects.
  */
-import type { ProbeSpec } from '../../project/monitor-schema.js';
+import { monitorDefaults, type ProbeSpec } from '../../project/monitor-schema.js';
 import type { LastBackupAttempt, LastVerify } from '../../store/backups.js';
 import type { PolledProbe } from '../types.js';
 
@@ -58,8 +59,12 @@ export function createBackupProbe(spec: BackupSpec, deps: { backups?: BackupReco
       const states = watched.map((source) => ({ source, last: records.lastGoodAt(source), attempt: records.lastAttempt(source) }));
       // In a probe of one source its name is already said; of several, each problem names its source.
       const own = (source: string) => (spec.source ? '' : `${source}'s `);
+      // A failure the nightly job backs up again soon is said, not alerted: the retry may store it.
+      const retrying = (a: LastBackupAttempt | undefined) => a !== undefined && !a.ok && a.retryAt !== undefined && at < a.retryAt + monitorDefaults.backupRetryRunMs;
+      const due = states.flatMap(({ source, attempt }) => (retrying(attempt) ? [`${own(source)}last backup failed at ${iso(attempt!.at)}, retry due ${iso(attempt!.retryAt!)}`] : []));
       const problems = states.flatMap(({ source, last, attempt }) => {
         const good = last === undefined ? 'no good backup yet' : `newest good one ${when(last)}`;
+        if (retrying(attempt)) return []; // said in `due`; the retry decides
         if (attempt && !attempt.ok) return [`${own(source)}last backup FAILED at ${iso(attempt.at)}: ${attempt.error ?? 'no reason recorded'} (${good})`];
         if (attempt?.suspect) return [`${own(source)}last backup (${iso(attempt.at)}) is SUSPECT: ${attempt.suspect} (${good})`];
         if (last === undefined) return [spec.source ? good : `${source} has ${good}`];
@@ -71,7 +76,8 @@ export function createBackupProbe(spec: BackupSpec, deps: { backups?: BackupReco
       const value = oldest ? { value: ageH(oldest.last!) } : {};
       // Without problems every source has a good backup, so `oldest` is there.
       const said = problems.length ? problems.join('; ') : spec.source ? `newest good one ${when(oldest!.last!)}` : `every source (${watched.length}) has a good one within ${maxH} h; the oldest, ${oldest!.source}'s, is ${when(oldest!.last!)}`;
-      return { ok: !problems.length && verify?.ok !== false, ...value, summary: `${what}: ${said}${verified}`, atMs: at };
+      const pending = due.length ? `; ${due.join('; ')}` : '';
+      return { ok: !problems.length && verify?.ok !== false, ...value, summary: `${what}: ${said}${pending}${verified}`, atMs: at };
     },
   };
 }

@@ -201,6 +201,12 @@ describe('backup store', () => {
       s.finishRun('r1', 'partial', 'files: no such path');
       assert.deepEqual(lastBackupAttempt(db, 'shop', 'db'), { at: 2000, ok: true });
       assert.deepEqual(lastBackupAttempt(db, 'shop', 'files'), { at: 2500, ok: false, error: 'no such path' });
+      // The nightly job says when it backs the failed source up again; a stored source has no retry.
+      s.setRetryAt('r1', 602_500);
+      assert.deepEqual(lastBackupAttempt(db, 'shop', 'files'), { at: 2500, ok: false, error: 'no such path', retryAt: 602_500 });
+      assert.deepEqual(lastBackupAttempt(db, 'shop', 'db'), { at: 2000, ok: true });
+      s.setRetryAt('r1', undefined);
+      assert.deepEqual(lastBackupAttempt(db, 'shop', 'files'), { at: 2500, ok: false, error: 'no such path' });
       // The repository refused before any source: every source's last attempt failed with it.
       clock.now = 3000;
       run('r2');

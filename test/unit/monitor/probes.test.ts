@@ -267,6 +267,30 @@ describe('resources and backups', () => {
     assert.equal(recovered.summary, "backup: every source (3) has a good one within 26 h; the oldest, config's, is 10 h old (2026-11-23T02:00:00.000Z)");
   });
 
+  it('a failure the nightly job retries is said but fails the probe only once the retry is 5 min overdue, or when no retry is due', async () => {
+    const h = 3_600_000;
+    const failedAt = Date.UTC(2026, 10, 23, 2);
+    const spec = { ...common, id: 'backup', kind: 'backup' as const, maxAgeMs: 26 * h, sources: ['db', 'config'] };
+    const attempt: { db: LastBackupAttempt } = { db: { at: failedAt, ok: false, error: 'mariadb: connection refused', retryAt: failedAt + 10 * 60_000 } };
+    const good: Record<string, number> = { db: failedAt - 24 * h, config: failedAt };
+    const backups = records({ lastGoodAt: (s) => (s ? good[s] : undefined), lastAttempt: (s) => (s === 'db' ? attempt.db : { at: failedAt, ok: true }) });
+    const at = (ms: number) => createBackupProbe(spec, { clock: () => ms, backups }).run(signal);
+
+    const waiting = await at(failedAt + 60_000);
+    assert.equal(waiting.ok, true, waiting.summary);
+    assert.equal(waiting.summary, "backup: every source (2) has a good one within 26 h; the oldest, db's, is 24 h old (2026-11-22T02:00:00.000Z); db's last backup failed at 2026-11-23T02:00:00.000Z, retry due 2026-11-23T02:10:00.000Z");
+    // The retry is due at 02:10 and may take 5 min.
+    assert.equal((await at(failedAt + 14 * 60_000)).ok, true);
+    const overdue = await at(failedAt + 15 * 60_000);
+    assert.equal(overdue.ok, false);
+    assert.match(overdue.summary, /^backup: db's last backup FAILED at 2026-11-23T02:00:00.000Z: mariadb: connection refused/);
+    // The retry failed too, and none is due after it (retries used up): it fails at once.
+    attempt.db = { at: failedAt + 11 * 60_000, ok: false, error: 'mariadb: connection refused' };
+    const last = await at(failedAt + 11 * 60_000 + 1_000);
+    assert.equal(last.ok, false);
+    assert.match(last.summary, /db's last backup FAILED at 2026-11-23T02:11:00.000Z/);
+  });
+
   it('a source a failed restore left partly restored fails the probe at once, however fresh its last backup', async () => {
     const now = Date.UTC(2026, 10, 23, 12);
     const spec = { ...common, id: 'backup', kind: 'backup' as const, maxAgeMs: 26 * 3_600_000 };
