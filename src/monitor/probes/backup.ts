@@ -64,8 +64,8 @@ export function createBackupProbe(spec: BackupSpec, deps: { backups?: BackupReco
       const due = states.flatMap(({ source, attempt }) => (retrying(attempt) ? [`${own(source)}last backup failed at ${iso(attempt!.at)}, retry due ${iso(attempt!.retryAt!)}`] : []));
       const problems = states.flatMap(({ source, last, attempt }) => {
         const good = last === undefined ? 'no good backup yet' : `newest good one ${when(last)}`;
-        if (retrying(attempt)) return []; // said in `due`; the retry decides
-        if (attempt && !attempt.ok) return [`${own(source)}last backup FAILED at ${iso(attempt.at)}: ${attempt.error ?? 'no reason recorded'} (${good})`];
+        // A failure being retried is said in `due`; no good backup yet, or too old a one, still counts.
+        if (attempt && !attempt.ok && !retrying(attempt)) return [`${own(source)}last backup FAILED at ${iso(attempt.at)}: ${attempt.error ?? 'no reason recorded'} (${good})`];
         if (attempt?.suspect) return [`${own(source)}last backup (${iso(attempt.at)}) is SUSPECT: ${attempt.suspect} (${good})`];
         if (last === undefined) return [spec.source ? good : `${source} has ${good}`];
         if (at - last > spec.maxAgeMs) return [spec.source ? `${good}, older than ${maxH} h` : `${source}'s newest good one is ${when(last)}, older than ${maxH} h`];

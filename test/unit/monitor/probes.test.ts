@@ -284,6 +284,10 @@ describe('resources and backups', () => {
     const overdue = await at(failedAt + 15 * 60_000);
     assert.equal(overdue.ok, false);
     assert.match(overdue.summary, /^backup: db's last backup FAILED at 2026-11-23T02:00:00.000Z: mariadb: connection refused/);
+    // A source with no good backup at all fails the probe for that, retry due or not.
+    const neverGood = await createBackupProbe({ ...spec, source: 'db' }, { clock: () => failedAt + 60_000, backups: records({ lastAttempt: () => attempt.db }) }).run(signal);
+    assert.equal(neverGood.ok, false);
+    assert.equal(neverGood.summary, 'backup db: no good backup yet; last backup failed at 2026-11-23T02:00:00.000Z, retry due 2026-11-23T02:10:00.000Z');
     // The retry failed too, and none is due after it (retries used up): it fails at once.
     attempt.db = { at: failedAt + 11 * 60_000, ok: false, error: 'mariadb: connection refused' };
     const last = await at(failedAt + 11 * 60_000 + 1_000);
