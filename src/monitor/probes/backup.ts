@@ -1,7 +1,7 @@
 /**
  * Backup health, per watched source: the newest backup attempt must not have failed or come out
  * suspect (either fails the probe at once, with the reason; a failure the agent's nightly job
- * retries fails it only once that retry is `retryRunMs` overdue), the newest good backup must be
+ * retries fails it only once that retry is 5 min overdue, `backupRetryRunMs`), the newest good backup must be
  * younger than `max_age`, and the newest `backup verify` must not have failed (a failed restore
  * drill or a damaged repository fails the probe until a verify passes again). Without `source:`,
  * every source of the project is watched: one failing night after night (a database down, a
