@@ -198,6 +198,42 @@ describe('backup run --agent', { timeout: 180_000 }, () => {
     assert.match(byId('backups')!.summary ?? '', /^backup host_files: newest good one 0 h old/);
   });
 
+  it("a failure whose nightly retry is due is said in the agent's probe, not failed, until that retry is 5 min overdue", async () => {
+    type ProbeRow = { id: string; state: string; summary: string | null };
+    let row: ProbeRow | undefined;
+    const until = (what: string, check: (r: ProbeRow) => boolean) =>
+      waitFor(what, async () => {
+        const r = await p.berth(['probes', '--json']);
+        row = r.code === 0 ? (JSON.parse(r.stdout) as ProbeRow[]).find((x) => x.id === 'backups') : undefined;
+        return row !== undefined && check(row);
+      }, 20_000).catch((err: Error) => assert.fail(`${err.message}; last: ${JSON.stringify(row)}`));
+    const data = path.join(p.dir, 'hostdata');
+    fs.renameSync(data, `${data}.away`);
+    try {
+      const failed = await p.run(['--json', 'backup', 'run', '--agent', '--source', 'host_files']);
+      assert.notEqual(failed.code, 0);
+      const runId = (JSON.parse(failed.stdout) as RunJson).runId;
+      // What the nightly job writes while it waits to back the source up again (backup-retry.test.ts).
+      const setRetryAt = (at: number) => {
+        const db = new Database(path.join(p.dir, '.berth', 'berth.db'));
+        try {
+          db.prepare('UPDATE backup_runs SET retry_at = ? WHERE id = ?').run(at, runId);
+        } finally {
+          db.close();
+        }
+      };
+      setRetryAt(Date.now() + 10 * 60_000);
+      await until('the probe ok, the retry due said', (r) => r.state === 'ok' && /last backup failed at \S+, retry due \S+$/.test(r.summary ?? ''));
+      // The retry never came (the agent was down at its time): 5 min after it was due, the failure alerts.
+      setRetryAt(Date.now() - 6 * 60_000);
+      await until('the probe failing on the failure', (r) => r.state === 'failing' && /last backup FAILED at \S+: source host_files: \S+hostdata does not exist/.test(r.summary ?? ''));
+    } finally {
+      fs.renameSync(`${data}.away`, data);
+    }
+    assert.equal((await p.run(['backup', 'run', '--agent', '--source', 'host_files'])).code, 0);
+    await until('the probe ok again', (r) => r.state === 'ok' && !/retry due|FAILED/.test(r.summary ?? ''));
+  });
+
   it('after the agent stops the socket is gone, and --agent says no agent answers', async () => {
     agent.kill('SIGTERM');
     assert.equal(await agent.done, 0);
