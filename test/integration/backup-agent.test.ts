@@ -13,6 +13,8 @@ import http from 'node:http';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
+import { createBackupStore } from '../../src/store/backups.js';
+import { openStore } from '../../src/store/db.js';
 import { createBackupProject, dbEnv, type BackupProject } from './backup-harness.js';
 import { waitFor } from './harness.js';
 
@@ -215,11 +217,11 @@ describe('backup run --agent', { timeout: 180_000 }, () => {
       const runId = (JSON.parse(failed.stdout) as RunJson).runId;
       // What the nightly job writes while it waits to back the source up again (backup-retry.test.ts).
       const setRetryAt = (at: number) => {
-        const db = new Database(path.join(p.dir, '.berth', 'berth.db'));
+        const store = openStore(path.join(p.dir, '.berth'));
         try {
-          db.prepare('UPDATE backup_runs SET retry_at = ? WHERE id = ?').run(at, runId);
+          createBackupStore(store.db, Date.now).setRetryAt(runId, at);
         } finally {
-          db.close();
+          store.close();
         }
       };
       setRetryAt(Date.now() + 10 * 60_000);

@@ -14,7 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createBackupProject, db, dbEnv, holdLock, mariadb, writeVolume, type BackupProject } from './backup-harness.js';
+import { createBackupProject, db, dbEnv, holdLock, mariadb, restic, writeVolume, type BackupProject } from './backup-harness.js';
 import { createTestProject, runBerth, waitFor } from './harness.js';
 import { replicationUnavailable, startSshd, type Sshd } from './replicate-harness.js';
 
@@ -116,7 +116,7 @@ describe('an sftp repository', { timeout: 240_000, skip: unavailable }, () => {
       assert.deepEqual(out.results.map((x) => `${x.source}:${x.status}`), ['config:succeeded']);
       assert.ok(fs.existsSync(path.join(newRepo, 'config')), 'the repository was created in the remote folder');
       // Read back with restic on the folder itself: a real repository, with the snapshot in it.
-      const snaps = JSON.parse(execFileSync('restic', ['-r', newRepo, '--password-file', p.passwordFile, 'snapshots', '--json'], { encoding: 'utf8' })) as Array<{ tags: string[] }>;
+      const snaps = JSON.parse(restic(newRepo, p.passwordFile, 'snapshots', '--json').out) as Array<{ tags: string[] }>;
       assert.deepEqual(snaps.map((x) => x.tags.includes('source=config')), [true]);
     } finally {
       await q.cleanup();

@@ -56,16 +56,19 @@ export function createBackupProbe(spec: BackupSpec, deps: { backups?: BackupReco
       });
       if (partial.length) return { ok: false, summary: `${what}: ${partial.join('; ')}`, atMs: at };
 
-      const states = watched.map((source) => ({ source, last: records.lastGoodAt(source), attempt: records.lastAttempt(source) }));
+      // A failure the nightly job backs up again soon is said, not alerted: the retry may store it.
+      const retryDue = (a: LastBackupAttempt | undefined) => (a && !a.ok && a.retryAt !== undefined && at < a.retryAt + monitorDefaults.backupRetryRunMs ? a.retryAt : undefined);
+      const states = watched.map((source) => {
+        const attempt = records.lastAttempt(source);
+        return { source, last: records.lastGoodAt(source), attempt, retryAt: retryDue(attempt) };
+      });
       // In a probe of one source its name is already said; of several, each problem names its source.
       const own = (source: string) => (spec.source ? '' : `${source}'s `);
-      // A failure the nightly job backs up again soon is said, not alerted: the retry may store it.
-      const retrying = (a: LastBackupAttempt | undefined) => a !== undefined && !a.ok && a.retryAt !== undefined && at < a.retryAt + monitorDefaults.backupRetryRunMs;
-      const due = states.flatMap(({ source, attempt }) => (retrying(attempt) ? [`${own(source)}last backup failed at ${iso(attempt!.at)}, retry due ${iso(attempt!.retryAt!)}`] : []));
-      const problems = states.flatMap(({ source, last, attempt }) => {
+      const due = states.flatMap(({ source, attempt, retryAt }) => (attempt && retryAt !== undefined ? [`${own(source)}last backup failed at ${iso(attempt.at)}, retry due ${iso(retryAt)}`] : []));
+      const problems = states.flatMap(({ source, last, attempt, retryAt }) => {
         const good = last === undefined ? 'no good backup yet' : `newest good one ${when(last)}`;
         // A failure being retried is said in `due`; no good backup yet, or too old a one, still counts.
-        if (attempt && !attempt.ok && !retrying(attempt)) return [`${own(source)}last backup FAILED at ${iso(attempt.at)}: ${attempt.error ?? 'no reason recorded'} (${good})`];
+        if (attempt && !attempt.ok && retryAt === undefined) return [`${own(source)}last backup FAILED at ${iso(attempt.at)}: ${attempt.error ?? 'no reason recorded'} (${good})`];
         if (attempt?.suspect) return [`${own(source)}last backup (${iso(attempt.at)}) is SUSPECT: ${attempt.suspect} (${good})`];
         if (last === undefined) return [spec.source ? good : `${source} has ${good}`];
         if (at - last > spec.maxAgeMs) return [spec.source ? `${good}, older than ${maxH} h` : `${source}'s newest good one is ${when(last)}, older than ${maxH} h`];
