@@ -1,10 +1,12 @@
 /** The backup schedules (`backup.schedule`, `backup.verify.schedule`, cron) and the jobs `berth agent` runs. */
+import os from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Cron } from 'croner';
 import { isProcessAlive } from '../deploy/lock.js';
 import { BerthError } from '../lib/errors.js';
 import type { Reporter } from '../lib/reporter.js';
 import { silentReporter } from '../lib/reporter.js';
+import type { RetryComing } from '../store/backups.js';
 import { formatMs } from '../lib/time.js';
 import type { Project } from '../project/model.js';
 import { type BackupContext, openBackupContext, requireBackup } from './context.js';
@@ -95,6 +97,12 @@ async function withRetries(ctx: BackupContext, first: RunOutcome, signal: AbortS
   }
   return outcome;
 }
+
+/**
+ * A failed run's recorded retry still comes while the agent that made the run is alive. One on
+ * another host (a shared state directory) is taken at its word.
+ */
+export const retryComing: RetryComing = (run) => run.host !== os.hostname() || isProcessAlive(run.pid);
 
 /**
  * The scheduled verify. A backup run still going on this host (a long first run, a big change)

@@ -210,25 +210,34 @@ export interface LastBackupAttempt {
 }
 
 /**
+ * Whether the process that said it backs a failed run up again (the agent whose nightly job made
+ * the run) is still there to do it. An agent killed outright (SIGKILL, OOM, power) could not clear
+ * the time it had recorded, and no retry comes from it.
+ */
+export type RetryComing = (run: { readonly pid: number; readonly host: string }) => boolean;
+
+/**
  * The newest regular backup attempt of `source`: its own result in a run, or a run that failed
  * before it reached any source (the repository missing, a wrong password), which no source got past.
+ * A failed one has `retryAt` while its retry is due and `retryComing` says its agent is there.
  */
-export function lastBackupAttempt(db: Db, project: string, source: string): LastBackupAttempt | undefined {
+export function lastBackupAttempt(db: Db, project: string, source: string, retryComing: RetryComing): LastBackupAttempt | undefined {
   const row = db
     .prepare(
-      `SELECT at, status, suspect, error, retry_at FROM (
-         SELECT r.finished_at AS at, r.status, r.suspect, r.error, u.retry_at FROM backup_results r JOIN backup_runs u ON u.id = r.run_id
+      `SELECT at, status, suspect, error, retry_at, pid, host FROM (
+         SELECT r.finished_at AS at, r.status, r.suspect, r.error, u.retry_at, u.pid, u.host FROM backup_results r JOIN backup_runs u ON u.id = r.run_id
          WHERE u.project = ? AND u.kind = 'backup' AND r.source = ?
          UNION ALL
-         SELECT u.finished_at, 'failed', NULL, u.error, u.retry_at FROM backup_runs u
+         SELECT u.finished_at, 'failed', NULL, u.error, u.retry_at, u.pid, u.host FROM backup_runs u
          WHERE u.project = ? AND u.kind = 'backup' AND u.status = 'failed' AND u.finished_at IS NOT NULL
            AND NOT EXISTS (SELECT 1 FROM backup_results r WHERE r.run_id = u.id)
        ) ORDER BY at DESC LIMIT 1`,
     )
-    .get(project, source, project) as { at: number; status: string; suspect: string | null; error: string | null; retry_at: number | null } | undefined;
+    .get(project, source, project) as { at: number; status: string; suspect: string | null; error: string | null; retry_at: number | null; pid: number; host: string } | undefined;
   if (!row) return undefined;
   const ok = row.status === 'succeeded';
-  return { at: row.at, ok, ...(row.error && { error: row.error }), ...(row.suspect && { suspect: row.suspect }), ...(!ok && row.retry_at !== null && { retryAt: row.retry_at }) };
+  const retryAt = !ok && row.retry_at !== null && retryComing({ pid: row.pid, host: row.host }) ? row.retry_at : undefined;
+  return { at: row.at, ok, ...(row.error && { error: row.error }), ...(row.suspect && { suspect: row.suspect }), ...(retryAt !== undefined && { retryAt }) };
 }
 
 export interface LastVerify {
@@ -261,11 +270,11 @@ export function lastVerify(db: Db, project: string, source?: string): LastVerify
 }
 
 /** What the agent's backup probe reads of one project (the `BackupRecords` of monitor/probes/backup.ts). */
-export function backupRecords(db: Db, project: string) {
+export function backupRecords(db: Db, project: string, retryComing: RetryComing) {
   const partly = createPartlyRestoredStore(db);
   return {
     lastGoodAt: (source?: string) => lastGoodBackupAt(db, project, source),
-    lastAttempt: (source: string) => lastBackupAttempt(db, project, source),
+    lastAttempt: (source: string) => lastBackupAttempt(db, project, source, retryComing),
     lastVerify: (source?: string) => lastVerify(db, project, source),
     partlyRestored: (source: string) => partly.get(project, source),
   };

@@ -200,7 +200,7 @@ describe('backup run --agent', { timeout: 180_000 }, () => {
     assert.match(byId('backups')!.summary ?? '', /^backup host_files: newest good one 0 h old/);
   });
 
-  it("a failure whose nightly retry is due is said in the agent's probe, not failed, until that retry is 5 min overdue", async () => {
+  it("a failure whose nightly retry is due is said in the agent's probe, not failed, until that retry is 5 min overdue or its agent is gone", async () => {
     type ProbeRow = { id: string; state: string; summary: string | null };
     let row: ProbeRow | undefined;
     const until = (what: string, check: (r: ProbeRow) => boolean) =>
@@ -216,19 +216,30 @@ describe('backup run --agent', { timeout: 180_000 }, () => {
       assert.notEqual(failed.code, 0);
       const runId = (JSON.parse(failed.stdout) as RunJson).runId;
       // What the nightly job writes while it waits to back the source up again (backup-retry.test.ts).
-      const setRetryAt = (at: number) => {
+      const setRetryAt = (id: string, at: number) => {
         const store = openStore(path.join(p.dir, '.berth'));
         try {
-          createBackupStore(store.db, Date.now).setRetryAt(runId, at);
+          createBackupStore(store.db, Date.now).setRetryAt(id, at);
         } finally {
           store.close();
         }
       };
-      setRetryAt(Date.now() + 10 * 60_000);
+      setRetryAt(runId, Date.now() + 10 * 60_000);
       await until('the probe ok, the retry due said', (r) => r.state === 'ok' && /last backup failed at \S+, retry due \S+$/.test(r.summary ?? ''));
       // The retry never came (the agent was down at its time): 5 min after it was due, the failure alerts.
-      setRetryAt(Date.now() - 6 * 60_000);
+      setRetryAt(runId, Date.now() - 6 * 60_000);
       await until('the probe failing on the failure', (r) => r.state === 'failing' && /last backup FAILED at \S+: source host_files: \S+hostdata does not exist/.test(r.summary ?? ''));
+      // A retry due from a process that is gone (as an agent killed outright leaves it) never comes:
+      // the failure alerts at once, and `backup status` says no retry.
+      const gone = await p.run(['--json', 'backup', 'run', '--source', 'host_files']);
+      assert.notEqual(gone.code, 0);
+      setRetryAt((JSON.parse(gone.stdout) as RunJson).runId, Date.now() + 10 * 60_000);
+      const status = await p.run(['--json', 'backup', 'status']);
+      const hostFiles = (JSON.parse(status.stdout) as { sources: Array<{ source: string; failed?: { at: string; retryAt?: string } }> }).sources.find((x) => x.source === 'host_files');
+      assert.ok(hostFiles?.failed, status.stdout);
+      assert.equal(hostFiles.failed.retryAt, undefined, status.stdout);
+      const newest = `last backup FAILED at ${hostFiles.failed.at}: source host_files: `;
+      await until('the probe failing on the newest failure, no retry said', (r) => r.state === 'failing' && (r.summary ?? '').includes(newest) && !/retry due/.test(r.summary ?? ''));
     } finally {
       fs.renameSync(`${data}.away`, data);
     }

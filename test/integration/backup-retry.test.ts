@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { backupJobs } from '../../src/backup/schedule.js';
+import { backupJobs, retryComing } from '../../src/backup/schedule.js';
 import { loadProject } from '../../src/project/load.js';
 import { createBackupStore, lastBackupAttempt } from '../../src/store/backups.js';
 import { openStore } from '../../src/store/db.js';
@@ -48,7 +48,7 @@ describe('the nightly job retries failed sources', { timeout: 120_000 }, () => {
   const lastLate = async () => {
     const store = openStore((await loadProject(p.dir)).stateDir);
     try {
-      return lastBackupAttempt(store.db, p.name, 'late');
+      return lastBackupAttempt(store.db, p.name, 'late', retryComing);
     } finally {
       store.close();
     }

@@ -11,7 +11,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { after, before, describe, it } from 'node:test';
 import { currentProject } from '../../src/agent/current-project.js';
-import { backupJobs } from '../../src/backup/schedule.js';
+import { backupJobs, retryComing } from '../../src/backup/schedule.js';
 import { createBackupProbe } from '../../src/monitor/probes/backup.js';
 import { openStore } from '../../src/store/db.js';
 import { backupRecords, createBackupStore, lastVerify } from '../../src/store/backups.js';
@@ -227,7 +227,7 @@ describe('backup run, verify, restore', { timeout: 180_000 }, () => {
       assert.equal(lastVerify(store.db, p.name, 'db')?.ok, true);
       const probe = createBackupProbe(
         { id: 'backup', kind: 'backup', intervalMs: 60_000, timeoutMs: 5_000, maxAgeMs: 26 * 3_600_000 } as Parameters<typeof createBackupProbe>[0],
-        { clock: Date.now, backups: backupRecords(store.db, p.name) },
+        { clock: Date.now, backups: backupRecords(store.db, p.name, retryComing) },
       );
       const ok = await probe.run(new AbortController().signal);
       assert.equal(ok.ok, true, ok.summary);

@@ -9,7 +9,7 @@ import { createLogNotifier } from '../../agent/log-notifier.js';
 import type { Job } from '../../agent/scheduler.js';
 import { openBackupContext } from '../../backup/context.js';
 import { runBackup } from '../../backup/run.js';
-import { backupJobs } from '../../backup/schedule.js';
+import { backupJobs, retryComing } from '../../backup/schedule.js';
 import { BerthError } from '../../lib/errors.js';
 import { type Reporter, silentReporter } from '../../lib/reporter.js';
 import type { Notifier } from '../../notify/types.js';
@@ -81,7 +81,7 @@ export function registerAgentCommands(program: Command): void {
                 }
               },
             },
-            backups: backupRecords(ctx.store.db, ctx.project.name),
+            backups: backupRecords(ctx.store.db, ctx.project.name, retryComing),
             replication: () => replicationStatus(ctx.store.db, ctx.project, ctx.clock()),
             ...(peerToken ? { peerToken } : {}),
             ...(o.listen ? { listen: parseListen(o.listen) } : {}),

@@ -11,7 +11,7 @@ import { pruneBackups } from '../../backup/prune.js';
 import { recoverAll } from '../../backup/recover.js';
 import { planRestore, restorePlanned } from '../../backup/restore.js';
 import { runBackup, runOutcomeSchema, type RunOutcome } from '../../backup/run.js';
-import { nextRuns } from '../../backup/schedule.js';
+import { nextRuns, retryComing } from '../../backup/schedule.js';
 import { snapshotSource, verifyBackups, type VerifyOutcome } from '../../backup/verify.js';
 import { formatBytes } from '../../lib/bytes.js';
 import { lastBackupAttempt } from '../../store/backups.js';
@@ -94,7 +94,7 @@ export function registerBackupCommands(program: Command): void {
           const last = ctx.backups.lastResult(ctx.project.name, s.name);
           const partly = partlyRestoredState(ctx, s.name);
           // The newest attempt, whether or not it stored anything: a night that failed is said, not hidden behind the last good one.
-          const attempt = lastBackupAttempt(base.store.db, ctx.project.name, s.name);
+          const attempt = lastBackupAttempt(base.store.db, ctx.project.name, s.name, retryComing);
           const failed = attempt && !attempt.ok ? { failed: { at: new Date(attempt.at).toISOString(), error: attempt.error ?? 'no reason recorded', ...(attempt.retryAt !== undefined && { retryAt: new Date(attempt.retryAt).toISOString() }) } } : {};
           return { source: s.name, type: s.type, lastSnapshot: last?.snapshotId, lastAt: last?.finishedAt, bytes: last?.bytes, suspect: last?.suspect, ...failed, ...(partly && { partlyRestored: { since: new Date(partly.sinceMs).toISOString(), by: partly.by, snapshot: partly.snapshot || undefined, heldStopped: partly.held } }) };
         });

@@ -1,15 +1,16 @@
 /** berth.yaml `backup:` validation (file:line errors, defaults) and the backup store (freshness, interrupted runs). */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { describe, it } from 'node:test';
-import { backupJobs, nextRuns } from '../../../src/backup/schedule.js';
+import { backupJobs, nextRuns, retryComing } from '../../../src/backup/schedule.js';
 import { configFiles, configPlan, configSource, describeLeftOut, missingProjectFiles } from '../../../src/backup/sources/config.js';
 import type { SourceContext } from '../../../src/backup/sources/types.js';
 import { type Db, openStore } from '../../../src/store/db.js';
-import { type BackupStore, backupRecords, createBackupStore, lastBackupAttempt, lastGoodBackupAt } from '../../../src/store/backups.js';
+import { type BackupStore, backupRecords, createBackupStore, lastBackupAttempt as lastAttemptOf, lastGoodBackupAt } from '../../../src/store/backups.js';
 import { silentReporter } from '../../../src/lib/reporter.js';
 import { mountingProjectFiles } from '../../fixtures/mounting-project.js';
 import { load, loadError, yaml } from '../project/helpers.js';
@@ -194,6 +195,14 @@ describe('backup store', () => {
   it('lastBackupAttempt: the newest result of the source, or a run that failed before any source; safety runs and other projects are not counted', () =>
     withBackupStore((db, s, clock) => {
       const run = (id: string, kind: 'backup' | 'safety' = 'backup', project = 'shop') => s.startRun({ id, project, kind, user: 'u', pid: 1, host: 'h' });
+      // Whether the agent that made a run is still there to retry it (asked with the run's pid and host).
+      let agentAlive = true;
+      const asked: Array<{ pid: number; host: string }> = [];
+      const lastBackupAttempt = (d: typeof db, project: string, source: string) =>
+        lastAttemptOf(d, project, source, (r) => {
+          asked.push({ pid: r.pid, host: r.host });
+          return agentAlive;
+        });
       assert.equal(lastBackupAttempt(db, 'shop', 'db'), undefined);
       run('r1');
       s.addResult({ runId: 'r1', source: 'db', type: 'mariadb', status: 'succeeded', startedAt: 1000, finishedAt: 2000, snapshotId: 'aaaa1111', bytes: 10 });
@@ -205,6 +214,11 @@ describe('backup store', () => {
       s.setRetryAt('r1', 602_500);
       assert.deepEqual(lastBackupAttempt(db, 'shop', 'files'), { at: 2500, ok: false, error: 'no such path', retryAt: 602_500 });
       assert.deepEqual(lastBackupAttempt(db, 'shop', 'db'), { at: 2000, ok: true });
+      assert.deepEqual(asked.at(-1), { pid: 1, host: 'h' });
+      // The agent that was to retry it was killed outright: no retry comes, the failure stands.
+      agentAlive = false;
+      assert.deepEqual(lastBackupAttempt(db, 'shop', 'files'), { at: 2500, ok: false, error: 'no such path' });
+      agentAlive = true;
       s.setRetryAt('r1', undefined);
       assert.deepEqual(lastBackupAttempt(db, 'shop', 'files'), { at: 2500, ok: false, error: 'no such path' });
       // The repository refused before any source: every source's last attempt failed with it.
@@ -225,8 +239,15 @@ describe('backup store', () => {
       run('r5');
       s.addResult({ runId: 'r5', source: 'db', type: 'mariadb', status: 'succeeded', startedAt: 5000, finishedAt: 5500, suspect: 'the dump is empty' });
       assert.deepEqual(lastBackupAttempt(db, 'shop', 'db'), { at: 5500, ok: true, suspect: 'the dump is empty' });
-      assert.deepEqual(backupRecords(db, 'shop').lastAttempt('db'), { at: 5500, ok: true, suspect: 'the dump is empty' });
+      assert.deepEqual(backupRecords(db, 'shop', () => true).lastAttempt('db'), { at: 5500, ok: true, suspect: 'the dump is empty' });
     }));
+
+  it('retryComing: a retry comes while the agent that made the run is alive on this host; one on another host is taken at its word', () => {
+    const gone = spawnSync(process.execPath, ['-e', '0']).pid;
+    assert.equal(retryComing({ pid: process.pid, host: os.hostname() }), true);
+    assert.equal(retryComing({ pid: gone, host: os.hostname() }), false);
+    assert.equal(retryComing({ pid: gone, host: `not-${os.hostname()}` }), true);
+  });
 
   it('lastGoodBackupAt ignores failed, suspect and safety results; interrupted runs are marked', () =>
     withBackupStore((db, s, clock) => {
