@@ -208,6 +208,22 @@ async function main(): Promise<void> {
   const agent = await startBenchAgent(agentProject, { ...berthEnv, RESTIC_CACHE_DIR: cache('agent') });
   const phases: Phase[] = [];
   const samples: Sample[] = [];
+  /**
+   * Reference for a re-run's CLI gap: the cold start of the two programs alone, each after the page
+   * cache is dropped as before a contender. `node -e 0` is the least any Node CLI costs here; the
+   * node binary's pages stay in memory, mapped by this process and the agent, as they would on a
+   * host where the agent runs.
+   */
+  const coldStarts: Array<{ nodeMs: number; resticMs: number }> = [];
+  const coldStart = async () => {
+    const once = async (cmd: string, args: string[]) => {
+      cold();
+      const m = await measured(cmd, args, { env: berthEnv });
+      if (m.code !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${m.code}): ${m.stderr}`);
+      return Math.round(m.ms);
+    };
+    return { nodeMs: await once(process.execPath, ['-e', '0']), resticMs: await once('restic', ['version']) };
+  };
   let cachesDropped = true;
   // The first run `firstRepeat` times, each into empty repositories; then the re-runs `repeat`
   // times each; medians reported, the three contenders always on the same state of the data.
@@ -230,6 +246,7 @@ async function main(): Promise<void> {
     for (const who of order) got[who] = await runOne(who);
     const [r, b, a] = [got.restic!, got.berth!, got.agent!];
     samples.push({ name, order, resticMs: Math.round(r.ms), berthMs: Math.round(b.ms), agentMs: Math.round(a.ms) });
+    if (name !== 'first') coldStarts.push(await coldStart());
     log(`${name}: restic ${(r.ms / 1000).toFixed(2)} s, berth ${(b.ms / 1000).toFixed(2)} s, agent ${(a.ms / 1000).toFixed(2)} s${changedBytes ? ` (${(changedBytes / 1e6).toFixed(0)} MB changed)` : ''}`);
     const prev = phases.find((p) => p.name === name);
     const sample: Phase = { name, restic: r, berth: b, agent: a, bytes };
@@ -306,6 +323,17 @@ async function main(): Promise<void> {
     /** Per phase, the median over rounds of restic's time ÷ berth's time in the same round. */
     pairedRatioVsRestic: paired('berthMs'),
     pairedRatioVsResticAgent: paired('agentMs'),
+    /**
+     * Re-runs: the median of each round's berth time minus restic's (CLI and agent), against the
+     * medians of a cold `node -e 0` and a cold `restic version` measured in the same rounds.
+     */
+    reRunGap: {
+      cliOverResticMs: medianOf(samples.filter((x) => x.name !== 'first').map((x) => x.berthMs - x.resticMs)),
+      agentOverResticMs: medianOf(samples.filter((x) => x.name !== 'first').map((x) => x.agentMs - x.resticMs)),
+      coldNodeMs: medianOf(coldStarts.map((c) => c.nodeMs)),
+      coldResticMs: medianOf(coldStarts.map((c) => c.resticMs)),
+      coldStarts,
+    },
     agentPeakRssMb: Number(agentPeakRssMb.toFixed(1)),
     restore: {
       resticMs: Math.round(rr.ms),
@@ -353,6 +381,7 @@ function markdown(r: {
   ratioVsResticAgent: number[];
   pairedRatioVsRestic: number[];
   pairedRatioVsResticAgent: number[];
+  reRunGap: { cliOverResticMs: number | null; agentOverResticMs: number | null; coldNodeMs: number | null; coldResticMs: number | null };
   agentPeakRssMb: number;
   restore: { resticMBps: number; berthMBps: number; projected500GBHours: number };
   database: { rows: number; berthDumpMs: number; referenceDumpMs: number; drillRestoreMs?: number; drillOk: boolean };
@@ -372,6 +401,8 @@ function markdown(r: {
     ...r.phases.map((p, i) => `| ${p.name} | ${s(p.resticMs)} (${p.resticMBps} MB/s) | ${s(p.berthMs)} (${p.berthMBps} MB/s) | ${r.ratioVsRestic[i]} | ${s(p.agentMs)} (${p.agentMBps} MB/s) | ${r.ratioVsResticAgent[i]} |`),
     '',
     `Ratios of medians above; the median of each round's own ratio (same data, back to back): CLI [${r.pairedRatioVsRestic.join(', ')}], agent [${r.pairedRatioVsResticAgent.join(', ')}].`,
+    '',
+    `Re-runs, median of each round's difference: the CLI took ${r.reRunGap.cliOverResticMs} ms longer than restic, the agent ${r.reRunGap.agentOverResticMs} ms. Measured in the same rounds, page cache dropped: \`node -e 0\` ${r.reRunGap.coldNodeMs} ms, \`restic version\` ${r.reRunGap.coldResticMs} ms.`,
     '',
     '| | plain restic | berth | |',
     '|---|---|---|---|',
