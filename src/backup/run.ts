@@ -3,6 +3,7 @@
  * `restic backup --stdin`. A failing source does not stop the others; the run is `partial`
  * then, and is never reported as a success. Runbook: record run → init repo → each source → record → audit.
  */
+import os from 'node:os';
 import { Writable } from 'node:stream';
 import { z } from 'zod';
 import { isProcessAlive } from '../deploy/lock.js';
@@ -73,11 +74,17 @@ export interface RunOptions {
   readonly init?: boolean;
 }
 
+/**
+ * Whether the process that made a run may still be at it: alive on this host, or on another host
+ * (a shared state directory), whose pids say nothing here and which is taken at its word.
+ */
+export const runnerMayBeAlive = (run: { readonly pid: number; readonly host: string }): boolean => run.host !== os.hostname() || isProcessAlive(run.pid);
+
 export async function runBackup(ctx: BackupContext, opts: RunOptions = {}): Promise<RunOutcome> {
   const cfg = requireBackup(ctx.project);
   const sources = selectSources(ctx, opts.sources);
   const kind = opts.kind ?? 'backup';
-  const interrupted = ctx.backups.markInterrupted(ctx.project.name, (r) => r.host !== ctx.host || isProcessAlive(r.pid));
+  const interrupted = ctx.backups.markInterrupted(ctx.project.name, runnerMayBeAlive);
   if (interrupted.length) ctx.report.warn(`marked ${interrupted.length} earlier run(s) interrupted (their process is gone): ${interrupted.join(', ')}`);
   const runId = newId(ctx.clock);
   const t0 = ctx.clock();

@@ -1,5 +1,4 @@
 /** The backup schedules (`backup.schedule`, `backup.verify.schedule`, cron) and the jobs `berth agent` runs. */
-import os from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Cron } from 'croner';
 import { isProcessAlive } from '../deploy/lock.js';
@@ -11,7 +10,7 @@ import { formatMs } from '../lib/time.js';
 import type { Project } from '../project/model.js';
 import { type BackupContext, openBackupContext, requireBackup } from './context.js';
 import { pruneBackups } from './prune.js';
-import { type RunOutcome, runBackup } from './run.js';
+import { type RunOutcome, runBackup, runnerMayBeAlive } from './run.js';
 import { verifyBackups } from './verify.js';
 
 export function nextRuns(cron: string, count: number, from: Date = new Date()): Date[] {
@@ -98,11 +97,8 @@ async function withRetries(ctx: BackupContext, first: RunOutcome, signal: AbortS
   return outcome;
 }
 
-/**
- * A failed run's recorded retry still comes while the agent that made the run is alive. One on
- * another host (a shared state directory) is taken at its word.
- */
-export const retryComing: RetryComing = (run) => run.host !== os.hostname() || isProcessAlive(run.pid);
+/** A failed run's recorded retry still comes while the agent that made the run may be at it. */
+export const retryComing: RetryComing = runnerMayBeAlive;
 
 /**
  * The scheduled verify. A backup run still going on this host (a long first run, a big change)
