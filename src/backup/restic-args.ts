@@ -15,14 +15,18 @@ export const resticArgs = {
   probe: (): string[] => ['cat', 'config', '--no-lock', '--quiet'],
   init: (): string[] => ['init', '--quiet'],
   backupStdin: (a: StdinBackupArgs): string[] => ['backup', '--json', '--stdin', '--stdin-filename', a.filename, '--host', a.host, ...tagArgs(a.tags)],
-  /** `parent`: the snapshot to compare with (else restic reads every snapshot to find the newest of these paths). */
-  backupPaths: (paths: readonly string[], a: Omit<StdinBackupArgs, 'filename'> & { parent?: string }): string[] => [
+  /**
+   * `parent`: the snapshot to compare with (else restic reads every snapshot to find the newest of
+   * these paths); `exclude`: restic's own `--exclude` arguments (`sources/exclude.ts`).
+   */
+  backupPaths: (paths: readonly string[], a: Omit<StdinBackupArgs, 'filename'> & { parent?: string; exclude?: readonly string[] }): string[] => [
     'backup',
     '--json',
     '--host',
     a.host,
     ...tagArgs(a.tags),
     ...(a.parent ? ['--parent', a.parent] : []),
+    ...(a.exclude ?? []),
     '--',
     ...paths,
   ],

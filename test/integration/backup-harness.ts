@@ -170,3 +170,20 @@ export async function holdLock(repo: string, passwordFile: string, kind: 'shared
     },
   };
 }
+
+/** The pid of the first process whose argv matches (a helper container shares the host's pids, so its restic is seen too). */
+export function pidOf(matches: (argv: readonly string[]) => boolean): number | undefined {
+  for (const pid of fs.readdirSync('/proc').filter((f) => /^\d+$/.test(f))) {
+    let argv: string[];
+    try {
+      argv = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
+    } catch {
+      continue;
+    }
+    if (matches(argv)) return Number(pid);
+  }
+  return undefined;
+}
+
+/** restic restoring in place inside the helper container. */
+export const resticRestoring = (): number | undefined => pidOf((argv) => path.basename(argv[0] ?? '') === 'restic' && argv.includes('restore') && argv.includes('--target'));

@@ -15,31 +15,15 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createBackupProject, db, dbEnv, docker, holdLock, mariadb, restic, writeVolume, type BackupProject } from './backup-harness.js';
+import { createBackupProject, db, dbEnv, docker, holdLock, mariadb, pidOf, restic, resticRestoring, writeVolume, type BackupProject } from './backup-harness.js';
 import { lockFiles } from './restic-repo.js';
 
 interface StatusJson {
   services: Array<{ service: string; state: string; stoppedOnPurpose?: { reason: string; by: string } }>;
 }
 
-/** The pid of the first process whose argv matches (the helper shares the host's pids, so its restic is seen too). */
-function pidOf(matches: (argv: readonly string[]) => boolean): number | undefined {
-  for (const pid of fs.readdirSync('/proc').filter((f) => /^\d+$/.test(f))) {
-    let argv: string[];
-    try {
-      argv = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
-    } catch {
-      continue;
-    }
-    if (matches(argv)) return Number(pid);
-  }
-  return undefined;
-}
-
 /** The `mariadb` client that loads a dump into `database` (its last argument, no -e). */
 const restoringClient = (database: string) => pidOf((argv) => path.basename(argv[0] ?? '') === 'mariadb' && argv.at(-1) === database && !argv.includes('-e'));
-/** restic restoring in place inside the helper container. */
-const resticRestoring = () => pidOf((argv) => path.basename(argv[0] ?? '') === 'restic' && argv.includes('restore') && argv.includes('--target'));
 
 describe('restores interrupted part-way', { timeout: 300_000 }, () => {
   let p: BackupProject;

@@ -26,6 +26,7 @@ import { capture, exitOf, start, type Cmd } from '../process.js';
 import { resticArgs } from '../restic-args.js';
 import { eachLine, summaryOf, type BackupSummary, type Restic, type Snapshot } from '../restic.js';
 import { regularFiles } from './files.js';
+import { findExcludeRegex, resticExcludeArgs } from './exclude.js';
 import type { DirectSource, SourceContext } from './types.js';
 import { requireVolumeData, volumeData } from './where.js';
 
@@ -38,36 +39,57 @@ const wrapper = 'restic "$@" & r=$!; (while kill -0 "$BERTH_PID" 2>/dev/null; do
 
 /** Moves every entry of `$1` (hidden ones too) but `$old` into `$2`. */
 const moveFn = 'move() { for e in "$1"/* "$1"/.[!.]* "$1"/..?*; do if [ "$e" != "$old" ] && { [ -e "$e" ] || [ -L "$e" ]; }; then mv -- "$e" "$2"/ || return 1; fi; done; }';
-/** Where an in-place restore keeps the volume's current files (`$t` the mount point): until restic begins, and once it has. */
-const asideVars = 'old="$t/.berth-replaced-$BERTH_PID"; gone="$t/.berth-removing-$BERTH_PID"';
+/** Where an in-place restore keeps the volume's current files (`$t` the mount point): until restic begins, once it has, and what `exclude:` left out of the snapshot. */
+const asideVars = 'old="$t/.berth-replaced-$BERTH_PID"; gone="$t/.berth-removing-$BERTH_PID"; kept="$t/.berth-kept-$BERTH_PID"';
+
+/**
+ * What the source's `exclude:` patterns left out of the snapshot is not the restore's to remove:
+ * it stays as it was. `$BERTH_KEEP` is those patterns as one `find -regex` (`exclude.ts`; empty
+ * without patterns). `keep DIR` moves what it matches in DIR (renames within the volume) into
+ * `$kept` at the same relative path; `spent DIR` removes DIR unless something matching is still
+ * in it (a rename that failed: then `berth-left DIR` is printed and DIR stays); `putback` moves
+ * each kept path back into `$t` where the restore wrote nothing there (what the snapshot has wins),
+ * printing `berth-put` for each, and `berth-left` if anything could not go back.
+ */
+const keepFns = [
+  `keep() { [ -n "$BERTH_KEEP" ] && [ -d "$1" ] || return 0; (cd "$1" && find . -mindepth 1 -regex "$BERTH_KEEP" -prune -exec sh -c 'r="\${2#./}"; case "$r" in */*) mkdir -p "$1/\${r%/*}";; *) mkdir -p "$1";; esac && mv -- "$2" "$1/$r"' keep "$kept" {} \\;); }`,
+  `spent() { if [ -n "$BERTH_KEEP" ] && [ -d "$1" ] && (cd "$1" && find . -mindepth 1 -regex "$BERTH_KEEP" -prune) | { IFS= read -r x; }; then echo "berth-left $1"; else rm -rf "$1"; fi; }`,
+  `putback() { [ -d "$kept" ] || return 0; (cd "$kept" && find . -mindepth 1 -regex "$BERTH_KEEP" -prune -exec sh -c 'r="\${2#./}"; if [ -e "$1/$r" ] || [ -L "$1/$r" ]; then rm -rf "$2"; else case "$r" in */*) mkdir -p "$1/\${r%/*}";; esac && mv -- "$2" "$1/$r" && echo berth-put; fi' put "$t" {} \\;); find "$kept" -depth -type d -exec rmdir {} \\; 2>/dev/null; if [ -e "$kept" ]; then echo "berth-left $kept"; fi; }`,
+].join('\n');
 
 /**
  * An in-place restore (`$1` the volume's mount point, then restic's arguments). The current data is
  * moved aside (renames within the volume: instant, no space), and removed only once restic says
  * "restoring …", which it prints after taking its lock and reading the index, before it writes a
  * file: first renamed to `.berth-removing-<pid>` (so a helper killed at any point leaves on the
- * volume itself which of the two it was), then deleted, and `berth-began` printed. A restic that
- * stops before that (a lock it cannot take, berth gone) gets the data moved back: nothing changed.
- * Prints `berth-settled <restic's status>` last (nothing is left aside) and exits with that status.
+ * volume itself which of the two it was), then what `exclude:` left out of the snapshot is taken
+ * from it (`keepFns`), then it is deleted, and `berth-began` printed. A restic that stops before
+ * that (a lock it cannot take, berth gone) gets the data moved back: nothing changed. Once restic
+ * is through (or has failed part-way), the kept paths go back. Prints `berth-settled <restic's
+ * status>` last (nothing is left aside) and exits with that status.
  */
 const restoreInPlace = [
   `t="$1"; shift; ${asideVars}`,
   moveFn,
+  keepFns,
   'mkdir "$old" && move "$t" "$old" || { move "$old" "$t"; rmdir "$old"; exit 70; }',
-  `(${wrapper}; echo "berth-rc=$?") | { rc=1; while IFS= read -r line; do case "$line" in "restoring "*) mv "$old" "$gone" && echo berth-began; rm -rf "$gone";; berth-rc=*) rc="\${line#berth-rc=}";; esac; done`,
-  'if [ -d "$old" ]; then move "$old" "$t"; rmdir "$old"; fi; echo "berth-settled $rc"; exit "$rc"; }',
+  `(${wrapper}; echo "berth-rc=$?") | { rc=1; while IFS= read -r line; do case "$line" in "restoring "*) mv "$old" "$gone" && echo berth-began; keep "$gone"; spent "$gone";; berth-rc=*) rc="\${line#berth-rc=}";; esac; done`,
+  'if [ -d "$old" ]; then move "$old" "$t"; rmdir "$old"; fi; putback; echo "berth-settled $rc"; exit "$rc"; }',
 ].join('\n');
 
 /**
  * After an in-place restore whose helper stopped before it settled (its container killed, dockerd
- * restarted): what is left aside goes back when restic had not begun, or is removed when it had.
- * Prints what it did: `moved-back`, `removed` or `nothing`.
+ * restarted): what is left aside goes back when restic had not begun, or is removed when it had
+ * (the paths `exclude:` names put back first). Prints what it did last: `moved-back`, `removed` or
+ * `nothing`.
  */
 const settleInPlace = [
   `t="$1"; ${asideVars}`,
   moveFn,
-  'if [ -d "$gone" ]; then rm -rf "$gone" "$old"; echo removed; exit 0; fi',
+  keepFns,
+  'if [ -d "$gone" ]; then keep "$gone"; spent "$gone"; rm -rf "$old"; putback; echo removed; exit 0; fi',
   'if [ -d "$old" ]; then move "$old" "$t" && rmdir "$old" && echo moved-back; exit; fi',
+  'if [ -d "$kept" ]; then putback; echo removed; exit 0; fi',
   'echo nothing',
 ].join('\n');
 
@@ -118,9 +140,24 @@ function inHelper(
   };
 }
 
+/** `$BERTH_KEEP` for `keepFns`: the source's exclude patterns as one `find -regex`. */
+const keepEnv = (ctx: SourceContext): Record<string, string> => (ctx.source.exclude?.length ? { BERTH_KEEP: findExcludeRegex(ctx.source.exclude) } : {});
+
+/**
+ * What `keepFns` printed, for the restore's summary: how many excluded paths stayed as they were,
+ * and where anything is that could not go back (as the user finds it: on the volume, not in the helper).
+ */
+function keptReport(ctx: SourceContext, target: string, lines: readonly string[]): string {
+  const put = lines.filter((l) => l === 'berth-put').length;
+  const left = lines.filter((l) => l.startsWith('berth-left ')).map((l) => `${volumeData(ctx)}${l.slice('berth-left '.length).slice(target.length)}`);
+  if (!ctx.source.exclude?.length) return '';
+  const kept = `; ${put} excluded path(s) (exclude: ${ctx.source.exclude.join(', ')}) left as they were`;
+  return left.length ? `${kept}; WARNING: some could not be put back and are in ${left.join(', ')}: move them back by hand` : kept;
+}
+
 /** restic in the helper, with the data mounted at `mountAt`, run by `script` (given `scriptArgs`, then restic's). */
 function resticInHelper(ctx: SourceContext, restic: Restic, readOnly: boolean, mountAt: string, argv: readonly string[], script = wrapper, scriptArgs: readonly string[] = []): Cmd {
-  const env = { ...restic.containerEnv(), RESTIC_CACHE_DIR: cacheDir() };
+  const env = { ...restic.containerEnv(), RESTIC_CACHE_DIR: cacheDir(), ...keepEnv(ctx) };
   return inHelper(ctx, { mountAt, readOnly, script, scriptArgs, argv, env, extraMounts: [restic.repository, env.RESTIC_CACHE_DIR] });
 }
 
@@ -149,7 +186,8 @@ export const directVolume: DirectSource = {
     let summary: BackupSummary | undefined;
     const onHost = readsOnHost(ctx);
     await requireVolumeData(ctx);
-    const argv = resticArgs.backupPaths([snapshotPath(ctx)], { ...args, ...(parentIn(restic, args.previous) && { parent: args.previous }) });
+    const exclude = resticExcludeArgs(snapshotPath(ctx), ctx.source.exclude);
+    const argv = resticArgs.backupPaths([snapshotPath(ctx)], { ...args, exclude, ...(parentIn(restic, args.previous) && { parent: args.previous }) });
     const cmd = onHost ? restic.command(argv) : resticInHelper(ctx, restic, true, snapshotPath(ctx), argv);
     await runRestic(cmd, restic, 'backup', (line) => {
       if (line.startsWith('{"message_type":"status"')) {
@@ -194,11 +232,13 @@ export const directVolume: DirectSource = {
     const cmd = resticInHelper(ctx, restic, false, target, ['restore', snapshot.id, '--target', '/'], restoreInPlace, [target]);
     let began = false;
     let settled: string | undefined;
+    const keepLines: string[] = [];
     const restored = runRestic(cmd, restic, 'restore', (line) => {
       if (line === 'berth-began') {
         began = true;
         opts.onBegin?.();
       } else if (line.startsWith('berth-settled ')) settled = line.slice('berth-settled '.length);
+      else if (line === 'berth-put' || line.startsWith('berth-left ')) keepLines.push(line);
     }).catch(async (err: unknown) => {
       // restic was through and all was cleaned up: the container was stopped only as it exited.
       if (settled === '0') return;
@@ -209,7 +249,7 @@ export const directVolume: DirectSource = {
       throw after.error;
     });
     const [bytes] = await Promise.all([size, restored]);
-    return { summary: `volume ${volumeData(ctx)} replaced`, bytes };
+    return { summary: `volume ${volumeData(ctx)} replaced${keptReport(ctx, target, keepLines)}`, bytes };
   },
 };
 
@@ -220,14 +260,15 @@ export const directVolume: DirectSource = {
  */
 async function settleAside(ctx: SourceContext, target: string, cause: Error, began: boolean): Promise<{ error: BerthError; began: boolean }> {
   const name = ctx.source.name;
-  const cmd = inHelper(ctx, { mountAt: target, readOnly: false, script: settleInPlace, scriptArgs: [target], role: 'settle' });
+  const cmd = inHelper(ctx, { mountAt: target, readOnly: false, script: settleInPlace, scriptArgs: [target], role: 'settle', env: keepEnv(ctx) });
   const deadline = Date.now() + 30_000;
   let last = '';
   for (;;) {
     const r = await capture(cmd, { timeoutMs: 120_000 });
-    const did = r.code === 0 ? r.stdout.trim().split('\n').pop() : undefined;
+    const lines = r.stdout.trim().split('\n');
+    const did = r.code === 0 ? lines.pop() : undefined;
     if (did === 'removed' || (did === 'nothing' && began)) {
-      return { began: true, error: new BerthError('BACKUP', `${name}: the restore's helper container ended while restic was restoring (${cause.message})`, undefined, { cause }) };
+      return { began: true, error: new BerthError('BACKUP', `${name}: the restore's helper container ended while restic was restoring (${cause.message})${keptReport(ctx, target, lines)}`, undefined, { cause }) };
     }
     if (did === 'moved-back' || did === 'nothing') {
       return { began: false, error: new BerthError('BACKUP', `${name}: the restore's helper container ended before restic began (${cause.message}); the volume's files are as they were`, 'nothing was restored: run the restore again', { cause }) };

@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { PassThrough, type Writable } from 'node:stream';
 import { label } from '../../engine/labels.js';
+import { BerthError } from '../../lib/errors.js';
 import { ensureHelperImage } from '../helper-image.js';
 import type { Cmd } from '../process.js';
 import { compareManifests, digestTar, manifestOf, type Manifest } from '../tar-digest.js';
@@ -33,6 +34,7 @@ export const volumeSource: SourceDriver = {
   direct: directVolume,
 
   async dump(ctx, out: Writable, signal) {
+    refuseExcludes(ctx);
     await requireVolumeData(ctx);
     await ensureHelperImage(image(ctx));
     const tap = new PassThrough();
@@ -73,6 +75,28 @@ export const volumeSource: SourceDriver = {
       .map((s) => s.name);
   },
 };
+
+/**
+ * The helper's tar (busybox) cannot leave files out, and backing up what `exclude:` names (or
+ * leaving the patterns out of effect) is not what was asked: the source fails, saying why it is
+ * streamed here and what to change. Only restic reads a volume with exclusions (`volume-direct.ts`).
+ */
+function refuseExcludes(ctx: SourceContext): void {
+  if (!ctx.source.exclude?.length) return;
+  const repository = ctx.project.backup?.repository ?? '';
+  const why = /^sftp:/.test(repository)
+    ? ctx.source.path
+      ? 'the repository is sftp, which restic in the helper container cannot reach, and berth is not root here, so restic on this host cannot read the bind path'
+      : 'the repository is sftp, which restic in the helper container cannot reach'
+    : `the helper image ${image(ctx)} has no restic (backup.helper_image)`;
+  throw new BerthError(
+    'BACKUP',
+    `${ctx.source.name}: \`exclude\` needs restic to read the volume, but here it is streamed as a tar: ${why}`,
+    /^sftp:/.test(repository)
+      ? 'back up into a local repository and copy it off-site with `berth replicate pull` on the backup host, or remove `exclude`'
+      : 'remove backup.helper_image (berth builds its own helper, with restic), or remove `exclude`',
+  );
+}
 
 /** The same manifest as `digestTar`, from files on disk. */
 export function digestDir(root: string): Manifest {
