@@ -45,16 +45,18 @@ const asideVars = 'old="$t/.berth-replaced-$BERTH_PID"; gone="$t/.berth-removing
 /**
  * What the source's `exclude:` patterns left out of the snapshot is not the restore's to remove:
  * it stays as it was. `$BERTH_KEEP` is those patterns as one `find -regex` (`exclude.ts`; empty
- * without patterns). `keep DIR` moves what it matches in DIR (renames within the volume) into
- * `$kept` at the same relative path; `spent DIR` removes DIR unless something matching is still
- * in it (a rename that failed: then `berth-left DIR` is printed and DIR stays); `putback` moves
- * each kept path back into `$t` where the restore wrote nothing there (what the snapshot has wins),
- * printing `berth-put` for each, and `berth-left` if anything could not go back.
+ * without patterns); find hands its matches to a shell in batches, not one shell each.
+ * - `keep DIR` moves what matches in DIR (renames within the volume) into `$kept`, at the same
+ *   relative path;
+ * - `spent DIR` removes DIR unless something matching is still in it (a rename that failed: then
+ *   `berth-left DIR` is printed and DIR stays);
+ * - `putback` moves each kept path back into `$t` where the restore wrote nothing there (what the
+ *   snapshot has wins), printing `berth-put` for each, and `berth-left` if anything could not go back.
  */
 const keepFns = [
-  `keep() { [ -n "$BERTH_KEEP" ] && [ -d "$1" ] || return 0; (cd "$1" && find . -mindepth 1 -regex "$BERTH_KEEP" -prune -exec sh -c 'r="\${2#./}"; case "$r" in */*) mkdir -p "$1/\${r%/*}";; *) mkdir -p "$1";; esac && mv -- "$2" "$1/$r"' keep "$kept" {} \\;); }`,
+  `keep() { [ -n "$BERTH_KEEP" ] && [ -d "$1" ] || return 0; (cd "$1" && find . -mindepth 1 -regex "$BERTH_KEEP" -prune -exec sh -c 'k="$1"; shift; for f; do r="\${f#./}"; d="$k"; case "$r" in */*) d="$k/\${r%/*}";; esac; [ -d "$d" ] || mkdir -p "$d"; mv -- "$f" "$k/$r"; done' keep "$kept" {} +); }`,
   `spent() { if [ -n "$BERTH_KEEP" ] && [ -d "$1" ] && (cd "$1" && find . -mindepth 1 -regex "$BERTH_KEEP" -prune) | { IFS= read -r x; }; then echo "berth-left $1"; else rm -rf "$1"; fi; }`,
-  `putback() { [ -d "$kept" ] || return 0; (cd "$kept" && find . -mindepth 1 -regex "$BERTH_KEEP" -prune -exec sh -c 'r="\${2#./}"; if [ -e "$1/$r" ] || [ -L "$1/$r" ]; then rm -rf "$2"; else case "$r" in */*) mkdir -p "$1/\${r%/*}";; esac && mv -- "$2" "$1/$r" && echo berth-put; fi' put "$t" {} \\;); find "$kept" -depth -type d -exec rmdir {} \\; 2>/dev/null; if [ -e "$kept" ]; then echo "berth-left $kept"; fi; }`,
+  `putback() { [ -d "$kept" ] || return 0; (cd "$kept" && find . -mindepth 1 -regex "$BERTH_KEEP" -prune -exec sh -c 't="$1"; shift; for f; do r="\${f#./}"; if [ -e "$t/$r" ] || [ -L "$t/$r" ]; then rm -rf "$f"; else case "$r" in */*) [ -d "$t/\${r%/*}" ] || mkdir -p "$t/\${r%/*}";; esac; mv -- "$f" "$t/$r" && echo berth-put; fi; done' put "$t" {} +); find "$kept" -depth -type d -exec rmdir {} \\; 2>/dev/null; if [ -e "$kept" ]; then echo "berth-left $kept"; fi; }`,
 ].join('\n');
 
 /**
