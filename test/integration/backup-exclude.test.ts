@@ -6,7 +6,9 @@
  *   drill passes, and an in-place restore brings back what the snapshot has while the excluded
  *   paths stay as they are now, also when the restore's helper is killed while restic restores;
  * - a volume that would be streamed as tar (a helper image without restic) is not backed up with
- *   its exclusions ignored: the source fails, saying why and what to do.
+ *   its exclusions ignored: the source fails, saying why and what to do;
+ * - a tar-stream snapshot made before the patterns were added, restored in place, also leaves what
+ *   they name as it is where the snapshot has nothing of it.
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -192,3 +194,28 @@ describe('exclude patterns where the volume would be streamed as tar', { timeout
     assert.equal(p.snapshots('files').length, 1, 'the other volume, without patterns, is streamed as before');
   });
 });
+
+describe('a tar-stream snapshot restored in place into a source that now has patterns', { timeout: 120_000 }, () => {
+  let p: BackupProject;
+  const listing = () => writeVolume(p.volume, 'cd /d && find . -type f | sort | while read -r f; do echo "$f $(cat "$f")"; done');
+  before(async () => {
+    p = await createBackupProject({ extraBackup: '  helper_image: berth-test/app:v1\n', extraSources: '    ex: { type: volume, volume: data }\n' });
+    writeVolume(p.volume, 'mkdir -p /d/cache/x && echo c1 > /d/cache/x/c && echo t1 > /d/b.tmp');
+  });
+  after(async () => p?.cleanup());
+
+  it('what the snapshot has is restored, what the patterns name and the snapshot lacks stays', async () => {
+    const b = await p.run(['backup', 'run', '--source', 'ex']);
+    assert.equal(b.code, 0, b.stderr);
+    assert.deepEqual(p.snapshots('ex')[0]!.paths, ['/volume/ex.tar'], 'streamed');
+    const yaml = fs.readFileSync(path.join(p.dir, 'berth.yaml'), 'utf8');
+    p.write('berth.yaml', yaml.replace('  helper_image: berth-test/app:v1\n', '').replace('ex: { type: volume, volume: data }', 'ex: { type: volume, volume: data, exclude: [cache, "*.tmp"] }'));
+    writeVolume(p.volume, 'echo changed > /d/a.txt; echo c2 > /d/cache/x/c; echo new > /d/cache/new; echo t2 > /d/b.tmp; echo late > /d/late.tmp; echo stray > /d/stray');
+    const r = await p.run(['restore', 'latest', '--source', 'ex', '--yes', '--no-safety']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /ex: restored [0-9a-f]{8} — volume \S+ replaced; 1 excluded path\(s\) \(exclude: cache, \*\.tmp\) left as they were/);
+    // cache and b.tmp are in the snapshot (made before the patterns): its copies win, whole.
+    assert.equal(listing(), ['./a.txt hello', './b.tmp t1', './cache/x/c c1', './late.tmp late', './sub/b.txt world'].join('\n'));
+  });
+});
+

@@ -13,19 +13,36 @@ import { ensureHelperImage } from '../helper-image.js';
 import type { Cmd } from '../process.js';
 import { compareManifests, digestTar, manifestOf, type Manifest } from '../tar-digest.js';
 import { regularFiles } from './files.js';
+import { asideVars, keepEnv, keepFns, keptReport, moveFn } from './in-place.js';
 import { extractTar, pipeFrom, pipeInto } from './io.js';
 import { directVolume } from './volume-direct.js';
 import type { DrillOutcome, SourceContext, SourceDriver } from './types.js';
 import { requireVolumeData, volumeData, volumeMount } from './where.js';
 
 
-function helper(ctx: SourceContext, readOnly: boolean, argv: string[]): Cmd {
+function helper(ctx: SourceContext, readOnly: boolean, argv: string[], env: Record<string, string> = {}): Cmd {
   const name = `berth-helper-${ctx.project.name}-${ctx.source.name}-${process.pid}`;
+  const envArgs = Object.keys(env).flatMap((k) => ['-e', k]);
   return {
     file: 'docker',
-    args: ['run', '--rm', '-i', '--log-driver', 'none', '--name', name, '--network', 'none', '--label', `${label.role}=helper`, '-v', volumeMount(ctx, readOnly), '--entrypoint', '/bin/sh', image(ctx), '-c', ...argv],
+    args: ['run', '--rm', '-i', '--log-driver', 'none', '--name', name, '--network', 'none', '--label', `${label.role}=helper`, '-v', volumeMount(ctx, readOnly), ...envArgs, '--entrypoint', '/bin/sh', image(ctx), '-c', ...argv],
+    env,
   };
 }
+
+/**
+ * Extracts the tar on stdin into the volume at /data in place of its files. What the source's
+ * `exclude:` patterns name stays as it is (`in-place.ts`): set aside first, put back where the
+ * tar wrote nothing. Without patterns the files are simply removed first.
+ */
+const extractInPlace = [
+  `t=/data; ${asideVars}`,
+  moveFn,
+  keepFns,
+  'if [ -n "$BERTH_KEEP" ]; then mkdir "$old" && move "$t" "$old" || { move "$old" "$t"; rmdir "$old"; exit 70; }; keep "$old"; spent "$old"',
+  'else rm -rf /data/* /data/.[!.]* /data/..?* 2>/dev/null; fi',
+  'cd /data && tar -x; rc=$?; putback; exit $rc',
+].join('\n');
 
 const image = (ctx: SourceContext) => ctx.project.backup?.helperImage ?? 'berth-helper:local';
 
@@ -62,10 +79,9 @@ export const volumeSource: SourceDriver = {
       return `extracted into ${opts.to}`;
     }
     await ensureHelperImage(image(ctx));
-    const clear = 'rm -rf /data/* /data/.[!.]* /data/..?* 2>/dev/null; cd /data && tar -x';
     opts.onBegin?.();
-    await pipeInto(helper(ctx, false, [clear]), input, `${ctx.source.name}: write ${volumeData(ctx)}`);
-    return `volume ${volumeData(ctx)} replaced`;
+    const out = await pipeInto(helper(ctx, false, [extractInPlace], { ...keepEnv(ctx), BERTH_PID: String(process.pid) }), input, `${ctx.source.name}: write ${volumeData(ctx)}`);
+    return `volume ${volumeData(ctx)} replaced${keptReport(ctx, '/data', out.split('\n'))}`;
   },
 
   writers(ctx) {
