@@ -17,6 +17,7 @@ export function parseExcludePattern(value: unknown): string {
   const pattern = value.length > 1 ? value.replace(/\/+$/, '') : value;
   const names = pattern.replace(/^\//, '').split('/');
   if (pattern === '' || pattern === '/') throw new SpecError(`should be ${expected}; an empty pattern would leave out everything`);
+  if (pattern === '*' || pattern === '/*') throw new SpecError(`"${value}" would leave out everything; name what to leave out, e.g. "*.tmp"`);
   if (pattern.includes('**')) throw new SpecError(`"${value}": "**" is not supported; a pattern without a leading "/" already matches at any depth`);
   if (/[[\]]/.test(pattern)) throw new SpecError(`"${value}": character classes ("[...]") are not supported; use "?" for one character or "*" for several`);
   if (/[\\\0-\x1f]/.test(pattern)) throw new SpecError(`"${value}": backslashes and control characters are not supported in exclude patterns`);

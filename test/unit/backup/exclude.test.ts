@@ -20,6 +20,8 @@ describe('exclude patterns at the boundary', () => {
     const refused: Array<[unknown, RegExp]> = [
       ['', /empty pattern/],
       ['/', /empty pattern/],
+      ['*', /would leave out everything/],
+      ['/*/', /would leave out everything/],
       ['a/**/b', /"\*\*" is not supported/],
       ['log[0-9]', /character classes/],
       ['a]', /character classes/],
