@@ -17,7 +17,7 @@ export const resticArgs = {
   backupStdin: (a: StdinBackupArgs): string[] => ['backup', '--json', '--stdin', '--stdin-filename', a.filename, '--host', a.host, ...tagArgs(a.tags)],
   /**
    * `parent`: the snapshot to compare with (else restic reads every snapshot to find the newest of
-   * these paths); `exclude`: restic's own `--exclude` arguments (`sources/exclude.ts`).
+   * these paths); `exclude`: restic's own `--exclude` arguments (`sources/path-patterns.ts`).
    */
   backupPaths: (paths: readonly string[], a: Omit<StdinBackupArgs, 'filename'> & { parent?: string; exclude?: readonly string[] }): string[] => [
     'backup',
@@ -49,7 +49,8 @@ export const resticArgs = {
   ],
   prune: (): string[] => ['prune'],
   check: (readDataSubset?: string): string[] => ['check', ...(readDataSubset ? [`--read-data-subset=${readDataSubset}`] : [])],
-  restore: (snapshot: string, target: string): string[] => ['restore', '--quiet', '--verify', snapshot, '--target', target],
+  /** With `include` (restic's own `--include` arguments) not quiet: restic then says how many files it restored and verified. */
+  restore: (snapshot: string, target: string, include: readonly string[] = []): string[] => ['restore', ...(include.length ? include : ['--quiet']), '--verify', snapshot, '--target', target],
   dump: (snapshot: string, file: string): string[] => ['dump', '--quiet', snapshot, file],
   ls: (snapshot: string): string[] => ['ls', '--json', '--no-lock', snapshot],
   /** Without --remove-all restic removes only stale locks (dead pid on this host, or older than 30 min). */

@@ -117,7 +117,11 @@ export interface Restic {
   prune(): Promise<string>;
   check(readDataSubset?: string): Promise<CheckResult>;
   /** `restic restore --verify`: restic re-reads the restored files and checks them against the recorded chunk hashes. */
-  restoreVerified(snapshot: string, target: string): Promise<void>;
+  /**
+   * `restic restore --verify`; with `include` (restic's `--include` arguments) only what they
+   * match, and returns how many files restic restored and verified.
+   */
+  restoreVerified(snapshot: string, target: string, include?: readonly string[]): Promise<number | undefined>;
   /** Streams one file of a snapshot; `done` rejects with a BerthError when restic fails. */
   dump(snapshot: string, file: string): DumpStream;
   /** Removes locks whose holder is provably dead (e.g. a SIGKILLed backup); live ones stay. */
@@ -169,8 +173,10 @@ export function createRestic(opts: ResticOptions): Restic {
       return { RESTIC_REPOSITORY: repository, RESTIC_PASSWORD: password, RESTIC_PROGRESS_FPS: env.RESTIC_PROGRESS_FPS! };
     },
     failure: (stderr, code, action) => classifyResticFailure(stderr, code, repository, action),
-    async restoreVerified(snapshot, target) {
-      await run(resticArgs.restore(snapshot, target), 'restore');
+    async restoreVerified(snapshot, target, include = []) {
+      const out = await run(resticArgs.restore(snapshot, target, include), 'restore');
+      const verified = /finished verifying (\d+) files/.exec(out);
+      return include.length && verified ? Number(verified[1]) : undefined;
     },
     async ensureInit(beforeCreate) {
       // A repository with a config file exists; its password is checked by the first real command.

@@ -26,6 +26,8 @@ export interface RestoreOptions {
   readonly snapshot: string;
   readonly sources?: readonly string[];
   readonly to?: string;
+  /** With `to` and one volume source: only these paths (from the volume's root, `parseRestorePath`). */
+  readonly paths?: readonly string[];
   /** Skip the safety snapshot (fresh host: there is nothing to keep). */
   readonly noSafety?: boolean;
   /** Which source types to restore when no source is named (default: all but config). */
@@ -74,6 +76,12 @@ export async function planRestore(ctx: BackupContext, opts: RestoreOptions): Pro
     if (!plan.some((p) => p.source.name === n)) throw new BerthError('NOT_FOUND', `no snapshot of source "${n}" in ${restic.repository}`, 'run `berth backup list` to see what there is');
   }
   if (opts.to && plan.length > 1) throw new BerthError('CONFIG', '--to needs exactly one source; add --source NAME');
+  if (opts.paths?.length) {
+    // In place, the rest of the volume would have to be left as it is: a different restore, not offered.
+    if (!opts.to) throw new BerthError('CONFIG', '--path restores some files beside the data, not over it: add --to DIR', 'then copy what you need back into place');
+    const [item] = plan;
+    if (item && item.source.type !== 'volume') throw new BerthError('CONFIG', `--path applies to a volume source; ${item.source.name} is ${item.source.type}, restored whole`);
+  }
   return plan;
 }
 
@@ -148,17 +156,18 @@ async function restoreOne(ctx: BackupContext, { source, snapshot }: RestorePlanI
     ctx.report.step(`${source.name}: restoring snapshot ${snapshot.short_id}${opts.to ? ` to ${opts.to}` : ''}${stopped.length ? ` (stopped ${writers.join(', ')})` : ''}`);
     const restic = ctx.restic();
     const wait = lockWaitOf(ctx);
+    const where = { snapshot: snapshot.short_id, ...(opts.to && { to: opts.to }), ...(opts.paths?.length && { paths: opts.paths }) };
     if (driver.direct?.owns(snapshot)) {
       // In place, the volume's files are set aside just before restic starts and put back when it
       // cannot begin: one that refused its lock is simply run again (the writers stay stopped).
-      ({ summary, bytes } = await waitingForLock(source.name, wait, () => driver.direct!.restore(sctx, restic, snapshot, { ...(opts.to && { to: opts.to }), onBegin: begin })));
+      ({ summary, bytes } = await waitingForLock(source.name, wait, () => driver.direct!.restore(sctx, restic, snapshot, { ...where, onBegin: begin })));
     } else {
       // Nothing is dropped or overwritten before restic delivers its first byte.
       const dump = await waitingForLock(source.name, wait, () => startDump(restic, snapshot.id, snapshot.paths?.[0] ?? ''));
       dump.stdout.on('data', (d: Buffer) => (bytes += d.length));
       // A 'data' listener alone starts the flow: paused, nothing is lost before the consumer pipes it (pipe resumes).
       dump.stdout.pause();
-      summary = await consumeDump(dump, (input) => driver.restore(sctx, input, { ...(opts.to && { to: opts.to }), onBegin: begin }));
+      summary = await consumeDump(dump, (input) => driver.restore(sctx, input, { ...where, onBegin: begin }));
     }
     outcome = 'succeeded';
   } catch (err) {
@@ -183,7 +192,7 @@ async function restoreOne(ctx: BackupContext, { source, snapshot }: RestorePlanI
     if (outcome === 'succeeded' && !opts.to) restoredWhole(ctx, source.name);
   }
   const ms = ctx.clock() - t0;
-  ctx.audit.append({ user: ctx.user, action: 'backup.restore', project: ctx.project.name, target: source.name, outcome: 'succeeded', details: { snapshot: snapshot.short_id, ...(safetySnapshot && { safety: safetySnapshot }), ...(opts.to && { to: opts.to }), bytes } });
+  ctx.audit.append({ user: ctx.user, action: 'backup.restore', project: ctx.project.name, target: source.name, outcome: 'succeeded', details: { snapshot: snapshot.short_id, ...(safetySnapshot && { safety: safetySnapshot }), ...(opts.to && { to: opts.to }), ...(opts.paths?.length && { paths: opts.paths }), bytes } });
   ctx.report.done(`${source.name}: ${summary} — ${formatBytes(bytes)} in ${formatMs(ms)}${safetySnapshot ? `; safety snapshot ${safetySnapshot}` : ''}`);
   return { source: source.name, snapshot: snapshot.short_id, ...(safetySnapshot && { safetySnapshot }), stopped: writers, bytes, ms, summary };
 }

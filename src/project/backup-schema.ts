@@ -4,7 +4,7 @@
  */
 import path from 'node:path';
 import { z } from 'zod';
-import { excludePattern } from './exclude-pattern.js';
+import { excludePattern } from './path-pattern.js';
 import { replicateSection, type ReplicateSsh } from './replicate-schema.js';
 import { type Retention, resolveRetention, retentionDefaults, retentionSection } from './retention-schema.js';
 import { byKind, count, cronSchedule, duration, leaf, port, section, SpecError, text } from './schema-kit.js';
@@ -124,7 +124,7 @@ export interface BackupSource {
   readonly database?: string;
   readonly volume?: string;
   readonly path?: string;
-  /** Volume source: patterns left out of the snapshot (`exclude-pattern.ts`). */
+  /** Volume source: patterns left out of the snapshot (`path-pattern.ts`). */
   readonly exclude?: readonly string[];
   readonly writers?: readonly string[];
   readonly includeEnv: boolean;

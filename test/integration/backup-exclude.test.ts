@@ -17,7 +17,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { findExcludeRegex, resticExcludeArgs } from '../../src/backup/sources/exclude.js';
+import { findExcludeRegex, resticExcludeArgs } from '../../src/backup/sources/path-patterns.js';
 import { createBackupProject, docker, restic, resticRestoring, writeVolume, type BackupProject } from './backup-harness.js';
 import { createResticRepository } from './restic-repo.js';
 

@@ -3,7 +3,7 @@
  * their output. Shared by restic restoring in place (`volume-direct.ts`) and a tar stream
  * extracted in place (`volume.ts`).
  */
-import { findExcludeRegex } from './exclude.js';
+import { findExcludeRegex } from './path-patterns.js';
 import type { SourceContext } from './types.js';
 import { volumeData } from './where.js';
 
@@ -14,7 +14,7 @@ export const asideVars = 'old="$t/.berth-replaced-$BERTH_PID"; gone="$t/.berth-r
 
 /**
  * What the source's `exclude:` patterns left out of the snapshot is not the restore's to remove:
- * it stays as it was. `$BERTH_KEEP` is those patterns as one `find -regex` (`exclude.ts`; empty
+ * it stays as it was. `$BERTH_KEEP` is those patterns as one `find -regex` (`path-patterns.ts`; empty
  * without patterns); find hands its matches to a shell in batches, not one shell each.
  * - `keep DIR` moves what matches in DIR (renames within the volume) into `$kept`, at the same
  *   relative path;

@@ -5,9 +5,9 @@ import { BerthError } from '../../lib/errors.js';
 import { makeDirs } from '../../lib/files.js';
 import { capture, describe, exitOf, start, type Cmd } from '../process.js';
 
-/** The stderr line that says what went wrong (tools often end with a generic advice line). */
+/** The stderr line that says what went wrong (tools often end with a generic advice line, as GNU tar's "Exiting with failure status"). */
 export function lastLine(text: string): string {
-  const lines = text.split('\n').map((l) => l.trim()).filter(Boolean);
+  const lines = text.split('\n').map((l) => l.trim()).filter((l) => l && !/Exiting with failure status due to previous errors/.test(l));
   return [...lines].reverse().find((l) => /error|fatal|refused|denied|failed|unknown|cannot|can't|not found|no such/i.test(l)) ?? lines.at(-1) ?? '';
 }
 
@@ -36,10 +36,10 @@ export async function pipeInto(cmd: Cmd, input: Readable, what: string): Promise
   return stdout;
 }
 
-/** Extracts a tar stream into `dir` (made if missing). */
-export async function extractTar(input: Readable, dir: string, what: string): Promise<void> {
+/** Extracts a tar stream into `dir` (made if missing); only the `members` named, when given (GNU tar's arguments). */
+export async function extractTar(input: Readable, dir: string, what: string, members: readonly string[] = []): Promise<void> {
   makeDirs(dir);
-  await pipeInto({ file: 'tar', args: ['-x', '-C', dir] }, input, `${what}: extract into ${dir}`);
+  await pipeInto({ file: 'tar', args: ['-x', '-C', dir, ...members] }, input, `${what}: extract into ${dir}`);
 }
 
 /** Runs a query-like command; rejects with its stderr when it fails. */

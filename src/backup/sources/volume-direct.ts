@@ -26,7 +26,7 @@ import { capture, exitOf, start, type Cmd } from '../process.js';
 import { resticArgs } from '../restic-args.js';
 import { eachLine, summaryOf, type BackupSummary, type Restic, type Snapshot } from '../restic.js';
 import { regularFiles } from './files.js';
-import { resticExcludeArgs } from './exclude.js';
+import { nothingMatches, resticExcludeArgs, resticIncludeArgs } from './path-patterns.js';
 import { asideVars, keepEnv, keepFns, keptReport, moveFn } from './in-place.js';
 import type { DirectSource, SourceContext } from './types.js';
 import { requireVolumeData, volumeData } from './where.js';
@@ -187,6 +187,7 @@ export const directVolume: DirectSource = {
     // The size (for the throughput shown) comes from a second restic process while the first
     // restores: run one after the other, its key derivation alone would add ~0.8 s.
     const size = sizeOf(restic, snapshot.id).catch(() => 0);
+    if (opts.to && opts.paths?.length) return restorePaths(ctx, restic, snapshot, opts.to, opts.paths);
     if (opts.to) {
       makeDirs(opts.to);
       const [bytes] = await Promise.all([size, restic.restoreVerified(snapshot.id, opts.to)]);
@@ -250,6 +251,17 @@ async function settleAside(ctx: SourceContext, target: string, cause: Error, beg
     { cause },
   );
   return { began, error };
+}
+
+/** Some paths of a snapshot, restored under `to` (restic's `--include`, every file verified). */
+async function restorePaths(ctx: SourceContext, restic: Restic, snapshot: Snapshot, to: string, paths: readonly string[]): Promise<{ summary: string; bytes: number }> {
+  makeDirs(to);
+  const root = snapshot.paths![0]!;
+  const files = await restic.restoreVerified(snapshot.id, to, resticIncludeArgs(root, paths));
+  if (files === 0) throw nothingMatches(ctx.source.name, snapshot.short_id, paths);
+  const under = path.join(to, root);
+  const bytes = fs.existsSync(under) ? countFiles(under).bytes : 0;
+  return { summary: `${files ?? 'the'} file(s) of ${paths.map((p) => p.slice(1)).join(', ')} restored under ${under}`, bytes };
 }
 
 function countFiles(root: string): { files: number; bytes: number } {

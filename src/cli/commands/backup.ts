@@ -6,7 +6,11 @@ import type { Command } from 'commander';
 import { controlSocketPath, requestBackupRun } from '../../agent/control-protocol.js';
 import { createBackupContext, requireBackup, selectSources, type RepositoryOverride } from '../../backup/context.js';
 import { effectiveSources } from '../../project/backup-schema.js';
+import { parseRestorePath } from '../../project/path-pattern.js';
+import { SpecError } from '../../project/schema-kit.js';
+import { snapshotFiles } from '../../backup/files.js';
 import { acceptPartlyRestored, partlyRestoredState } from '../../backup/held.js';
+import { nothingMatches } from '../../backup/sources/path-patterns.js';
 import { pruneBackups } from '../../backup/prune.js';
 import { recoverAll } from '../../backup/recover.js';
 import { planRestore, restorePlanned } from '../../backup/restore.js';
@@ -26,7 +30,7 @@ const collect = (v: string, prev: string[] = []) => [...prev, v];
 const time = (ms?: number) => (ms ? new Date(ms).toISOString().replace('T', ' ').slice(0, 19) : '-');
 
 export function registerBackupCommands(program: Command): void {
-  const backup = program.command('backup').description('verified backups into a restic repository: run, list, status, prune, schedule, verify');
+  const backup = program.command('backup').description('verified backups into a restic repository: run, list, files, status, prune, schedule, verify');
 
   backup
     .command('run')
@@ -80,6 +84,26 @@ export function registerBackupCommands(program: Command): void {
           }
         }
         process.stdout.write(`${table(rows)}\n`);
+      }),
+    );
+
+  backup
+    .command('files [snapshot]')
+    .description('what one source\'s snapshot ("latest" by default, or an id) holds: a volume\'s files from its root, as `restore --path` takes them; a dump\'s file')
+    .requiredOption('-s, --source <name>', 'the source')
+    .option('--path <path>', 'a volume: only this file or folder and what is below it, from the volume\'s root; * and ? within a name (repeatable)', collect)
+    .action((snapshot: string | undefined, o: { source: string; path?: string[] }, cmd: Command) =>
+      runWithContext(cmd, async (base, g) => {
+        const ctx = createBackupContext(base);
+        selectSources(ctx, [o.source]);
+        const listed = await snapshotFiles(ctx, { snapshot: snapshot ?? 'latest', source: o.source, ...(o.path && { paths: restorePaths(o.path) }) });
+        if (g.json) return printJson(listed);
+        if (o.path && listed.entries.length === 0) throw nothingMatches(o.source, listed.snapshot, restorePaths(o.path));
+        const rows = [['TYPE', 'SIZE', 'MODIFIED', 'PATH']];
+        for (const e of listed.entries) rows.push([e.type, e.size !== undefined ? formatBytes(e.size) : '-', e.mtime ? e.mtime.slice(0, 19).replace('T', ' ') : '-', e.path]);
+        const files = listed.entries.filter((e) => e.type === 'file');
+        const total = files.reduce((n, e) => n + (e.size ?? 0), 0);
+        process.stdout.write(`${table(rows)}\n${listed.source} in snapshot ${listed.snapshot}${listed.root ? ` (recorded at ${listed.root})` : ''}: ${files.length} file(s), ${formatBytes(total)}\n`);
       }),
     );
 
@@ -175,6 +199,7 @@ export function registerBackupCommands(program: Command): void {
     .description('restore a snapshot ("latest" or an id): databases into their service (writers stopped, safety snapshot first), volumes, config; --all rebuilds the project on a fresh host')
     .option('-s, --source <name>', 'only this source (repeatable)', collect)
     .option('--to <target>', 'restore elsewhere: a directory (volume, redis, config) or a database name')
+    .option('--path <path>', 'with --to and one volume source: only this file or folder, from the volume\'s root; * and ? within a name (repeatable)', collect)
     .option('--all', 'fresh host: config, volumes, `berth up`, then databases; timed end to end')
     .option('--repository <repo>', 'use this restic repository instead of backup.repository (needed by --all in an empty folder)')
     .option('--password-file <file>', 'use this repository password file instead of the configured one')
@@ -211,10 +236,11 @@ export function registerBackupCommands(program: Command): void {
       await runWithContext(cmd, async (base) => {
         if (!snapshot) throw new BerthError('CONFIG', 'which snapshot? give "latest" or a snapshot id', 'see `berth backup list --snapshots`');
         const ctx = createBackupContext(base, override);
-        const opts = { snapshot, sources: o.source, to: o.to, noSafety: !o.safety };
+        const opts = { snapshot, sources: o.source, to: o.to, noSafety: !o.safety, ...(o.path && { paths: restorePaths(o.path) }) };
         const plan = await planRestore(ctx, opts);
         if (plan.length === 0) throw new BerthError('NOT_FOUND', 'nothing to restore', 'name a source with --source');
-        await confirm(o.yes, `restore ${plan.map((p) => `${p.source.name} from ${p.snapshot.short_id}`).join(', ')}${o.to ? ` to ${o.to}` : ' over the current data'}`);
+        const what = o.path ? `${o.path.join(', ')} of ` : '';
+        await confirm(o.yes, `restore ${what}${plan.map((p) => `${p.source.name} from ${p.snapshot.short_id}`).join(', ')}${o.to ? ` to ${o.to}` : ' over the current data'}`);
         const restored = await restorePlanned(ctx, plan, opts);
         g.json ? printJson(restored) : process.stdout.write(restored.map((r) => `${r.source}: restored ${r.snapshot} — ${r.summary}${r.safetySnapshot ? ` (safety snapshot ${r.safetySnapshot})` : ''}\n`).join(''));
       });
@@ -224,6 +250,7 @@ export function registerBackupCommands(program: Command): void {
 interface RestoreOptions {
   source?: string[];
   to?: string;
+  path?: string[];
   all?: boolean;
   repository?: string;
   passwordFile?: string;
@@ -235,10 +262,22 @@ interface RestoreOptions {
   yes?: boolean;
 }
 
+/** `--path` values, checked as `parseRestorePath` does (from the volume's root). */
+function restorePaths(values: readonly string[]): string[] {
+  return values.map((v) => {
+    try {
+      return parseRestorePath(v);
+    } catch (err) {
+      if (err instanceof SpecError) throw new BerthError('CONFIG', `--path ${err.message || `"${v}": not a path`}`, 'give a path from the volume\'s root, e.g. --path photos/2024 or --path "logs/*.gz"');
+      throw err;
+    }
+  });
+}
+
 /** Options that only one of the two restores takes, given to the other: an error, not silently ignored. */
 function refuseOptionsOfOtherMode(o: RestoreOptions): void {
   if (o.all) {
-    const given = [o.source?.length && '--source', o.to !== undefined && '--to', !o.safety && '--no-safety'].filter(Boolean);
+    const given = [o.source?.length && '--source', o.to !== undefined && '--to', o.path?.length && '--path', !o.safety && '--no-safety'].filter(Boolean);
     if (given.length) throw new BerthError('CONFIG', `--all rebuilds the whole project (every source, in place, no safety snapshot on a fresh host); it takes no ${given.join(', ')}`, `drop ${given.join(', ')}, or drop --all to restore single sources`);
   } else if (o.project !== undefined) {
     throw new BerthError('CONFIG', '--project applies to --all only (which project of a shared repository to rebuild)', 'drop --project; a single restore is of this folder\'s project');

@@ -10,6 +10,7 @@ import { suspectReason } from '../../../src/backup/run.js';
 import { nextRuns } from '../../../src/backup/schedule.js';
 import { compareTables } from '../../../src/backup/sources/mariadb.js';
 import { socketArgs } from '../../../src/backup/sources/postgres.js';
+import { lastLine } from '../../../src/backup/sources/io.js';
 import { keyCount } from '../../../src/backup/sources/redis.js';
 import { compareManifests, digestTar } from '../../../src/backup/tar-digest.js';
 import { pickSnapshot } from '../../../src/backup/verify.js';
@@ -145,5 +146,13 @@ describe('postgres over its Unix socket', () => {
     assert.deepEqual(socketArgs('/var/run/postgresql/.s.PGSQL.5433', undefined), ['-h', '/var/run/postgresql', '-p', '5433']);
     assert.deepEqual(socketArgs('/var/run/postgresql', undefined), ['-h', '/var/run/postgresql', '-p', '5432']);
     assert.deepEqual(socketArgs('/srv/pg', 6543), ['-h', '/srv/pg', '-p', '6543']);
+  });
+});
+
+describe("a tool's failure line", () => {
+  it('is the last line that says what went wrong, never GNU tar\'s trailer', () => {
+    assert.equal(lastLine('tar: ./x: Not found in archive\ntar: Exiting with failure status due to previous errors\n'), 'tar: ./x: Not found in archive');
+    assert.equal(lastLine('mysqldump: Got error: 1045: Access denied\nsee the manual\n'), 'mysqldump: Got error: 1045: Access denied');
+    assert.equal(lastLine('just this\n'), 'just this');
   });
 });

@@ -1,12 +1,13 @@
 /**
- * A volume source's `exclude:` patterns: what the boundary accepts, and how each reader gets them.
+ * Path patterns within a volume — a source's `exclude:`, `restore --path` — what the boundary
+ * accepts, and how each reader gets them.
  * That the two readers (restic at backup, busybox find at an in-place restore) agree on real trees
  * is checked against the real tools in test/integration/backup-exclude.test.ts.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { findExcludeRegex, resticExcludeArgs } from '../../../src/backup/sources/exclude.js';
-import { parseExcludePattern } from '../../../src/project/exclude-pattern.js';
+import { findExcludeRegex, pathMatcher, resticExcludeArgs, resticIncludeArgs, tarMemberArgs } from '../../../src/backup/sources/path-patterns.js';
+import { parseExcludePattern, parseRestorePath } from '../../../src/project/path-pattern.js';
 import { SpecError } from '../../../src/project/schema-kit.js';
 
 describe('exclude patterns at the boundary', () => {
@@ -65,5 +66,30 @@ describe('exclude patterns for find -regex', () => {
 
   it('escapes what is special in a basic regex', () => {
     assert.equal(findExcludeRegex(['/a^b$c.d']), '\\(\\./a\\^b\\$c\\.d\\)');
+  });
+});
+
+describe('restore paths', () => {
+  it('are always from the volume root; trailing slashes dropped', () => {
+    assert.equal(parseRestorePath('photos/2024'), '/photos/2024');
+    assert.equal(parseRestorePath('/photos/2024/'), '/photos/2024');
+    assert.equal(parseRestorePath('logs/*.gz'), '/logs/*.gz');
+  });
+
+  it('refuses the whole volume and what the readers would take differently', () => {
+    for (const [value, why] of [['/', /names the whole volume/], ['//', /names the whole volume/], ['a/**', /"\*\*"/], ['x[1]', /character classes/], ['../etc', /"\.\."/]] as const) {
+      assert.throws(() => parseRestorePath(value), (e: unknown) => e instanceof SpecError && why.test(e.message), value);
+    }
+  });
+
+  it('go to restic as --include under the recorded root, and to GNU tar as ./ members without wildcards crossing "/"', () => {
+    assert.deepEqual(resticIncludeArgs('/volume/files', ['/a', '/b/*.jpg']), ['--include', '/volume/files/a', '--include', '/volume/files/b/*.jpg']);
+    assert.deepEqual(tarMemberArgs(['/a', '/b/*.jpg']), ['--wildcards', '--no-wildcards-match-slash', '--', './a', './b/*.jpg']);
+  });
+
+  it('select a path and what is below it, wildcards within one name', () => {
+    const m = pathMatcher(['/photos/2024', '/logs/*.gz', '/caf?']);
+    const picked = ['photos', 'photos/2024', 'photos/2024/a.jpg', 'photos/2024x', 'photos/2023/a.jpg', 'logs/a.gz', 'logs/old/a.gz', 'logs/a.gz.1', 'café', 'cafés', 'x/photos/2024'].filter(m);
+    assert.deepEqual(picked, ['photos/2024', 'photos/2024/a.jpg', 'logs/a.gz', 'café']);
   });
 });

@@ -1,0 +1,82 @@
+/**
+ * Path patterns within a volume (checked by `project/path-pattern.ts`) as each reader takes them.
+ *
+ * restic matches absolute paths as the snapshot records them, and a pattern without a leading "/"
+ * would match the volume's own path too (`data` would leave out all of `/srv/data`), so every
+ * pattern is put under the volume's root: `/logs` as `<root>/logs`, and `cache` as `<root>`, a
+ * double star, `cache` (restic's double star also matches no directory). That goes for `--exclude`
+ * at backup and `--include` at a restore of some paths. busybox `find -regex` (in the helper, at
+ * an in-place restore) and GNU tar (extracting some paths of a tar-stream snapshot) take their
+ * own forms below.
+ */
+import { BerthError } from '../../lib/errors.js';
+
+/** `*`, `?`, `[` and `\` in a literal path, escaped for restic's per-name glob matching. */
+const literal = (p: string): string => p.replace(/[*?[\\]/g, '\\$&');
+
+/** restic `--exclude` arguments for a volume recorded at `root` (absolute). */
+export function resticExcludeArgs(root: string, patterns: readonly string[] = []): string[] {
+  const base = literal(root.replace(/\/+$/, ''));
+  return patterns.flatMap((p) => ['--exclude', p.startsWith('/') ? `${base}${p}` : `${base}/**/${p}`]);
+}
+
+/** restic `--include` arguments for paths from the root (`parseRestorePath`) of a volume recorded at `root`. */
+export function resticIncludeArgs(root: string, paths: readonly string[]): string[] {
+  const base = literal(root.replace(/\/+$/, ''));
+  return paths.flatMap((p) => ['--include', `${base}${p}`]);
+}
+
+/**
+ * GNU tar member arguments for paths from the root, in a tar written by `tar -c .` in the volume
+ * (members `./a/b`): wildcards within one name, a directory with everything in it.
+ */
+export function tarMemberArgs(paths: readonly string[]): string[] {
+  return ['--wildcards', '--no-wildcards-match-slash', '--', ...paths.map((p) => `.${p}`)];
+}
+
+/**
+ * Whether a relative path (`a/b/c`, from the volume's root) is one of the restore paths or below
+ * one, as restic's `--include` and tar's members select them.
+ */
+export function pathMatcher(paths: readonly string[]): (relative: string) => boolean {
+  const name = (n: string) => [...n].map((c) => (c === '*' ? '[^/]*' : c === '?' ? '[^/]' : c.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))).join('');
+  const res = paths.map((p) => new RegExp(`^${p.slice(1).split('/').map(name).join('/')}(?:/.*)?$`, 'su'));
+  return (relative) => res.some((re) => re.test(relative));
+}
+
+/** A regex special character of POSIX basic regular expressions, escaped. */
+const breLiteral = (c: string): string => ('.[]*^$\\'.includes(c) ? `\\${c}` : c);
+
+/**
+ * `?`: one character to restic (Go reads UTF-8), while busybox's regex reads bytes (C locale). So:
+ * one ASCII byte other than "/", or a run of 2 to 4 non-ASCII bytes — one UTF-8 character, or
+ * (only where non-ASCII characters follow one another) more. Matching more than restic left out is
+ * harmless, as what the snapshot has wins over what was kept aside; matching less would not be.
+ * No byte above 0x7f is written out: the regex travels as UTF-8 text.
+ */
+const oneChar = '\\([\x01-.0-\x7f]\\|[^\x01-\x7f]\\{2,4\\}\\)';
+
+/** One name pattern as a BRE that never matches across a "/". */
+const nameBre = (name: string): string => [...name].map((c) => (c === '*' ? '[^/]*' : c === '?' ? oneChar : breLiteral(c))).join('');
+
+/**
+ * One busybox `find . -regex` expression (a POSIX basic regex, matched against the whole path, such
+ * as `./sub/cache`) that matches the paths the patterns leave out of a backup (see `oneChar` for
+ * `?`): an anchored pattern from `./`, any other after any number of directories. Empty without patterns.
+ */
+export function findExcludeRegex(patterns: readonly string[] = []): string {
+  const one = (p: string): string => {
+    const names = p.replace(/^\//, '').split('/').map(nameBre).join('/');
+    return p.startsWith('/') ? `\\./${names}` : `\\./\\(.*/\\)\\{0,1\\}${names}`;
+  };
+  return patterns.map((p) => `\\(${one(p)}\\)`).join('\\|');
+}
+
+/** A restore of some paths that matched nothing in the snapshot. */
+export function nothingMatches(source: string, snapshot: string, paths: readonly string[]): BerthError {
+  return new BerthError(
+    'NOT_FOUND',
+    `${source}: nothing in snapshot ${snapshot} matches ${paths.map((p) => `"${p.slice(1)}"`).join(', ')}`,
+    `paths are from the volume's root; see what the snapshot holds with \`berth backup files ${snapshot} --source ${source}\``,
+  );
+}
