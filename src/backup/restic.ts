@@ -278,8 +278,10 @@ async function backupStream(cmd: Cmd, feed: Feed, fail: (r: { stderr: string; co
     child.stdin!.end();
   } catch (err) {
     feedError = err;
-    // restic failing first (full disk, wrong password) is the cause; the producer only lost its reader.
-    resticFailedFirst = resticGaveUp;
+    // restic failing first (full disk, wrong password, a lock it cannot take) is the cause; the
+    // producer only lost its reader. restic's stdin destroyed means restic closed it: it is giving
+    // up, though its exit may not have been seen yet (the dump can be through first).
+    resticFailedFirst = resticGaveUp || child.stdin!.destroyed;
     // Interrupt before EOF: restic then saves no snapshot of the partial stream.
     if (!resticGaveUp) void interrupt(child);
   }

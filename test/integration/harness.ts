@@ -42,6 +42,12 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/**
+ * A berth command that has not ended after this long hangs: it is killed, so its test fails with
+ * what it printed instead of holding the test file (and CI) open after the test timed out.
+ */
+const hungAfterMs = 300_000;
+
 export function runBerth(cwd: string, args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<RunResult> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [berthBin, ...args], { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -49,7 +55,15 @@ export function runBerth(cwd: string, args: readonly string[], env: NodeJS.Proce
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
     child.stderr.on('data', (d) => (stderr += d));
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+    const hung = setTimeout(() => {
+      stderr += `\n[test harness: berth ${args.join(' ')} still running after ${hungAfterMs / 1000} s: killed]\n`;
+      child.kill('SIGKILL');
+    }, hungAfterMs);
+    hung.unref();
+    child.on('close', (code) => {
+      clearTimeout(hung);
+      resolve({ code: code ?? -1, stdout, stderr });
+    });
   });
 }
 

@@ -11,13 +11,28 @@ export function lastLine(text: string): string {
   return [...lines].reverse().find((l) => /error|fatal|refused|denied|failed|unknown|cannot|can't|not found|no such/i.test(l)) ?? lines.at(-1) ?? '';
 }
 
-/** Runs `cmd` and copies its stdout into `out` without ending it. Rejects naming the tool and its last stderr line. */
+/**
+ * Runs `cmd` and copies its stdout into `out` without ending it. Rejects naming the tool and its
+ * last stderr line. Aborted by `signal` (the reader is gone: restic refused its lock, or failed):
+ * the tool is stopped and what it still had written is drained, since a child's 'close' waits for
+ * its stdout to end, which a stream left paused with data (its reader unpiped on EPIPE) never does.
+ */
 export async function pipeFrom(cmd: Cmd, out: Writable, signal: AbortSignal, what: string, tap?: Writable): Promise<void> {
   const child = start(cmd, ['ignore', 'pipe', 'pipe']);
-  const onAbort = () => child.kill('SIGTERM');
-  signal.addEventListener('abort', onAbort, { once: true });
+  const onAbort = () => {
+    child.stdout!.unpipe();
+    child.stdout!.resume();
+    child.kill('SIGTERM');
+  };
   child.stdout!.pipe(out, { end: false });
   if (tap) child.stdout!.pipe(tap);
+  // Aborted already (restic gave up before this tool started): an abort listener would never fire.
+  if (signal.aborted) onAbort();
+  else signal.addEventListener('abort', onAbort, { once: true });
+  // Exited with output nobody reads any more (a failed write unpiped it, and no abort came): drain it.
+  child.once('exit', () => {
+    if (child.stdout!.listenerCount('data') === 0) child.stdout!.resume();
+  });
   const r = await exitOf(child);
   signal.removeEventListener('abort', onAbort);
   if (signal.aborted) throw new BerthError('BACKUP', `${what}: stopped because the repository write failed`);
