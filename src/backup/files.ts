@@ -13,7 +13,7 @@ import { exitOf, start } from './process.js';
 import { planRestore } from './restore.js';
 import { resticArgs } from './restic-args.js';
 import { consumeDump, eachLine, startDump, type Restic, type Snapshot } from './restic.js';
-import { pathMatcher } from './sources/path-patterns.js';
+import { pathMatcher, refusePathsOf } from './sources/path-patterns.js';
 import { sourceDrivers } from './sources/index.js';
 
 export interface SnapshotEntry {
@@ -56,7 +56,7 @@ export async function snapshotFiles(ctx: BackupContext, opts: FilesOptions): Pro
   const { source, snapshot } = item;
   const restic = ctx.restic();
   const volume = source.type === 'volume';
-  if (opts.paths?.length && !volume) throw new BerthError('CONFIG', `--path applies to a volume source; ${source.name} is ${source.type}`);
+  refusePathsOf(source, opts.paths);
   const root = volume && sourceDrivers.volume.direct!.owns(snapshot) ? snapshot.paths![0]! : undefined;
   const entries = volume && root === undefined ? await tarMembers(restic, snapshot) : await resticNodes(restic, snapshot, root);
   const matches = opts.paths?.length ? pathMatcher(opts.paths) : () => true;
@@ -90,7 +90,7 @@ async function tarMembers(restic: Restic, snapshot: Snapshot): Promise<SnapshotE
     ex.on('entry', (header, stream, next) => {
       const p = header.name.replace(/^\.\//, '').replace(/\/+$/, '');
       if (p && p !== '.') {
-        const type = header.type === 'directory' ? 'dir' : entryType(header.type ?? 'other');
+        const type = entryType(header.type ?? 'other');
         entries.push({ path: p, type, ...(type === 'file' && { size: header.size ?? 0 }), ...(header.mtime && { mtime: header.mtime.toISOString() }) });
       }
       stream.on('end', next);

@@ -102,13 +102,21 @@ export function exitOf(child: ChildProcess): Promise<{ code: number | null; sign
 }
 
 /**
+ * Drops what a child writes from now on: its stdout is unpiped and read to its end. A child's
+ * 'close' waits for its stdout to end, which a stream left paused with data never does.
+ */
+export function discardOutput(child: ChildProcess): void {
+  child.stdout?.unpipe();
+  child.stdout?.resume();
+}
+
+/**
  * Stops a child the way restic needs: SIGINT (restic removes its lock then; on SIGTERM it leaves
  * the lock file), and SIGKILL if it has not exited `graceMs` later. Resolves on its exit. Its
  * output from now on is dropped.
  */
 export function interrupt(child: ChildProcess, graceMs = 10_000): Promise<void> {
-  child.stdout?.unpipe();
-  child.stdout?.resume();
+  discardOutput(child);
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
   return new Promise((resolve) => {
     const stubborn = setTimeout(() => child.kill('SIGKILL'), graceMs);

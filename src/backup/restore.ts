@@ -16,6 +16,7 @@ import { heldFor, markPartlyRestored, restoredWhole } from './held.js';
 import { waitingForLock } from './lock-wait.js';
 import { restoring, startProgress } from './progress.js';
 import { consumeDump, startDump, type Snapshot } from './restic.js';
+import { refusePathsOf } from './sources/path-patterns.js';
 import { runBackup } from './run.js';
 import { sourceDrivers } from './sources/index.js';
 import { missingVolumeData } from './sources/where.js';
@@ -54,6 +55,8 @@ export async function planRestore(ctx: BackupContext, opts: RestoreOptions): Pro
   const cfg = requireBackup(ctx.project);
   // A name berth.yaml does not declare is a typo, not a missing snapshot: say so before asking restic.
   if (opts.sources?.length) selectSources(ctx, opts.sources);
+  // In place, the rest of the volume would have to be left as it is: a different restore, not offered.
+  if (opts.paths?.length && !opts.to) throw new BerthError('CONFIG', '--path restores some files beside the data, not over it: add --to DIR', 'then copy what you need back into place');
   const restic = ctx.restic();
   const snaps = await snapshotsToUse(ctx, restic, { snapshot: opts.snapshot, sources: opts.sources });
   const all = effectiveSources(cfg);
@@ -76,12 +79,7 @@ export async function planRestore(ctx: BackupContext, opts: RestoreOptions): Pro
     if (!plan.some((p) => p.source.name === n)) throw new BerthError('NOT_FOUND', `no snapshot of source "${n}" in ${restic.repository}`, 'run `berth backup list` to see what there is');
   }
   if (opts.to && plan.length > 1) throw new BerthError('CONFIG', '--to needs exactly one source; add --source NAME');
-  if (opts.paths?.length) {
-    // In place, the rest of the volume would have to be left as it is: a different restore, not offered.
-    if (!opts.to) throw new BerthError('CONFIG', '--path restores some files beside the data, not over it: add --to DIR', 'then copy what you need back into place');
-    const [item] = plan;
-    if (item && item.source.type !== 'volume') throw new BerthError('CONFIG', `--path applies to a volume source; ${item.source.name} is ${item.source.type}, restored whole`);
-  }
+  for (const { source } of plan) refusePathsOf(source, opts.paths);
   return plan;
 }
 

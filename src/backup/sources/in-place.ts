@@ -9,6 +9,8 @@ import { volumeData } from './where.js';
 
 /** Moves every entry of `$1` (hidden ones too) but `$old` into `$2`. */
 export const moveFn = 'move() { for e in "$1"/* "$1"/.[!.]* "$1"/..?*; do if [ "$e" != "$old" ] && { [ -e "$e" ] || [ -L "$e" ]; }; then mv -- "$e" "$2"/ || return 1; fi; done; }';
+/** Moves the volume's files aside into `$old`; if that fails part-way, moves them back and exits 70 (nothing changed). */
+export const setAside = 'mkdir "$old" && move "$t" "$old" || { move "$old" "$t"; rmdir "$old"; exit 70; }';
 /** Where an in-place restore keeps the volume's current files (`$t` the mount point): until restic begins, once it has, and what `exclude:` left out of the snapshot. */
 export const asideVars = 'old="$t/.berth-replaced-$BERTH_PID"; gone="$t/.berth-removing-$BERTH_PID"; kept="$t/.berth-kept-$BERTH_PID"';
 
@@ -37,9 +39,9 @@ export const keepEnv = (ctx: SourceContext): Record<string, string> => (ctx.sour
  * and where anything is that could not go back (as the user finds it: on the volume, not in the helper).
  */
 export function keptReport(ctx: SourceContext, target: string, lines: readonly string[]): string {
+  if (!ctx.source.exclude?.length) return '';
   const put = lines.filter((l) => l === 'berth-put').length;
   const left = lines.filter((l) => l.startsWith('berth-left ')).map((l) => `${volumeData(ctx)}${l.slice('berth-left '.length).slice(target.length)}`);
-  if (!ctx.source.exclude?.length) return '';
   const kept = `; ${put} excluded path(s) (exclude: ${ctx.source.exclude.join(', ')}) left as they were`;
   return left.length ? `${kept}; WARNING: some could not be put back and are in ${left.join(', ')}: move them back by hand` : kept;
 }

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import type { Readable, Writable } from 'node:stream';
 import { BerthError } from '../../lib/errors.js';
 import { makeDirs } from '../../lib/files.js';
-import { capture, describe, exitOf, start, type Cmd } from '../process.js';
+import { capture, describe, discardOutput, exitOf, start, type Cmd } from '../process.js';
 
 /** The stderr line that says what went wrong (tools often end with a generic advice line, as GNU tar's "Exiting with failure status"). */
 export function lastLine(text: string): string {
@@ -14,14 +14,13 @@ export function lastLine(text: string): string {
 /**
  * Runs `cmd` and copies its stdout into `out` without ending it. Rejects naming the tool and its
  * last stderr line. Aborted by `signal` (the reader is gone: restic refused its lock, or failed):
- * the tool is stopped and what it still had written is drained, since a child's 'close' waits for
- * its stdout to end, which a stream left paused with data (its reader unpiped on EPIPE) never does.
+ * the tool is stopped and what it still had written is discarded (`discardOutput`), as it is when
+ * the tool exits with nobody reading it any more (a failed write unpiped it).
  */
 export async function pipeFrom(cmd: Cmd, out: Writable, signal: AbortSignal, what: string, tap?: Writable): Promise<void> {
   const child = start(cmd, ['ignore', 'pipe', 'pipe']);
   const onAbort = () => {
-    child.stdout!.unpipe();
-    child.stdout!.resume();
+    discardOutput(child);
     child.kill('SIGTERM');
   };
   child.stdout!.pipe(out, { end: false });
@@ -31,7 +30,7 @@ export async function pipeFrom(cmd: Cmd, out: Writable, signal: AbortSignal, wha
   else signal.addEventListener('abort', onAbort, { once: true });
   // Exited with output nobody reads any more (a failed write unpiped it, and no abort came): drain it.
   child.once('exit', () => {
-    if (child.stdout!.listenerCount('data') === 0) child.stdout!.resume();
+    if (child.stdout!.listenerCount('data') === 0) discardOutput(child);
   });
   const r = await exitOf(child);
   signal.removeEventListener('abort', onAbort);

@@ -14,16 +14,22 @@ import { BerthError } from '../../lib/errors.js';
 /** `*`, `?`, `[` and `\` in a literal path, escaped for restic's per-name glob matching. */
 const literal = (p: string): string => p.replace(/[*?[\\]/g, '\\$&');
 
+/** A pattern put under the volume's recorded path `root` (absolute), as restic matches it. */
+const underRoot = (root: string, p: string): string => `${literal(root.replace(/\/+$/, ''))}${p.startsWith('/') ? p : `/**/${p}`}`;
+
 /** restic `--exclude` arguments for a volume recorded at `root` (absolute). */
 export function resticExcludeArgs(root: string, patterns: readonly string[] = []): string[] {
-  const base = literal(root.replace(/\/+$/, ''));
-  return patterns.flatMap((p) => ['--exclude', p.startsWith('/') ? `${base}${p}` : `${base}/**/${p}`]);
+  return patterns.flatMap((p) => ['--exclude', underRoot(root, p)]);
 }
 
-/** restic `--include` arguments for paths from the root (`parseRestorePath`) of a volume recorded at `root`. */
+/** restic `--include` arguments for paths from the root (`parseRestorePath`, always with a leading "/"). */
 export function resticIncludeArgs(root: string, paths: readonly string[]): string[] {
-  const base = literal(root.replace(/\/+$/, ''));
-  return paths.flatMap((p) => ['--include', `${base}${p}`]);
+  return paths.flatMap((p) => ['--include', underRoot(root, p)]);
+}
+
+/** `--path` takes a volume's files: a source of another type is restored or listed whole. */
+export function refusePathsOf(source: { readonly name: string; readonly type: string }, paths: readonly string[] | undefined): void {
+  if (paths?.length && source.type !== 'volume') throw new BerthError('CONFIG', `--path applies to a volume source; ${source.name} is ${source.type}, restored whole`);
 }
 
 /**

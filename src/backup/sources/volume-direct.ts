@@ -27,7 +27,7 @@ import { resticArgs } from '../restic-args.js';
 import { eachLine, summaryOf, type BackupSummary, type Restic, type Snapshot } from '../restic.js';
 import { regularFiles } from './files.js';
 import { nothingMatches, resticExcludeArgs, resticIncludeArgs } from './path-patterns.js';
-import { asideVars, keepEnv, keepFns, keptReport, moveFn } from './in-place.js';
+import { asideVars, keepEnv, keepFns, keptReport, moveFn, setAside } from './in-place.js';
 import type { DirectSource, SourceContext } from './types.js';
 import { requireVolumeData, volumeData } from './where.js';
 
@@ -53,7 +53,7 @@ const restoreInPlace = [
   `t="$1"; shift; ${asideVars}`,
   moveFn,
   keepFns,
-  'mkdir "$old" && move "$t" "$old" || { move "$old" "$t"; rmdir "$old"; exit 70; }',
+  setAside,
   `(${wrapper}; echo "berth-rc=$?") | { rc=1; while IFS= read -r line; do case "$line" in "restoring "*) mv "$old" "$gone" && echo berth-began; keep "$gone"; spent "$gone";; berth-rc=*) rc="\${line#berth-rc=}";; esac; done`,
   'if [ -d "$old" ]; then move "$old" "$t"; rmdir "$old"; fi; putback; echo "berth-settled $rc"; exit "$rc"; }',
 ].join('\n');
@@ -184,10 +184,11 @@ export const directVolume: DirectSource = {
   },
 
   async restore(ctx, restic, snapshot, opts) {
+    // Some paths: their size is counted from the restored files, not the whole snapshot's.
+    if (opts.to && opts.paths?.length) return restorePaths(ctx, restic, snapshot, opts.to, opts.paths);
     // The size (for the throughput shown) comes from a second restic process while the first
     // restores: run one after the other, its key derivation alone would add ~0.8 s.
     const size = sizeOf(restic, snapshot.id).catch(() => 0);
-    if (opts.to && opts.paths?.length) return restorePaths(ctx, restic, snapshot, opts.to, opts.paths);
     if (opts.to) {
       makeDirs(opts.to);
       const [bytes] = await Promise.all([size, restic.restoreVerified(snapshot.id, opts.to)]);

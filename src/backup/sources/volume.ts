@@ -13,7 +13,7 @@ import { ensureHelperImage } from '../helper-image.js';
 import type { Cmd } from '../process.js';
 import { compareManifests, digestTar, manifestOf, type Manifest } from '../tar-digest.js';
 import { regularFiles } from './files.js';
-import { asideVars, keepEnv, keepFns, keptReport, moveFn } from './in-place.js';
+import { asideVars, keepEnv, keepFns, keptReport, moveFn, setAside } from './in-place.js';
 import { nothingMatches, tarMemberArgs } from './path-patterns.js';
 import { extractTar, pipeFrom, pipeInto } from './io.js';
 import { directVolume } from './volume-direct.js';
@@ -40,7 +40,7 @@ const extractInPlace = [
   `t=/data; ${asideVars}`,
   moveFn,
   keepFns,
-  'if [ -n "$BERTH_KEEP" ]; then mkdir "$old" && move "$t" "$old" || { move "$old" "$t"; rmdir "$old"; exit 70; }; keep "$old"; spent "$old"',
+  `if [ -n "$BERTH_KEEP" ]; then ${setAside}; keep "$old"; spent "$old"`,
   'else rm -rf /data/* /data/.[!.]* /data/..?* 2>/dev/null; fi',
   'cd /data && tar -x; rc=$?; putback; exit $rc',
 ].join('\n');
@@ -107,8 +107,8 @@ export const volumeSource: SourceDriver = {
  */
 function refuseExcludes(ctx: SourceContext): void {
   if (!ctx.source.exclude?.length) return;
-  const repository = ctx.project.backup?.repository ?? '';
-  const why = /^sftp:/.test(repository)
+  const sftp = /^sftp:/.test(ctx.project.backup?.repository ?? '');
+  const why = sftp
     ? ctx.source.path
       ? 'the repository is sftp, which restic in the helper container cannot reach, and berth is not root here, so restic on this host cannot read the bind path'
       : 'the repository is sftp, which restic in the helper container cannot reach'
@@ -116,7 +116,7 @@ function refuseExcludes(ctx: SourceContext): void {
   throw new BerthError(
     'BACKUP',
     `${ctx.source.name}: \`exclude\` needs restic to read the volume, but here it is streamed as a tar: ${why}`,
-    /^sftp:/.test(repository)
+    sftp
       ? 'back up into a local repository and copy it off-site with `berth replicate pull` on the backup host, or remove `exclude`'
       : 'remove backup.helper_image (berth builds its own helper, with restic), or remove `exclude`',
   );

@@ -95,10 +95,10 @@ export function registerBackupCommands(program: Command): void {
     .action((snapshot: string | undefined, o: { source: string; path?: string[] }, cmd: Command) =>
       runWithContext(cmd, async (base, g) => {
         const ctx = createBackupContext(base);
-        selectSources(ctx, [o.source]);
-        const listed = await snapshotFiles(ctx, { snapshot: snapshot ?? 'latest', source: o.source, ...(o.path && { paths: restorePaths(o.path) }) });
+        const paths = o.path && restorePaths(o.path);
+        const listed = await snapshotFiles(ctx, { snapshot: snapshot ?? 'latest', source: o.source, ...(paths && { paths }) });
         if (g.json) return printJson(listed);
-        if (o.path && listed.entries.length === 0) throw nothingMatches(o.source, listed.snapshot, restorePaths(o.path));
+        if (paths && listed.entries.length === 0) throw nothingMatches(o.source, listed.snapshot, paths);
         const rows = [['TYPE', 'SIZE', 'MODIFIED', 'PATH']];
         for (const e of listed.entries) rows.push([e.type, e.size !== undefined ? formatBytes(e.size) : '-', e.mtime ? e.mtime.slice(0, 19).replace('T', ' ') : '-', e.path]);
         const files = listed.entries.filter((e) => e.type === 'file');
