@@ -49,6 +49,21 @@ const sourceSchema = section({
 
 export const databaseTypes = ['mariadb', 'mysql', 'postgres', 'redis'] as const;
 
+/** Why a named volume's `exclude` is refused with an sftp repository (restic in the helper cannot reach it; the tar streamed instead leaves nothing out). */
+export const excludeWithSftp = 'cannot apply with an sftp repository: a named volume is then streamed as a tar, which leaves nothing out; back up into a local repository (and pull it off-site with `berth replicate pull`), or remove `exclude`';
+
+/** An entry of `services.<name>.backup.volumes`: a named volume, or one with patterns left out. */
+const serviceVolumeSchema = byKind<{ volume: string; exclude?: string[] }>('a named volume of the service, or a mapping like { volume: uploads, exclude: ["*.tmp"] }', {
+  scalar: (v) => {
+    if (typeof v !== 'string' || v === '') throw new SpecError();
+    return { volume: v };
+  },
+  object: section({
+    volume: text.describe('a named volume the service mounts'),
+    exclude: z.array(excludePattern).optional().describe('files and directories left out, as `exclude` of a volume source in backup.sources'),
+  }),
+});
+
 /** `services.<name>.backup` in berth.yaml: the service's own source, dumped inside its container. */
 const serviceSourceSchema = section({
   name: name.optional().describe('source name (default: the service name)'),
@@ -58,7 +73,7 @@ const serviceSourceSchema = section({
   password_file: text.optional().describe('file holding the database password, relative to the project folder'),
   database: text.optional().describe('the database to dump (default: from the image\'s environment, e.g. MARIADB_DATABASE)'),
   writers: z.array(text).optional().describe('services stopped while this source is restored'),
-  volumes: z.array(text).optional().describe('named volumes of this service to back up, each as its own volume source'),
+  volumes: z.array(serviceVolumeSchema).optional().describe('named volumes of this service to back up, each as its own volume source: a name, or { volume: NAME, exclude: [PATTERN, ...] }'),
 });
 
 /** `true`: the defaults detected from the image; `false`: nothing of this service; or a mapping. */
@@ -183,7 +198,7 @@ export function resolveBackup(raw: RawBackup, dir: string): { config: BackupConf
     if (s.exclude !== undefined && s.type !== 'volume') problems.push({ path: [...at, 'exclude'], message: `applies to a volume source only, not ${s.type}` });
     // restic in the helper container cannot reach an sftp repository, and the tar it streams instead leaves nothing out.
     else if (s.exclude?.length && s.volume && /^sftp:/.test(raw.repository)) {
-      problems.push({ path: [...at, 'exclude'], message: 'cannot apply with an sftp repository: a named volume is then streamed as a tar, which leaves nothing out; back up into a local repository (and pull it off-site with `berth replicate pull`), or remove `exclude`' });
+      problems.push({ path: [...at, 'exclude'], message: excludeWithSftp });
     }
     if ((s.type === 'mariadb' || s.type === 'mysql' || s.type === 'postgres') && !s.database) {
       problems.push({ path: at, message: `a ${s.type} source needs \`database\` (one database per source, so a restore drill can load it into a scratch database)` });

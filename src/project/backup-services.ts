@@ -7,7 +7,7 @@
  * A source name given twice is a problem naming both places; nothing is silently replaced.
  */
 import path from 'node:path';
-import { type BackupSource, besideConfig, configSourceName, databaseTypes, detectSources, type DetectableService, type RawServiceBackup, type RepositoryPassword } from './backup-schema.js';
+import { type BackupSource, besideConfig, configSourceName, databaseTypes, detectSources, type DetectableService, excludeWithSftp, type RawServiceBackup, type RepositoryPassword } from './backup-schema.js';
 
 export type ConfigKeyPath = ReadonlyArray<string | number>;
 
@@ -22,6 +22,8 @@ export interface SourcesInput {
   readonly volumeKeys: readonly string[];
   /** The project folder, for password files. */
   readonly dir: string;
+  /** The repository is reached over sftp, so named volumes are streamed as tars (no `exclude`). */
+  readonly sftpRepository: boolean;
 }
 
 export interface Problem {
@@ -54,7 +56,7 @@ export function resolveBackupSources(input: SourcesInput): { sources: Record<str
     problems.push({ path: typeof at === 'string' ? ['backup'] : at, message, ...(typeof first.at === 'string' ? { firstFrom: first.at } : { firstAt: first.at }) });
   };
   // Names written in per-service settings; a detected volume of the same name steps aside.
-  const reserved = new Set(declared.flatMap(([n, v]) => (typeof v === 'object' ? [v.name ?? n, ...(v.volumes ?? [])] : [])));
+  const reserved = new Set(declared.flatMap(([n, v]) => (typeof v === 'object' ? [v.name ?? n, ...(v.volumes ?? []).map((e) => e.volume)] : [])));
 
   if (input.explicit) {
     for (const s of Object.values(input.explicit)) add(s, ['backup', 'sources', s.name]);
@@ -93,12 +95,14 @@ export function resolveBackupSources(input: SourcesInput): { sources: Record<str
       problems.push({ path: at, message: `service \`${name}\` (image ${svc.image}) is no database berth recognises and lists no \`volumes\`; give \`type:\` (${databaseTypes.join(', ')}) or \`volumes:\`` });
     }
     const own = volumesOf(svc);
-    for (const [i, key] of (raw.volumes ?? []).entries()) {
+    for (const [i, { volume: key, exclude }] of (raw.volumes ?? []).entries()) {
       if (!own.includes(key)) {
         problems.push({ path: [...at, 'volumes', i], message: `\`${key}\` is not a named volume of service \`${name}\`; its named volumes are: ${own.join(', ') || '(none)'}` });
         continue;
       }
-      add({ name: besideConfig(key, 'volume'), type: 'volume', volume: key, host: '127.0.0.1', includeEnv: false }, [...at, 'volumes', i]);
+      if (exclude?.length && input.sftpRepository) problems.push({ path: [...at, 'volumes', i, 'exclude'], message: excludeWithSftp });
+      const patterns = exclude?.length ? { exclude: [...new Set(exclude)] } : {};
+      add({ name: besideConfig(key, 'volume'), type: 'volume', volume: key, host: '127.0.0.1', ...patterns, includeEnv: false }, [...at, 'volumes', i]);
     }
   }
   return { sources: Object.fromEntries(out.map((o) => [o.source.name, o.source])), problems };

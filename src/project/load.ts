@@ -143,6 +143,7 @@ function resolveBackupSection(input: ResolveInput, services: Record<string, Serv
     services: Object.values(services),
     volumeKeys: Object.keys(volumes).filter((k) => !volumes[k]!.external),
     dir: input.root,
+    sftpRepository: /^sftp:/.test(raw.repository),
   });
   const config = { ...resolved.config, sources };
   const at = (p: ReadonlyArray<string | number>, message: string) => input.issues.at(input.berthTree, ['backup', ...p], message);

@@ -142,6 +142,20 @@ describe('per-service backup sources', () => {
     assert.match(await loadError({ 'compose.yaml': compose, 'berth.yaml': yaml('backup:', '  repository: repo', 'services:', '  db:', '    backup: yes-please') }), /^berth\.yaml:5:\d+ services\.db\.backup: should be true, false or a mapping/);
   });
 
+  it('a per-service volume can leave paths out, as a volume source in backup.sources does', async () => {
+    const berth = yaml('backup:', '  repository: repo', 'services:', '  web:', '    backup: { volumes: [{ volume: uploads, exclude: [cache, "*.tmp", /thumbs/, cache] }, tmpfiles] }');
+    const s = (await load({ 'compose.yaml': compose, 'berth.yaml': berth })).backup!.sources;
+    assert.deepEqual(s.uploads, { name: 'uploads', type: 'volume', volume: 'uploads', host: '127.0.0.1', exclude: ['cache', '*.tmp', '/thumbs'], includeEnv: false });
+    assert.deepEqual(s.tmpfiles, { name: 'tmpfiles', type: 'volume', volume: 'tmpfiles', host: '127.0.0.1', includeEnv: false });
+    const wrong = (entry: string, repository = 'repo') => loadError({ 'compose.yaml': compose, 'berth.yaml': yaml('backup:', `  repository: ${repository}`, 'services:', '  web:', `    backup: { volumes: [${entry}] }`) });
+    assert.match(await wrong('{ volume: uploads, exclude: ["a/**"] }'), /^berth\.yaml:5:\d+ services\.web\.backup\.volumes\[0\]\.exclude\[0\]: "a\/\*\*": "\*\*" is not supported/);
+    assert.match(await wrong('{ volume: uploads, exclude: [cache] }', 'sftp:b@host:/r'), /^berth\.yaml:5:\d+ services\.web\.backup\.volumes\[0\]\.exclude: cannot apply with an sftp repository/);
+    assert.match(await wrong('{ volume: dbdata, exclude: [cache] }'), /^berth\.yaml:5:\d+ services\.web\.backup\.volumes\[0\]: `dbdata` is not a named volume of service `web`/);
+    assert.match(await wrong('{ exclude: [cache] }'), /^berth\.yaml:5:\d+ services\.web\.backup\.volumes\[0\]\.volume: /);
+    assert.match(await wrong('{ volume: uploads, exlude: [cache] }'), /^berth\.yaml:5:\d+ services\.web\.backup\.volumes\[0\]\.exlude: /);
+    assert.match(await wrong('7'), /^berth\.yaml:5:\d+ services\.web\.backup\.volumes\[0\]: should be a named volume of the service, or a mapping/);
+  });
+
   it('backup.ssh: resolved for an sftp repository, refused for a local one', async () => {
     const p = await load({ 'compose.yaml': compose, 'berth.yaml': yaml('backup:', '  repository: sftp:bk@10.0.0.2:/srv/repo', '  ssh: { port: 2222, identity_file: keys/id, known_hosts: kh }') });
     assert.deepEqual(p.backup!.ssh, { port: 2222, identityFile: path.join(p.dir, 'keys/id'), knownHosts: path.join(p.dir, 'kh') });
