@@ -1,13 +1,14 @@
 /**
  * `berth backup files`: what one source's snapshot holds, so a user can pick what to restore with
  * `berth restore … --path`. A volume read by restic lists its files as restic recorded them (`restic
- * ls`, streamed line by line); a volume streamed as tar lists the tar's members (the snapshot's one
- * file read through); a database or config snapshot lists its file(s). Paths of a volume are from
- * its root, as `--path` takes them.
+ * ls`, streamed line by line); a volume streamed as tar, and the project's config, list the tar's
+ * members (the snapshot's one file read through); a database snapshot lists its dump file(s).
+ * Paths are from the volume's root or the project folder, as `--path` takes them.
  */
 import { extract } from 'tar-stream';
 import { z } from 'zod';
 import { BerthError } from '../lib/errors.js';
+import type { SourceType } from '../project/backup-schema.js';
 import type { BackupContext } from './context.js';
 import { exitOf, start } from './process.js';
 import { planRestore } from './restore.js';
@@ -26,6 +27,7 @@ export interface SnapshotEntry {
 
 export interface SnapshotFiles {
   readonly source: string;
+  readonly type: SourceType;
   readonly snapshot: string;
   /** Where restic recorded the volume (entries are relative to it); absent for a tar stream or a dump. */
   readonly root?: string;
@@ -55,12 +57,13 @@ export async function snapshotFiles(ctx: BackupContext, opts: FilesOptions): Pro
   if (!item) throw new BerthError('NOT_FOUND', `no snapshot of source "${opts.source}"`, 'run `berth backup list` to see what there is');
   const { source, snapshot } = item;
   const restic = ctx.restic();
-  const volume = source.type === 'volume';
   refusePathsOf(source, opts.paths);
-  const root = volume && sourceDrivers.volume.direct!.owns(snapshot) ? snapshot.paths![0]! : undefined;
-  const entries = volume && root === undefined ? await tarMembers(restic, snapshot) : await resticNodes(restic, snapshot, root);
+  // A volume restic read has its files in the snapshot; one streamed as tar, and the config, are in one tar.
+  const root = source.type === 'volume' && sourceDrivers.volume.direct!.owns(snapshot) ? snapshot.paths![0]! : undefined;
+  const tar = (source.type === 'volume' && root === undefined) || source.type === 'config';
+  const entries = tar ? await tarMembers(restic, snapshot) : await resticNodes(restic, snapshot, root);
   const matches = opts.paths?.length ? pathMatcher(opts.paths) : () => true;
-  return { source: source.name, snapshot: snapshot.short_id, ...(root !== undefined && { root }), entries: entries.filter((e) => matches(e.path)) };
+  return { source: source.name, type: source.type, snapshot: snapshot.short_id, ...(root !== undefined && { root }), entries: entries.filter((e) => matches(e.path)) };
 }
 
 /** `restic ls --json`, line by line; with `root`, only what is below it, relative to it. */
@@ -81,7 +84,7 @@ async function resticNodes(restic: Restic, snapshot: Snapshot, root: string | un
   return entries;
 }
 
-/** The members of a volume snapshot streamed as tar (`./a/b` → `a/b`). */
+/** The members of a snapshot's tar: a volume streamed as tar (`./a/b` → `a/b`), or the config (`a/b`). */
 async function tarMembers(restic: Restic, snapshot: Snapshot): Promise<SnapshotEntry[]> {
   const dump = await startDump(restic, snapshot.id, snapshot.paths?.[0] ?? '');
   return consumeDump(dump, (input) => new Promise<SnapshotEntry[]>((resolve, reject) => {

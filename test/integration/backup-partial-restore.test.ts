@@ -3,7 +3,8 @@
  * lists what a snapshot holds (paths from the volume's root), and `berth restore --to DIR --path P`
  * restores only what P names — a file, a folder with what is below it, wildcards within a name —
  * both for a volume read by restic (`--include`, every file verified) and for one streamed as tar
- * (GNU tar members). A path that matches nothing is an error naming it; `--path` without `--to`,
+ * (GNU tar members), and for the project's config (its tar's members, from the project folder).
+ * A path that matches nothing is an error naming it; `--path` without `--to`,
  * on a database source, or with `--all` is refused before anything is written.
  */
 import assert from 'node:assert/strict';
@@ -82,6 +83,43 @@ for (const way of ['read by restic', 'streamed as tar'] as const) {
   });
 }
 
+describe('some files of the config', { timeout: 120_000 }, () => {
+  let p: BackupProject;
+  before(async () => {
+    p = await createBackupProject();
+    const r = await p.run(['backup', 'run', '--source', 'config']);
+    assert.equal(r.code, 0, r.stderr);
+  });
+  after(async () => p?.cleanup());
+
+  it('backup files lists the config\'s files from the project folder; restore --to --path brings back only those named', async () => {
+    const all = await p.json<FilesJson & { type: string }>(['backup', 'files', '--source', 'config']);
+    assert.equal(all.code, 0, all.stderr);
+    assert.equal(all.value.type, 'config');
+    const size = (f: string) => fs.statSync(path.join(p.dir, f)).size;
+    assert.deepEqual(all.value.entries.map((e) => `${e.type} ${e.path}:${e.size}`).sort(), [`file berth.yaml:${size('berth.yaml')}`, `file compose.yaml:${size('compose.yaml')}`]);
+    const one = await p.json<FilesJson>(['backup', 'files', '--source', 'config', '--path', 'compose.yaml']);
+    assert.deepEqual(one.value.entries.map((e) => e.path), ['compose.yaml']);
+
+    const to = path.join(p.dir, 'old-config');
+    const r = await p.run(['restore', 'latest', '--source', 'config', '--to', to, '--path', 'compose.yaml', '--yes']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /config: restored [0-9a-f]{8} — compose\.yaml extracted into /);
+    assert.deepEqual(fs.readdirSync(to), ['compose.yaml']);
+    assert.equal(fs.readFileSync(path.join(to, 'compose.yaml'), 'utf8'), fs.readFileSync(path.join(p.dir, 'compose.yaml'), 'utf8'));
+    const both = path.join(p.dir, 'both');
+    assert.equal((await p.run(['restore', 'latest', '--source', 'config', '--to', both, '--path', '*.yaml', '--yes'])).code, 0);
+    assert.deepEqual(fs.readdirSync(both).sort(), ['berth.yaml', 'compose.yaml']);
+
+    const none = await p.run(['restore', 'latest', '--source', 'config', '--to', path.join(p.dir, 'none'), '--path', 'docker-compose.yml', '--yes']);
+    assert.equal(none.code, 6, none.stderr);
+    assert.match(none.stderr, /config: nothing in snapshot [0-9a-f]{8} matches "docker-compose\.yml"\n\s+hint: paths are from the project folder; see what the snapshot holds with `berth backup files [0-9a-f]{8} --source config`/);
+    const listed = await p.run(['backup', 'files', '--source', 'config', '--path', 'docker-compose.yml']);
+    assert.equal(listed.code, 6, listed.stderr);
+    assert.match(listed.stderr, /hint: paths are from the project folder/);
+  });
+});
+
 describe('restore --path refusals', { timeout: 120_000 }, () => {
   let p: BackupProject;
   before(async () => {
@@ -98,7 +136,7 @@ describe('restore --path refusals', { timeout: 120_000 }, () => {
     assert.match(inPlace.stderr, /--path restores some files beside the data, not over it: add --to DIR/);
     const db = await p.run(['restore', 'latest', '--source', 'db', '--to', 'scratch_db', '--path', 'x', '--yes']);
     assert.equal(db.code, 2, db.stderr);
-    assert.match(db.stderr, /--path applies to a volume source; db is mariadb, restored whole/);
+    assert.match(db.stderr, /--path applies to a volume or config source; db is mariadb, restored whole/);
     const all = await p.run(['restore', '--all', '--path', 'a.txt', '--yes']);
     assert.equal(all.code, 2, all.stderr);
     assert.match(all.stderr, /--all rebuilds the whole project .* it takes no --path/);

@@ -17,6 +17,7 @@ import { BerthError } from '../../lib/errors.js';
 import type { Project } from '../../project/model.js';
 import { compareManifests, digestTar, type Manifest } from '../tar-digest.js';
 import { extractTar } from './io.js';
+import { extractPaths } from './path-patterns.js';
 import type { DrillOutcome, SourceContext, SourceDriver } from './types.js';
 import { relativeTo } from './where.js';
 
@@ -175,6 +176,7 @@ export const configSource: SourceDriver = {
   },
 
   async restore(ctx, input, opts) {
+    if (opts.to && opts.paths?.length) return extractPaths(input, opts.to, ctx.source, opts.snapshot ?? 'the snapshot', opts.paths);
     const dir = opts.to ?? ctx.project.dir;
     opts.onBegin?.();
     await extractTar(input, dir, ctx.source.name);

@@ -9,7 +9,10 @@
  * an in-place restore) and GNU tar (extracting some paths of a tar-stream snapshot) take their
  * own forms below.
  */
+import type { Readable } from 'node:stream';
 import { BerthError } from '../../lib/errors.js';
+import { extractTar } from './io.js';
+import type { SourceContext } from './types.js';
 
 /** `*`, `?`, `[` and `\` in a literal path, escaped for restic's per-name glob matching. */
 const literal = (p: string): string => p.replace(/[*?[\\]/g, '\\$&');
@@ -27,17 +30,28 @@ export function resticIncludeArgs(root: string, paths: readonly string[]): strin
   return paths.flatMap((p) => ['--include', underRoot(root, p)]);
 }
 
-/** `--path` takes a volume's files: a source of another type is restored or listed whole. */
+/** `--path` takes the files of a volume or of the project's config: a database is restored or listed whole. */
 export function refusePathsOf(source: { readonly name: string; readonly type: string }, paths: readonly string[] | undefined): void {
-  if (paths?.length && source.type !== 'volume') throw new BerthError('CONFIG', `--path applies to a volume source; ${source.name} is ${source.type}, restored whole`);
+  if (paths?.length && source.type !== 'volume' && source.type !== 'config') throw new BerthError('CONFIG', `--path applies to a volume or config source; ${source.name} is ${source.type}, restored whole`);
 }
 
 /**
- * GNU tar member arguments for paths from the root, in a tar written by `tar -c .` in the volume
- * (members `./a/b`): wildcards within one name, a directory with everything in it.
+ * GNU tar member arguments for paths from the root: wildcards within one name, a directory with
+ * everything in it. A volume's tar is written by `tar -c .` in the volume (members `./a/b`), the
+ * config source's with names from the project folder (members `a/b`): `prefix` is "." or "".
  */
-export function tarMemberArgs(paths: readonly string[]): string[] {
-  return ['--wildcards', '--no-wildcards-match-slash', '--', ...paths.map((p) => `.${p}`)];
+export function tarMemberArgs(paths: readonly string[], prefix: '.' | '' = '.'): string[] {
+  return ['--wildcards', '--no-wildcards-match-slash', '--', ...paths.map((p) => `${prefix}${p.slice(prefix ? 0 : 1)}`)];
+}
+
+/** Some paths of a tar snapshot extracted into `to`; none of them in the tar is NOT_FOUND. */
+export async function extractPaths(input: Readable, to: string, source: SourceContext['source'], snapshot: string, paths: readonly string[]): Promise<string> {
+  const prefix = source.type === 'config' ? '' : '.';
+  await extractTar(input, to, source.name, tarMemberArgs(paths, prefix)).catch((err: unknown) => {
+    // GNU tar names a path it did not find: "tar: ./x: Not found in archive".
+    throw err instanceof Error && /Not found in archive/.test(err.message) ? nothingMatches(source, snapshot, paths) : err;
+  });
+  return `${paths.map((p) => p.slice(1)).join(', ')} extracted into ${to}`;
 }
 
 /**
@@ -79,10 +93,10 @@ export function findExcludeRegex(patterns: readonly string[] = []): string {
 }
 
 /** A restore of some paths that matched nothing in the snapshot. */
-export function nothingMatches(source: string, snapshot: string, paths: readonly string[]): BerthError {
+export function nothingMatches(source: Pick<SourceContext['source'], 'name' | 'type'>, snapshot: string, paths: readonly string[]): BerthError {
   return new BerthError(
     'NOT_FOUND',
-    `${source}: nothing in snapshot ${snapshot} matches ${paths.map((p) => `"${p.slice(1)}"`).join(', ')}`,
-    `paths are from the volume's root; see what the snapshot holds with \`berth backup files ${snapshot} --source ${source}\``,
+    `${source.name}: nothing in snapshot ${snapshot} matches ${paths.map((p) => `"${p.slice(1)}"`).join(', ')}`,
+    `paths are from ${source.type === 'config' ? 'the project folder' : "the volume's root"}; see what the snapshot holds with \`berth backup files ${snapshot} --source ${source.name}\``,
   );
 }

@@ -28,7 +28,7 @@ export interface DrillOutcome {
 export interface RestoreOptions {
   /** Restore to this place instead of the source itself (a directory, or a database name). */
   readonly to?: string;
-  /** A volume restored `to` a directory: only these paths (from the volume's root, as `parseRestorePath` gives them). */
+  /** A volume or the config restored `to` a directory: only these paths (from the volume's root or the project folder, as `parseRestorePath` gives them). */
   readonly paths?: readonly string[];
   /** The snapshot's short id, for messages. */
   readonly snapshot?: string;

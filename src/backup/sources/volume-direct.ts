@@ -259,7 +259,7 @@ async function restorePaths(ctx: SourceContext, restic: Restic, snapshot: Snapsh
   makeDirs(to);
   const root = snapshot.paths![0]!;
   const files = await restic.restoreVerified(snapshot.id, to, resticIncludeArgs(root, paths));
-  if (files === 0) throw nothingMatches(ctx.source.name, snapshot.short_id, paths);
+  if (files === 0) throw nothingMatches(ctx.source, snapshot.short_id, paths);
   const under = path.join(to, root);
   const bytes = fs.existsSync(under) ? countFiles(under).bytes : 0;
   return { summary: `${files ?? 'the'} file(s) of ${paths.map((p) => p.slice(1)).join(', ')} restored under ${under}`, bytes };

@@ -14,7 +14,7 @@ import type { Cmd } from '../process.js';
 import { compareManifests, digestTar, manifestOf, type Manifest } from '../tar-digest.js';
 import { regularFiles } from './files.js';
 import { asideVars, keepEnv, keepFns, keptReport, moveFn, setAside } from './in-place.js';
-import { nothingMatches, tarMemberArgs } from './path-patterns.js';
+import { extractPaths } from './path-patterns.js';
 import { extractTar, pipeFrom, pipeInto } from './io.js';
 import { directVolume } from './volume-direct.js';
 import type { DrillOutcome, SourceContext, SourceDriver } from './types.js';
@@ -75,13 +75,7 @@ export const volumeSource: SourceDriver = {
   },
 
   async restore(ctx, input, opts) {
-    if (opts.to && opts.paths?.length) {
-      await extractTar(input, opts.to, ctx.source.name, tarMemberArgs(opts.paths)).catch((err: unknown) => {
-        // GNU tar names a path it did not find: "tar: ./x: Not found in archive".
-        throw err instanceof Error && /Not found in archive/.test(err.message) ? nothingMatches(ctx.source.name, opts.snapshot ?? 'the snapshot', opts.paths!) : err;
-      });
-      return `${opts.paths.map((p) => p.slice(1)).join(', ')} extracted into ${opts.to}`;
-    }
+    if (opts.to && opts.paths?.length) return extractPaths(input, opts.to, ctx.source, opts.snapshot ?? 'the snapshot', opts.paths);
     if (opts.to) {
       await extractTar(input, opts.to, ctx.source.name);
       return `extracted into ${opts.to}`;

@@ -89,16 +89,16 @@ export function registerBackupCommands(program: Command): void {
 
   backup
     .command('files [snapshot]')
-    .description('what one source\'s snapshot ("latest" by default, or an id) holds: a volume\'s files from its root, as `restore --path` takes them; a dump\'s file')
+    .description('what one source\'s snapshot ("latest" by default, or an id) holds: a volume\'s files from its root, the config\'s from the project folder, as `restore --path` takes them; a dump\'s file')
     .requiredOption('-s, --source <name>', 'the source')
-    .option('--path <path>', 'a volume: only this file or folder and what is below it, from the volume\'s root; * and ? within a name (repeatable)', collect)
+    .option('--path <path>', 'a volume or the config: only this file or folder and what is below it, from the volume\'s root or the project folder; * and ? within a name (repeatable)', collect)
     .action((snapshot: string | undefined, o: { source: string; path?: string[] }, cmd: Command) =>
       runWithContext(cmd, async (base, g) => {
         const ctx = createBackupContext(base);
         const paths = o.path && restorePaths(o.path);
         const listed = await snapshotFiles(ctx, { snapshot: snapshot ?? 'latest', source: o.source, ...(paths && { paths }) });
         if (g.json) return printJson(listed);
-        if (paths && listed.entries.length === 0) throw nothingMatches(o.source, listed.snapshot, paths);
+        if (paths && listed.entries.length === 0) throw nothingMatches({ name: listed.source, type: listed.type }, listed.snapshot, paths);
         const rows = [['TYPE', 'SIZE', 'MODIFIED', 'PATH']];
         for (const e of listed.entries) rows.push([e.type, e.size !== undefined ? formatBytes(e.size) : '-', e.mtime ? e.mtime.slice(0, 19).replace('T', ' ') : '-', e.path]);
         const files = listed.entries.filter((e) => e.type === 'file');
@@ -199,7 +199,7 @@ export function registerBackupCommands(program: Command): void {
     .description('restore a snapshot ("latest" or an id): databases into their service (writers stopped, safety snapshot first), volumes, config; --all rebuilds the project on a fresh host')
     .option('-s, --source <name>', 'only this source (repeatable)', collect)
     .option('--to <target>', 'restore elsewhere: a directory (volume, redis, config) or a database name')
-    .option('--path <path>', 'with --to and one volume source: only this file or folder, from the volume\'s root; * and ? within a name (repeatable)', collect)
+    .option('--path <path>', 'with --to and one volume or config source: only this file or folder, from the volume\'s root or the project folder; * and ? within a name (repeatable)', collect)
     .option('--all', 'fresh host: config, volumes, `berth up`, then databases; timed end to end')
     .option('--repository <repo>', 'use this restic repository instead of backup.repository (needed by --all in an empty folder)')
     .option('--password-file <file>', 'use this repository password file instead of the configured one')
@@ -262,13 +262,13 @@ interface RestoreOptions {
   yes?: boolean;
 }
 
-/** `--path` values, checked as `parseRestorePath` does (from the volume's root). */
+/** `--path` values, checked as `parseRestorePath` does (from the volume's root or the project folder). */
 function restorePaths(values: readonly string[]): string[] {
   return values.map((v) => {
     try {
       return parseRestorePath(v);
     } catch (err) {
-      if (err instanceof SpecError) throw new BerthError('CONFIG', `--path ${err.message || `"${v}": not a path`}`, 'give a path from the volume\'s root, e.g. --path photos/2024 or --path "logs/*.gz"');
+      if (err instanceof SpecError) throw new BerthError('CONFIG', `--path ${err.message || `"${v}": not a path`}`, 'give a path from the volume\'s root (or the project folder, for the config), e.g. --path photos/2024 or --path "logs/*.gz"');
       throw err;
     }
   });

@@ -85,6 +85,8 @@ describe('restore paths', () => {
   it('go to restic as --include under the recorded root, and to GNU tar as ./ members without wildcards crossing "/"', () => {
     assert.deepEqual(resticIncludeArgs('/volume/files', ['/a', '/b/*.jpg']), ['--include', '/volume/files/a', '--include', '/volume/files/b/*.jpg']);
     assert.deepEqual(tarMemberArgs(['/a', '/b/*.jpg']), ['--wildcards', '--no-wildcards-match-slash', '--', './a', './b/*.jpg']);
+    // The config's tar names its members from the project folder, without "./".
+    assert.deepEqual(tarMemberArgs(['/compose.yaml', '/proxy/*.conf'], ''), ['--wildcards', '--no-wildcards-match-slash', '--', 'compose.yaml', 'proxy/*.conf']);
   });
 
   it('select a path and what is below it, wildcards within one name', () => {
