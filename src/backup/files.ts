@@ -14,7 +14,7 @@ import { exitOf, start } from './process.js';
 import { planRestore } from './restore.js';
 import { resticArgs } from './restic-args.js';
 import { consumeDump, eachLine, startDump, type Restic, type Snapshot } from './restic.js';
-import { pathMatcher, refusePathsOf } from './sources/path-patterns.js';
+import { nothingMatches, pathMatcher, refusePathsOf } from './sources/path-patterns.js';
 import { sourceDrivers } from './sources/index.js';
 
 export interface SnapshotEntry {
@@ -63,7 +63,10 @@ export async function snapshotFiles(ctx: BackupContext, opts: FilesOptions): Pro
   const tar = (source.type === 'volume' && root === undefined) || source.type === 'config';
   const entries = tar ? await tarMembers(restic, snapshot) : await resticNodes(restic, snapshot, root);
   const matches = opts.paths?.length ? pathMatcher(opts.paths) : () => true;
-  return { source: source.name, type: source.type, snapshot: snapshot.short_id, ...(root !== undefined && { root }), entries: entries.filter((e) => matches(e.path)) };
+  const picked = entries.filter((e) => matches(e.path));
+  // As `restore --path` says of the same paths, in text and in --json alike.
+  if (opts.paths?.length && picked.length === 0) throw nothingMatches(source, snapshot.short_id, opts.paths);
+  return { source: source.name, type: source.type, snapshot: snapshot.short_id, ...(root !== undefined && { root }), entries: picked };
 }
 
 /** `restic ls --json`, line by line; with `root`, only what is below it, relative to it. */

@@ -117,6 +117,10 @@ describe('some files of the config', { timeout: 120_000 }, () => {
     const listed = await p.run(['backup', 'files', '--source', 'config', '--path', 'docker-compose.yml']);
     assert.equal(listed.code, 6, listed.stderr);
     assert.match(listed.stderr, /hint: paths are from the project folder/);
+    // The same for a script: --json does not turn "nothing there" into an empty success.
+    const scripted = await p.run(['--json', 'backup', 'files', '--source', 'config', '--path', 'docker-compose.yml']);
+    assert.equal(scripted.code, 6, scripted.stderr);
+    assert.match(scripted.stdout + scripted.stderr, /nothing in snapshot [0-9a-f]{8} matches \\?"docker-compose\.yml/);
   });
 });
 

@@ -10,7 +10,6 @@ import { parseRestorePath } from '../../project/path-pattern.js';
 import { SpecError } from '../../project/schema-kit.js';
 import { snapshotFiles } from '../../backup/files.js';
 import { acceptPartlyRestored, partlyRestoredState } from '../../backup/held.js';
-import { nothingMatches } from '../../backup/sources/path-patterns.js';
 import { pruneBackups } from '../../backup/prune.js';
 import { recoverAll } from '../../backup/recover.js';
 import { planRestore, restorePlanned } from '../../backup/restore.js';
@@ -98,7 +97,6 @@ export function registerBackupCommands(program: Command): void {
         const paths = o.path && restorePaths(o.path);
         const listed = await snapshotFiles(ctx, { snapshot: snapshot ?? 'latest', source: o.source, ...(paths && { paths }) });
         if (g.json) return printJson(listed);
-        if (paths && listed.entries.length === 0) throw nothingMatches({ name: listed.source, type: listed.type }, listed.snapshot, paths);
         const rows = [['TYPE', 'SIZE', 'MODIFIED', 'PATH']];
         for (const e of listed.entries) rows.push([e.type, e.size !== undefined ? formatBytes(e.size) : '-', e.mtime ? e.mtime.slice(0, 19).replace('T', ' ') : '-', e.path]);
         const files = listed.entries.filter((e) => e.type === 'file');
