@@ -25,7 +25,21 @@ export interface AuditTrail {
   /** The newest `limit` records (of one project, if given), oldest first. */
   list(opts?: AuditListOptions): AuditRecord[];
   verify(): AuditVerifyResult;
+  /** Every stored row, oldest first, as hashed (for a copy: `copy.ts`); read in one transaction. */
+  rows(): AuditRow[];
+  /**
+   * Takes up a copy's rows as they are (same seq, times and hashes) into a trail that has none
+   * yet, so the next record goes on from the copy's newest. Refused, and nothing written, when
+   * this trail already has records or a head, or the copy's chain is broken.
+   */
+  adopt(rows: readonly AuditRow[]): AdoptOutcome;
 }
+
+/**
+ * Not taken up: this trail holds the copy already (`present`), holds other records where the copy
+ * has some (`differs`), holds only the copy's first records (`held`), or the copy's chain is broken.
+ */
+export type AdoptOutcome = { readonly adopted: true; readonly count: number } | { readonly adopted: false; readonly why: 'present' | 'differs' | 'held' | 'broken'; readonly reason: string };
 
 export interface AuditTrailOptions {
   readonly clock: Clock;
@@ -51,6 +65,32 @@ export function createAuditTrail(db: Db, opts: AuditTrailOptions): AuditTrail {
     return row;
   });
 
+  const adoptTx = db.transaction((rows: readonly AuditRow[]): AdoptOutcome => {
+    const held = (q.count.get() as number) ?? 0;
+    const head = readHead(headFile);
+    const newest = rows.at(-1);
+    if (held > 0) {
+      // Record for record, as far as this trail goes: the same (taken up already, or this host's own), or not.
+      const differsAt = rows.find((r) => {
+        const here = q.hashAt.get(r.seq) as string | undefined;
+        return here !== undefined && here !== r.hash;
+      })?.seq;
+      if (differsAt !== undefined) return { adopted: false, why: 'differs', reason: `this host's audit trail holds other records than the copy from record ${differsAt} on (another host's trail, or one of the two was changed: \`berth audit verify\` checks this host's)` };
+      if (newest && q.hashAt.get(newest.seq) === newest.hash) return { adopted: false, why: 'present', reason: `this host's audit trail already holds the copy's ${rows.length} record(s)` };
+      return { adopted: false, why: 'held', reason: `this host's audit trail holds only the copy's first ${held} of ${rows.length} record(s) (were its newest removed? \`berth audit verify\` checks)` };
+    }
+    if (head.kind === 'ok') return { adopted: false, why: 'held', reason: `this host's audit trail is empty, but its head file says it held ${head.head.seq} record(s) (check it with \`berth audit verify\`)` };
+    const bySeq = new Map(rows.map((r) => [r.hash, r.seq]));
+    const check = verifyChain(rows, { kind: 'none' }, (hash) => bySeq.get(hash));
+    if (!check.ok) return { adopted: false, why: 'broken', reason: `the copy's chain is broken: ${check.problems[0]!.message}` };
+    for (const row of rows) q.insert.run(row);
+    if (headFile && newest) {
+      writeHead(headFile, { seq: newest.seq, hash: newest.hash });
+      headToRestore = head;
+    }
+    return { adopted: true, count: rows.length };
+  });
+
   return {
     append(entry) {
       headToRestore = undefined;
@@ -68,6 +108,18 @@ export function createAuditTrail(db: Db, opts: AuditTrailOptions): AuditTrail {
     verify() {
       return verifyChain(q.all.iterate() as IterableIterator<AuditRow>, readHead(headFile), (hash) => q.seqOfHash.get(hash) as number | undefined);
     },
+    rows() {
+      return q.all.all() as AuditRow[];
+    },
+    adopt(rows) {
+      headToRestore = undefined;
+      try {
+        return adoptTx.immediate(rows);
+      } catch (err) {
+        if (headFile && headToRestore) restoreHead(headFile, headToRestore);
+        throw new BerthError('AUDIT', `cannot take up the copy of the audit trail: ${(err as Error).message}`, auditHint, { cause: err });
+      }
+    },
   };
 }
 
@@ -83,6 +135,8 @@ function prepare(db: Db) {
     ),
     all: db.prepare('SELECT * FROM audit ORDER BY seq'),
     seqOfHash: db.prepare('SELECT seq FROM audit WHERE hash = ? ORDER BY seq LIMIT 1').pluck(),
+    count: db.prepare('SELECT COUNT(*) FROM audit').pluck(),
+    hashAt: db.prepare('SELECT hash FROM audit WHERE seq = ?').pluck(),
   };
 }
 

@@ -107,5 +107,5 @@ export function selectSources(ctx: BackupContext, names: readonly string[] | und
 }
 
 export function sourceContext(ctx: BackupContext, source: BackupSource): SourceContext {
-  return { project: ctx.project, source, engine: ctx.engine, env: ctx.env, report: ctx.report };
+  return { project: ctx.project, source, engine: ctx.engine, env: ctx.env, report: ctx.report, audit: ctx.audit };
 }

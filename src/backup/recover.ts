@@ -1,11 +1,13 @@
 /**
  * `berth restore --all`: rebuild a project on a fresh host from the repository alone.
- * Runbook: config (bootstrapped from the repository when the folder is empty) → volumes, and
+ * Runbook: config (bootstrapped from the repository when the folder is empty) → the old host's
+ * audit trail it carries, taken up before anything is recorded here (`audit/copy.ts`) → volumes, and
  * side by side the databases on the host → `berth up` → databases in service containers (their
  * writers stopped meanwhile) → timing and throughput. A database in a service container needs
  * that container, so it comes after `up`; one on the host is back before its clients start.
  */
-import fs from 'node:fs';
+import path from 'node:path';
+import { auditCopyName, takeUpCopy } from '../audit/copy.js';
 import { upProject } from '../deploy/operations.js';
 import { volumeSpec } from '../engine/specs/volume.js';
 import { BerthError } from '../lib/errors.js';
@@ -68,6 +70,9 @@ export async function recoverAll(open: () => Promise<Opened>, dir: string, opts:
     const { ctx } = opened;
     if (bootstrap) {
       sameProject(ctx.project.name, bootstrap.project, dir);
+      // Before anything is recorded here: the old host's audit trail, from the config snapshot, goes on.
+      const copy = takeUpCopy(ctx.audit, path.join(ctx.project.dir, auditCopyName), ctx.project.stateDir);
+      if (copy) ctx.report[copy.level](`config: ${copy.message}`);
     } else {
       const plan = await planRestore(ctx, { snapshot: opts.snapshot, sources: [configSourceName] }).catch((err: unknown) => otherProjects(ctx, dir, err));
       sources.push(...(await restorePlanned(ctx, plan, { snapshot: opts.snapshot, noSafety: true })));

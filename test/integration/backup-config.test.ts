@@ -47,6 +47,19 @@ describe('the config source', () => {
 
     const verify = await berth(dir, ['--json', 'backup', 'verify']);
     assert.equal(verify.code, 0, verify.stderr);
+
+    // In place on this host: the snapshot's copy of the audit trail is this host's own records, so it is dropped, not merged.
+    // (The first run's copy was empty: nothing had been recorded before it. This one carries that run and the verify.)
+    assert.equal((await berth(dir, ['backup', 'run'])).code, 0);
+    const before = JSON.parse((await berth(dir, ['--json', 'audit', 'list', '--limit', '1000'])).stdout) as unknown[];
+    const inPlace = await berth(dir, ['restore', 'latest', '--source', 'config', '--yes']);
+    assert.equal(inPlace.code, 0, inPlace.stderr);
+    assert.match(inPlace.stderr, /config: audit trail: this host's audit trail already holds the copy's \d+ record\(s\)$/m);
+    assert.equal(fs.existsSync(path.join(dir, '.berth-audit.jsonl')), false, 'not left in the project folder');
+    assert.equal(fs.existsSync(path.join(dir, '.berth', 'audit-snapshot.jsonl')), false, 'nothing kept aside');
+    const after = JSON.parse((await berth(dir, ['--json', 'audit', 'list', '--limit', '1000'])).stdout) as unknown[];
+    assert.deepEqual(after.slice(0, before.length), before);
+    assert.equal((await berth(dir, ['audit', 'verify'])).code, 0);
   });
 
   it('restore --all on a new host stops before starting anything when the snapshot lacks a file, and says why', async () => {
@@ -65,6 +78,9 @@ describe('the config source', () => {
     assert.equal(again.code, 2, again.stderr);
     assert.match(again.stderr, /the project mounts 1 file\(s\) or folder\(s\) from its folder that the config snapshot does not hold: db\/password\.txt/);
     assert.match(again.stderr, /hint: put them back in .*include_env: true/);
+    // The first attempt left the copy of the audit trail in the folder; this one took it up.
+    assert.match(again.stderr, /config: audit trail: \d+ record\(s\) taken up from the snapshot's copy, chain checked/);
+    assert.equal(fs.existsSync(path.join(fresh, '.berth-audit.jsonl')), false);
     assert.equal(fs.readFileSync(path.join(fresh, 'proxy/nginx.conf'), 'utf8'), 'events {}\n', 'the config restored so far stays');
   });
 

@@ -1,6 +1,7 @@
 /**
  * `berth restore --all` on a "fresh host": the project folder, its containers, volume and
- * databases are gone; only the repository and its password remain. Then a volume restore with
+ * databases are gone; only the repository and its password remain. The new host's audit trail
+ * goes on from the old one's, as the config snapshot carried it. Then a volume restore with
  * the service that writes to it running (stopped and started again around the restore).
  */
 import assert from 'node:assert/strict';
@@ -36,6 +37,11 @@ describe('restore --all on a fresh host', { timeout: 180_000 }, () => {
     assert.equal(run.code, 0, run.stderr);
     const password = path.join(keep, 'backup.pass');
     fs.copyFileSync(p.passwordFile, password);
+    // The old host's audit trail as the backup saw it (its own record comes after the config snapshot).
+    const oldTrail = (await p.json<Array<{ seq: number; action: string; hash: string }>>(['audit', 'list', '--limit', '1000'])).value;
+    assert.equal(oldTrail.at(-1)!.action, 'backup.run');
+    const carried = oldTrail.slice(0, -1);
+    assert.ok(carried.length > 0 && carried.every((x) => x.action === 'up'), JSON.stringify(oldTrail));
     // The host is lost: containers, volume, databases and the project folder.
     assert.equal((await p.run(['down', '--volumes'])).code, 0);
     mariadb(undefined, `DROP DATABASE ${p.mdb}`);
@@ -74,6 +80,17 @@ describe('restore --all on a fresh host', { timeout: 180_000 }, () => {
     assert.equal(writeVolume(p.volume, 'cat /d/a.txt /d/sub/b.txt'), 'hello\nworld');
     assert.equal(mariadb(p.mdb, 'SELECT COUNT(*) FROM t'), '300');
     assert.equal(psql(p.pdb, 'SELECT count(*) FROM items'), '500');
+    // The new host's audit trail goes on from the old one's: its `up`, as the config snapshot carried it, then the restores.
+    const n = carried.length;
+    assert.match(r.stderr, new RegExp(`config: audit trail: ${n} record\\(s\\) taken up from the snapshot's copy, chain checked; new records go on from record ${n}`));
+    assert.equal(fs.existsSync(path.join(fresh, '.berth-audit.jsonl')), false, 'the copy is not left in the project folder');
+    const trail = JSON.parse((await berth(['--json', 'audit', 'list', '--limit', '1000'])).stdout) as Array<{ seq: number; action: string; hash: string; prevHash: string }>;
+    assert.deepEqual(trail.slice(0, n), carried, 'the old records, as they were');
+    assert.deepEqual(trail.slice(n).map((x) => x.action), ['backup.restore', 'backup.restore', 'backup.restore', ...carried.map((x) => x.action), 'backup.recover']);
+    assert.equal(trail[n]!.prevHash, carried.at(-1)!.hash);
+    const verified = await berth(['--json', 'audit', 'verify']);
+    assert.equal(verified.code, 0, verified.stdout);
+    assert.deepEqual(JSON.parse(verified.stdout), { ok: true, count: 2 * n + 4, problems: [], warnings: [] });
   });
 
   it('verify on the new host: the snapshots restore, but it has recorded nothing of them to compare with, and says so', async () => {

@@ -5,7 +5,8 @@
  * `configs:`). Files that hold secrets (`.env`, `*.env`, `env_file:` entries, compose `secrets:`)
  * only with `include_env: true`: the repository is encrypted but readable by everyone with its
  * password. A folder a service writes to is data, not configuration (a volume source with `path:`
- * keeps it). What is left out is named on every run.
+ * keeps it). What is left out is named on every run. The tar also carries a copy of berth's audit
+ * trail (`audit/copy.ts`), which a restore in place on a fresh host takes up.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -13,6 +14,7 @@ import { once } from 'node:events';
 import { PassThrough, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { pack } from 'tar-stream';
+import { auditCopyName, copyLines, takeUpCopy } from '../../audit/copy.js';
 import { BerthError } from '../../lib/errors.js';
 import type { Project } from '../../project/model.js';
 import { compareManifests, digestTar, type Manifest } from '../tar-digest.js';
@@ -133,6 +135,9 @@ export const configSource: SourceDriver = {
   async dump(ctx, out: Writable, signal) {
     const plan = configPlan(ctx.project, ctx.source.includeEnv);
     for (const line of describeLeftOut(plan.leftOut)) ctx.report.warn(`${ctx.source.name}: ${line}`);
+    // berth's own record of every change goes with the config, so a fresh host can go on from it.
+    const trail = ctx.audit.rows();
+    const trailCopy = Buffer.from([...copyLines(trail)].join(''));
     const tarball = pack();
     const tap = new PassThrough();
     const manifest = digestTar(tap);
@@ -152,6 +157,8 @@ export const configSource: SourceDriver = {
         const entry = tarball.entry({ name: f, size: st.size, mode: st.mode & 0o777, mtime: st.mtime });
         await pipeline(fs.createReadStream(full), entry);
       }
+      const mtime = new Date(trail.at(-1)?.ts ?? 0);
+      await new Promise<void>((resolve, reject) => tarball.entry({ name: auditCopyName, size: trailCopy.length, mode: 0o600, mtime }, trailCopy, (err) => (err ? reject(err) : resolve())));
       tarball.finalize();
     })();
     try {
@@ -165,7 +172,7 @@ export const configSource: SourceDriver = {
       if (signal.aborted) throw new BerthError('BACKUP', `${ctx.source.name}: stopped because the repository write failed`);
       throw err;
     }
-    return { manifest: await manifest, files: plan.files, ...(plan.leftOut.length ? { leftOut: plan.leftOut } : {}) };
+    return { manifest: await manifest, files: plan.files, auditRecords: trail.length, ...(plan.leftOut.length ? { leftOut: plan.leftOut } : {}) };
   },
 
   async drill(_ctx, input, facts): Promise<DrillOutcome> {
@@ -180,6 +187,10 @@ export const configSource: SourceDriver = {
     const dir = opts.to ?? ctx.project.dir;
     opts.onBegin?.();
     await extractTar(input, dir, ctx.source.name);
+    if (opts.to) return `config files extracted into ${dir}`;
+    // In place, the copy of the audit trail goes to the trail (a fresh host), or beside it.
+    const copy = takeUpCopy(ctx.audit, path.join(dir, auditCopyName), ctx.project.stateDir);
+    if (copy) ctx.report[copy.level](`${ctx.source.name}: ${copy.message}`);
     return `config files extracted into ${dir}`;
   },
 

@@ -1,5 +1,6 @@
 /** The small interface every backup source implements (one file per type, registered in `index.ts`). */
 import type { Readable, Writable } from 'node:stream';
+import type { AuditTrail } from '../../audit/trail.js';
 import type { Engine } from '../../engine/engine.js';
 import type { Reporter } from '../../lib/reporter.js';
 import type { BackupSource } from '../../project/backup-schema.js';
@@ -13,6 +14,8 @@ export interface SourceContext {
   /** For `password_env` lookups. */
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly report: Reporter;
+  /** berth's audit trail: the config source carries a copy of it, and a fresh host takes it up. */
+  readonly audit: AuditTrail;
 }
 
 /** What was recorded at dump time (row counts, checksums, digests); stored as JSON with the result. */

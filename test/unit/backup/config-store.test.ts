@@ -102,7 +102,7 @@ describe('backup config', () => {
     // A file larger than any stream buffer, so the dump must wait for its reader.
     const p = await load({ 'compose.yaml': compose, 'berth.yaml': yaml('backup:', '  repository: r'), 'notes.txt': 'n' });
     fs.writeFileSync(path.join(p.dir, 'berth.yaml'), `${fs.readFileSync(path.join(p.dir, 'berth.yaml'), 'utf8')}# ${'x'.repeat(4 << 20)}\n`);
-    const ctx = { project: p, source: { name: 'config', type: 'config', host: '', includeEnv: false }, report: silentReporter } as unknown as SourceContext;
+    const ctx = { project: p, source: { name: 'config', type: 'config', host: '', includeEnv: false }, report: silentReporter, audit: { rows: () => [] } } as unknown as SourceContext;
     // restic stopped reading: writes are never acknowledged.
     const stalled = new Writable({ highWaterMark: 1024, write: () => undefined });
     const ac = new AbortController();
