@@ -8,10 +8,10 @@ import type { Clock } from '../lib/time.js';
 import type { Db } from '../store/db.js';
 import { readHead, restoreHead, writeHead, type HeadState } from './head.js';
 import { genesisHash, sealRow, toRecord, type AuditEntry, type AuditRecord, type AuditRow } from './record.js';
-import { verifyChain, type AuditVerifyResult } from './verify.js';
+import { compareWithCopy, copyChainProblem, verifyChain, type AuditVerifyResult, type CopyComparison } from './verify.js';
 
 export type { AuditEntry, AuditRecord } from './record.js';
-export type { AuditProblem, AuditProblemKind, AuditVerifyResult } from './verify.js';
+export type { AuditProblem, AuditProblemKind, AuditVerifyResult, CopyComparison } from './verify.js';
 export { auditHeadPath } from './head.js';
 
 export interface AuditListOptions {
@@ -33,6 +33,8 @@ export interface AuditTrail {
    * this trail already has records or a head, or the copy's chain is broken.
    */
   adopt(rows: readonly AuditRow[]): AdoptOutcome;
+  /** How this trail stands to a copy's rows (`audit verify --against`), read in one transaction. */
+  compare(rows: readonly AuditRow[]): CopyComparison;
 }
 
 /**
@@ -53,6 +55,8 @@ export function createAuditTrail(db: Db, opts: AuditTrailOptions): AuditTrail {
   // Set inside the transaction, so a failed commit can put the head file back.
   let headToRestore: HeadState | undefined;
 
+  const hashAt = (seq: number) => q.hashAt.get(seq) as string | undefined;
+
   const appendTx = db.transaction((entry: AuditEntry): AuditRow => {
     const headBefore = readHead(headFile);
     const tail = chainTail(q.last.get() as { seq: number; hash: string } | undefined, headBefore);
@@ -71,18 +75,14 @@ export function createAuditTrail(db: Db, opts: AuditTrailOptions): AuditTrail {
     const newest = rows.at(-1);
     if (held > 0) {
       // Record for record, as far as this trail goes: the same (taken up already, or this host's own), or not.
-      const differsAt = rows.find((r) => {
-        const here = q.hashAt.get(r.seq) as string | undefined;
-        return here !== undefined && here !== r.hash;
-      })?.seq;
+      const { differsAt, missingFrom } = compareWithCopy(rows, hashAt);
       if (differsAt !== undefined) return { adopted: false, why: 'differs', reason: `this host's audit trail holds other records than the copy from record ${differsAt} on (another host's trail, or one of the two was changed: \`berth audit verify\` checks this host's)` };
-      if (newest && q.hashAt.get(newest.seq) === newest.hash) return { adopted: false, why: 'present', reason: `this host's audit trail already holds the copy's ${rows.length} record(s)` };
+      if (missingFrom === undefined) return { adopted: false, why: 'present', reason: `this host's audit trail already holds the copy's ${rows.length} record(s)` };
       return { adopted: false, why: 'held', reason: `this host's audit trail holds only the copy's first ${held} of ${rows.length} record(s) (were its newest removed? \`berth audit verify\` checks)` };
     }
     if (head.kind === 'ok') return { adopted: false, why: 'held', reason: `this host's audit trail is empty, but its head file says it held ${head.head.seq} record(s) (check it with \`berth audit verify\`)` };
-    const bySeq = new Map(rows.map((r) => [r.hash, r.seq]));
-    const check = verifyChain(rows, { kind: 'none' }, (hash) => bySeq.get(hash));
-    if (!check.ok) return { adopted: false, why: 'broken', reason: `the copy's chain is broken: ${check.problems[0]!.message}` };
+    const broken = copyChainProblem(rows);
+    if (broken) return { adopted: false, why: 'broken', reason: `the copy's chain is broken: ${broken.message}` };
     for (const row of rows) q.insert.run(row);
     if (headFile && newest) {
       writeHead(headFile, { seq: newest.seq, hash: newest.hash });
@@ -110,6 +110,9 @@ export function createAuditTrail(db: Db, opts: AuditTrailOptions): AuditTrail {
     },
     rows() {
       return q.all.all() as AuditRow[];
+    },
+    compare(rows) {
+      return db.transaction(() => compareWithCopy(rows, hashAt))();
     },
     adopt(rows) {
       headToRestore = undefined;

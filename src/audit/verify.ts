@@ -136,3 +136,30 @@ function checkHead(head: HeadState, end: ChainEnd, seqOfHash: (hash: string) => 
   }
   return { problems: [], warnings: [] };
 }
+
+/** How a trail stands to a copy of it: the same for the copy's first `matched` records, then one differs or the trail ends. */
+export interface CopyComparison {
+  readonly matched: number;
+  /** The first record (seq) the trail holds otherwise than the copy. */
+  readonly differsAt?: number;
+  /** The first record (seq) of the copy the trail does not hold. */
+  readonly missingFrom?: number;
+}
+
+/** Record for record, through `hashAt` (the trail's hash at a seq, if it has that record). */
+export function compareWithCopy(rows: readonly AuditRow[], hashAt: (seq: number) => string | undefined): CopyComparison {
+  let matched = 0;
+  for (const r of rows) {
+    const here = hashAt(r.seq);
+    if (here === undefined) return { matched, missingFrom: r.seq };
+    if (here !== r.hash) return { matched, differsAt: r.seq };
+    matched++;
+  }
+  return { matched };
+}
+
+/** The first break in a copy's own chain (from the zero hash, no head file), if any. */
+export function copyChainProblem(rows: readonly AuditRow[]): AuditProblem | undefined {
+  const bySeq = new Map(rows.map((r) => [r.hash, r.seq]));
+  return verifyChain(rows, { kind: 'none' }, (hash) => bySeq.get(hash)).problems[0];
+}

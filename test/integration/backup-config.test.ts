@@ -2,13 +2,16 @@
  * The config source with real restic: the files a project mounts from its folder are kept (a
  * bind-mounted nginx.conf, a read-only site folder, compose configs), secrets only with
  * include_env, and `restore --all` on a new host says what the snapshot lacks before it starts
- * anything.
+ * anything. The copy of the audit trail it carries: dropped by the host it came from, and, with
+ * `audit verify --against`, catching a trail rewritten with its hashes recomputed.
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
+import Database from 'better-sqlite3';
+import { rowHash, type AuditRow } from '../../src/audit/record.js';
 import { mountingProjectFiles } from '../fixtures/mounting-project.js';
 import { runBerth } from './harness.js';
 import { createResticRepository } from './restic-repo.js';
@@ -110,5 +113,48 @@ describe('the config source', () => {
     assert.equal(fs.readFileSync(path.join(to, '.env'), 'utf8'), 'B=2\n');
     for (const f of ['data', 'notes.txt', '.berth']) assert.equal(fs.existsSync(path.join(to, f)), false, `${f} is not configuration`);
     assert.equal(fs.statSync(path.join(to, 'db/password.txt')).mode & 0o777, fs.statSync(path.join(dir, 'db/password.txt')).mode & 0o777);
+  });
+
+  it('audit verify --against a copy from a snapshot catches a trail rewritten with its hashes and head recomputed', async () => {
+    assert.equal((await berth(dir, ['backup', 'run'])).code, 0);
+    const to = path.join(root, 'copy');
+    assert.equal((await berth(dir, ['restore', 'latest', '--source', 'config', '--to', to, '--yes'])).code, 0);
+    const copy = path.join(to, '.berth-audit.jsonl');
+    const records = fs.readFileSync(copy, 'utf8').trim().split('\n').length;
+    const ok = await berth(dir, ['audit', 'verify', '--against', copy]);
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.match(ok.stdout, new RegExp(`chain verified; it holds all ${records} record\\(s\\) of the copy \\S+ unchanged`));
+
+    // Someone with this host's files rewrites record 2 and recomputes every hash after it, and the head file.
+    const db = new Database(path.join(dir, '.berth', 'berth.db'));
+    const rows = db.prepare('SELECT * FROM audit ORDER BY seq').all() as AuditRow[];
+    let prev = rows[0]!.hash;
+    const update = db.prepare('UPDATE audit SET user = ?, prev_hash = ?, hash = ? WHERE seq = ?');
+    for (const r of rows.slice(1)) {
+      const row = { ...r, user: r.seq === 2 ? 'mallory' : r.user, prev_hash: prev };
+      const hash = rowHash(row)!;
+      update.run(row.user, prev, hash, r.seq);
+      prev = hash;
+    }
+    db.close();
+    fs.writeFileSync(path.join(dir, '.berth', 'audit.head'), `${JSON.stringify({ seq: rows.at(-1)!.seq, hash: prev })}\n`);
+    assert.equal((await berth(dir, ['audit', 'verify'])).code, 0, 'the chain alone cannot see it');
+    const caught = await berth(dir, ['--json', 'audit', 'verify', '--against', copy]);
+    assert.equal(caught.code, 12, caught.stderr);
+    const out = JSON.parse(caught.stdout) as { ok: boolean; problems: Array<{ seq: number; kind: string; message: string }>; against: { records: number; matched: number } };
+    assert.equal(out.ok, false);
+    assert.deepEqual(out.problems.map((x) => [x.seq, x.kind]), [[2, 'edited']]);
+    assert.match(out.problems[0]!.message, /record 2 is not the copy's \(in \S+: \S+ \S+ by root at .*\): this trail, or the copy, was changed from there on/);
+    assert.deepEqual(out.against, { file: copy, records, matched: 1 });
+
+    // A copy that is itself damaged proves nothing, and says so.
+    const damaged = path.join(root, 'damaged.jsonl');
+    fs.writeFileSync(damaged, fs.readFileSync(copy, 'utf8').replace(/"user":"root"/, '"user":"eve"'));
+    const bad = await berth(dir, ['audit', 'verify', '--against', damaged]);
+    assert.equal(bad.code, 12);
+    assert.match(bad.stderr, /the copy \S+damaged\.jsonl is itself damaged \(record 1: .*was edited/);
+    const none = await berth(dir, ['audit', 'verify', '--against', path.join(root, 'nope.jsonl')]);
+    assert.equal(none.code, 6);
+    assert.match(none.stderr, /--against \S+nope\.jsonl: no such file\n\s+hint: take a copy from a config snapshot/);
   });
 });
