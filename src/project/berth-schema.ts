@@ -81,7 +81,8 @@ const berthService = section({
 
 export type RawBerthService = z.output<typeof berthService>;
 
-export const berthSchema = section({
+/** berth.yaml's top-level sections, each also checked on its own when the whole file is not valid. */
+export const berthSections = {
   name: text.optional().describe('project name; default: compose name, else the folder name'),
   state_dir: text.optional().describe('where berth keeps its state; default .berth'),
   edge: section({
@@ -93,6 +94,8 @@ export const berthSchema = section({
   notify: notifySchema.optional().describe('notification channels, routes and retries'),
   backup: backupSchema.optional().describe('verified backups: restic repository, schedule, retention, sources'),
   monitor: z.lazy(() => monitorSchema).optional().describe('the agent: probes, alert rules, heartbeats'),
-});
+};
+
+export const berthSchema = section(berthSections);
 
 export type RawBerth = z.output<typeof berthSchema>;

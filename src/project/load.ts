@@ -9,7 +9,7 @@ import path from 'node:path';
 import { ConfigError } from '../lib/errors.js';
 import { effectiveSources, resolveBackup } from './backup-schema.js';
 import { resolveBackupSources } from './backup-services.js';
-import { berthSchema, type RawBerth } from './berth-schema.js';
+import { berthSchema, berthSections, type RawBerth } from './berth-schema.js';
 import { applyBerthServices } from './berth-services.js';
 import { composeSchema, fileSourceSchema, networkSchema, serviceSchema, volumeSchema } from './compose-schema.js';
 import { parseDotenv } from './dotenv.js';
@@ -54,8 +54,8 @@ export async function loadProject(dir: string, opts: LoadOptions = {}): Promise<
   // Past this point the trees are whole, so every remaining problem can be collected.
   issues.throwIfAny();
   const compose = interpolateAndMerge(composeTrees, env, issues);
-  const berth = validate(berthSchema, berthTree, berthTree, [], issues, 'berth') ?? {};
-  const project = resolveProject({ root, env, opts, compose, berth, berthTree, issues });
+  const { berth, failed } = validateBerth(berthTree, issues);
+  const project = resolveProject({ root, env, opts, compose, berth, failed, berthTree, issues });
   issues.throwIfAny();
   return { ...project, composeFiles, ...(berthText === undefined ? {} : { berthFile: berthPath }) };
 }
@@ -66,12 +66,37 @@ interface ResolveInput {
   readonly opts: LoadOptions;
   readonly compose: unknown;
   readonly berth: RawBerth;
+  /** berth.yaml sections that failed their schema (and so are absent from `berth`). */
+  readonly failed: ReadonlySet<string>;
   readonly berthTree: unknown;
   readonly issues: IssueList;
 }
 
+/**
+ * berth.yaml against its schema. When it is not valid, every problem is reported, and the
+ * sections that are valid on their own are kept, so the checks that read only those still run
+ * and report in the same pass (the others are named in `failed`).
+ */
+function validateBerth(tree: unknown, issues: IssueList): { berth: RawBerth; failed: ReadonlySet<string> } {
+  const whole = validate(berthSchema, tree, tree, [], issues, 'berth');
+  if (whole) return { berth: whole, failed: new Set() };
+  const given = asMap(tree);
+  const berth: Record<string, unknown> = {};
+  const failed = new Set<string>();
+  for (const [key, schema] of Object.entries(berthSections)) {
+    if (given[key] === undefined) continue;
+    const parsed = (schema as Schema<unknown>).safeParse(given[key]);
+    if (parsed.success) berth[key] = parsed.data;
+    else failed.add(key);
+  }
+  return { berth: berth as RawBerth, failed };
+}
+
 function resolveProject(input: ResolveInput): Omit<Project, 'composeFiles' | 'berthFile'> {
   const { root, env, compose, berth, issues } = input;
+  // A check that reads a section which failed its schema would take it for absent and report
+  // nonsense ("no backup: section"): its findings go nowhere; the schema problem is reported.
+  const checking = (...sections: string[]): IssueList => (sections.some((s) => input.failed.has(s)) ? new IssueList(issues.index) : issues);
   validate(composeSchema, compose, compose, [], issues, 'compose');
   const top = asMap(compose);
   const name = projectName({
@@ -100,16 +125,16 @@ function resolveProject(input: ResolveInput): Omit<Project, 'composeFiles' | 'be
   }
   const bases = Object.fromEntries(Object.entries(drafts).map(([k, d]) => [k, d.service]));
   checkFixedAddresses(bases, networks, compose, issues);
-  const withBerth = applyBerthServices(bases, [...refs.services], berth, input.berthTree, issues);
+  const withBerth = applyBerthServices(bases, [...refs.services], berth, input.berthTree, checking('services', 'deploy'));
   const edgeInput = { services: withBerth, drafts, berth, composeRoot: compose, berthRoot: input.berthTree };
-  const { edge, services } = resolveEdge(edgeInput, issues);
+  const { edge, services } = resolveEdge(edgeInput, checking('edge', 'services', 'deploy'));
   const stateDir = resolveStateDir(root, input.opts.stateDir, env.BERTH_STATE_DIR, berth.state_dir);
   const notify = berth.notify && resolveNotify({ raw: berth.notify, root: input.berthTree, dir: root, env, issues });
-  const replicate = resolveReplication(root, berth, input.berthTree, issues);
-  const backup = resolveBackupSection(input, services, volumes);
+  const replicate = resolveReplication(root, berth, input.berthTree, checking('backup'));
+  const backup = resolveBackupSection({ ...input, issues: checking('backup', 'services') }, services, volumes);
   const perService = Object.fromEntries(Object.entries(berth.services ?? {}).map(([k, v]) => [k, v.monitor]));
   const backupSources = backup && effectiveSources(backup).map((s) => s.name);
-  const monitor = resolveMonitor({ raw: berth.monitor, perService, services, edge, replicating: replicate !== undefined, ...(backupSources && { backupSources }) }, input.berthTree, issues);
+  const monitor = resolveMonitor({ raw: berth.monitor, perService, services, edge, replicating: replicate !== undefined, ...(backupSources && { backupSources }) }, input.berthTree, checking('monitor', 'services', 'deploy', 'edge', 'backup'));
   return {
     name,
     dir: root,

@@ -209,3 +209,36 @@ test('a value that failed interpolation is reported once, and other problems sti
     'compose.yaml:5:5 services.web.colour: unsupported key `colour` (custom keys must start with `x-`)',
   ]);
 });
+
+test('a schema problem in one berth.yaml section does not hide the others\' problems; checks reading the broken section stay quiet', async () => {
+  const compose = yaml(...web, '    volumes: ["data:/d"]', 'volumes:', '  data: {}');
+  const message = await loadError({
+    'compose.yaml': compose,
+    'berth.yaml': yaml(
+      'backup:',
+      '  repository: repo',
+      '  sources:',
+      '    db: { type: mariadb }',
+      'services:',
+      '  web:',
+      '    backup: { volumes: [nope] }',
+      'monitor:',
+      '  probes:',
+      '    x: { type: bogus }',
+    ),
+  });
+  assert.deepEqual(message.split('\n'), [
+    'berth.yaml:4:9 backup.sources.db: a mariadb source needs `database` (one database per source, so a restore drill can load it into a scratch database)',
+    'berth.yaml:7:25 services.web.backup.volumes[0]: `nope` is not a named volume of service `web`; its named volumes are: data',
+    'berth.yaml:10:16 monitor.probes.x.type: should be one of "http", "tcp", "mariadb", "postgres", "redis", "tls", "backup", "query"',
+  ]);
+  // A typo in backup: the per-service backup settings are not told that backup: is missing.
+  const broken = await loadError({
+    'compose.yaml': compose,
+    'berth.yaml': yaml('backup:', '  repository: repo', '  retention: { daily: -1 }', 'services:', '  web:', '    backup: { volumes: [data] }', '  api: {}'),
+  });
+  assert.deepEqual(broken.split('\n'), [
+    'berth.yaml:3:23 backup.retention.daily: should be a whole number (0 or more)',
+    'berth.yaml:7:3 services.api: berth.yaml has settings for unknown service `api`; services are: web',
+  ]);
+});
