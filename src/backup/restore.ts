@@ -16,7 +16,7 @@ import { heldFor, markPartlyRestored, restoredWhole } from './held.js';
 import { waitingForLock } from './lock-wait.js';
 import { restoring, startProgress } from './progress.js';
 import { consumeDump, startDump, type Snapshot } from './restic.js';
-import { refusePathsOf } from './sources/path-patterns.js';
+import { extractPaths, refusePathsOf } from './sources/path-patterns.js';
 import { runBackup } from './run.js';
 import { sourceDrivers } from './sources/index.js';
 import { missingVolumeData } from './sources/where.js';
@@ -154,7 +154,7 @@ async function restoreOne(ctx: BackupContext, { source, snapshot }: RestorePlanI
     ctx.report.step(`${source.name}: restoring snapshot ${snapshot.short_id}${opts.to ? ` to ${opts.to}` : ''}${stopped.length ? ` (stopped ${writers.join(', ')})` : ''}`);
     const restic = ctx.restic();
     const wait = lockWaitOf(ctx);
-    const where = { snapshot: snapshot.short_id, ...(opts.to && { to: opts.to }), ...(opts.paths?.length && { paths: opts.paths }) };
+    const where = { ...(opts.to && { to: opts.to }), ...(opts.paths?.length && { paths: opts.paths }) };
     if (driver.direct?.owns(snapshot)) {
       // In place, the volume's files are set aside just before restic starts and put back when it
       // cannot begin: one that refused its lock is simply run again (the writers stay stopped).
@@ -165,7 +165,9 @@ async function restoreOne(ctx: BackupContext, { source, snapshot }: RestorePlanI
       dump.stdout.on('data', (d: Buffer) => (bytes += d.length));
       // A 'data' listener alone starts the flow: paused, nothing is lost before the consumer pipes it (pipe resumes).
       dump.stdout.pause();
-      summary = await consumeDump(dump, (input) => driver.restore(sctx, input, { ...where, onBegin: begin }));
+      // Some paths of a tar (a volume streamed as one, the config): its members, whatever the source.
+      const { to, paths } = opts;
+      summary = await consumeDump(dump, (input) => (to && paths?.length ? extractPaths(input, to, source, snapshot.short_id, paths) : driver.restore(sctx, input, { ...where, onBegin: begin })));
     }
     outcome = 'succeeded';
   } catch (err) {

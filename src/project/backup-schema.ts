@@ -4,7 +4,7 @@
  */
 import path from 'node:path';
 import { z } from 'zod';
-import { excludePattern } from './path-pattern.js';
+import { excludePatterns } from './path-pattern.js';
 import { replicateSection, type ReplicateSsh } from './replicate-schema.js';
 import { type Retention, resolveRetention, retentionDefaults, retentionSection } from './retention-schema.js';
 import { byKind, count, cronSchedule, duration, leaf, port, section, SpecError, text } from './schema-kit.js';
@@ -42,15 +42,12 @@ const sourceSchema = section({
   database: text.optional().describe('the database to dump (mariadb, postgres)'),
   volume: text.optional().describe('volume source: a compose volume key or an engine volume name'),
   path: text.optional().describe('volume source: a bind path on the host, read through a helper container'),
-  exclude: z.array(excludePattern).optional().describe('volume source: files and directories left out, e.g. ["cache", "*.tmp", "/logs"] (a leading "/" anchors at the volume\'s root)'),
+  exclude: excludePatterns.optional().describe('volume source: files and directories left out, e.g. ["cache", "*.tmp", "/logs"] (a leading "/" anchors at the volume\'s root)'),
   writers: z.array(text).optional().describe('services stopped while this source is restored (default: services depending on `service`)'),
   include_env: z.boolean().optional().describe('config source: include .env (only if you accept storing it in the encrypted repository)'),
 });
 
 export const databaseTypes = ['mariadb', 'mysql', 'postgres', 'redis'] as const;
-
-/** Why a named volume's `exclude` is refused with an sftp repository (restic in the helper cannot reach it; the tar streamed instead leaves nothing out). */
-export const excludeWithSftp = 'cannot apply with an sftp repository: a named volume is then streamed as a tar, which leaves nothing out; back up into a local repository (and pull it off-site with `berth replicate pull`), or remove `exclude`';
 
 /** An entry of `services.<name>.backup.volumes`: a named volume, or one with patterns left out. */
 const serviceVolumeSchema = byKind<{ volume: string; exclude?: string[] }>('a named volume of the service, or a mapping like { volume: uploads, exclude: ["*.tmp"] }', {
@@ -60,7 +57,7 @@ const serviceVolumeSchema = byKind<{ volume: string; exclude?: string[] }>('a na
   },
   object: section({
     volume: text.describe('a named volume the service mounts'),
-    exclude: z.array(excludePattern).optional().describe('files and directories left out, as `exclude` of a volume source in backup.sources'),
+    exclude: excludePatterns.optional().describe('files and directories left out, as `exclude` of a volume source in backup.sources'),
   }),
 });
 
@@ -196,10 +193,6 @@ export function resolveBackup(raw: RawBackup, dir: string): { config: BackupConf
     if (s.type === 'config' && key !== configSourceName) problems.push({ path: at, message: `the project's config source must be named \`${configSourceName}\` (\`berth restore --all\` looks for it by that name on a fresh host); rename \`${key}\` to \`${configSourceName}\`` });
     if (s.type === 'volume' && !s.volume === !s.path) problems.push({ path: at, message: 'a volume source needs exactly one of `volume` or `path`' });
     if (s.exclude !== undefined && s.type !== 'volume') problems.push({ path: [...at, 'exclude'], message: `applies to a volume source only, not ${s.type}` });
-    // restic in the helper container cannot reach an sftp repository, and the tar it streams instead leaves nothing out.
-    else if (s.exclude?.length && s.volume && /^sftp:/.test(raw.repository)) {
-      problems.push({ path: [...at, 'exclude'], message: excludeWithSftp });
-    }
     if ((s.type === 'mariadb' || s.type === 'mysql' || s.type === 'postgres') && !s.database) {
       problems.push({ path: at, message: `a ${s.type} source needs \`database\` (one database per source, so a restore drill can load it into a scratch database)` });
     }
@@ -225,7 +218,7 @@ export function resolveBackup(raw: RawBackup, dir: string): { config: BackupConf
       database: s.database,
       volume: s.volume,
       path: s.path === undefined ? undefined : abs(s.path),
-      exclude: s.exclude?.length ? [...new Set(s.exclude)] : undefined,
+      exclude: s.exclude?.length ? s.exclude : undefined,
       writers: s.writers,
       includeEnv: s.include_env ?? false,
     });

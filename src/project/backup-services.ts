@@ -7,7 +7,7 @@
  * A source name given twice is a problem naming both places; nothing is silently replaced.
  */
 import path from 'node:path';
-import { type BackupSource, besideConfig, configSourceName, databaseTypes, detectSources, type DetectableService, excludeWithSftp, type RawServiceBackup, type RepositoryPassword } from './backup-schema.js';
+import { type BackupSource, besideConfig, configSourceName, databaseTypes, detectSources, type DetectableService, type RawServiceBackup, type RepositoryPassword } from './backup-schema.js';
 
 export type ConfigKeyPath = ReadonlyArray<string | number>;
 
@@ -22,7 +22,7 @@ export interface SourcesInput {
   readonly volumeKeys: readonly string[];
   /** The project folder, for password files. */
   readonly dir: string;
-  /** The repository is reached over sftp, so named volumes are streamed as tars (no `exclude`). */
+  /** The repository is reached over sftp, so named volumes are streamed as tars (no `exclude`): checked here for every declared source. */
   readonly sftpRepository: boolean;
 }
 
@@ -46,6 +46,10 @@ export function resolveBackupSources(input: SourcesInput): { sources: Record<str
 
   const out: Array<{ source: BackupSource; at: ConfigKeyPath | string }> = [];
   const add = (source: BackupSource, at: ConfigKeyPath | string) => {
+    // restic in the helper container cannot reach an sftp repository, and the tar it streams instead leaves nothing out.
+    if (source.type === 'volume' && source.volume && source.exclude?.length && input.sftpRepository && typeof at !== 'string') {
+      problems.push({ path: [...at, 'exclude'], message: 'cannot apply with an sftp repository: a named volume is then streamed as a tar, which leaves nothing out; back up into a local repository (and pull it off-site with `berth replicate pull`), or remove `exclude`' });
+    }
     if (source.name === configSourceName && source.type !== 'config') {
       const message = `\`${configSourceName}\` names the project's own config source (type: config), which berth adds by itself; give this ${source.type} source another name`;
       return void problems.push({ path: typeof at === 'string' ? ['backup'] : at, message });
@@ -100,8 +104,7 @@ export function resolveBackupSources(input: SourcesInput): { sources: Record<str
         problems.push({ path: [...at, 'volumes', i], message: `\`${key}\` is not a named volume of service \`${name}\`; its named volumes are: ${own.join(', ') || '(none)'}` });
         continue;
       }
-      if (exclude?.length && input.sftpRepository) problems.push({ path: [...at, 'volumes', i, 'exclude'], message: excludeWithSftp });
-      const patterns = exclude?.length ? { exclude: [...new Set(exclude)] } : {};
+      const patterns = exclude?.length ? { exclude } : {};
       add({ name: besideConfig(key, 'volume'), type: 'volume', volume: key, host: '127.0.0.1', ...patterns, includeEnv: false }, [...at, 'volumes', i]);
     }
   }

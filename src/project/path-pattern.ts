@@ -10,6 +10,7 @@
  * they would read differently — `**`, `[...]` classes (`^` negates in one, `!` in another), `\`
  * escapes — is refused.
  */
+import { z } from 'zod';
 import { leaf, SpecError } from './schema-kit.js';
 
 const expected = 'a pattern such as "cache", "*.tmp" or "/logs" (a leading "/" anchors it at the volume\'s root)';
@@ -35,6 +36,9 @@ export function parseExcludePattern(value: unknown): string {
 }
 
 export const excludePattern = leaf(expected, parseExcludePattern);
+
+/** An `exclude:` list (of a volume source, or of a per-service volume), each pattern once. */
+export const excludePatterns = z.array(excludePattern).transform((patterns) => [...new Set(patterns)]);
 
 /**
  * A `berth restore --path`: always from the volume's root (a leading "/" is optional), so

@@ -19,7 +19,6 @@ import { BerthError } from '../../lib/errors.js';
 import type { Project } from '../../project/model.js';
 import { compareManifests, digestTar, type Manifest } from '../tar-digest.js';
 import { extractTar } from './io.js';
-import { extractPaths } from './path-patterns.js';
 import type { DrillOutcome, SourceContext, SourceDriver } from './types.js';
 import { relativeTo } from './where.js';
 
@@ -183,7 +182,6 @@ export const configSource: SourceDriver = {
   },
 
   async restore(ctx, input, opts) {
-    if (opts.to && opts.paths?.length) return extractPaths(input, opts.to, ctx.source, opts.snapshot ?? 'the snapshot', opts.paths);
     const dir = opts.to ?? ctx.project.dir;
     opts.onBegin?.();
     await extractTar(input, dir, ctx.source.name);

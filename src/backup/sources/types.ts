@@ -31,10 +31,8 @@ export interface DrillOutcome {
 export interface RestoreOptions {
   /** Restore to this place instead of the source itself (a directory, or a database name). */
   readonly to?: string;
-  /** A volume or the config restored `to` a directory: only these paths (from the volume's root or the project folder, as `parseRestorePath` gives them). */
+  /** A volume restic read, restored `to` a directory: only these paths (from its root, as `parseRestorePath` gives them); a tar's are extracted by `restore.ts`. */
   readonly paths?: readonly string[];
-  /** The snapshot's short id, for messages. */
-  readonly snapshot?: string;
   /**
    * Called right before the restore's first change to the data in place (a DROP, a FLUSHALL,
    * emptying a volume, restic beginning to write): from then on a failure leaves it partly

@@ -14,7 +14,6 @@ import type { Cmd } from '../process.js';
 import { compareManifests, digestTar, manifestOf, type Manifest } from '../tar-digest.js';
 import { regularFiles } from './files.js';
 import { asideVars, keepEnv, keepFns, keptReport, moveFn, setAside } from './in-place.js';
-import { extractPaths } from './path-patterns.js';
 import { extractTar, pipeFrom, pipeInto } from './io.js';
 import { directVolume } from './volume-direct.js';
 import type { DrillOutcome, SourceContext, SourceDriver } from './types.js';
@@ -75,7 +74,6 @@ export const volumeSource: SourceDriver = {
   },
 
   async restore(ctx, input, opts) {
-    if (opts.to && opts.paths?.length) return extractPaths(input, opts.to, ctx.source, opts.snapshot ?? 'the snapshot', opts.paths);
     if (opts.to) {
       await extractTar(input, opts.to, ctx.source.name);
       return `extracted into ${opts.to}`;
