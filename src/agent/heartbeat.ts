@@ -21,6 +21,9 @@ export function createHeartbeat(o: { peer: PeerConfig; self: string; store: Moni
   const doFetch = o.fetch ?? fetch;
   const startedAt = o.clock();
   let timer: NodeJS.Timeout | undefined;
+  // The send in flight: stop() waits for it, so no answer lands in a store closed after stopping.
+  let sending: Promise<void> | undefined;
+  let stopped = false;
   let report: (id: string, r: ProbeResult) => void = () => {};
   let lastOk: boolean | undefined;
 
@@ -52,7 +55,8 @@ export function createHeartbeat(o: { peer: PeerConfig; self: string; store: Moni
     }
   };
   const beat = () => {
-    void send();
+    // A peer slower than the interval gets one heartbeat at a time, not a pile of them.
+    sending ??= send().finally(() => (sending = undefined));
     check();
   };
 
@@ -66,9 +70,12 @@ export function createHeartbeat(o: { peer: PeerConfig; self: string; store: Moni
       timer = setInterval(beat, Math.min(o.peer.intervalMs, Math.max(250, o.peer.timeoutMs / 4)));
     },
     async stop() {
+      stopped = true;
       clearInterval(timer);
+      await sending;
     },
     received(from) {
+      if (stopped) return;
       o.store.heartbeatSeen(o.peer.name, o.clock());
       o.log?.('heartbeat received', { from });
       if (lastOk === false) check();

@@ -17,6 +17,8 @@ import { repoRoot } from './harness.js';
 interface AgentProc {
   readonly lines: () => Array<Record<string, unknown>>;
   readonly done: Promise<number>;
+  /** Everything it printed, for assertion messages. */
+  readonly output: () => string;
   kill(signal: NodeJS.Signals): void;
 }
 
@@ -29,6 +31,7 @@ function spawnAgent(dir: string, listen: string, env: NodeJS.ProcessEnv = {}): A
   return {
     lines: () => out.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>),
     done,
+    output: () => out,
     kill: (s) => child.kill(s),
   };
 }
@@ -111,7 +114,7 @@ monitor:
     t.healthy.value = true;
     await waitFor('resolved notice', () => notes(a2).some((n) => n.status === 'resolved'), 10_000);
     a2.kill('SIGTERM');
-    assert.equal(await a2.done, 0);
+    assert.equal(await a2.done, 0, a2.output());
     assert.ok(a2.lines().some((l) => l.msg === 'agent stopped'));
     const after = await runBerth(dir, ['-C', dir, 'agent', 'status', '--json']);
     assert.equal(JSON.parse(after.stdout).running, false);
@@ -175,7 +178,7 @@ monitor:
     await waitFor('resolved once the peer beats again', () => notes(a).some((n) => n.status === 'resolved'), 10_000);
     a.kill('SIGTERM');
     b2.kill('SIGTERM');
-    assert.equal(await a.done, 0);
-    assert.equal(await b2.done, 0);
+    assert.equal(await a.done, 0, a.output());
+    assert.equal(await b2.done, 0, b2.output());
   });
 });

@@ -249,7 +249,7 @@ describe('backup run --agent', { timeout: 180_000 }, () => {
 
   it('after the agent stops the socket is gone, and --agent says no agent answers', async () => {
     agent.kill('SIGTERM');
-    assert.equal(await agent.done, 0);
+    assert.equal(await agent.done, 0, agent.output());
     assert.equal(fs.existsSync(socketPath), false);
     const r = await p.run(['backup', 'run', '--agent', '--source', 'host_files']);
     assert.equal(r.code, 6);
