@@ -106,6 +106,6 @@ export function selectSources(ctx: BackupContext, names: readonly string[] | und
   });
 }
 
-export function sourceContext(ctx: BackupContext, source: BackupSource): SourceContext {
-  return { project: ctx.project, source, engine: ctx.engine, env: ctx.env, report: ctx.report, audit: ctx.audit };
+export function sourceContext(ctx: BackupContext, source: BackupSource, runId?: string): SourceContext {
+  return { project: ctx.project, source, engine: ctx.engine, env: ctx.env, report: ctx.report, audit: ctx.audit, backups: ctx.backups, ...(runId && { runId }) };
 }

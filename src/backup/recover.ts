@@ -14,8 +14,8 @@ import { BerthError } from '../lib/errors.js';
 import { makeDirs } from '../lib/files.js';
 import { silentReporter, type Reporter } from '../lib/reporter.js';
 import { formatMs, systemClock } from '../lib/time.js';
-import { missingProjectFiles } from './sources/config.js';
-import { pipeInto } from './sources/io.js';
+import { extractConfig, missingProjectFiles } from './sources/config.js';
+import { takeUpRecords, recordsCopyName, type CarryingSnapshot } from './records-copy.js';
 import type { ReplicateSsh } from '../project/replicate-schema.js';
 import { backupDefaults, configSourceName } from '../project/backup-schema.js';
 import { openRestic, type BackupContext } from './context.js';
@@ -73,6 +73,9 @@ export async function recoverAll(open: () => Promise<Opened>, dir: string, opts:
       // Before anything is recorded here: the old host's audit trail, from the config snapshot, goes on.
       const copy = takeUpCopy(ctx.audit, path.join(ctx.project.dir, auditCopyName), ctx.project.stateDir);
       if (copy) ctx.report[copy.level](`config: ${copy.message}`);
+      // And the old host's newest backup records: how old each source's backup is, and the facts its drill compares with.
+      const records = takeUpRecords(ctx.backups, ctx.project.name, path.join(ctx.project.dir, recordsCopyName), bootstrap.snapshot, configSourceName);
+      if (records) ctx.report[records.level](`config: ${records.message}`);
     } else {
       const plan = await planRestore(ctx, { snapshot: opts.snapshot, sources: [configSourceName] }).catch((err: unknown) => otherProjects(ctx, dir, err));
       sources.push(...(await restorePlanned(ctx, plan, { snapshot: opts.snapshot, noSafety: true })));
@@ -177,7 +180,7 @@ async function untilReady<T>(ctx: BackupContext, fn: () => Promise<T>): Promise<
 }
 
 /** When the folder holds no project yet: the newest config snapshot, from --repository. Returns its size and project, or undefined if not needed. */
-async function bootstrapConfig(open: () => Promise<Opened>, dir: string, opts: RecoverOptions): Promise<{ bytes: number; project: string } | undefined> {
+async function bootstrapConfig(open: () => Promise<Opened>, dir: string, opts: RecoverOptions): Promise<{ bytes: number; project: string; snapshot: CarryingSnapshot } | undefined> {
   try {
     (await open()).close();
     return undefined;
@@ -197,11 +200,7 @@ async function bootstrapConfig(open: () => Promise<Opened>, dir: string, opts: R
   }
   const newest = snaps.reduce((a, b) => (b.time > a.time ? b : a));
   makeDirs(dir);
-  let bytes = 0;
   const dump = await waitingForLock('config', wait, () => startDump(restic, newest.id, newest.paths?.[0] ?? ''));
-  dump.stdout.on('data', (d: Buffer) => (bytes += d.length));
-  // A 'data' listener alone starts the flow: paused, nothing is lost before the consumer pipes it (pipe resumes).
-  dump.stdout.pause();
-  await consumeDump(dump, (input) => pipeInto({ file: 'tar', args: ['-x', '-C', dir] }, input, `config: extract into ${dir}`));
-  return { bytes, project: projects[0]! };
+  const { bytes, manifest } = await consumeDump(dump, (input) => extractConfig(input, dir, 'config'));
+  return { bytes, project: projects[0]!, snapshot: { id: newest.id, time: Date.parse(newest.time), bytes, manifest } };
 }

@@ -21,6 +21,8 @@ export const snapshotSchema = z.object({
   hostname: z.string(),
   paths: z.array(z.string()).nullish(),
   tags: z.array(z.string()).nullish(),
+  /** On a copy (`restic copy`, a replica): the id of the snapshot it was copied from. */
+  original: z.string().nullish(),
 });
 export type Snapshot = z.output<typeof snapshotSchema>;
 

@@ -167,7 +167,7 @@ async function restoreOne(ctx: BackupContext, { source, snapshot }: RestorePlanI
       dump.stdout.pause();
       // Some paths of a tar (a volume streamed as one, the config): its members, whatever the source.
       const { to, paths } = opts;
-      summary = await consumeDump(dump, (input) => (to && paths?.length ? extractPaths(input, to, source, snapshot.short_id, paths) : driver.restore(sctx, input, { ...where, onBegin: begin })));
+      summary = await consumeDump(dump, (input) => (to && paths?.length ? extractPaths(input, to, source, snapshot.short_id, paths) : driver.restore(sctx, input, { ...where, onBegin: begin, snapshot })));
     }
     outcome = 'succeeded';
   } catch (err) {

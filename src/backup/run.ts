@@ -82,7 +82,8 @@ export const runnerMayBeAlive = (run: { readonly pid: number; readonly host: str
 
 export async function runBackup(ctx: BackupContext, opts: RunOptions = {}): Promise<RunOutcome> {
   const cfg = requireBackup(ctx.project);
-  const sources = selectSources(ctx, opts.sources);
+  // The config last: its snapshot carries the newest backup record of every other source, this run's included.
+  const sources = selectSources(ctx, opts.sources).sort((a, b) => Number(a.type === 'config') - Number(b.type === 'config'));
   const kind = opts.kind ?? 'backup';
   const interrupted = ctx.backups.markInterrupted(ctx.project.name, runnerMayBeAlive);
   if (interrupted.length) ctx.report.warn(`marked ${interrupted.length} earlier run(s) interrupted (their process is gone): ${interrupted.join(', ')}`);
@@ -149,7 +150,8 @@ async function backupOne(ctx: BackupContext, restic: Restic, source: BackupSourc
   let facts: Facts = {};
   ctx.report.step(`${source.name}: ${source.type} → ${restic.repository}`);
   const stopProgress = startProgress(ctx.report, ctx.clock, source.name, streaming, () => bytes);
-  const sctx = sourceContext(ctx, source);
+  // A safety snapshot's config carries no records: it is no regular backup.
+  const sctx = sourceContext(ctx, source, kind === 'backup' ? runId : undefined);
   const tags = snapshotTags(ctx.project.name, source.name, berthVersion, kind);
   try {
     if (kind === 'backup') refuseWhilePartlyRestored(ctx, source.name);

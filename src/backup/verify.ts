@@ -13,6 +13,7 @@ import { waitingForLock } from './lock-wait.js';
 import { restoring, startProgress } from './progress.js';
 import { consumeDump, startDump, type Restic, type Snapshot } from './restic.js';
 import { sourceDrivers } from './sources/index.js';
+import type { BackupStore } from '../store/backups.js';
 
 export interface DrillResult {
   readonly source: string;
@@ -39,6 +40,16 @@ export interface VerifyOptions {
   readonly sources?: readonly string[];
   /** restic's --read-data-subset, e.g. "10%" or "1/5"; default 10%. */
   readonly readDataSubset?: string;
+}
+
+/**
+ * What was recorded at dump time of `snap`: by its own id, or for a copy (a replica's, or a
+ * repository restored from one) by the id of the snapshot it was copied from, which is the one the
+ * records (carried by a config snapshot) name.
+ */
+export function recordedFacts(backups: Pick<BackupStore, 'resultBySnapshot'>, snap: Pick<Snapshot, 'short_id' | 'original'>): Record<string, unknown> | undefined {
+  const result = backups.resultBySnapshot(snap.short_id) ?? (snap.original ? backups.resultBySnapshot(snap.original) : undefined);
+  return result?.facts as Record<string, unknown> | undefined;
 }
 
 export function tagValue(s: Snapshot, key: string): string | undefined {
@@ -120,7 +131,7 @@ async function drill(ctx: BackupContext, restic: Restic, snap: Snapshot, verifyI
   const stopProgress = startProgress(ctx.report, ctx.clock, sourceName, restoring, () => bytes);
   try {
     if (!source) throw new BerthError('CONFIG', `source ${sourceName} is no longer in berth.yaml; cannot drill its snapshot`);
-    const facts = ctx.backups.resultBySnapshot(snap.short_id)?.facts as Record<string, unknown> | undefined;
+    const facts = recordedFacts(ctx.backups, snap);
     const driver = sourceDrivers[source.type];
     let outcome;
     if (driver.direct?.owns(snap)) {

@@ -71,18 +71,44 @@ export interface BackupStore {
   /** Runs left `running` by a process that is gone become `interrupted`; returns their ids. */
   markInterrupted(project: string, isRunning: (run: BackupRun) => boolean): string[];
   addResult(result: BackupResult): void;
-  runs(project: string, limit?: number): BackupRun[];
+  /** Newest first; only those of `kind` when given. */
+  runs(project: string, limit?: number, kind?: BackupRunKind): BackupRun[];
   results(runId: string): BackupResult[];
   /** The newest successful result of a source in a regular (not safety) run. */
   lastResult(project: string, source: string): BackupResult | undefined;
-  /** The result that produced a snapshot (matched by full id or id prefix). */
+  /** The result that produced a snapshot (matched by full id or id prefix, either way). */
   resultBySnapshot(snapshotId: string): BackupResult | undefined;
+  run(id: string): BackupRun | undefined;
+  /**
+   * Records made elsewhere (another host's, carried by a config snapshot), written as they are in
+   * one transaction; a run or result this store holds already is left as it is. Returns how many
+   * results were new.
+   */
+  adopt(runs: readonly BackupRun[], results: readonly BackupResult[]): number;
   startVerify(v: Pick<VerifyRecord, 'id' | 'project'>): void;
   finishVerify(id: string, patch: Pick<VerifyRecord, 'status' | 'checkOk' | 'checkOutput' | 'error'>): void;
   addDrill(d: DrillRecord): void;
   verifies(project: string, limit?: number): VerifyRecord[];
   drills(verifyId: string): DrillRecord[];
 }
+
+const resultColumns = `(run_id, source, type, status, snapshot_id, bytes, data_added, started_at, finished_at, suspect, facts, error)
+  VALUES (@runId, @source, @type, @status, @snapshotId, @bytes, @dataAdded, @startedAt, @finishedAt, @suspect, @facts, @error)`;
+
+const resultParams = (r: BackupResult) => ({
+  runId: r.runId,
+  source: r.source,
+  type: r.type,
+  status: r.status,
+  snapshotId: r.snapshotId ?? null,
+  bytes: r.bytes ?? null,
+  dataAdded: r.dataAdded ?? null,
+  startedAt: r.startedAt,
+  finishedAt: r.finishedAt,
+  suspect: r.suspect ?? null,
+  facts: r.facts === undefined ? null : JSON.stringify(r.facts),
+  error: r.error ?? null,
+});
 
 export function createBackupStore(db: Db, clock: Clock): BackupStore {
   const q = {
@@ -92,19 +118,26 @@ export function createBackupStore(db: Db, clock: Clock): BackupStore {
        WHERE u.repository = ? AND r.status = 'succeeded' AND r.snapshot_id IS NOT NULL`,
     ),
     finishRun: db.prepare(`UPDATE backup_runs SET status = ?, finished_at = ?, error = ? WHERE id = ?`),
+    run: db.prepare(`SELECT * FROM backup_runs WHERE id = ?`),
+    adoptRun: db.prepare(
+      `INSERT OR IGNORE INTO backup_runs (id, project, kind, status, user, pid, host, repository, started_at, finished_at, error)
+       VALUES (@id, @project, @kind, @status, @user, @pid, @host, @repository, @startedAt, @finishedAt, @error)`,
+    ),
     setRetryAt: db.prepare(`UPDATE backup_runs SET retry_at = ? WHERE id = ?`),
     runningRuns: db.prepare(`SELECT * FROM backup_runs WHERE project = ? AND status = 'running'`),
-    runs: db.prepare(`SELECT * FROM backup_runs WHERE project = ? ORDER BY started_at DESC, id DESC LIMIT ?`),
-    insertResult: db.prepare(
-      `INSERT INTO backup_results (run_id, source, type, status, snapshot_id, bytes, data_added, started_at, finished_at, suspect, facts, error)
-       VALUES (@runId, @source, @type, @status, @snapshotId, @bytes, @dataAdded, @startedAt, @finishedAt, @suspect, @facts, @error)`,
-    ),
+    runs: db.prepare(`SELECT * FROM backup_runs WHERE project = @project AND (@kind IS NULL OR kind = @kind) ORDER BY started_at DESC, id DESC LIMIT @limit`),
+    insertResult: db.prepare(`INSERT INTO backup_results ${resultColumns}`),
+    adoptResult: db.prepare(`INSERT OR IGNORE INTO backup_results ${resultColumns}`),
     results: db.prepare(`SELECT * FROM backup_results WHERE run_id = ? ORDER BY source`),
     lastResult: db.prepare(
       `SELECT r.* FROM backup_results r JOIN backup_runs u ON u.id = r.run_id
        WHERE u.project = ? AND u.kind = 'backup' AND r.source = ? AND r.status = 'succeeded' ORDER BY r.finished_at DESC LIMIT 1`,
     ),
-    bySnapshot: db.prepare(`SELECT * FROM backup_results WHERE snapshot_id = ? OR substr(snapshot_id, 1, length(?)) = ? ORDER BY finished_at DESC LIMIT 1`),
+    // Either id may be the short one (restic 0.14 reports short ids; a copy names its original by the full one).
+    bySnapshot: db.prepare(
+      `SELECT * FROM backup_results WHERE snapshot_id = @id OR substr(snapshot_id, 1, length(@id)) = @id OR substr(@id, 1, length(snapshot_id)) = snapshot_id
+       ORDER BY finished_at DESC LIMIT 1`,
+    ),
     insertVerify: db.prepare(`INSERT INTO backup_verifies (id, project, status, started_at) VALUES (?, ?, 'running', ?)`),
     finishVerify: db.prepare(`UPDATE backup_verifies SET status = ?, finished_at = ?, check_ok = ?, check_output = ?, error = ? WHERE id = ?`),
     insertDrill: db.prepare(
@@ -135,29 +168,28 @@ export function createBackupStore(db: Db, clock: Clock): BackupStore {
       return stale.map((r) => r.id);
     },
     addResult(r) {
-      q.insertResult.run({
-        runId: r.runId,
-        source: r.source,
-        type: r.type,
-        status: r.status,
-        snapshotId: r.snapshotId ?? null,
-        bytes: r.bytes ?? null,
-        dataAdded: r.dataAdded ?? null,
-        startedAt: r.startedAt,
-        finishedAt: r.finishedAt,
-        suspect: r.suspect ?? null,
-        facts: r.facts === undefined ? null : JSON.stringify(r.facts),
-        error: r.error ?? null,
-      });
+      q.insertResult.run(resultParams(r));
     },
-    runs: (project, limit = 20) => (q.runs.all(project, limit) as RunRow[]).map(toRun),
+    run(id) {
+      const row = q.run.get(id) as RunRow | undefined;
+      return row && toRun(row);
+    },
+    adopt(runs, results) {
+      let added = 0;
+      db.transaction(() => {
+        for (const r of runs) q.adoptRun.run({ ...r, repository: r.repository ?? null, finishedAt: r.finishedAt ?? null, error: r.error ?? null });
+        for (const r of results) added += q.adoptResult.run(resultParams(r)).changes;
+      }).immediate();
+      return added;
+    },
+    runs: (project, limit = 20, kind) => (q.runs.all({ project, limit, kind: kind ?? null }) as RunRow[]).map(toRun),
     results: (runId) => (q.results.all(runId) as ResultRow[]).map(toResult),
     lastResult(project, source) {
       const row = q.lastResult.get(project, source) as ResultRow | undefined;
       return row && toResult(row);
     },
     resultBySnapshot(id) {
-      const row = q.bySnapshot.get(id, id, id) as ResultRow | undefined;
+      const row = q.bySnapshot.get({ id }) as ResultRow | undefined;
       return row && toResult(row);
     },
     startVerify(v) {

@@ -97,8 +97,8 @@ describe('some files of the config', { timeout: 120_000 }, () => {
     assert.equal(all.code, 0, all.stderr);
     assert.equal(all.value.type, 'config');
     const size = (f: string) => fs.statSync(path.join(p.dir, f)).size;
-    // Beside the project's files, the copy of berth's audit trail the config carries.
-    assert.deepEqual(all.value.entries.map((e) => `${e.type} ${e.path}${e.path.endsWith('.yaml') ? `:${e.size}` : ''}`).sort(), ['file .berth-audit.jsonl', `file berth.yaml:${size('berth.yaml')}`, `file compose.yaml:${size('compose.yaml')}`]);
+    // Beside the project's files, the copies of berth's audit trail and backup records the config carries.
+    assert.deepEqual(all.value.entries.map((e) => `${e.type} ${e.path}${e.path.endsWith('.yaml') ? `:${e.size}` : ''}`).sort(), ['file .berth-audit.jsonl', 'file .berth-backups.json', `file berth.yaml:${size('berth.yaml')}`, `file compose.yaml:${size('compose.yaml')}`]);
     const one = await p.json<FilesJson>(['backup', 'files', '--source', 'config', '--path', 'compose.yaml']);
     assert.deepEqual(one.value.entries.map((e) => e.path), ['compose.yaml']);
 

@@ -1,7 +1,8 @@
 /**
  * `berth restore --all` on a "fresh host": the project folder, its containers, volume and
  * databases are gone; only the repository and its password remain. The new host's audit trail
- * goes on from the old one's, as the config snapshot carried it. Then a volume restore with
+ * goes on from the old one's, as the config snapshot carried it, and so do its newest backup
+ * records (verify compares with the old host's dump-time facts). Then a volume restore with
  * the service that writes to it running (stopped and started again around the restore).
  */
 import assert from 'node:assert/strict';
@@ -16,6 +17,8 @@ import { dockerPs, runBerth } from './harness.js';
 
 describe('restore --all on a fresh host', { timeout: 180_000 }, () => {
   let p: BackupProject;
+  /** A snapshot of `files` older than the newest: the config snapshot carries no record of it. */
+  let olderFiles = '';
   const keep = fs.mkdtempSync(path.join(os.tmpdir(), 'bt-keep-'));
   const fresh = fs.mkdtempSync(path.join(os.tmpdir(), 'bt-fresh-'));
   const berth = (args: string[]) => runBerth(fresh, ['-C', fresh, ...args], dbEnv);
@@ -32,16 +35,21 @@ describe('restore --all on a fresh host', { timeout: 180_000 }, () => {
   });
 
   it('rebuilds config, volumes, databases and the running services from the repository alone', async () => {
+    const first = await p.json<{ results: Array<{ snapshotId: string }> }>(['backup', 'run', '--source', 'files']);
+    olderFiles = first.value.results[0]!.snapshotId;
     assert.equal((await p.run(['up'])).code, 0);
     const run = await p.run(['backup', 'run']);
     assert.equal(run.code, 0, run.stderr);
     const password = path.join(keep, 'backup.pass');
     fs.copyFileSync(p.passwordFile, password);
+    type Status = { sources: Array<{ source: string; lastSnapshot?: string; lastAt?: number }> };
+    const oldStatus = (await p.json<Status>(['backup', 'status'])).value.sources;
     // The old host's audit trail as the backup saw it (its own record comes after the config snapshot).
     const oldTrail = (await p.json<Array<{ seq: number; action: string; hash: string }>>(['audit', 'list', '--limit', '1000'])).value;
     assert.equal(oldTrail.at(-1)!.action, 'backup.run');
     const carried = oldTrail.slice(0, -1);
-    assert.ok(carried.length > 0 && carried.every((x) => x.action === 'up'), JSON.stringify(oldTrail));
+    const ups = carried.filter((x) => x.action === 'up');
+    assert.ok(ups.length > 0 && carried.every((x) => x.action === 'up' || x.action === 'backup.run'), JSON.stringify(oldTrail));
     // The host is lost: containers, volume, databases and the project folder.
     assert.equal((await p.run(['down', '--volumes'])).code, 0);
     mariadb(undefined, `DROP DATABASE ${p.mdb}`);
@@ -86,22 +94,37 @@ describe('restore --all on a fresh host', { timeout: 180_000 }, () => {
     assert.equal(fs.existsSync(path.join(fresh, '.berth-audit.jsonl')), false, 'the copy is not left in the project folder');
     const trail = JSON.parse((await berth(['--json', 'audit', 'list', '--limit', '1000'])).stdout) as Array<{ seq: number; action: string; hash: string; prevHash: string }>;
     assert.deepEqual(trail.slice(0, n), carried, 'the old records, as they were');
-    assert.deepEqual(trail.slice(n).map((x) => x.action), ['backup.restore', 'backup.restore', 'backup.restore', ...carried.map((x) => x.action), 'backup.recover']);
+    assert.deepEqual(trail.slice(n).map((x) => x.action), ['backup.restore', 'backup.restore', 'backup.restore', ...ups.map((x) => x.action), 'backup.recover']);
     assert.equal(trail[n]!.prevHash, carried.at(-1)!.hash);
     const verified = await berth(['--json', 'audit', 'verify']);
     assert.equal(verified.code, 0, verified.stdout);
-    assert.deepEqual(JSON.parse(verified.stdout), { ok: true, count: 2 * n + 4, problems: [], warnings: [] });
+    assert.deepEqual(JSON.parse(verified.stdout), { ok: true, count: n + ups.length + 4, problems: [], warnings: [] });
+    // And so do the old host's newest backup records: how old each source's backup is, and what its dump held.
+    assert.match(r.stderr, /config: took up the backup records of 5 snapshot\(s\) made on \S+/);
+    assert.equal(fs.existsSync(path.join(fresh, '.berth-backups.json')), false, 'the copy is not left in the project folder');
+    const newStatus = (JSON.parse((await berth(['--json', 'backup', 'status'])).stdout) as Status).sources;
+    assert.deepEqual(newStatus.map((s) => s.source), oldStatus.map((s) => s.source));
+    for (const was of oldStatus) {
+      const now = newStatus.find((s) => s.source === was.source)!;
+      if (was.source === 'config') assert.equal(now.lastSnapshot?.slice(0, 8), was.lastSnapshot?.slice(0, 8), 'the config snapshot restored from');
+      else assert.deepEqual([now.source, now.lastSnapshot, now.lastAt], [was.source, was.lastSnapshot, was.lastAt]);
+    }
   });
 
-  it('verify on the new host: the snapshots restore, but it has recorded nothing of them to compare with, and says so', async () => {
+  it("verify on the new host compares with the old host's dump-time facts; of an older snapshot it has none, and says so", async () => {
     fs.copyFileSync(path.join(keep, 'backup.pass'), path.join(fresh, 'backup.pass'));
-    const r = await berth(['--json', 'backup', 'verify', '--source', 'files', '--source', 'db']);
-    assert.equal(r.code, 15, r.stderr);
-    const out = JSON.parse(r.stdout) as { ok: boolean; drills: Array<{ source: string; ok: boolean; unrecorded?: boolean; mismatches: string[] }> };
-    assert.deepEqual(out.drills.map((d) => [d.source, d.ok, d.unrecorded]), [['db', false, true], ['files', false, true]]);
-    assert.match(out.drills[0]!.mismatches[0]!, /^no facts were recorded on this host for snapshot \w+ \(made by another host, or before this state folder existed\)/);
-    const text = await berth(['backup', 'verify', '--source', 'files']);
-    assert.match(text.stderr, /hint: this host has nothing recorded of those snapshots .*take a `berth backup run` here, then verify again/);
+    const r = await berth(['--json', 'backup', 'verify', '--source', 'files', '--source', 'db', '--source', 'pg', '--source', 'config']);
+    assert.equal(r.code, 0, r.stderr);
+    const out = JSON.parse(r.stdout) as { ok: boolean; drills: Array<{ source: string; ok: boolean; unrecorded?: boolean; summary: string; mismatches: string[] }> };
+    assert.deepEqual(out.drills.map((d) => [d.source, d.ok, d.unrecorded]), [['config', true, undefined], ['db', true, undefined], ['files', true, undefined], ['pg', true, undefined]], JSON.stringify(out.drills));
+    assert.match(out.drills.find((d) => d.source === 'db')!.summary, /^2 tables, 303 rows, checksums equal$/);
+    const older = await berth(['--json', 'backup', 'verify', '--snapshot', olderFiles]);
+    assert.equal(older.code, 15, older.stderr);
+    const o = JSON.parse(older.stdout) as { drills: Array<{ source: string; ok: boolean; unrecorded?: boolean; mismatches: string[] }> };
+    assert.deepEqual(o.drills.map((d) => [d.source, d.ok, d.unrecorded]), [['files', false, true]]);
+    assert.match(o.drills[0]!.mismatches[0]!, /^no facts were recorded on this host for snapshot \w+ \(made by another host, or before this state folder existed\)/);
+    const text = await berth(['backup', 'verify', '--snapshot', olderFiles]);
+    assert.match(text.stderr, /hint: this host has nothing recorded of those snapshots \(made by another host, or older than the newest ones a restored config snapshot carried\): take a `berth backup run` here, then verify again/);
   });
 
   it('restoring a volume stops the service writing to it and starts it again', async () => {

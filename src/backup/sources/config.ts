@@ -6,17 +6,20 @@
  * only with `include_env: true`: the repository is encrypted but readable by everyone with its
  * password. A folder a service writes to is data, not configuration (a volume source with `path:`
  * keeps it). What is left out is named on every run. The tar also carries a copy of berth's audit
- * trail (`audit/copy.ts`), which a restore in place on a fresh host takes up.
+ * trail (`audit/copy.ts`) and of the project's newest backup records (`records-copy.ts`), which a
+ * restore in place on a fresh host takes up.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { once } from 'node:events';
-import { PassThrough, type Writable } from 'node:stream';
+import { PassThrough, type Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { pack } from 'tar-stream';
 import { auditCopyName, copyLines, takeUpCopy } from '../../audit/copy.js';
 import { BerthError } from '../../lib/errors.js';
+import { effectiveSources } from '../../project/backup-schema.js';
 import type { Project } from '../../project/model.js';
+import { recordsCopy, recordsCopyName, takeUpRecords } from '../records-copy.js';
 import { compareManifests, digestTar, type Manifest } from '../tar-digest.js';
 import { extractTar } from './io.js';
 import type { DrillOutcome, SourceContext, SourceDriver } from './types.js';
@@ -137,6 +140,10 @@ export const configSource: SourceDriver = {
     // berth's own record of every change goes with the config, so a fresh host can go on from it.
     const trail = ctx.audit.rows();
     const trailCopy = Buffer.from([...copyLines(trail)].join(''));
+    // And the newest backup record of every other source (they ran before this one), so a fresh host knows what it has.
+    const others = (ctx.project.backup ? effectiveSources(ctx.project.backup) : []).filter((s) => s.type !== 'config').map((s) => s.name);
+    const copy = ctx.runId ? recordsCopy(ctx.backups, ctx.project.name, ctx.runId, others, Date.now()) : undefined;
+    const records = copy && Buffer.from(`${JSON.stringify(copy)}\n`);
     const tarball = pack();
     const tap = new PassThrough();
     const manifest = digestTar(tap);
@@ -157,7 +164,9 @@ export const configSource: SourceDriver = {
         await pipeline(fs.createReadStream(full), entry);
       }
       const mtime = new Date(trail.at(-1)?.ts ?? 0);
-      await new Promise<void>((resolve, reject) => tarball.entry({ name: auditCopyName, size: trailCopy.length, mode: 0o600, mtime }, trailCopy, (err) => (err ? reject(err) : resolve())));
+      const member = (name: string, data: Buffer) => new Promise<void>((resolve, reject) => tarball.entry({ name, size: data.length, mode: 0o600, mtime }, data, (err) => (err ? reject(err) : resolve())));
+      await member(auditCopyName, trailCopy);
+      if (records) await member(recordsCopyName, records);
       tarball.finalize();
     })();
     try {
@@ -171,7 +180,7 @@ export const configSource: SourceDriver = {
       if (signal.aborted) throw new BerthError('BACKUP', `${ctx.source.name}: stopped because the repository write failed`);
       throw err;
     }
-    return { manifest: await manifest, files: plan.files, auditRecords: trail.length, ...(plan.leftOut.length ? { leftOut: plan.leftOut } : {}) };
+    return { manifest: await manifest, files: plan.files, auditRecords: trail.length, ...(records && { backupRecords: true }), ...(plan.leftOut.length ? { leftOut: plan.leftOut } : {}) };
   },
 
   async drill(_ctx, input, facts): Promise<DrillOutcome> {
@@ -184,13 +193,30 @@ export const configSource: SourceDriver = {
   async restore(ctx, input, opts) {
     const dir = opts.to ?? ctx.project.dir;
     opts.onBegin?.();
-    await extractTar(input, dir, ctx.source.name);
-    if (opts.to) return `config files extracted into ${dir}`;
+    if (opts.to) {
+      await extractTar(input, dir, ctx.source.name);
+      return `config files extracted into ${dir}`;
+    }
+    const { manifest, bytes } = await extractConfig(input, dir, ctx.source.name);
     // In place, the copy of the audit trail goes to the trail (a fresh host), or beside it.
     const copy = takeUpCopy(ctx.audit, path.join(dir, auditCopyName), ctx.project.stateDir);
     if (copy) ctx.report[copy.level](`${ctx.source.name}: ${copy.message}`);
+    const records = opts.snapshot && takeUpRecords(ctx.backups, ctx.project.name, path.join(dir, recordsCopyName), { id: opts.snapshot.id, time: Date.parse(opts.snapshot.time), bytes, manifest }, ctx.source.name);
+    if (records) ctx.report[records.level](`${ctx.source.name}: ${records.message}`);
     return `config files extracted into ${dir}`;
   },
 
   writers: () => [],
 };
+
+/** Extracts a config tar into `dir`, digesting it on the way: the manifest its drill compares with. */
+export async function extractConfig(input: Readable, dir: string, what: string): Promise<{ manifest: Manifest; bytes: number }> {
+  const toTar = new PassThrough();
+  const toDigest = new PassThrough();
+  let bytes = 0;
+  input.on('data', (d: Buffer) => (bytes += d.length));
+  input.pipe(toTar);
+  input.pipe(toDigest);
+  const [, manifest] = await Promise.all([extractTar(toTar, dir, what), digestTar(toDigest)]);
+  return { manifest, bytes };
+}

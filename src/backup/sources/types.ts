@@ -5,6 +5,7 @@ import type { Engine } from '../../engine/engine.js';
 import type { Reporter } from '../../lib/reporter.js';
 import type { BackupSource } from '../../project/backup-schema.js';
 import type { Project } from '../../project/model.js';
+import type { BackupStore } from '../../store/backups.js';
 import type { BackupSummary, Restic, Snapshot } from '../restic.js';
 
 export interface SourceContext {
@@ -16,6 +17,10 @@ export interface SourceContext {
   readonly report: Reporter;
   /** berth's audit trail: the config source carries a copy of it, and a fresh host takes it up. */
   readonly audit: AuditTrail;
+  /** The project's backup records: the config source carries the newest of them, and a fresh host takes them up. */
+  readonly backups: BackupStore;
+  /** The regular backup run a dump belongs to (none in a safety run). */
+  readonly runId?: string;
 }
 
 /** What was recorded at dump time (row counts, checksums, digests); stored as JSON with the result. */
@@ -39,6 +44,8 @@ export interface RestoreOptions {
    * restored, and the caller keeps the writers stopped.
    */
   readonly onBegin?: () => void;
+  /** The snapshot being restored (the config's own backup record is taken up with it on a fresh host). */
+  readonly snapshot?: Snapshot;
 }
 
 export interface SourceDriver {

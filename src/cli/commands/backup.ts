@@ -181,7 +181,7 @@ export function registerBackupCommands(program: Command): void {
             : outcome.drills.length === 0
               ? 'run `berth backup run` first'
               : outcome.drills.every((d) => d.ok || d.unrecorded)
-                ? 'this host has nothing recorded of those snapshots (after `berth restore --all` on a new host, say): take a `berth backup run` here, then verify again'
+                ? 'this host has nothing recorded of those snapshots (made by another host, or older than the newest ones a restored config snapshot carried): take a `berth backup run` here, then verify again'
                 : outcome.drills.some((d) => !d.ok && d.error)
                   ? 'a drill could not run: fix the cause named above and verify again'
                   : 'the restored data differs from what was recorded at dump time (writes during the dump can cause this); take a fresh `berth backup run` and verify again';
