@@ -60,6 +60,9 @@ describe('the config source', () => {
     assert.match(inPlace.stderr, /config: audit trail: this host's audit trail already holds the copy's \d+ record\(s\)$/m);
     assert.equal(fs.existsSync(path.join(dir, '.berth-audit.jsonl')), false, 'not left in the project folder');
     assert.equal(fs.existsSync(path.join(dir, '.berth', 'audit-snapshot.jsonl')), false, 'nothing kept aside');
+    // Its copy of the backup records too: this host has records of its own.
+    assert.doesNotMatch(inPlace.stderr, /backup records/);
+    assert.equal(fs.existsSync(path.join(dir, '.berth-backups.json')), false);
     const after = JSON.parse((await berth(dir, ['--json', 'audit', 'list', '--limit', '1000'])).stdout) as unknown[];
     assert.deepEqual(after.slice(0, before.length), before);
     assert.equal((await berth(dir, ['audit', 'verify'])).code, 0);
@@ -84,6 +87,11 @@ describe('the config source', () => {
     // The first attempt left the copy of the audit trail in the folder; this one took it up.
     assert.match(again.stderr, /config: audit trail: \d+ record\(s\) taken up from the snapshot's copy, chain checked/);
     assert.equal(fs.existsSync(path.join(fresh, '.berth-audit.jsonl')), false);
+    // And the backup records (this new host has none of its own): the config snapshot's own, digests included.
+    assert.match(again.stderr, /config: took up the backup records of 1 snapshot\(s\) made on \S+/);
+    assert.equal(fs.existsSync(path.join(fresh, '.berth-backups.json')), false);
+    const status = JSON.parse((await berth(fresh, ['--json', 'backup', 'status'])).stdout) as { sources: Array<{ source: string; lastSnapshot?: string }> };
+    assert.ok(status.sources.find((s) => s.source === 'config')?.lastSnapshot, JSON.stringify(status));
     assert.equal(fs.readFileSync(path.join(fresh, 'proxy/nginx.conf'), 'utf8'), 'events {}\n', 'the config restored so far stays');
   });
 
