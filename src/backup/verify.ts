@@ -30,6 +30,8 @@ export interface DrillResult {
 
 export interface VerifyOutcome {
   readonly verifyId: string;
+  /** The repository checked and drilled: backup.repository, or the one `--repository` named. */
+  readonly repository: string;
   readonly ok: boolean;
   readonly check: { readonly ok: boolean; readonly subset: string; readonly damagedPacks: readonly string[]; readonly output: string };
   readonly drills: readonly DrillResult[];
@@ -112,8 +114,8 @@ export async function verifyBackups(ctx: BackupContext, opts: VerifyOptions = {}
     const ok = c.ok && drills.length > 0 && drills.every((d) => d.ok);
     const output = c.output.length > 20_000 ? `${c.output.slice(0, 20_000)}…` : c.output;
     ctx.backups.finishVerify(verifyId, { status: ok ? 'passed' : 'failed', checkOk: c.ok, checkOutput: output });
-    ctx.audit.append({ user: ctx.user, action: 'backup.verify', project: ctx.project.name, target: drills.map((d) => d.source).join(',') || '*', outcome: ok ? 'succeeded' : 'failed', details: { verify: verifyId, check: c.ok, drills: drills.map((d) => `${d.source}:${d.ok ? 'passed' : 'failed'}`).join(' ') } });
-    return { verifyId, ok, check: { ok: c.ok, subset, damagedPacks, output }, drills };
+    ctx.audit.append({ user: ctx.user, action: 'backup.verify', project: ctx.project.name, target: drills.map((d) => d.source).join(',') || '*', outcome: ok ? 'succeeded' : 'failed', details: { verify: verifyId, repository: restic.repository, check: c.ok, drills: drills.map((d) => `${d.source}:${d.ok ? 'passed' : 'failed'}`).join(' ') } });
+    return { verifyId, repository: restic.repository, ok, check: { ok: c.ok, subset, damagedPacks, output }, drills };
   } catch (err) {
     ctx.backups.finishVerify(verifyId, { status: 'failed', error: (err as Error).message });
     throw err;

@@ -3,6 +3,8 @@
  * host had pulled the primary's snapshots (`berth replicate pull`, over a real second sshd on
  * loopback); a new primary is rebuilt from that replica alone with `berth restore --all`: config,
  * the volume, MariaDB and PostgreSQL on the host, the running service, and the old audit trail.
+ * Then `backup verify --repository` drills the replica on the new primary: the snapshots there are
+ * copies (ids of their own), compared with the records the config snapshot carried by their originals.
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -67,5 +69,23 @@ describe('the primary lost: restore --all from the backup host\'s replica', { sk
     assert.equal((await berth(['audit', 'verify'])).code, 0);
     // The replica was only read.
     assert.equal((await snapshotsOf(w.replicaRepo, w.replicaPass)).length, 5);
+  });
+
+  it("verify --repository drills the replica against the old primary's dump-time facts", async () => {
+    const wrongSsh = await berth(['backup', 'verify', '--repository', w.replicaRepo, '--password-file', w.replicaPass, '--ssh-port', '22']);
+    assert.equal(wrongSsh.code, 2);
+    assert.match(wrongSsh.stderr, /--ssh-port applies to an sftp: --repository only/);
+    const r = await berth(['--json', 'backup', 'verify', '--repository', w.replicaRepo, '--password-file', w.replicaPass]);
+    assert.equal(r.code, 0, r.stderr);
+    const out = JSON.parse(r.stdout) as { repository: string; ok: boolean; check: { ok: boolean }; drills: Array<{ source: string; snapshot: string; ok: boolean; summary: string }> };
+    assert.equal(out.repository, w.replicaRepo);
+    assert.deepEqual(out.drills.map((d) => [d.source, d.ok]), [['cache', true], ['config', true], ['db', true], ['files', true], ['pg', true]], JSON.stringify(out.drills));
+    // The drilled snapshots are the replica's copies, not the primary's snapshots the records name.
+    const copies = await snapshotsOf(w.replicaRepo, w.replicaPass);
+    for (const d of out.drills) assert.ok(copies.some((c) => c.id.startsWith(d.snapshot)), `${d.source}: ${d.snapshot} is a replica snapshot`);
+    assert.match(out.drills.find((d) => d.source === 'db')!.summary, /^2 tables, 303 rows, checksums equal$/);
+    const text = await berth(['backup', 'verify', '--source', 'db', '--repository', w.replicaRepo, '--password-file', w.replicaPass]);
+    assert.equal(text.code, 0, text.stderr);
+    assert.match(text.stdout, new RegExp(`^verify \\S+ of ${w.replicaRepo.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: passed$`, 'm'));
   });
 });

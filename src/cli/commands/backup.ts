@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline/promises';
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { controlSocketPath, requestBackupRun } from '../../agent/control-protocol.js';
 import { createBackupContext, requireBackup, selectSources, type RepositoryOverride } from '../../backup/context.js';
 import { effectiveSources } from '../../project/backup-schema.js';
@@ -170,9 +170,14 @@ export function registerBackupCommands(program: Command): void {
     .option('--snapshot <id>', 'drill only this snapshot')
     .option('-s, --source <name>', 'drill only this source (repeatable)', collect)
     .option('--read-data-subset <subset>', 'share of pack data restic check reads: 10%, 100%, part 1/5, or a size such as 500M', readDataSubset, '10%')
-    .action((o: { snapshot?: string; source?: string[]; readDataSubset: string }, cmd: Command) =>
+    .addOption(new Option('--repository <repo>', "verify this restic repository instead of backup.repository (the backup host's replica, say); drills compare with what this host recorded, a copy's by its original"))
+    .addOption(passwordFileOption)
+    .addOption(sshPortOption)
+    .addOption(sshIdentityOption)
+    .addOption(sshKnownHostsOption)
+    .action((o: { snapshot?: string; source?: string[]; readDataSubset: string } & RepositoryFlags, cmd: Command) =>
       runWithContext(cmd, async (base, g) => {
-        const outcome = await verifyBackups(createBackupContext(base), { snapshot: o.snapshot, sources: o.source, readDataSubset: o.readDataSubset });
+        const outcome = await verifyBackups(createBackupContext(base, repositoryOverride(o)), { snapshot: o.snapshot, sources: o.source, readDataSubset: o.readDataSubset });
         g.json ? printJson({ ...outcome, check: { ...outcome.check, output: undefined } }) : process.stdout.write(verifySummary(outcome));
         if (!outcome.ok) {
           const what = [!outcome.check.ok && `restic check found damage${outcome.check.damagedPacks.length ? ` in pack(s) ${outcome.check.damagedPacks.join(', ')}` : ''}`, outcome.drills.length === 0 && 'no snapshot to drill', ...outcome.drills.filter((d) => !d.ok).map((d) => `drill of ${d.source} failed: ${d.error ?? d.mismatches.slice(0, 3).join('; ')}`)].filter(Boolean);
@@ -199,12 +204,12 @@ export function registerBackupCommands(program: Command): void {
     .option('--to <target>', 'restore elsewhere: a directory (volume, redis, config) or a database name')
     .option('--path <path>', 'with --to and one volume or config source: only this file or folder, from the volume\'s root or the project folder; * and ? within a name (repeatable)', collect)
     .option('--all', 'fresh host: config, volumes, `berth up`, then databases; timed end to end')
-    .option('--repository <repo>', 'use this restic repository instead of backup.repository (needed by --all in an empty folder)')
-    .option('--password-file <file>', 'use this repository password file instead of the configured one')
+    .addOption(new Option('--repository <repo>', 'use this restic repository instead of backup.repository (needed by --all in an empty folder)'))
+    .addOption(passwordFileOption)
     .option('--project <name>', 'with --all when the repository holds several projects')
-    .option('--ssh-port <port>', 'with an sftp --repository: the ssh port (else berth.yaml backup.ssh, else ~/.ssh/config)')
-    .option('--ssh-identity <file>', 'with an sftp --repository: the private key to log in with')
-    .option('--ssh-known-hosts <file>', "with an sftp --repository: a known_hosts file holding the repository host's key (strict checking)")
+    .addOption(sshPortOption)
+    .addOption(sshIdentityOption)
+    .addOption(sshKnownHostsOption)
     .option('--no-safety', 'do not take a safety snapshot of the current data first')
     .option('-y, --yes', 'do not ask for confirmation')
     .action(async (snapshot: string | undefined, o: RestoreOptions, cmd: Command) => {
@@ -245,16 +250,25 @@ export function registerBackupCommands(program: Command): void {
     });
 }
 
-interface RestoreOptions {
-  source?: string[];
-  to?: string;
-  path?: string[];
-  all?: boolean;
+/** --repository, --password-file and the --ssh-* options of `restore` and `backup verify`. */
+interface RepositoryFlags {
   repository?: string;
   passwordFile?: string;
   sshPort?: string;
   sshIdentity?: string;
   sshKnownHosts?: string;
+}
+
+const passwordFileOption = new Option('--password-file <file>', 'use this repository password file instead of the configured one');
+const sshPortOption = new Option('--ssh-port <port>', 'with an sftp --repository: the ssh port (else berth.yaml backup.ssh, else ~/.ssh/config)');
+const sshIdentityOption = new Option('--ssh-identity <file>', 'with an sftp --repository: the private key to log in with');
+const sshKnownHostsOption = new Option('--ssh-known-hosts <file>', "with an sftp --repository: a known_hosts file holding the repository host's key (strict checking)");
+
+interface RestoreOptions extends RepositoryFlags {
+  source?: string[];
+  to?: string;
+  path?: string[];
+  all?: boolean;
   project?: string;
   safety: boolean;
   yes?: boolean;
@@ -283,7 +297,7 @@ function refuseOptionsOfOtherMode(o: RestoreOptions): void {
 }
 
 /** --repository, --password-file and the --ssh-* options, checked and resolved against the working folder. */
-function repositoryOverride(o: RestoreOptions): RepositoryOverride {
+function repositoryOverride(o: RepositoryFlags): RepositoryOverride {
   const remote = o.repository !== undefined && /^[a-z0-9]+:/.test(o.repository);
   const sshGiven = [o.sshPort && '--ssh-port', o.sshIdentity && '--ssh-identity', o.sshKnownHosts && '--ssh-known-hosts'].filter(Boolean);
   if (sshGiven.length && !o.repository?.startsWith('sftp:')) {
@@ -338,5 +352,5 @@ function verifySummary(o: VerifyOutcome): string {
   const rows = [['SOURCE', 'SNAPSHOT', 'DRILL', 'RESTORE TIME', 'SIZE', 'DETAILS']];
   for (const d of o.drills) rows.push([d.source, d.snapshot, d.ok ? 'passed' : 'FAILED', formatMs(d.restoreMs), formatBytes(d.bytes), d.error ?? (d.mismatches.length ? d.mismatches.slice(0, 3).join('; ') : d.summary)]);
   const check = o.check.ok ? `passed (read ${o.check.subset} of the data)` : `FAILED${o.check.damagedPacks.length ? `: damaged pack(s) ${o.check.damagedPacks.join(', ')}` : ''}`;
-  return `verify ${o.verifyId}: ${o.ok ? 'passed' : 'FAILED'}\nrestic check: ${check}\n${table(rows)}\n`;
+  return `verify ${o.verifyId} of ${o.repository}: ${o.ok ? 'passed' : 'FAILED'}\nrestic check: ${check}\n${table(rows)}\n`;
 }
