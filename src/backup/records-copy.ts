@@ -63,39 +63,25 @@ export type RecordsCopy = z.infer<typeof copySchema>;
 export function recordsCopy(store: BackupStore, project: string, runId: string, sources: readonly string[], now: number): RecordsCopy | undefined {
   const current = store.run(runId);
   if (!current) return undefined;
-  const results = sources.flatMap((s) => {
-    const r = store.lastResult(project, s);
-    return r?.snapshotId ? [r] : [];
-  });
-  const runOf = (r: BackupRun, finishedAt?: number) => ({ id: r.id, user: r.user, pid: r.pid, host: r.host, startedAt: r.startedAt, ...((finishedAt ?? r.finishedAt) !== undefined && { finishedAt: finishedAt ?? r.finishedAt }) });
+  const runOf = (r: BackupRun) => ({ id: r.id, user: r.user, pid: r.pid, host: r.host, startedAt: r.startedAt, ...(r.finishedAt !== undefined && { finishedAt: r.finishedAt }) });
   // This run is still going: partial if a source failed before the config, else as good as its config snapshot.
   const failedHere = store.results(runId).some((r) => r.status === 'failed');
-  const run = { ...runOf(current, now), status: failedHere ? ('partial' as const) : ('succeeded' as const) };
-  const runs = [...new Set(results.map((r) => r.runId))]
-    .filter((id) => id !== runId)
-    .flatMap((id) => {
-      const r = store.run(id);
-      return r && r.status !== 'running' ? [{ ...runOf(r), status: r.status }] : [];
-    });
-  const kept = results.filter((r) => r.runId === runId || runs.some((u) => u.id === r.runId));
-  return {
-    format,
-    project,
-    run,
-    runs,
-    results: kept.map((r) => ({
-      runId: r.runId,
-      source: r.source,
-      type: r.type,
-      snapshotId: r.snapshotId!,
-      ...(r.bytes !== undefined && { bytes: r.bytes }),
-      ...(r.dataAdded !== undefined && { dataAdded: r.dataAdded }),
-      startedAt: r.startedAt,
-      finishedAt: r.finishedAt,
-      ...(r.suspect && { suspect: r.suspect }),
-      ...(r.facts !== undefined && { facts: r.facts as Record<string, unknown> }),
-    })),
-  };
+  const run = { ...runOf(current), finishedAt: now, status: failedHere ? ('partial' as const) : ('succeeded' as const) };
+  // Each source's newest stored backup, of this run or of an earlier one that has ended.
+  const runs = new Map<string, RecordsCopy['run']>();
+  const results = sources.flatMap((source) => {
+    const r = store.lastResult(project, source);
+    if (!r?.snapshotId) return [];
+    if (r.runId !== runId && !runs.has(r.runId)) {
+      const earlier = store.run(r.runId);
+      if (!earlier || earlier.status === 'running') return [];
+      runs.set(r.runId, { ...runOf(earlier), status: earlier.status });
+    }
+    // Stored, so succeeded with no error; the status is implied.
+    const { status: _status, error: _error, facts, ...kept } = r;
+    return [{ ...kept, snapshotId: r.snapshotId, ...(facts !== undefined && { facts: facts as Record<string, unknown> }) }];
+  });
+  return { format, project, run, runs: [...runs.values()], results };
 }
 
 /** The config snapshot the copy came in, as the restore saw it. */

@@ -1,21 +1,21 @@
 /**
  * `berth restore --all`: rebuild a project on a fresh host from the repository alone.
  * Runbook: config (bootstrapped from the repository when the folder is empty) → the old host's
- * audit trail it carries, taken up before anything is recorded here (`audit/copy.ts`) → volumes, and
+ * audit trail and newest backup records it carries, taken up before anything is recorded here
+ * (`audit/copy.ts`, `records-copy.ts`) → volumes, and
  * side by side the databases on the host → `berth up` → databases in service containers (their
  * writers stopped meanwhile) → timing and throughput. A database in a service container needs
  * that container, so it comes after `up`; one on the host is back before its clients start.
  */
 import path from 'node:path';
-import { auditCopyName, takeUpCopy } from '../audit/copy.js';
 import { upProject } from '../deploy/operations.js';
 import { volumeSpec } from '../engine/specs/volume.js';
 import { BerthError } from '../lib/errors.js';
 import { makeDirs } from '../lib/files.js';
 import { silentReporter, type Reporter } from '../lib/reporter.js';
 import { formatMs, systemClock } from '../lib/time.js';
-import { extractConfig, missingProjectFiles } from './sources/config.js';
-import { takeUpRecords, recordsCopyName, type CarryingSnapshot } from './records-copy.js';
+import { extractConfig, missingProjectFiles, takeUpCopies } from './sources/config.js';
+import type { CarryingSnapshot } from './records-copy.js';
 import type { ReplicateSsh } from '../project/replicate-schema.js';
 import { backupDefaults, configSourceName } from '../project/backup-schema.js';
 import { openRestic, type BackupContext } from './context.js';
@@ -70,12 +70,8 @@ export async function recoverAll(open: () => Promise<Opened>, dir: string, opts:
     const { ctx } = opened;
     if (bootstrap) {
       sameProject(ctx.project.name, bootstrap.project, dir);
-      // Before anything is recorded here: the old host's audit trail, from the config snapshot, goes on.
-      const copy = takeUpCopy(ctx.audit, path.join(ctx.project.dir, auditCopyName), ctx.project.stateDir);
-      if (copy) ctx.report[copy.level](`config: ${copy.message}`);
-      // And the old host's newest backup records: how old each source's backup is, and the facts its drill compares with.
-      const records = takeUpRecords(ctx.backups, ctx.project.name, path.join(ctx.project.dir, recordsCopyName), bootstrap.snapshot, configSourceName);
-      if (records) ctx.report[records.level](`config: ${records.message}`);
+      // Before anything is recorded here: the old host's audit trail, and its newest backup records, from the config snapshot.
+      takeUpCopies(ctx, configSourceName, bootstrap.snapshot);
     } else {
       const plan = await planRestore(ctx, { snapshot: opts.snapshot, sources: [configSourceName] }).catch((err: unknown) => otherProjects(ctx, dir, err));
       sources.push(...(await restorePlanned(ctx, plan, { snapshot: opts.snapshot, noSafety: true })));

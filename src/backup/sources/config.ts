@@ -19,7 +19,7 @@ import { auditCopyName, copyLines, takeUpCopy } from '../../audit/copy.js';
 import { BerthError } from '../../lib/errors.js';
 import { effectiveSources } from '../../project/backup-schema.js';
 import type { Project } from '../../project/model.js';
-import { recordsCopy, recordsCopyName, takeUpRecords } from '../records-copy.js';
+import { recordsCopy, recordsCopyName, takeUpRecords, type CarryingSnapshot } from '../records-copy.js';
 import { compareManifests, digestTar, type Manifest } from '../tar-digest.js';
 import { extractTar } from './io.js';
 import type { DrillOutcome, SourceContext, SourceDriver } from './types.js';
@@ -198,16 +198,24 @@ export const configSource: SourceDriver = {
       return `config files extracted into ${dir}`;
     }
     const { manifest, bytes } = await extractConfig(input, dir, ctx.source.name);
-    // In place, the copy of the audit trail goes to the trail (a fresh host), or beside it.
-    const copy = takeUpCopy(ctx.audit, path.join(dir, auditCopyName), ctx.project.stateDir);
-    if (copy) ctx.report[copy.level](`${ctx.source.name}: ${copy.message}`);
-    const records = opts.snapshot && takeUpRecords(ctx.backups, ctx.project.name, path.join(dir, recordsCopyName), { id: opts.snapshot.id, time: Date.parse(opts.snapshot.time), bytes, manifest }, ctx.source.name);
-    if (records) ctx.report[records.level](`${ctx.source.name}: ${records.message}`);
+    takeUpCopies(ctx, ctx.source.name, opts.snapshot && { id: opts.snapshot.id, time: Date.parse(opts.snapshot.time), bytes, manifest });
     return `config files extracted into ${dir}`;
   },
 
   writers: () => [],
 };
+
+/**
+ * After a config restore in place: the copies of the audit trail and of the backup records the
+ * snapshot carried, taken up (a fresh host) or dropped, each saying what happened. `carrying`
+ * is the restored snapshot, whose own record goes with the backup records.
+ */
+export function takeUpCopies(ctx: Pick<SourceContext, 'project' | 'audit' | 'backups' | 'report'>, sourceName: string, carrying: CarryingSnapshot | undefined): void {
+  const dir = ctx.project.dir;
+  const audit = takeUpCopy(ctx.audit, path.join(dir, auditCopyName), ctx.project.stateDir);
+  const records = carrying && takeUpRecords(ctx.backups, ctx.project.name, path.join(dir, recordsCopyName), carrying, sourceName);
+  for (const said of [audit, records]) if (said) ctx.report[said.level](`${sourceName}: ${said.message}`);
+}
 
 /** Extracts a config tar into `dir`, digesting it on the way: the manifest its drill compares with. */
 export async function extractConfig(input: Readable, dir: string, what: string): Promise<{ manifest: Manifest; bytes: number }> {
