@@ -94,13 +94,15 @@ export async function snapshotsToUse(ctx: BackupContext, restic: Restic, opts: {
 }
 
 export async function verifyBackups(ctx: BackupContext, opts: VerifyOptions = {}): Promise<VerifyOutcome> {
-  requireBackup(ctx.project);
+  const cfg = requireBackup(ctx.project);
   if (opts.sources?.length) selectSources(ctx, opts.sources); // unknown names fail here, not as "nothing to drill"
   const restic = ctx.restic();
   // A snapshot id given is resolved first: a typo fails before the check, and is not recorded as a failed verify.
   const given = opts.snapshot && opts.snapshot !== 'latest' ? await snapshotsToUse(ctx, restic, opts) : undefined;
   const verifyId = newId(ctx.clock);
-  ctx.backups.startVerify({ id: verifyId, project: ctx.project.name });
+  // Another repository's verify (the replica's) is kept apart: it does not stand for backup.repository's.
+  const other = restic.repository !== cfg.repository ? restic.repository : undefined;
+  ctx.backups.startVerify({ id: verifyId, project: ctx.project.name, ...(other && { otherRepository: other }) });
   const subset = opts.readDataSubset ?? '10%';
   try {
     ctx.report.step(`restic check --read-data-subset=${subset} on ${restic.repository}`);

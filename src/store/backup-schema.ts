@@ -71,3 +71,13 @@ export const backupRepositoryMigration = `
   ALTER TABLE backup_runs ADD COLUMN repository TEXT;
   CREATE INDEX backup_runs_by_repository ON backup_runs (repository);
 `;
+
+/**
+ * v12: the repository a verify checked when it was not the project's own (`backup verify
+ * --repository`, the backup host's replica, say); NULL for backup.repository. The backup probe and
+ * `backup status`' "last verify" read the project's own verifies only: a replica's failed drill
+ * does not stand for the primary repository, nor its pass hide that the primary's was never verified.
+ */
+export const verifyRepositoryMigration = `
+  ALTER TABLE backup_verifies ADD COLUMN other_repository TEXT;
+`;

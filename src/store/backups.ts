@@ -59,6 +59,8 @@ export interface VerifyRecord {
   readonly checkOk?: boolean;
   readonly checkOutput?: string;
   readonly error?: string;
+  /** The repository checked when it was not backup.repository (`backup verify --repository`). */
+  readonly otherRepository?: string;
 }
 
 export interface BackupStore {
@@ -85,10 +87,13 @@ export interface BackupStore {
    * results were new.
    */
   adopt(runs: readonly BackupRun[], results: readonly BackupResult[]): number;
-  startVerify(v: Pick<VerifyRecord, 'id' | 'project'>): void;
+  startVerify(v: Pick<VerifyRecord, 'id' | 'project' | 'otherRepository'>): void;
   finishVerify(id: string, patch: Pick<VerifyRecord, 'status' | 'checkOk' | 'checkOutput' | 'error'>): void;
   addDrill(d: DrillRecord): void;
+  /** The newest verifies of the project's own repository (backup.repository), newest first. */
   verifies(project: string, limit?: number): VerifyRecord[];
+  /** The newest finished verify of each other repository checked (`backup verify --repository`), newest first. */
+  otherVerifies(project: string): VerifyRecord[];
   drills(verifyId: string): DrillRecord[];
 }
 
@@ -138,13 +143,18 @@ export function createBackupStore(db: Db, clock: Clock): BackupStore {
       `SELECT * FROM backup_results WHERE snapshot_id = @id OR substr(snapshot_id, 1, length(@id)) = @id OR substr(@id, 1, length(snapshot_id)) = snapshot_id
        ORDER BY finished_at DESC LIMIT 1`,
     ),
-    insertVerify: db.prepare(`INSERT INTO backup_verifies (id, project, status, started_at) VALUES (?, ?, 'running', ?)`),
+    insertVerify: db.prepare(`INSERT INTO backup_verifies (id, project, status, started_at, other_repository) VALUES (?, ?, 'running', ?, ?)`),
     finishVerify: db.prepare(`UPDATE backup_verifies SET status = ?, finished_at = ?, check_ok = ?, check_output = ?, error = ? WHERE id = ?`),
     insertDrill: db.prepare(
       `INSERT INTO backup_drills (verify_id, source, snapshot_id, status, restore_ms, bytes, details, error)
        VALUES (@verifyId, @source, @snapshotId, @status, @restoreMs, @bytes, @details, @error)`,
     ),
-    verifies: db.prepare(`SELECT * FROM backup_verifies WHERE project = ? ORDER BY started_at DESC LIMIT ?`),
+    verifies: db.prepare(`SELECT * FROM backup_verifies WHERE project = ? AND other_repository IS NULL ORDER BY started_at DESC LIMIT ?`),
+    otherVerifies: db.prepare(
+      `SELECT * FROM backup_verifies v WHERE project = @project AND other_repository IS NOT NULL AND status != 'running'
+         AND started_at = (SELECT max(started_at) FROM backup_verifies w WHERE w.project = @project AND w.other_repository = v.other_repository AND w.status != 'running')
+       ORDER BY started_at DESC`,
+    ),
     drills: db.prepare(`SELECT * FROM backup_drills WHERE verify_id = ? ORDER BY source`),
   };
   return {
@@ -193,7 +203,7 @@ export function createBackupStore(db: Db, clock: Clock): BackupStore {
       return row && toResult(row);
     },
     startVerify(v) {
-      q.insertVerify.run(v.id, v.project, clock());
+      q.insertVerify.run(v.id, v.project, clock(), v.otherRepository ?? null);
     },
     finishVerify(id, p) {
       q.finishVerify.run(p.status, clock(), p.checkOk === undefined ? null : Number(p.checkOk), p.checkOutput ?? null, p.error ?? null, id);
@@ -211,6 +221,7 @@ export function createBackupStore(db: Db, clock: Clock): BackupStore {
       });
     },
     verifies: (project, limit = 10) => (q.verifies.all(project, limit) as VerifyRow[]).map(toVerify),
+    otherVerifies: (project) => (q.otherVerifies.all({ project }) as VerifyRow[]).map(toVerify),
     drills: (verifyId) => (q.drills.all(verifyId) as DrillRow[]).map(toDrill),
   };
 }
@@ -281,17 +292,17 @@ export interface LastVerify {
 }
 
 /**
- * The newest finished `backup verify` of a project, or the newest one that drilled `source`
- * (a damaged repository fails every source). The monitor's `backup` probe takes this by injection.
+ * The newest finished `backup verify` of a project's own repository, or the newest one that drilled
+ * `source` (a damaged repository fails every source); verifies of another repository do not count. The monitor's `backup` probe takes this by injection.
  */
 export function lastVerify(db: Db, project: string, source?: string): LastVerify | undefined {
   const row = db
     .prepare(
       source === undefined
         ? `SELECT v.id, v.finished_at AS at, v.status, v.check_ok, v.error FROM backup_verifies v
-           WHERE v.project = ? AND v.status != 'running' ORDER BY v.started_at DESC LIMIT 1`
+           WHERE v.project = ? AND v.other_repository IS NULL AND v.status != 'running' ORDER BY v.started_at DESC LIMIT 1`
         : `SELECT v.id, v.finished_at AS at, d.status, v.check_ok, d.error FROM backup_drills d JOIN backup_verifies v ON v.id = d.verify_id
-           WHERE v.project = ? AND d.source = ? AND v.status != 'running' ORDER BY v.started_at DESC LIMIT 1`,
+           WHERE v.project = ? AND v.other_repository IS NULL AND d.source = ? AND v.status != 'running' ORDER BY v.started_at DESC LIMIT 1`,
     )
     .get(...(source === undefined ? [project] : [project, source])) as { id: string; at: number | null; status: string; check_ok: number | null; error: string | null } | undefined;
   if (!row || row.at === null) return undefined;
@@ -350,6 +361,7 @@ interface VerifyRow {
   check_ok: number | null;
   check_output: string | null;
   error: string | null;
+  other_repository: string | null;
 }
 
 interface DrillRow {
@@ -396,6 +408,7 @@ function toVerify(r: VerifyRow): VerifyRecord {
     checkOk: r.check_ok === null ? undefined : r.check_ok === 1,
     checkOutput: opt(r.check_output),
     error: opt(r.error),
+    otherRepository: opt(r.other_repository),
   });
 }
 

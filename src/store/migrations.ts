@@ -5,7 +5,7 @@
 import { monitorSchemaSql } from './monitor-schema.js';
 import { notifySchemaSql } from './notify-outbox.js';
 import { replicaPruneOwedMigration, replicaRetentionMigration, replicateMigration } from './replicate-schema.js';
-import { backupRepositoryMigration, backupRetryMigration, backupSchemaSql } from './backup-schema.js';
+import { backupRepositoryMigration, backupRetryMigration, backupSchemaSql, verifyRepositoryMigration } from './backup-schema.js';
 import { partlyRestoredMigration } from './partly-restored.js';
 import { stoppedSchemaSql } from './stopped.js';
 
@@ -79,4 +79,5 @@ export const migrations: readonly string[] = [
   /* v9: a prune the backup host's retention still owes (src/store/replicate-schema.ts) */ replicaPruneOwedMigration,
   /* v10: backup sources a failed restore left partly restored (src/store/partly-restored.ts) */ partlyRestoredMigration,
   /* v11: the retry the nightly job has due for a run's failed sources (src/store/backup-schema.ts) */ backupRetryMigration,
+  /* v12: the other repository a verify checked, if not backup.repository (src/store/backup-schema.ts) */ verifyRepositoryMigration,
 ];

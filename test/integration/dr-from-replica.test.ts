@@ -86,6 +86,17 @@ describe('the primary lost: restore --all from the backup host\'s replica', { sk
     assert.match(out.drills.find((d) => d.source === 'db')!.summary, /^2 tables, 303 rows, checksums equal$/);
     const text = await berth(['backup', 'verify', '--source', 'db', '--repository', w.replicaRepo, '--password-file', w.replicaPass]);
     assert.equal(text.code, 0, text.stderr);
-    assert.match(text.stdout, new RegExp(`^verify \\S+ of ${w.replicaRepo.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: passed$`, 'm'));
+    const escaped = w.replicaRepo.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    assert.match(text.stdout, new RegExp(`^verify \\S+ of ${escaped}: passed$`, 'm'));
+
+    // The replica's verifies are shown apart: backup.repository (the lost primary's) was never verified here.
+    const status = await berth(['--json', 'backup', 'status']);
+    assert.equal(status.code, 0, status.stderr);
+    const st = JSON.parse(status.stdout) as { lastVerify?: unknown; otherVerifies: Array<{ otherRepository: string; status: string; drills: Array<{ source: string }> }> };
+    assert.equal(st.lastVerify, undefined);
+    assert.deepEqual(st.otherVerifies.map((v) => [v.otherRepository, v.status, v.drills.map((d) => d.source)]), [[w.replicaRepo, 'passed', ['db']]], 'the newest verify of the replica');
+    const statusText = await berth(['backup', 'status']);
+    assert.match(statusText.stdout, /^last verify: never$/m);
+    assert.match(statusText.stdout, new RegExp(`^last verify of ${escaped}: \\S+ passed \\(db passed [^)]+\\)$`, 'm'));
   });
 });

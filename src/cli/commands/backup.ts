@@ -17,7 +17,7 @@ import { runBackup, runOutcomeSchema, type RunOutcome } from '../../backup/run.j
 import { nextRuns, retryComing } from '../../backup/schedule.js';
 import { snapshotSource, verifyBackups, type VerifyOutcome } from '../../backup/verify.js';
 import { formatBytes } from '../../lib/bytes.js';
-import { lastBackupAttempt } from '../../store/backups.js';
+import { lastBackupAttempt, type DrillRecord, type VerifyRecord } from '../../store/backups.js';
 import { BerthError, exitCodes } from '../../lib/errors.js';
 import { formatMs, formatUtcMinute } from '../../lib/time.js';
 import { openContext, reporterFor } from '../context.js';
@@ -122,13 +122,17 @@ export function registerBackupCommands(program: Command): void {
         });
         const [verify] = ctx.backups.verifies(ctx.project.name, 1);
         const drills = verify ? ctx.backups.drills(verify.id) : [];
+        // Verifies of other repositories (`backup verify --repository`, the replica) are shown apart, the newest of each.
+        const others = ctx.backups.otherVerifies(ctx.project.name).map((v) => ({ ...v, checkOutput: undefined, drills: ctx.backups.drills(v.id) }));
         const lastRun = ctx.backups.runs(ctx.project.name, 1)[0];
-        if (g.json) return printJson({ repository: cfg.repository, lastRun, sources, lastVerify: verify && { ...verify, checkOutput: undefined, drills } });
+        if (g.json) return printJson({ repository: cfg.repository, lastRun, sources, lastVerify: verify && { ...verify, checkOutput: undefined, drills }, otherVerifies: others });
         const rows = [['SOURCE', 'TYPE', 'LAST GOOD', 'SNAPSHOT', 'SIZE', 'STATE']];
         for (const s of sources) rows.push([s.source, s.type, time(s.lastAt), s.lastSnapshot ?? '-', s.bytes !== undefined ? formatBytes(s.bytes) : '-', s.partlyRestored ? `PARTLY RESTORED since ${formatUtcMinute(Date.parse(s.partlyRestored.since))} (${s.partlyRestored.heldStopped.length ? `${s.partlyRestored.heldStopped.join(', ')} held stopped; ` : ''}not backed up)` : s.failed ? `FAILED ${formatUtcMinute(Date.parse(s.failed.at))}${s.failed.retryAt ? ` (retry due ${formatUtcMinute(Date.parse(s.failed.retryAt))})` : ''}: ${s.failed.error.slice(0, 100)}` : s.suspect ? `SUSPECT: ${s.suspect}` : s.lastAt ? 'ok' : 'never backed up']);
         process.stdout.write(`repository ${cfg.repository}\nlast run: ${lastRun ? `${lastRun.id} ${lastRun.status}` : 'none'}\n${table(rows)}\n`);
-        const verifyDetail = drills.length ? drills.map((d) => `${d.source} ${d.status} ${formatMs(d.restoreMs)}`).join(', ') : (verify?.error ?? (verify?.checkOk === false ? 'restic check found damage' : 'nothing drilled'));
-        process.stdout.write(verify ? `last verify: ${verify.id} ${verify.status} (${verifyDetail})\n` : 'last verify: never\n');
+        const verifyLine = (v: VerifyRecord, d: readonly DrillRecord[]) =>
+          `${v.id} ${v.status} (${d.length ? d.map((x) => `${x.source} ${x.status} ${formatMs(x.restoreMs)}`).join(', ') : (v.error ?? (v.checkOk === false ? 'restic check found damage' : 'nothing drilled'))})`;
+        process.stdout.write(verify ? `last verify: ${verifyLine(verify, drills)}\n` : 'last verify: never\n');
+        for (const o of others) process.stdout.write(`last verify of ${o.otherRepository}: ${verifyLine(o, o.drills)}\n`);
       }),
     );
 
