@@ -210,7 +210,7 @@ backup:
     const v = await p.berth(['--json', 'backup', 'verify', '--source', 'pg']);
     assert.equal(v.code, 0, v.stderr);
     const [drill] = (JSON.parse(v.stdout) as { drills: Array<{ ok: boolean; summary: string }> }).drills;
-    assert.equal(drill!.summary, '1 tables, 250 rows, counts and checksums equal');
+    assert.equal(drill!.summary, '1 table, 250 rows, counts and checksums equal');
     assert.equal(pgSql(pg, "SELECT count(*) FROM pg_database WHERE datname LIKE 'berth_drill%'"), '0');
 
     pgSql(pg, "DELETE FROM orders WHERE id > 5; UPDATE orders SET item = 'x'");
@@ -229,7 +229,7 @@ backup:
     const v = await p.berth(['--json', 'backup', 'verify', '--source', 'maria']);
     assert.equal(v.code, 0, v.stderr);
     const [drill] = (JSON.parse(v.stdout) as { drills: Array<{ summary: string }> }).drills;
-    assert.equal(drill!.summary, '1 tables, 400 rows, checksums equal');
+    assert.equal(drill!.summary, '1 table, 400 rows, checksums equal');
 
     mariaSql(maria, 'DELETE FROM items WHERE id > 3; DROP TRIGGER tr');
     const res = await p.berth(['--json', 'restore', 'latest', '--source', 'maria', '--yes']);
@@ -309,6 +309,6 @@ services:
     assert.equal(v.code, 0, v.stderr);
     const drills = (JSON.parse(v.stdout) as { drills: Array<{ source: string; ok: boolean; summary: string }> }).drills;
     assert.deepEqual(drills.map((d) => [d.source, d.ok]), [['config', true], ['shop', true], ['uploads', true]]);
-    assert.equal(drills.find((d) => d.source === 'shop')!.summary, '1 tables, 123 rows, checksums equal');
+    assert.equal(drills.find((d) => d.source === 'shop')!.summary, '1 table, 123 rows, checksums equal');
   });
 });

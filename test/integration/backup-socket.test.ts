@@ -73,8 +73,8 @@ backup:
     assert.equal(v.code, 0, v.stderr);
     const drills = (JSON.parse(v.stdout) as { drills: Array<{ source: string; ok: boolean; summary: string }> }).drills;
     assert.deepEqual(Object.fromEntries(drills.map((d) => [d.source, d.summary])), {
-      mdb: '1 tables, 200 rows, checksums equal',
-      pdb: '1 tables, 150 rows, counts and checksums equal',
+      mdb: '1 table, 200 rows, checksums equal',
+      pdb: '1 table, 150 rows, counts and checksums equal',
       kv: 'RDB valid, 3 keys',
     });
   });

@@ -24,6 +24,7 @@ import { compareManifests, digestTar, type Manifest } from '../tar-digest.js';
 import { extractTar } from './io.js';
 import type { DrillOutcome, SourceContext, SourceDriver } from './types.js';
 import { relativeTo } from './where.js';
+import { counted } from '../../lib/plural.js';
 
 export interface LeftOutFile {
   /** Relative to the project folder. */
@@ -187,7 +188,7 @@ export const configSource: SourceDriver = {
     const restored = await digestTar(input);
     const recorded = facts?.manifest as Manifest | undefined;
     const mismatches = recorded ? compareManifests(recorded, restored) : ['no recorded digests'];
-    return { ok: mismatches.length === 0, summary: `${restored.files} files, digests ${mismatches.length ? 'differ' : 'equal'}`, mismatches };
+    return { ok: mismatches.length === 0, summary: `${counted(restored.files, 'file')}, digests ${mismatches.length ? 'differ' : 'equal'}`, mismatches };
   },
 
   async restore(ctx, input, opts) {

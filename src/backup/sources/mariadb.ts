@@ -9,6 +9,7 @@ import type { Cmd } from '../process.js';
 import { pipeFrom, pipeInto, query } from './io.js';
 import type { DrillOutcome, Facts, SourceContext, SourceDriver } from './types.js';
 import { inWhere, resolveWhere, scratchName, sourcePassword, type ToolConn } from './where.js';
+import { counted } from '../../lib/plural.js';
 
 export interface TableFact {
   readonly name: string;
@@ -93,7 +94,7 @@ export const mariadbSource: SourceDriver = {
       const recorded = (facts?.tables ?? []) as TableFact[];
       const mismatches = compareTables(recorded, restored);
       const rows = restored.reduce((n, t) => n + t.rows, 0);
-      return { ok: mismatches.length === 0 && facts !== undefined, summary: `${restored.length} tables, ${rows} rows, checksums ${mismatches.length ? 'differ' : 'equal'}${facts ? '' : ' (no recorded facts to compare)'}`, mismatches };
+      return { ok: mismatches.length === 0 && facts !== undefined, summary: `${counted(restored.length, 'table')}, ${counted(rows, 'row')}, checksums ${mismatches.length ? 'differ' : 'equal'}${facts ? '' : ' (no recorded facts to compare)'}`, mismatches };
     } finally {
       await query(sql(c, undefined, `DROP DATABASE IF EXISTS ${ident(scratch)}`), `${what}: drop`).catch(() => undefined);
     }
@@ -117,7 +118,7 @@ export const mariadbSource: SourceDriver = {
     });
     await pipeInto(inWhere(c.where, [c.client, ...c.args, db], c.env), input, what);
     const tables = await tableFacts(c, db, what);
-    return `database ${db}: ${tables.length} tables, ${tables.reduce((n, t) => n + t.rows, 0)} rows`;
+    return `database ${db}: ${counted(tables.length, 'table')}, ${counted(tables.reduce((n, t) => n + t.rows, 0), 'row')}`;
   },
 
   writers: (ctx) => dependents(ctx),

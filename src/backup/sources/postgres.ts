@@ -12,6 +12,7 @@ import { pipeFrom, pipeInto, query } from './io.js';
 import { compareTables, dependents, type TableFact } from './mariadb.js';
 import type { DrillOutcome, SourceContext, SourceDriver } from './types.js';
 import { inWhere, resolveWhere, scratchName, sourcePassword, type ToolConn } from './where.js';
+import { counted } from '../../lib/plural.js';
 
 export const md5RowLimit = 100_000;
 
@@ -99,7 +100,7 @@ export const postgresSource: SourceDriver = {
       const restored = await pgTableFacts(c, scratch, what);
       const mismatches = compareTables((facts?.tables ?? []) as TableFact[], restored);
       const rows = restored.reduce((n, t) => n + t.rows, 0);
-      return { ok: mismatches.length === 0 && facts !== undefined, summary: `${restored.length} tables, ${rows} rows, ${mismatches.length ? 'differences found' : 'counts and checksums equal'}`, mismatches };
+      return { ok: mismatches.length === 0 && facts !== undefined, summary: `${counted(restored.length, 'table')}, ${counted(rows, 'row')}, ${mismatches.length ? 'differences found' : 'counts and checksums equal'}`, mismatches };
     } finally {
       await dropDb(c, scratch, `${what}: drop`).catch(() => undefined);
     }
@@ -121,7 +122,7 @@ export const postgresSource: SourceDriver = {
     await createDb(c, db, what);
     await pipeInto(inWhere(c.where, ['pg_restore', ...c.args, '--exit-on-error', '-d', db], c.env), rest, what);
     const tables = await pgTableFacts(c, db, what);
-    return `database ${db}: ${tables.length} tables, ${tables.reduce((n, t) => n + t.rows, 0)} rows`;
+    return `database ${db}: ${counted(tables.length, 'table')}, ${counted(tables.reduce((n, t) => n + t.rows, 0), 'row')}`;
   },
 
   writers: (ctx) => dependents(ctx),

@@ -16,6 +16,7 @@ import { extractTar, pipeFrom, pipeInto, query } from './io.js';
 import { connectResp, describeAddress, type RespAddress, type RespClient, RespError, type RespValue } from './resp.js';
 import type { DrillOutcome, RestoreOptions, SourceContext, SourceDriver } from './types.js';
 import { inWhere, resolveWhere, sourcePassword, type ToolConn } from './where.js';
+import { counted } from '../../lib/plural.js';
 
 const saveTimeoutMs = 10 * 60_000;
 
@@ -93,7 +94,7 @@ export const redisSource: SourceDriver = {
       const keys = await keysInScratchServer(scratch, rdb, what);
       const recorded = typeof facts?.keys === 'number' ? facts.keys : undefined;
       const mismatches = recorded === undefined ? ['no recorded key count'] : keys === recorded ? [] : [`${keys} keys restored, ${recorded} recorded`];
-      return { ok: mismatches.length === 0, summary: `RDB valid, ${keys} keys${facts?.aof ? ', AOF present' : ''}`, mismatches };
+      return { ok: mismatches.length === 0, summary: `RDB valid, ${counted(keys, 'key')}${facts?.aof ? ', AOF present' : ''}`, mismatches };
     } finally {
       fs.rmSync(scratch, { recursive: true, force: true });
     }

@@ -30,6 +30,7 @@ import { nothingMatches, resticExcludeArgs, resticIncludeArgs } from './path-pat
 import { asideVars, keepEnv, keepFns, keptReport, moveFn, setAside } from './in-place.js';
 import type { DirectSource, SourceContext } from './types.js';
 import { requireVolumeData, volumeData } from './where.js';
+import { counted } from '../../lib/plural.js';
 
 /**
  * restic, interrupted (no snapshot saved) as soon as berth's process is gone; the container shares
@@ -177,7 +178,7 @@ export const directVolume: DirectSource = {
       const mismatches: string[] = [];
       if (!facts) mismatches.push('no recorded file count to compare');
       else if (facts.files !== files || facts.bytes !== bytes) mismatches.push(`${files} files / ${bytes} bytes restored, ${String(facts.files)} / ${String(facts.bytes)} recorded`);
-      return { ok: mismatches.length === 0, bytes, mismatches, summary: `${files} files, ${bytes} bytes; every file re-read and checked against the chunk hashes recorded at backup (restic restore --verify)` };
+      return { ok: mismatches.length === 0, bytes, mismatches, summary: `${counted(files, 'file')}, ${counted(bytes, 'byte')}; every file re-read and checked against the chunk hashes recorded at backup (restic restore --verify)` };
     } finally {
       fs.rmSync(scratch, { recursive: true, force: true });
     }

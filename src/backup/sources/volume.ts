@@ -18,6 +18,7 @@ import { extractTar, pipeFrom, pipeInto } from './io.js';
 import { directVolume } from './volume-direct.js';
 import type { DrillOutcome, SourceContext, SourceDriver } from './types.js';
 import { requireVolumeData, volumeData, volumeMount } from './where.js';
+import { counted } from '../../lib/plural.js';
 
 
 function helper(ctx: SourceContext, readOnly: boolean, argv: string[], env: Record<string, string> = {}): Cmd {
@@ -67,7 +68,7 @@ export const volumeSource: SourceDriver = {
       const restored = digestDir(scratch);
       const recorded = facts?.manifest as Manifest | undefined;
       const mismatches = recorded ? compareManifests(recorded, restored) : ['no recorded file digests to compare'];
-      return { ok: mismatches.length === 0, summary: `${restored.files} files, ${restored.bytes} bytes, digests ${mismatches.length ? 'differ' : 'equal'}`, mismatches };
+      return { ok: mismatches.length === 0, summary: `${counted(restored.files, 'file')}, ${counted(restored.bytes, 'byte')}, digests ${mismatches.length ? 'differ' : 'equal'}`, mismatches };
     } finally {
       fs.rmSync(scratch, { recursive: true, force: true });
     }
