@@ -94,6 +94,8 @@ export interface BackupStore {
   verifies(project: string, limit?: number): VerifyRecord[];
   /** The newest finished verify of each other repository checked (`backup verify --repository`), newest first. */
   otherVerifies(project: string): VerifyRecord[];
+  /** Every verify of the project, of its own repository and of others, newest first. */
+  allVerifies(project: string, limit: number): VerifyRecord[];
   drills(verifyId: string): DrillRecord[];
 }
 
@@ -150,6 +152,7 @@ export function createBackupStore(db: Db, clock: Clock): BackupStore {
        VALUES (@verifyId, @source, @snapshotId, @status, @restoreMs, @bytes, @details, @error)`,
     ),
     verifies: db.prepare(`SELECT * FROM backup_verifies WHERE project = ? AND other_repository IS NULL ORDER BY started_at DESC LIMIT ?`),
+    allVerifies: db.prepare(`SELECT * FROM backup_verifies WHERE project = ? ORDER BY started_at DESC LIMIT ?`),
     otherVerifies: db.prepare(
       `SELECT * FROM backup_verifies v WHERE project = @project AND other_repository IS NOT NULL AND status != 'running'
          AND started_at = (SELECT max(started_at) FROM backup_verifies w WHERE w.project = @project AND w.other_repository = v.other_repository AND w.status != 'running')
@@ -221,6 +224,7 @@ export function createBackupStore(db: Db, clock: Clock): BackupStore {
       });
     },
     verifies: (project, limit = 10) => (q.verifies.all(project, limit) as VerifyRow[]).map(toVerify),
+    allVerifies: (project, limit) => (q.allVerifies.all(project, limit) as VerifyRow[]).map(toVerify),
     otherVerifies: (project) => (q.otherVerifies.all({ project }) as VerifyRow[]).map(toVerify),
     drills: (verifyId) => (q.drills.all(verifyId) as DrillRow[]).map(toDrill),
   };

@@ -68,7 +68,7 @@ describe('backup run, verify, restore', { timeout: 180_000 }, () => {
     assert.deepEqual(Object.keys(drills).sort(), ['cache', 'config', 'db', 'files', 'pg']);
     for (const d of r.value.drills) assert.ok(d.ok && d.restoreMs > 0, JSON.stringify(d));
     assert.match(drills.db!.summary, /2 tables, 303 rows, checksums equal/);
-    assert.match(drills.pg!.summary, /1 tables, 500 rows/);
+    assert.match(drills.pg!.summary, /1 table, 500 rows/);
     assert.match(drills.files!.summary, /2 files/);
     // Scratch databases are dropped after the drill.
     assert.equal(mariadb(undefined, "SELECT COUNT(*) FROM information_schema.schemata WHERE schema_name LIKE 'berth_drill%'"), '0');
@@ -275,6 +275,22 @@ describe('backup run, verify, restore', { timeout: 180_000 }, () => {
       const [afterNightly] = backups.verifies(p.name, 1);
       assert.equal(afterNightly?.status, 'passed');
       assert.ok(afterNightly!.startedAt >= nightlyDone, `the verify started after the nightly job, prune included, ended (${afterNightly!.startedAt} >= ${nightlyDone})`);
+
+      // `backup list --verifies`: the history, with the failed drill in it.
+      type Listed = { id: string; status: string; otherRepository?: string; drills: Array<{ source: string; status: string; restoreMs: number; bytes?: number }> };
+      const history = await p.json<Listed[]>(['backup', 'list', '--verifies', '-n', '4']);
+      assert.equal(history.code, 0, history.stderr);
+      assert.deepEqual(history.value.map((v) => v.status), ['passed', 'passed', 'failed', 'passed']);
+      assert.equal(history.value[0]!.id, afterNightly!.id);
+      assert.deepEqual(history.value[2]!.drills.filter((d) => d.status === 'failed').map((d) => d.source), ['db']);
+      assert.ok(history.value.every((v) => v.otherRepository === undefined && v.drills.length >= 3));
+      const text = await p.run(['backup', 'list', '--verifies', '-n', '1']);
+      assert.equal(text.code, 0, text.stderr);
+      assert.match(text.stdout, /^VERIFY\s+STARTED\s+STATUS\s+REPOSITORY\s+CHECK\s+SOURCE\s+DRILL/);
+      assert.match(text.stdout, new RegExp(`^${afterNightly!.id}\\s+\\S+ \\S+\\s+passed\\s+backup\\.repository\\s+ok\\s+\\S+\\s+passed\\s`, 'm'));
+      const both = await p.run(['backup', 'list', '--verifies', '--snapshots']);
+      assert.equal(both.code, 2);
+      assert.match(both.stderr, /--snapshots and --verifies do not go together/);
     } finally {
       store.close();
     }

@@ -98,5 +98,7 @@ describe('the primary lost: restore --all from the backup host\'s replica', { sk
     const statusText = await berth(['backup', 'status']);
     assert.match(statusText.stdout, /^last verify: never$/m);
     assert.match(statusText.stdout, new RegExp(`^last verify of ${escaped}: \\S+ passed \\(db passed [^)]+\\)$`, 'm'));
+    const history = JSON.parse((await berth(['--json', 'backup', 'list', '--verifies'])).stdout) as Array<{ otherRepository?: string; drills: unknown[] }>;
+    assert.deepEqual(history.map((v) => [v.otherRepository, v.drills.length]), [[w.replicaRepo, 1], [w.replicaRepo, 5]]);
   });
 });

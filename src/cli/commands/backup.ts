@@ -60,12 +60,19 @@ export function registerBackupCommands(program: Command): void {
 
   backup
     .command('list')
-    .description('backup runs with the result of each source, newest first (--snapshots: the repository\'s snapshots)')
-    .option('-n, --limit <n>', 'how many runs', positiveInt, 10)
+    .description('backup runs with the result of each source, newest first (--snapshots: the repository\'s snapshots; --verifies: the verifies and their drills)')
+    .option('-n, --limit <n>', 'how many runs (or verifies)', positiveInt, 10)
     .option('--snapshots', 'list the snapshots in the repository instead')
-    .action((o: { limit: number; snapshots?: boolean }, cmd: Command) =>
+    .option('--verifies', "list the verifies instead, of backup.repository and of others (`verify --repository`): restic check, and each drill's result, restore time and rate")
+    .action((o: { limit: number; snapshots?: boolean; verifies?: boolean }, cmd: Command) =>
       runWithContext(cmd, async (base, g) => {
+        if (o.snapshots && o.verifies) throw new BerthError('CONFIG', '--snapshots and --verifies do not go together', 'list one, then the other');
         const ctx = createBackupContext(base);
+        if (o.verifies) {
+          const verifies = ctx.backups.allVerifies(ctx.project.name, o.limit).map((v) => ({ ...v, checkOutput: undefined, drills: ctx.backups.drills(v.id) }));
+          if (g.json) return printJson(verifies);
+          return void process.stdout.write(`${table(verifyRows(verifies))}\n`);
+        }
         if (o.snapshots) {
           const snaps = await ctx.restic().snapshots(['berth', `project=${ctx.project.name}`]);
           if (g.json) return printJson(snaps);
@@ -357,4 +364,20 @@ function verifySummary(o: VerifyOutcome): string {
   for (const d of o.drills) rows.push([d.source, d.snapshot, d.ok ? 'passed' : 'FAILED', formatMs(d.restoreMs), formatBytes(d.bytes), d.error ?? (d.mismatches.length ? d.mismatches.slice(0, 3).join('; ') : d.summary)]);
   const check = o.check.ok ? `passed (read ${o.check.subset} of the data)` : `FAILED${o.check.damagedPacks.length ? `: damaged pack(s) ${o.check.damagedPacks.join(', ')}` : ''}`;
   return `verify ${o.verifyId} of ${o.repository}: ${o.ok ? 'passed' : 'FAILED'}\nrestic check: ${check}\n${table(rows)}\n`;
+}
+
+/** `backup list --verifies`: a line per drill, the verify's own columns on its first line only. */
+function verifyRows(verifies: ReadonlyArray<VerifyRecord & { drills: readonly DrillRecord[] }>): string[][] {
+  const rows = [['VERIFY', 'STARTED', 'STATUS', 'REPOSITORY', 'CHECK', 'SOURCE', 'DRILL', 'SNAPSHOT', 'RESTORED', 'IN', 'RATE', 'NOTE']];
+  for (const v of verifies) {
+    const head = [v.id, time(v.startedAt), v.status, v.otherRepository ?? 'backup.repository', v.checkOk === undefined ? '-' : v.checkOk ? 'ok' : 'DAMAGED'];
+    if (v.drills.length === 0) rows.push([...head, '-', '-', '-', '-', '-', '-', (v.error ?? (v.status === 'running' ? 'running' : 'nothing drilled')).slice(0, 80)]);
+    for (const [i, d] of v.drills.entries()) {
+      const details = d.details as { summary?: string; mismatches?: string[] } | undefined;
+      const note = d.error ?? (d.status === 'failed' ? details?.mismatches?.[0] : details?.summary) ?? '';
+      const rate = d.bytes && d.restoreMs > 0 ? `${formatBytes((d.bytes * 1000) / d.restoreMs)}/s` : '-';
+      rows.push([...(i ? head.map(() => '') : head), d.source, d.status, d.snapshotId, d.bytes !== undefined ? formatBytes(d.bytes) : '-', formatMs(d.restoreMs), rate, note.slice(0, 80)]);
+    }
+  }
+  return rows;
 }
