@@ -18,7 +18,7 @@ import type { Store } from '../store/db.js';
 import { type AgentRow, createMonitorStore, type MonitorStore } from '../store/monitor.js';
 import { createHeartbeat, type Heartbeat } from './heartbeat.js';
 import type { Log } from './log.js';
-import { createMetrics } from './metrics.js';
+import { createMetrics, type BackupFigures } from './metrics.js';
 import { startControl, type ControlRoutes } from './control.js';
 import { controlSocketPath } from './control-protocol.js';
 import { createScheduler, type Job, type Scheduler } from './scheduler.js';
@@ -37,6 +37,8 @@ export interface AgentOptions {
   readonly host: string;
   readonly jobs?: readonly Job[];
   readonly backups?: BackupRecords;
+  /** The project's backups as /metrics shows them; none without it. */
+  readonly backupFigures?: BackupFigures;
   readonly replication?: ReplicationOf;
   /** The value of `monitor.peer.token_env`, read by the caller from its environment. */
   readonly peerToken?: string;
@@ -100,6 +102,7 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
       clock: o.clock,
       ...(heartbeat ? { peerSeenMs: heartbeat.lastSeenMs } : {}),
       ...(engineEvents ? { engineEvents } : {}),
+      ...(o.backupFigures ? { backups: o.backupFigures } : {}),
     });
     monitor = createMonitor({
       project,

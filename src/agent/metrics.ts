@@ -2,6 +2,17 @@
 import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import type { AlertInstance } from '../monitor/rules/alerts.js';
 import type { ProbeMeta, ProbeResult } from '../monitor/types.js';
+import { validationWindowDays, type ValidationTally } from '../store/backups.js';
+
+/** What /metrics reads of the project's backups (the agent gives it SQLite-backed ones, store/backups.ts `backupFigures`). */
+export interface BackupFigures {
+  /** The sources berth.yaml declares. */
+  sources(): readonly string[];
+  /** The newest good backup (stored, not suspect) of `source`, ms since the epoch. */
+  lastGoodAt(source: string): number | undefined;
+  /** Verifies of backup.repository finished since then, and their drills per source. */
+  validation(sinceMs: number): ValidationTally;
+}
 
 export interface AgentMetrics {
   readonly registry: Registry;
@@ -15,6 +26,7 @@ export function createMetrics(o: {
   peerSeenMs?: () => number | undefined;
   /** The Docker events stream of the container probe, when there is one. */
   engineEvents?: { connected: () => boolean; reconnects: () => number };
+  backups?: BackupFigures;
   clock: () => number;
 }): AgentMetrics {
   const registry = new Registry();
@@ -95,6 +107,7 @@ export function createMetrics(o: {
       },
     });
   }
+  if (o.backups) backupMetrics(registry, o.backups, o.clock);
   return {
     registry,
     probe(meta, id, r) {
@@ -105,4 +118,63 @@ export function createMetrics(o: {
       if (r.value !== undefined) e.value = r.value;
     },
   };
+}
+
+/**
+ * The age of each source's newest good backup, and the success rate of backup validation (SC-007:
+ * 99.9 %) over the last `validationWindowDays`: restore drills and verifies of backup.repository
+ * by result. Read from SQLite when /metrics is scraped.
+ */
+function backupMetrics(registry: Registry, b: BackupFigures, clock: () => number): void {
+  const since = () => clock() - validationWindowDays * 86_400_000;
+  // The window as a label: it says what the counts cover, and lets the ratio have no sample without a drill.
+  const window = `${validationWindowDays}d`;
+  new Gauge({
+    name: 'berth_backup_last_success_timestamp_seconds',
+    help: 'when the newest good backup (stored, not suspect) of the source ended; no sample until there is one',
+    labelNames: ['source'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const source of b.sources()) {
+        const at = b.lastGoodAt(source);
+        if (at !== undefined) this.set({ source }, at / 1000);
+      }
+    },
+  });
+  new Gauge({
+    name: 'berth_backup_drills',
+    help: `restore drills of backup.repository's verifies that ended in the last ${validationWindowDays} days, by source and result`,
+    labelNames: ['source', 'result', 'window'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const d of b.validation(since()).drills) {
+        this.set({ source: d.source, result: 'passed', window }, d.passed);
+        this.set({ source: d.source, result: 'failed', window }, d.failed);
+      }
+    },
+  });
+  new Gauge({
+    name: 'berth_backup_verifies',
+    help: `verifies of backup.repository (restic check and every drill) that ended in the last ${validationWindowDays} days, by result`,
+    labelNames: ['result', 'window'],
+    registers: [registry],
+    collect() {
+      const v = b.validation(since());
+      this.set({ result: 'passed', window }, v.verifiesPassed);
+      this.set({ result: 'failed', window }, v.verifies - v.verifiesPassed);
+    },
+  });
+  new Gauge({
+    name: 'berth_backup_drill_success_ratio',
+    help: `share of the restore drills of the last ${validationWindowDays} days that passed; no sample without a drill`,
+    labelNames: ['window'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      const { drillsPassed, drillsFailed } = b.validation(since());
+      if (drillsPassed + drillsFailed > 0) this.set({ window }, drillsPassed / (drillsPassed + drillsFailed));
+    },
+  });
 }

@@ -316,6 +316,51 @@ export function lastVerify(db: Db, project: string, source?: string): LastVerify
   return { at: row.at, ok: false, reason: reason || 'failed' };
 }
 
+/** How far back the success rate of backup validation is counted (`backup status`, the agent's /metrics). */
+export const validationWindowDays = 90;
+
+export interface DrillTally {
+  readonly source: string;
+  readonly passed: number;
+  readonly failed: number;
+}
+
+/** Verifies of backup.repository finished since a time, and their restore drills per source (SC-007's success rate). */
+export interface ValidationTally {
+  readonly verifies: number;
+  readonly verifiesPassed: number;
+  readonly drills: readonly DrillTally[];
+  /** Over every source. */
+  readonly drillsPassed: number;
+  readonly drillsFailed: number;
+}
+
+export function validationSince(db: Db, project: string, sinceMs: number): ValidationTally {
+  const v = db
+    .prepare(
+      `SELECT count(*) AS n, coalesce(sum(status = 'passed'), 0) AS passed FROM backup_verifies
+       WHERE project = ? AND other_repository IS NULL AND status != 'running' AND finished_at >= ?`,
+    )
+    .get(project, sinceMs) as { n: number; passed: number };
+  const drills = db
+    .prepare(
+      `SELECT d.source, sum(d.status = 'passed') AS passed, sum(d.status = 'failed') AS failed FROM backup_drills d JOIN backup_verifies v ON v.id = d.verify_id
+       WHERE v.project = ? AND v.other_repository IS NULL AND v.status != 'running' AND v.finished_at >= ? GROUP BY d.source ORDER BY d.source`,
+    )
+    .all(project, sinceMs) as DrillTally[];
+  const sum = (pick: (d: DrillTally) => number) => drills.reduce((n, d) => n + pick(d), 0);
+  return { verifies: v.n, verifiesPassed: v.passed, drills, drillsPassed: sum((d) => d.passed), drillsFailed: sum((d) => d.failed) };
+}
+
+/** What the agent's /metrics reads of one project's backups (the `BackupFigures` of agent/metrics.ts). */
+export function backupFigures(db: Db, project: string, sources: readonly string[]) {
+  return {
+    sources: () => sources,
+    lastGoodAt: (source: string) => lastGoodBackupAt(db, project, source),
+    validation: (sinceMs: number) => validationSince(db, project, sinceMs),
+  };
+}
+
 /** What the agent's backup probe reads of one project (the `BackupRecords` of monitor/probes/backup.ts). */
 export function backupRecords(db: Db, project: string, retryComing: RetryComing) {
   const partly = createPartlyRestoredStore(db);

@@ -247,6 +247,24 @@ describe('backup run --agent', { timeout: 180_000 }, () => {
     await until('the probe ok again', (r) => r.state === 'ok' && !/retry due|FAILED/.test(r.summary ?? ''));
   });
 
+  it("the agent's /metrics: each source's newest good backup, and the drills and verifies of the last 90 days", async () => {
+    const listen = (JSON.parse(agent.output().split('\n').find((l) => l.includes('"agent started"'))!) as { listen: string }).listen;
+    const scrape = async () => (await (await fetch(`http://${listen}/metrics`)).text()).split('\n');
+    const before = await scrape();
+    const drillLine = /^berth_backup_drills\{source="host_files",result="passed",window="90d",project="[^"]+"\} (\d+)$/;
+    const drilled = Number(before.map((l) => drillLine.exec(l)?.[1]).find(Boolean) ?? 0);
+    const v = await p.run(['backup', 'verify', '--source', 'host_files']);
+    assert.equal(v.code, 0, v.stderr);
+    const lines = await scrape();
+    const status = (await p.json<{ sources: Array<{ source: string; lastAt?: number }>; validation: { drills: number; drillsPassed: number; ratio: number } }>(['backup', 'status'])).value;
+    const lastAt = status.sources.find((x) => x.source === 'host_files')!.lastAt!;
+    assert.ok(lines.includes(`berth_backup_last_success_timestamp_seconds{source="host_files",project="${p.name}"} ${lastAt / 1000}`), lines.filter((l) => l.startsWith('berth_backup_last')).join('\n'));
+    assert.equal(Number(lines.map((l) => drillLine.exec(l)?.[1]).find(Boolean)), drilled + 1, 'the verify made here is counted at the next scrape');
+    const ratio = lines.find((l) => l.startsWith('berth_backup_drill_success_ratio{'));
+    assert.equal(ratio, `berth_backup_drill_success_ratio{window="90d",project="${p.name}"} ${status.validation.drillsPassed / status.validation.drills}`);
+    assert.equal(status.validation.ratio, status.validation.drillsPassed / status.validation.drills);
+  });
+
   it('after the agent stops the socket is gone, and --agent says no agent answers', async () => {
     agent.kill('SIGTERM');
     assert.equal(await agent.done, 0, agent.output());

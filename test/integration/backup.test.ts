@@ -291,6 +291,14 @@ describe('backup run, verify, restore', { timeout: 180_000 }, () => {
       const both = await p.run(['backup', 'list', '--verifies', '--snapshots']);
       assert.equal(both.code, 2);
       assert.match(both.stderr, /--snapshots and --verifies do not go together/);
+
+      // The success rate of validation over 90 days (SC-007): the failed db drill counts against it.
+      const st = (await p.json<{ validation: { drills: number; drillsPassed: number; verifies: number; verifiesPassed: number; ratio: number; bySource: Array<{ source: string; failed: number }> } }>(['backup', 'status'])).value.validation;
+      assert.ok(st.drills >= 15 && st.drillsPassed <= st.drills - 1, JSON.stringify(st));
+      assert.ok(st.bySource.find((d) => d.source === 'db')!.failed >= 1);
+      assert.equal(st.ratio, st.drillsPassed / st.drills);
+      const stText = await p.run(['backup', 'status']);
+      assert.match(stText.stdout, new RegExp(`^validation, last 90 days: ${st.drillsPassed} of ${st.drills} drills passed \\(${Math.floor(st.ratio * 1000) / 10} %\\), ${st.verifiesPassed} of ${st.verifies} verifies$`, 'm'));
     } finally {
       store.close();
     }

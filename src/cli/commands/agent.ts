@@ -15,9 +15,10 @@ import { type Reporter, silentReporter } from '../../lib/reporter.js';
 import type { Notifier } from '../../notify/types.js';
 import { loadProject } from '../../project/load.js';
 import type { Project } from '../../project/model.js';
+import { effectiveSources } from '../../project/backup-schema.js';
 import { replicateJobs } from '../../replicate/jobs.js';
 import { replicationStatus } from '../../replicate/status.js';
-import { backupRecords } from '../../store/backups.js';
+import { backupFigures, backupRecords } from '../../store/backups.js';
 import { createMonitorStore } from '../../store/monitor.js';
 import { ago, printJson, table } from '../output.js';
 import { runWithContext } from '../run.js';
@@ -82,6 +83,7 @@ export function registerAgentCommands(program: Command): void {
               },
             },
             backups: backupRecords(ctx.store.db, ctx.project.name, retryComing),
+            ...(ctx.project.backup && { backupFigures: backupFigures(ctx.store.db, ctx.project.name, effectiveSources(ctx.project.backup).map((s) => s.name)) }),
             replication: () => replicationStatus(ctx.store.db, ctx.project, ctx.clock()),
             ...(peerToken ? { peerToken } : {}),
             ...(o.listen ? { listen: parseListen(o.listen) } : {}),

@@ -17,7 +17,8 @@ import { runBackup, runOutcomeSchema, type RunOutcome } from '../../backup/run.j
 import { nextRuns, retryComing } from '../../backup/schedule.js';
 import { snapshotSource, verifyBackups, type VerifyOutcome } from '../../backup/verify.js';
 import { formatBytes } from '../../lib/bytes.js';
-import { lastBackupAttempt, type DrillRecord, type VerifyRecord } from '../../store/backups.js';
+import { lastBackupAttempt, validationSince, validationWindowDays, type DrillRecord, type ValidationTally, type VerifyRecord } from '../../store/backups.js';
+import { counted } from '../../lib/plural.js';
 import { BerthError, exitCodes } from '../../lib/errors.js';
 import { formatMs, formatUtcMinute } from '../../lib/time.js';
 import { openContext, reporterFor } from '../context.js';
@@ -132,7 +133,8 @@ export function registerBackupCommands(program: Command): void {
         // Verifies of other repositories (`backup verify --repository`, the replica) are shown apart, the newest of each.
         const others = ctx.backups.otherVerifies(ctx.project.name).map((v) => ({ ...v, checkOutput: undefined, drills: ctx.backups.drills(v.id) }));
         const lastRun = ctx.backups.runs(ctx.project.name, 1)[0];
-        if (g.json) return printJson({ repository: cfg.repository, lastRun, sources, lastVerify: verify && { ...verify, checkOutput: undefined, drills }, otherVerifies: others });
+        const validation = validationRate(validationSince(base.store.db, ctx.project.name, ctx.clock() - validationWindowDays * 86_400_000));
+        if (g.json) return printJson({ repository: cfg.repository, lastRun, sources, lastVerify: verify && { ...verify, checkOutput: undefined, drills }, otherVerifies: others, validation });
         const rows = [['SOURCE', 'TYPE', 'LAST GOOD', 'SNAPSHOT', 'SIZE', 'STATE']];
         for (const s of sources) rows.push([s.source, s.type, time(s.lastAt), s.lastSnapshot ?? '-', s.bytes !== undefined ? formatBytes(s.bytes) : '-', s.partlyRestored ? `PARTLY RESTORED since ${formatUtcMinute(Date.parse(s.partlyRestored.since))} (${s.partlyRestored.heldStopped.length ? `${s.partlyRestored.heldStopped.join(', ')} held stopped; ` : ''}not backed up)` : s.failed ? `FAILED ${formatUtcMinute(Date.parse(s.failed.at))}${s.failed.retryAt ? ` (retry due ${formatUtcMinute(Date.parse(s.failed.retryAt))})` : ''}: ${s.failed.error.slice(0, 100)}` : s.suspect ? `SUSPECT: ${s.suspect}` : s.lastAt ? 'ok' : 'never backed up']);
         process.stdout.write(`repository ${cfg.repository}\nlast run: ${lastRun ? `${lastRun.id} ${lastRun.status}` : 'none'}\n${table(rows)}\n`);
@@ -140,6 +142,12 @@ export function registerBackupCommands(program: Command): void {
           `${v.id} ${v.status} (${d.length ? d.map((x) => `${x.source} ${x.status} ${formatMs(x.restoreMs)}`).join(', ') : (v.error ?? (v.checkOk === false ? 'restic check found damage' : 'nothing drilled'))})`;
         process.stdout.write(verify ? `last verify: ${verifyLine(verify, drills)}\n` : 'last verify: never\n');
         for (const o of others) process.stdout.write(`last verify of ${o.otherRepository}: ${verifyLine(o, o.drills)}\n`);
+        const pct = (r: number) => `${Math.floor(r * 1000) / 10} %`;
+        process.stdout.write(
+          validation.drills
+            ? `validation, last ${validation.windowDays} days: ${validation.drillsPassed} of ${counted(validation.drills, 'drill')} passed (${pct(validation.ratio!)}), ${validation.verifiesPassed} of ${counted(validation.verifies, 'verify', 'verifies')}\n`
+            : `validation, last ${validation.windowDays} days: no drill\n`,
+        );
       }),
     );
 
@@ -380,4 +388,10 @@ function verifyRows(verifies: ReadonlyArray<VerifyRecord & { drills: readonly Dr
     }
   }
   return rows;
+}
+
+/** `backup status`' validation figures: drills passed of all over the window (SC-007's success rate; no ratio without a drill). */
+function validationRate(t: ValidationTally) {
+  const drills = t.drillsPassed + t.drillsFailed;
+  return { windowDays: validationWindowDays, verifies: t.verifies, verifiesPassed: t.verifiesPassed, drills, drillsPassed: t.drillsPassed, ratio: drills ? t.drillsPassed / drills : null, bySource: t.drills };
 }

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { openStore } from '../../../src/store/db.js';
-import { createBackupStore, lastVerify, type BackupStore } from '../../../src/store/backups.js';
+import { createBackupStore, lastVerify, validationSince, type BackupStore } from '../../../src/store/backups.js';
 
 const dirs: string[] = [];
 after(() => dirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
@@ -64,6 +64,30 @@ describe('verifies of other repositories', () => {
     assert.equal(own?.id, 'v-own');
     assert.equal(own?.otherRepository, undefined);
     assert.deepEqual(lastVerify(s.db, 'shop'), { at: own!.finishedAt, ok: false, reason: 'drill of db failed' });
+    s.close();
+  });
+
+  it("counts the own repository's verifies and their drills per source since a time (SC-007's success rate)", () => {
+    const s = open();
+    verify(s.backups, 'v-old', false); // ends at 3_000: before the window
+    verify(s.backups, 'v-1', true); // 6_000
+    verify(s.backups, 'v-2', false, undefined, 'db');
+    verify(s.backups, 'v-3', true, undefined, 'media');
+    verify(s.backups, 'v-replica', false, '/srv/replica'); // another repository: not counted
+    s.backups.startVerify({ id: 'v-running', project: 'shop' });
+    s.backups.addDrill({ verifyId: 'v-running', source: 'db', snapshotId: 'x', status: 'passed', restoreMs: 1 });
+    assert.deepEqual(validationSince(s.db, 'shop', 4_000), {
+      verifies: 3,
+      verifiesPassed: 2,
+      drills: [
+        { source: 'db', passed: 1, failed: 1 },
+        { source: 'media', passed: 1, failed: 0 },
+      ],
+      drillsPassed: 2,
+      drillsFailed: 1,
+    });
+    assert.deepEqual(validationSince(s.db, 'shop', 0).drills.find((d) => d.source === 'db'), { source: 'db', passed: 1, failed: 2 });
+    assert.deepEqual(validationSince(s.db, 'blog', 0), { verifies: 0, verifiesPassed: 0, drills: [], drillsPassed: 0, drillsFailed: 0 });
     s.close();
   });
 });
