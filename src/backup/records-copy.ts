@@ -1,13 +1,15 @@
 /**
  * A copy of the project's backup records outside the state database, carried by every config
  * snapshot: per source, its newest stored backup with the facts recorded at dump time (row counts,
- * checksums, digests). A fresh host that restores the config takes it up, so right after
- * `restore --all` it knows how old its newest good backups are (the agent's backup probe does not
- * call them missing) and `backup verify` can compare restore drills with what the old host recorded.
+ * checksums, digests), and the verifies of the last `validationWindowDays` with their drills. A
+ * fresh host that restores the config takes it up, so right after `restore --all` it knows how old
+ * its newest good backups are (the agent's backup probe does not call them missing), `backup
+ * verify` can compare restore drills with what the old host recorded, and the success rate of
+ * validation goes on from the old host's.
  */
 import fs from 'node:fs';
 import { z } from 'zod';
-import type { BackupResult, BackupRun, BackupStore } from '../store/backups.js';
+import { validationWindowDays, type AdoptedVerify, type BackupResult, type BackupRun, type BackupStore } from '../store/backups.js';
 
 /** The copy's name inside the config source's tar. */
 export const recordsCopyName = '.berth-backups.json';
@@ -41,6 +43,31 @@ const runSchema = z
   })
   .strict();
 
+const drillSchema = z
+  .object({
+    source: z.string().min(1),
+    snapshotId: z.string().min(1),
+    status: z.enum(['passed', 'failed']),
+    restoreMs: z.number().nonnegative(),
+    bytes: z.number().int().nonnegative().optional(),
+    details: z.unknown().optional(),
+    error: z.string().optional(),
+  })
+  .strict();
+
+const verifySchema = z
+  .object({
+    id: z.string().min(1),
+    status: z.enum(['passed', 'failed']),
+    startedAt: z.number(),
+    finishedAt: z.number(),
+    checkOk: z.boolean().optional(),
+    error: z.string().optional(),
+    otherRepository: z.string().optional(),
+    drills: z.array(drillSchema),
+  })
+  .strict();
+
 const copySchema = z
   .object({
     format: z.literal(format),
@@ -49,8 +76,13 @@ const copySchema = z
     run: runSchema,
     runs: z.array(runSchema),
     results: z.array(resultSchema),
+    /** Finished verifies of the last validationWindowDays, newest first (copies made before they were carried have none). */
+    verifies: z.array(verifySchema).optional(),
   })
   .strict();
+
+/** At most this many verifies are carried (a verify a day for the window is 90). */
+const carriedVerifies = 500;
 
 export type RecordsCopy = z.infer<typeof copySchema>;
 
@@ -81,7 +113,22 @@ export function recordsCopy(store: BackupStore, project: string, runId: string, 
     const { status: _status, error: _error, facts, ...kept } = r;
     return [{ ...kept, snapshotId: r.snapshotId, ...(facts !== undefined && { facts: facts as Record<string, unknown> }) }];
   });
-  return { format, project, run, runs: [...runs.values()], results };
+  return { format, project, run, runs: [...runs.values()], results, verifies: carriedVerifiesOf(store, project, now) };
+}
+
+/** The finished verifies of the window, with their drills; a drill's mismatches cut to the first 20. */
+function carriedVerifiesOf(store: BackupStore, project: string, now: number): NonNullable<RecordsCopy['verifies']> {
+  const since = now - validationWindowDays * 86_400_000;
+  return store.allVerifies(project, carriedVerifies).flatMap((v) => {
+    if (v.status === 'running' || v.finishedAt === undefined || v.finishedAt < since) return [];
+    const drills = store.drills(v.id).map(({ verifyId: _v, details, ...d }) => {
+      const shown = details as { mismatches?: unknown } | undefined;
+      const cut = shown && Array.isArray(shown.mismatches) && shown.mismatches.length > 20 ? { ...shown, mismatches: shown.mismatches.slice(0, 20) } : details;
+      return { ...d, ...(cut !== undefined && { details: cut }) };
+    });
+    const { project: _p, checkOutput: _c, status, finishedAt, ...kept } = v;
+    return [{ ...kept, status, finishedAt, drills }];
+  });
 }
 
 /** The config snapshot the copy came in, as the restore saw it. */
@@ -118,8 +165,10 @@ export function takeUpRecords(store: BackupStore, project: string, file: string,
       ...parsed.results.map((r) => ({ ...r, status: 'succeeded' as const })),
       { runId: parsed.run.id, source: configSource, type: 'config', status: 'succeeded', snapshotId: carrying.id, bytes: carrying.bytes, startedAt: carrying.time, finishedAt: parsed.run.finishedAt ?? carrying.time, facts: { manifest: carrying.manifest } },
     ];
-    const added = store.adopt([asRun(parsed.run), ...parsed.runs.map(asRun)], results);
-    return { level: 'info', message: `took up the backup records of ${added} snapshot(s) made on ${parsed.run.host}: their ages and dump-time facts, for the backup probe and \`berth backup verify\`` };
+    const verifies: AdoptedVerify[] = (parsed.verifies ?? []).map((v) => ({ ...v, project }));
+    const added = store.adopt([asRun(parsed.run), ...parsed.runs.map(asRun)], results, verifies);
+    const verified = added.verifies ? `, and ${added.verifies} verify(ies) of the last ${validationWindowDays} days` : '';
+    return { level: 'info', message: `took up the backup records of ${added.results} snapshot(s) made on ${parsed.run.host}${verified}: their ages and dump-time facts, for the backup probe and \`berth backup verify\`` };
   } finally {
     fs.rmSync(file, { force: true });
   }

@@ -50,6 +50,9 @@ export interface DrillRecord {
   readonly error?: string;
 }
 
+/** A finished verify made elsewhere, with its drills (carried by a config snapshot). */
+export type AdoptedVerify = VerifyRecord & { readonly finishedAt: number; readonly drills: readonly Omit<DrillRecord, 'verifyId'>[] };
+
 export interface VerifyRecord {
   readonly id: string;
   readonly project: string;
@@ -83,10 +86,10 @@ export interface BackupStore {
   run(id: string): BackupRun | undefined;
   /**
    * Records made elsewhere (another host's, carried by a config snapshot), written as they are in
-   * one transaction; a run or result this store holds already is left as it is. Returns how many
-   * results were new.
+   * one transaction; a run, result or verify this store holds already is left as it is. Returns how
+   * many results, and how many verifies, were new.
    */
-  adopt(runs: readonly BackupRun[], results: readonly BackupResult[]): number;
+  adopt(runs: readonly BackupRun[], results: readonly BackupResult[], verifies?: readonly AdoptedVerify[]): { results: number; verifies: number };
   startVerify(v: Pick<VerifyRecord, 'id' | 'project' | 'otherRepository'>): void;
   finishVerify(id: string, patch: Pick<VerifyRecord, 'status' | 'checkOk' | 'checkOutput' | 'error'>): void;
   addDrill(d: DrillRecord): void;
@@ -101,6 +104,20 @@ export interface BackupStore {
 
 const resultColumns = `(run_id, source, type, status, snapshot_id, bytes, data_added, started_at, finished_at, suspect, facts, error)
   VALUES (@runId, @source, @type, @status, @snapshotId, @bytes, @dataAdded, @startedAt, @finishedAt, @suspect, @facts, @error)`;
+
+const drillColumns = `(verify_id, source, snapshot_id, status, restore_ms, bytes, details, error)
+  VALUES (@verifyId, @source, @snapshotId, @status, @restoreMs, @bytes, @details, @error)`;
+
+const drillParams = (d: DrillRecord) => ({
+  verifyId: d.verifyId,
+  source: d.source,
+  snapshotId: d.snapshotId,
+  status: d.status,
+  restoreMs: Math.round(d.restoreMs),
+  bytes: d.bytes ?? null,
+  details: d.details === undefined ? null : JSON.stringify(d.details),
+  error: d.error ?? null,
+});
 
 const resultParams = (r: BackupResult) => ({
   runId: r.runId,
@@ -147,9 +164,11 @@ export function createBackupStore(db: Db, clock: Clock): BackupStore {
     ),
     insertVerify: db.prepare(`INSERT INTO backup_verifies (id, project, status, started_at, other_repository) VALUES (?, ?, 'running', ?, ?)`),
     finishVerify: db.prepare(`UPDATE backup_verifies SET status = ?, finished_at = ?, check_ok = ?, check_output = ?, error = ? WHERE id = ?`),
-    insertDrill: db.prepare(
-      `INSERT INTO backup_drills (verify_id, source, snapshot_id, status, restore_ms, bytes, details, error)
-       VALUES (@verifyId, @source, @snapshotId, @status, @restoreMs, @bytes, @details, @error)`,
+    insertDrill: db.prepare(`INSERT INTO backup_drills ${drillColumns}`),
+    adoptDrill: db.prepare(`INSERT OR IGNORE INTO backup_drills ${drillColumns}`),
+    adoptVerify: db.prepare(
+      `INSERT OR IGNORE INTO backup_verifies (id, project, status, started_at, finished_at, check_ok, error, other_repository)
+       VALUES (@id, @project, @status, @startedAt, @finishedAt, @checkOk, @error, @otherRepository)`,
     ),
     verifies: db.prepare(`SELECT * FROM backup_verifies WHERE project = ? AND other_repository IS NULL ORDER BY started_at DESC LIMIT ?`),
     allVerifies: db.prepare(`SELECT * FROM backup_verifies WHERE project = ? ORDER BY started_at DESC LIMIT ?`),
@@ -187,11 +206,17 @@ export function createBackupStore(db: Db, clock: Clock): BackupStore {
       const row = q.run.get(id) as RunRow | undefined;
       return row && toRun(row);
     },
-    adopt(runs, results) {
-      let added = 0;
+    adopt(runs, results, verifies = []) {
+      const added = { results: 0, verifies: 0 };
       db.transaction(() => {
         for (const r of runs) q.adoptRun.run({ ...r, repository: r.repository ?? null, finishedAt: r.finishedAt ?? null, error: r.error ?? null });
-        for (const r of results) added += q.adoptResult.run(resultParams(r)).changes;
+        for (const r of results) added.results += q.adoptResult.run(resultParams(r)).changes;
+        for (const v of verifies) {
+          const params = { id: v.id, project: v.project, status: v.status, startedAt: v.startedAt, finishedAt: v.finishedAt, checkOk: v.checkOk === undefined ? null : Number(v.checkOk), error: v.error ?? null, otherRepository: v.otherRepository ?? null };
+          if (q.adoptVerify.run(params).changes === 0) continue;
+          added.verifies++;
+          for (const d of v.drills) q.adoptDrill.run(drillParams({ ...d, verifyId: v.id }));
+        }
       }).immediate();
       return added;
     },
@@ -212,16 +237,7 @@ export function createBackupStore(db: Db, clock: Clock): BackupStore {
       q.finishVerify.run(p.status, clock(), p.checkOk === undefined ? null : Number(p.checkOk), p.checkOutput ?? null, p.error ?? null, id);
     },
     addDrill(d) {
-      q.insertDrill.run({
-        verifyId: d.verifyId,
-        source: d.source,
-        snapshotId: d.snapshotId,
-        status: d.status,
-        restoreMs: Math.round(d.restoreMs),
-        bytes: d.bytes ?? null,
-        details: d.details === undefined ? null : JSON.stringify(d.details),
-        error: d.error ?? null,
-      });
+      q.insertDrill.run(drillParams(d));
     },
     verifies: (project, limit = 10) => (q.verifies.all(project, limit) as VerifyRow[]).map(toVerify),
     allVerifies: (project, limit) => (q.allVerifies.all(project, limit) as VerifyRow[]).map(toVerify),

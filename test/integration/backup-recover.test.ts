@@ -37,6 +37,9 @@ describe('restore --all on a fresh host', { timeout: 180_000 }, () => {
   it('rebuilds config, volumes, databases and the running services from the repository alone', async () => {
     const first = await p.json<{ results: Array<{ snapshotId: string }> }>(['backup', 'run', '--source', 'files']);
     olderFiles = first.value.results[0]!.snapshotId;
+    // A verify on the old host: its history travels with the next config snapshot.
+    const oldVerify = await p.json<{ verifyId: string; ok: boolean }>(['backup', 'verify', '--source', 'files']);
+    assert.equal(oldVerify.value.ok, true, oldVerify.stderr);
     assert.equal((await p.run(['up'])).code, 0);
     const run = await p.run(['backup', 'run']);
     assert.equal(run.code, 0, run.stderr);
@@ -49,7 +52,7 @@ describe('restore --all on a fresh host', { timeout: 180_000 }, () => {
     assert.equal(oldTrail.at(-1)!.action, 'backup.run');
     const carried = oldTrail.slice(0, -1);
     const ups = carried.filter((x) => x.action === 'up');
-    assert.ok(ups.length > 0 && carried.every((x) => x.action === 'up' || x.action === 'backup.run'), JSON.stringify(oldTrail));
+    assert.ok(ups.length > 0 && carried.every((x) => ['up', 'backup.run', 'backup.verify'].includes(x.action)), JSON.stringify(oldTrail));
     // The host is lost: containers, volume, databases and the project folder.
     assert.equal((await p.run(['down', '--volumes'])).code, 0);
     mariadb(undefined, `DROP DATABASE ${p.mdb}`);
@@ -100,7 +103,9 @@ describe('restore --all on a fresh host', { timeout: 180_000 }, () => {
     assert.equal(verified.code, 0, verified.stdout);
     assert.deepEqual(JSON.parse(verified.stdout), { ok: true, count: n + ups.length + 4, problems: [], warnings: [] });
     // And so do the old host's newest backup records: how old each source's backup is, and what its dump held.
-    assert.match(r.stderr, /config: took up the backup records of 5 snapshot\(s\) made on \S+/);
+    assert.match(r.stderr, /config: took up the backup records of 5 snapshot\(s\) made on \S+, and 1 verify\(ies\) of the last 90 days/);
+    const verifies = JSON.parse((await berth(['--json', 'backup', 'list', '--verifies'])).stdout) as Array<{ id: string; status: string; drills: Array<{ source: string; status: string }> }>;
+    assert.deepEqual(verifies.map((v) => [v.id, v.status, v.drills.map((d) => [d.source, d.status])]), [[oldVerify.value.verifyId, 'passed', [['files', 'passed']]]], "the old host's verify");
     assert.equal(fs.existsSync(path.join(fresh, '.berth-backups.json')), false, 'the copy is not left in the project folder');
     const newStatus = (JSON.parse((await berth(['--json', 'backup', 'status'])).stdout) as Status).sources;
     assert.deepEqual(newStatus.map((s) => s.source), oldStatus.map((s) => s.source));

@@ -7,24 +7,24 @@ import { after, describe, it } from 'node:test';
 import { recordsCopy, recordsCopyName, takeUpRecords, type CarryingSnapshot } from '../../../src/backup/records-copy.js';
 import { recordedFacts } from '../../../src/backup/verify.js';
 import { openStore } from '../../../src/store/db.js';
-import { type BackupStore, createBackupStore, lastGoodBackupAt } from '../../../src/store/backups.js';
+import { type BackupStore, createBackupStore, lastGoodBackupAt, lastVerify, validationSince } from '../../../src/store/backups.js';
 
 const dirs: string[] = [];
 after(() => dirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
 
-function store(): { backups: BackupStore; dir: string; close(): void } {
+function store(): { backups: BackupStore; dir: string; db: ReturnType<typeof openStore>['db']; close(): void } {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'brc-'));
   dirs.push(dir);
   let t = 1_000;
   const s = openStore(path.join(dir, 'state'));
-  return { backups: createBackupStore(s.db, () => (t += 1_000)), dir, close: () => s.close() };
+  return { backups: createBackupStore(s.db, () => (t += 1_000)), dir, db: s.db, close: () => s.close() };
 }
 
 const snap = (n: number) => n.toString(16).padEnd(64, '0');
 const facts = (rows: number) => ({ tables: [{ name: 't', rows, checksum: `c${rows}` }] });
 
 /** Yesterday's run (db and media good), and today's so far (db good, media failed). */
-function oldHost(): { backups: BackupStore; dir: string; close(): void; today: string } {
+function oldHost(): ReturnType<typeof store> & { today: string } {
   const h = store();
   const b = h.backups;
   b.startRun({ id: 'run-1', project: 'shop', kind: 'backup', user: 'ops', pid: 10, host: 'nas1', repository: '/r' });
@@ -85,6 +85,42 @@ describe('backup records copy', () => {
     // Where the old host stored snapshots says nothing about this host's disks: no repository is claimed.
     assert.equal(fresh.backups.lastStoredIn('/r'), undefined);
     assert.equal(fresh.backups.runs('blog').length, 0);
+    fresh.close();
+  });
+
+  it('carries the finished verifies of the last 90 days with their drills; a fresh host takes them up and the success rate goes on', () => {
+    const old = oldHost();
+    const b = old.backups;
+    b.startVerify({ id: 'v-1', project: 'shop' });
+    b.addDrill({ verifyId: 'v-1', source: 'db', snapshotId: snap(1).slice(0, 8), status: 'passed', restoreMs: 120, bytes: 100, details: { summary: '1 table, 5 rows, checksums equal', mismatches: [] } });
+    b.finishVerify('v-1', { status: 'passed', checkOk: true, checkOutput: 'no errors were found' });
+    b.startVerify({ id: 'v-2', project: 'shop', otherRepository: '/replica' });
+    b.addDrill({ verifyId: 'v-2', source: 'db', snapshotId: 'aaaaaaaa', status: 'failed', restoreMs: 50, details: { summary: 'rows differ', mismatches: Array.from({ length: 30 }, (_, i) => `m${i}`) } });
+    b.finishVerify('v-2', { status: 'failed', checkOk: true });
+    b.startVerify({ id: 'v-running', project: 'shop' });
+    const copy = recordsCopy(b, 'shop', old.today, ['db', 'media'], 25_000)!;
+    assert.deepEqual(copy.verifies!.map((v) => [v.id, v.status, v.otherRepository, v.drills.length]), [['v-2', 'failed', '/replica', 1], ['v-1', 'passed', undefined, 1]], 'newest first, the running one left out');
+    assert.deepEqual((copy.verifies![0]!.drills[0]!.details as { mismatches: string[] }).mismatches, Array.from({ length: 20 }, (_, i) => `m${i}`));
+    assert.equal('checkOutput' in copy.verifies![1]!, false, "restic check's output stays behind");
+    assert.deepEqual(recordsCopy(b, 'shop', old.today, ['db'], 200 * 86_400_000)!.verifies, [], 'none older than 90 days');
+    const v1 = b.verifies('shop', 5).find((v) => v.id === 'v-1')!;
+    old.close();
+
+    const fresh = store();
+    const file = path.join(fresh.dir, recordsCopyName);
+    fs.writeFileSync(file, JSON.stringify(copy));
+    assert.match(takeUpRecords(fresh.backups, 'shop', file, carrying, 'config')!.message, /took up the backup records of 3 snapshot\(s\) made on nas1, and 2 verify\(ies\) of the last 90 days/);
+    assert.deepEqual(fresh.backups.allVerifies('shop', 10).map((v) => [v.id, v.status, v.checkOk, v.otherRepository, v.startedAt, v.finishedAt]), [
+      ['v-2', 'failed', true, '/replica', copy.verifies![0]!.startedAt, copy.verifies![0]!.finishedAt],
+      ['v-1', 'passed', true, undefined, v1.startedAt, v1.finishedAt],
+    ]);
+    assert.deepEqual(fresh.backups.drills('v-1'), [{ verifyId: 'v-1', source: 'db', snapshotId: snap(1).slice(0, 8), status: 'passed', restoreMs: 120, bytes: 100, details: { summary: '1 table, 5 rows, checksums equal', mismatches: [] } }]);
+    assert.deepEqual(lastVerify(fresh.db, 'shop'), { at: v1.finishedAt, ok: true }, "the replica's verify is not the last one of backup.repository here either");
+    assert.deepEqual(validationSince(fresh.db, 'shop', 0), { verifies: 1, verifiesPassed: 1, drills: [{ source: 'db', passed: 1, failed: 0 }], drillsPassed: 1, drillsFailed: 0 });
+    // Taken up again: nothing is doubled.
+    const again = copy.verifies!.map((v) => ({ ...v, project: 'shop' }));
+    assert.deepEqual(fresh.backups.adopt([], [], again), { results: 0, verifies: 0 });
+    assert.equal(fresh.backups.drills('v-2').length, 1);
     fresh.close();
   });
 
