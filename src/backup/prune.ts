@@ -8,6 +8,7 @@ import { describeRetention } from '../project/retention-schema.js';
 import { effectiveSources } from '../project/backup-schema.js';
 import { requireBackup, lockWaitOf, type BackupContext } from './context.js';
 import { waitingForLock } from './lock-wait.js';
+import { ownSnapshots } from './replica-name.js';
 
 export interface PrunedSnapshot {
   readonly source: string;
@@ -29,7 +30,7 @@ export async function pruneBackups(ctx: BackupContext): Promise<PruneOutcome> {
   let kept = 0;
   const wait = lockWaitOf(ctx);
   // One listing says which groups hold snapshots, so only those pay a forget (and its key derivation).
-  const present = new Set((await restic.snapshots(['berth', `project=${ctx.project.name}`])).flatMap((s) => s.tags ?? []));
+  const present = new Set((await ownSnapshots(ctx.project, restic)).flatMap((s) => s.tags ?? []));
   const policy = describeRetention(cfg.retention);
   // One forget per source: grouping by restic's tag set would split groups on berth-version changes.
   // Safety snapshots are a group of their own (see snapshotTags): the same policy, but a restore's

@@ -20,6 +20,7 @@ import { waitingForLock } from './lock-wait.js';
 import { startProgress, streaming } from './progress.js';
 import type { BackupSummary, Restic } from './restic.js';
 import { snapshotTags } from './restic-args.js';
+import { ownSnapshots } from './replica-name.js';
 import { sourceDrivers, type Facts } from './sources/index.js';
 
 export interface SourceOutcome {
@@ -95,6 +96,8 @@ export async function runBackup(ctx: BackupContext, opts: RunOptions = {}): Prom
   try {
     restic = ctx.restic();
     if (await restic.ensureInit(() => refuseToRecreate(ctx, cfg.repository, opts.init))) ctx.report.done(`created restic repository ${cfg.repository}`);
+    // On a backup host: not among copies of the primary under this project's name.
+    else if (ctx.project.replicate) await ownSnapshots(ctx.project, restic);
   } catch (err) {
     finish(ctx, runId, kind, 'failed', results, (err as Error).message);
     throw err;

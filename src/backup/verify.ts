@@ -10,6 +10,7 @@ import { formatMs } from '../lib/time.js';
 import { effectiveSources } from '../project/backup-schema.js';
 import { lockWaitOf, requireBackup, selectSources, sourceContext, type BackupContext } from './context.js';
 import { waitingForLock } from './lock-wait.js';
+import { ownSnapshots } from './replica-name.js';
 import { restoring, startProgress } from './progress.js';
 import { consumeDump, startDump, type Restic, type Snapshot } from './restic.js';
 import { sourceDrivers } from './sources/index.js';
@@ -80,7 +81,7 @@ export function pickSnapshot(all: readonly Snapshot[], id: string, sources: read
 
 /** Newest non-safety snapshot per source of this project, or the one snapshot asked for. */
 export async function snapshotsToUse(ctx: BackupContext, restic: Restic, opts: { snapshot?: string; sources?: readonly string[] }): Promise<Snapshot[]> {
-  const all = await restic.snapshots(['berth', `project=${ctx.project.name}`]);
+  const all = await ownSnapshots(ctx.project, restic);
   if (opts.snapshot && opts.snapshot !== 'latest') return [pickSnapshot(all, opts.snapshot, opts.sources, ctx.project.name, restic.repository)];
   const newest = new Map<string, Snapshot>();
   for (const s of all) {
@@ -99,6 +100,8 @@ export async function verifyBackups(ctx: BackupContext, opts: VerifyOptions = {}
   const restic = ctx.restic();
   // A snapshot id given is resolved first: a typo fails before the check, and is not recorded as a failed verify.
   const given = opts.snapshot && opts.snapshot !== 'latest' ? await snapshotsToUse(ctx, restic, opts) : undefined;
+  // On a backup host, copies of the primary under this project's name are refused before the check too.
+  if (!given && ctx.project.replicate) await ownSnapshots(ctx.project, restic);
   const verifyId = newId(ctx.clock);
   // Another repository's verify (the replica's) is kept apart: it does not stand for backup.repository's.
   const other = restic.repository !== cfg.repository ? restic.repository : undefined;

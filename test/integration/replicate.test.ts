@@ -310,4 +310,37 @@ describe('berth replicate', { skip }, () => {
       w.writeBerth();
     }
   });
+
+  it("a backup host named like the primary's project refuses its own backup run, prune, verify and restore, and leaves the replica as it is", async () => {
+    const ids = async () => (await snapshotsOf(w.replicaRepo, w.replicaPass)).map((x) => x.id).sort();
+    // A snapshot as berth makes them (tagged berth), copied here under the primary's project name.
+    await w.backup('db', 1, 10_000, ['berth', 'kind=dump']);
+    const pulled = await w.berth(['replicate', 'pull']);
+    assert.equal(pulled.code, 0, pulled.stderr);
+    const before = await ids();
+    for (const args of [['backup', 'run'], ['backup', 'prune'], ['backup', 'verify'], ['restore', 'latest', '--yes']]) {
+      const r = await w.berth(args);
+      assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, new RegExp(`holds 1 snapshot\\(s\\) pulled from the primary as project ${w.project}, this project's own name: its backups, prune and verify would take the primary's copies`));
+      assert.match(r.stderr, /hint: give this host's project a name of its own \(`name:` in berth\.yaml, e\.g\. \S+-offsite\)/);
+    }
+    assert.deepEqual(await ids(), before, 'nothing forgotten, nothing added');
+
+    // Named apart, its own backups sit beside the copies, and its prune leaves them alone.
+    const berthYaml = path.join(w.projectDir, 'berth.yaml');
+    const original = fs.readFileSync(berthYaml, 'utf8');
+    fs.writeFileSync(berthYaml, original.replace(`name: ${w.project}`, `name: ${w.project}-offsite`));
+    try {
+      const run = await w.berth(['--json', 'backup', 'run']);
+      assert.equal(run.code, 0, run.stderr);
+      assert.equal((await ids()).length, before.length + 1);
+      const pruned = await w.berth(['--json', 'backup', 'prune']);
+      assert.equal(pruned.code, 0, pruned.stderr);
+      assert.deepEqual((JSON.parse(pruned.stdout) as { removed: unknown[] }).removed, []);
+      const after = await ids();
+      for (const id of before) assert.ok(after.includes(id), `copy ${id} kept`);
+    } finally {
+      fs.writeFileSync(berthYaml, original);
+    }
+  });
 });
