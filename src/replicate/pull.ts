@@ -134,6 +134,9 @@ export async function pullReplica(deps: PullDeps, project: Project, opts: PullOp
     const copies = mapCopies(result.primary, result.replica);
     const fresh = new Set(deps.runs.recordMappings(project.name, runId, copies));
     const copied = copies.filter((m) => fresh.has(m.originalId));
+    // The copies keep the primary's project= tag: under this host's own project name they would be taken as its own.
+    const sameName = result.primary.filter((s) => s.tags.includes('berth') && s.tags.includes(`project=${project.name}`)).length;
+    if (sameName) deps.report.warn(`${sameName} of the primary's snapshots are of project ${project.name}, this host's own project name: its own backup run, prune, verify and restore refuse while the replica holds them; give this host's project a name of its own (\`name:\` in berth.yaml, e.g. ${project.name}-offsite)`);
     const retention = cfg.retention ? await retrying(() => onSide('replica', () => keepRetention(deps, project.name, repos.to, cfg, result.replica, removed, opts.signal))).catch(duringRetention) : undefined;
     const checked = opts.check ? await checkReplica(deps, repos.to, opts) : undefined;
     return finishOk(deps, project, cfg, { runId, attempts, started, result, copied, retention, checked });

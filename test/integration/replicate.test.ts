@@ -317,6 +317,7 @@ describe('berth replicate', { skip }, () => {
     await w.backup('db', 1, 10_000, ['berth', 'kind=dump']);
     const pulled = await w.berth(['replicate', 'pull']);
     assert.equal(pulled.code, 0, pulled.stderr);
+    assert.match(pulled.stderr, new RegExp(`1 of the primary's snapshots are of project ${w.project}, this host's own project name: its own backup run, prune, verify and restore refuse`));
     const before = await ids();
     for (const args of [['backup', 'run'], ['backup', 'prune'], ['backup', 'verify'], ['restore', 'latest', '--yes']]) {
       const r = await w.berth(args);
