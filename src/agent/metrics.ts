@@ -2,7 +2,7 @@
 import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import type { AlertInstance } from '../monitor/rules/alerts.js';
 import type { ProbeMeta, ProbeResult } from '../monitor/types.js';
-import { validationWindowDays, type ValidationTally } from '../store/backups.js';
+import { validationWindowDays, validationWindowStart, type ValidationTally } from '../store/backups.js';
 
 /** What /metrics reads of the project's backups (the agent gives it SQLite-backed ones, store/backups.ts `backupFigures`). */
 export interface BackupFigures {
@@ -126,7 +126,8 @@ export function createMetrics(o: {
  * by result. Read from SQLite when /metrics is scraped.
  */
 function backupMetrics(registry: Registry, b: BackupFigures, clock: () => number): void {
-  const since = () => clock() - validationWindowDays * 86_400_000;
+  // Read afresh by each gauge that shows it: three small queries a scrape, and a verify ended just now is in the next one.
+  const validation = () => b.validation(validationWindowStart(clock()));
   // The window as a label: it says what the counts cover, and lets the ratio have no sample without a drill.
   const window = `${validationWindowDays}d`;
   new Gauge({
@@ -149,7 +150,7 @@ function backupMetrics(registry: Registry, b: BackupFigures, clock: () => number
     registers: [registry],
     collect() {
       this.reset();
-      for (const d of b.validation(since()).drills) {
+      for (const d of validation().drills) {
         this.set({ source: d.source, result: 'passed', window }, d.passed);
         this.set({ source: d.source, result: 'failed', window }, d.failed);
       }
@@ -161,7 +162,7 @@ function backupMetrics(registry: Registry, b: BackupFigures, clock: () => number
     labelNames: ['result', 'window'],
     registers: [registry],
     collect() {
-      const v = b.validation(since());
+      const v = validation();
       this.set({ result: 'passed', window }, v.verifiesPassed);
       this.set({ result: 'failed', window }, v.verifies - v.verifiesPassed);
     },
@@ -173,7 +174,7 @@ function backupMetrics(registry: Registry, b: BackupFigures, clock: () => number
     registers: [registry],
     collect() {
       this.reset();
-      const { drillsPassed, drillsFailed } = b.validation(since());
+      const { drillsPassed, drillsFailed } = validation();
       if (drillsPassed + drillsFailed > 0) this.set({ window }, drillsPassed / (drillsPassed + drillsFailed));
     },
   });

@@ -9,7 +9,7 @@
  */
 import fs from 'node:fs';
 import { z } from 'zod';
-import { validationWindowDays, type AdoptedVerify, type BackupResult, type BackupRun, type BackupStore } from '../store/backups.js';
+import { validationWindowDays, validationWindowStart, type AdoptedVerify, type BackupResult, type BackupRun, type BackupStore } from '../store/backups.js';
 
 /** The copy's name inside the config source's tar. */
 export const recordsCopyName = '.berth-backups.json';
@@ -118,7 +118,7 @@ export function recordsCopy(store: BackupStore, project: string, runId: string, 
 
 /** The finished verifies of the window, with their drills; a drill's mismatches cut to the first 20. */
 function carriedVerifiesOf(store: BackupStore, project: string, now: number): NonNullable<RecordsCopy['verifies']> {
-  const since = now - validationWindowDays * 86_400_000;
+  const since = validationWindowStart(now);
   return store.allVerifies(project, carriedVerifies).flatMap((v) => {
     if (v.status === 'running' || v.finishedAt === undefined || v.finishedAt < since) return [];
     const drills = store.drills(v.id).map(({ verifyId: _v, details, ...d }) => {

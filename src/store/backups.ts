@@ -335,6 +335,9 @@ export function lastVerify(db: Db, project: string, source?: string): LastVerify
 /** How far back the success rate of backup validation is counted (`backup status`, the agent's /metrics). */
 export const validationWindowDays = 90;
 
+/** Where that window starts, `now` being its end (ms since the epoch). */
+export const validationWindowStart = (now: number): number => now - validationWindowDays * 86_400_000;
+
 export interface DrillTally {
   readonly source: string;
   readonly passed: number;

@@ -17,7 +17,7 @@ import { runBackup, runOutcomeSchema, type RunOutcome } from '../../backup/run.j
 import { nextRuns, retryComing } from '../../backup/schedule.js';
 import { snapshotSource, verifyBackups, type VerifyOutcome } from '../../backup/verify.js';
 import { formatBytes } from '../../lib/bytes.js';
-import { lastBackupAttempt, validationSince, validationWindowDays, type DrillRecord, type ValidationTally, type VerifyRecord } from '../../store/backups.js';
+import { lastBackupAttempt, validationSince, validationWindowDays, validationWindowStart, type BackupStore, type DrillRecord, type ValidationTally, type VerifyRecord } from '../../store/backups.js';
 import { counted } from '../../lib/plural.js';
 import { BerthError, exitCodes } from '../../lib/errors.js';
 import { formatMs, formatUtcMinute } from '../../lib/time.js';
@@ -70,7 +70,7 @@ export function registerBackupCommands(program: Command): void {
         if (o.snapshots && o.verifies) throw new BerthError('CONFIG', '--snapshots and --verifies do not go together', 'list one, then the other');
         const ctx = createBackupContext(base);
         if (o.verifies) {
-          const verifies = ctx.backups.allVerifies(ctx.project.name, o.limit).map((v) => ({ ...v, checkOutput: undefined, drills: ctx.backups.drills(v.id) }));
+          const verifies = ctx.backups.allVerifies(ctx.project.name, o.limit).map((v) => withDrills(ctx.backups, v));
           if (g.json) return printJson(verifies);
           return void process.stdout.write(`${table(verifyRows(verifies))}\n`);
         }
@@ -129,19 +129,19 @@ export function registerBackupCommands(program: Command): void {
           return { source: s.name, type: s.type, lastSnapshot: last?.snapshotId, lastAt: last?.finishedAt, bytes: last?.bytes, suspect: last?.suspect, ...failed, ...(partly && { partlyRestored: { since: new Date(partly.sinceMs).toISOString(), by: partly.by, snapshot: partly.snapshot || undefined, heldStopped: partly.held } }) };
         });
         const [verify] = ctx.backups.verifies(ctx.project.name, 1);
-        const drills = verify ? ctx.backups.drills(verify.id) : [];
+        const last = verify && withDrills(ctx.backups, verify);
         // Verifies of other repositories (`backup verify --repository`, the replica) are shown apart, the newest of each.
-        const others = ctx.backups.otherVerifies(ctx.project.name).map((v) => ({ ...v, checkOutput: undefined, drills: ctx.backups.drills(v.id) }));
+        const others = ctx.backups.otherVerifies(ctx.project.name).map((v) => withDrills(ctx.backups, v));
         const lastRun = ctx.backups.runs(ctx.project.name, 1)[0];
-        const validation = validationRate(validationSince(base.store.db, ctx.project.name, ctx.clock() - validationWindowDays * 86_400_000));
-        if (g.json) return printJson({ repository: cfg.repository, lastRun, sources, lastVerify: verify && { ...verify, checkOutput: undefined, drills }, otherVerifies: others, validation });
+        const validation = validationRate(validationSince(base.store.db, ctx.project.name, validationWindowStart(ctx.clock())));
+        if (g.json) return printJson({ repository: cfg.repository, lastRun, sources, lastVerify: last, otherVerifies: others, validation });
         const rows = [['SOURCE', 'TYPE', 'LAST GOOD', 'SNAPSHOT', 'SIZE', 'STATE']];
         for (const s of sources) rows.push([s.source, s.type, time(s.lastAt), s.lastSnapshot ?? '-', s.bytes !== undefined ? formatBytes(s.bytes) : '-', s.partlyRestored ? `PARTLY RESTORED since ${formatUtcMinute(Date.parse(s.partlyRestored.since))} (${s.partlyRestored.heldStopped.length ? `${s.partlyRestored.heldStopped.join(', ')} held stopped; ` : ''}not backed up)` : s.failed ? `FAILED ${formatUtcMinute(Date.parse(s.failed.at))}${s.failed.retryAt ? ` (retry due ${formatUtcMinute(Date.parse(s.failed.retryAt))})` : ''}: ${s.failed.error.slice(0, 100)}` : s.suspect ? `SUSPECT: ${s.suspect}` : s.lastAt ? 'ok' : 'never backed up']);
         process.stdout.write(`repository ${cfg.repository}\nlast run: ${lastRun ? `${lastRun.id} ${lastRun.status}` : 'none'}\n${table(rows)}\n`);
-        const verifyLine = (v: VerifyRecord, d: readonly DrillRecord[]) =>
-          `${v.id} ${v.status} (${d.length ? d.map((x) => `${x.source} ${x.status} ${formatMs(x.restoreMs)}`).join(', ') : (v.error ?? (v.checkOk === false ? 'restic check found damage' : 'nothing drilled'))})`;
-        process.stdout.write(verify ? `last verify: ${verifyLine(verify, drills)}\n` : 'last verify: never\n');
-        for (const o of others) process.stdout.write(`last verify of ${o.otherRepository}: ${verifyLine(o, o.drills)}\n`);
+        const verifyLine = (v: VerifiedWithDrills) =>
+          `${v.id} ${v.status} (${v.drills.length ? v.drills.map((x) => `${x.source} ${x.status} ${formatMs(x.restoreMs)}`).join(', ') : (v.error ?? (v.checkOk === false ? 'restic check found damage' : 'nothing drilled'))})`;
+        process.stdout.write(last ? `last verify: ${verifyLine(last)}\n` : 'last verify: never\n');
+        for (const o of others) process.stdout.write(`last verify of ${o.otherRepository}: ${verifyLine(o)}\n`);
         const pct = (r: number) => `${Math.floor(r * 1000) / 10} %`;
         process.stdout.write(
           validation.drills
@@ -374,8 +374,15 @@ function verifySummary(o: VerifyOutcome): string {
   return `verify ${o.verifyId} of ${o.repository}: ${o.ok ? 'passed' : 'FAILED'}\nrestic check: ${check}\n${table(rows)}\n`;
 }
 
+type VerifiedWithDrills = VerifyRecord & { readonly drills: readonly DrillRecord[] };
+
+/** A verify as `backup status` and `backup list --verifies` show it: with its drills, without restic check's output. */
+function withDrills(backups: BackupStore, v: VerifyRecord): VerifiedWithDrills {
+  return { ...v, checkOutput: undefined, drills: backups.drills(v.id) };
+}
+
 /** `backup list --verifies`: a line per drill, the verify's own columns on its first line only. */
-function verifyRows(verifies: ReadonlyArray<VerifyRecord & { drills: readonly DrillRecord[] }>): string[][] {
+function verifyRows(verifies: readonly VerifiedWithDrills[]): string[][] {
   const rows = [['VERIFY', 'STARTED', 'STATUS', 'REPOSITORY', 'CHECK', 'SOURCE', 'DRILL', 'SNAPSHOT', 'RESTORED', 'IN', 'RATE', 'NOTE']];
   for (const v of verifies) {
     const head = [v.id, time(v.startedAt), v.status, v.otherRepository ?? 'backup.repository', v.checkOk === undefined ? '-' : v.checkOk ? 'ok' : 'DAMAGED'];
