@@ -79,9 +79,9 @@ export function pickSnapshot(all: readonly Snapshot[], id: string, sources: read
   return snap;
 }
 
-/** Newest non-safety snapshot per source of this project, or the one snapshot asked for. */
-export async function snapshotsToUse(ctx: BackupContext, restic: Restic, opts: { snapshot?: string; sources?: readonly string[] }): Promise<Snapshot[]> {
-  const all = await ownSnapshots(ctx.project, restic);
+/** Newest non-safety snapshot per source of this project, or the one snapshot asked for; `listed` is the project's snapshots when already listed. */
+export async function snapshotsToUse(ctx: BackupContext, restic: Restic, opts: { snapshot?: string; sources?: readonly string[] }, listed?: readonly Snapshot[]): Promise<Snapshot[]> {
+  const all = listed ?? (await ownSnapshots(ctx.project, restic));
   if (opts.snapshot && opts.snapshot !== 'latest') return [pickSnapshot(all, opts.snapshot, opts.sources, ctx.project.name, restic.repository)];
   const newest = new Map<string, Snapshot>();
   for (const s of all) {
@@ -100,8 +100,9 @@ export async function verifyBackups(ctx: BackupContext, opts: VerifyOptions = {}
   const restic = ctx.restic();
   // A snapshot id given is resolved first: a typo fails before the check, and is not recorded as a failed verify.
   const given = opts.snapshot && opts.snapshot !== 'latest' ? await snapshotsToUse(ctx, restic, opts) : undefined;
-  // On a backup host, copies of the primary under this project's name are refused before the check too.
-  if (!given && ctx.project.replicate) await ownSnapshots(ctx.project, restic);
+  // On a backup host, copies of the primary under this project's name are refused before the check too;
+  // that listing is the one drilled from, so the repository is not listed twice.
+  const listed = !given && ctx.project.replicate ? await ownSnapshots(ctx.project, restic) : undefined;
   const verifyId = newId(ctx.clock);
   // Another repository's verify (the replica's) is kept apart: it does not stand for backup.repository's.
   const other = restic.repository !== cfg.repository ? restic.repository : undefined;
@@ -113,7 +114,7 @@ export async function verifyBackups(ctx: BackupContext, opts: VerifyOptions = {}
     const damagedPacks = [...new Set([...c.output.matchAll(/(?:\bpack\s+|does not match, want\s+)([0-9a-f]{8,64})/gi)].map((m) => m[1]!))];
     c.ok ? ctx.report.done('repository structure and the read data are intact') : ctx.report.warn(`restic check found damage${damagedPacks.length ? ` in pack(s) ${damagedPacks.join(', ')}` : ''}`);
     const drills: DrillResult[] = [];
-    for (const snap of given ?? (await snapshotsToUse(ctx, restic, opts))) drills.push(await drill(ctx, restic, snap, verifyId));
+    for (const snap of given ?? (await snapshotsToUse(ctx, restic, opts, listed))) drills.push(await drill(ctx, restic, snap, verifyId));
     // Nothing drilled is not a pass: a verify must have restored something.
     if (drills.length === 0) ctx.report.warn(`no snapshot of ${opts.sources?.join(', ') ?? `project ${ctx.project.name}`} to drill; run \`berth backup run\` first`);
     const ok = c.ok && drills.length > 0 && drills.every((d) => d.ok);

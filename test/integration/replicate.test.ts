@@ -3,7 +3,7 @@
  * id mapping, status, faults (wrong password, primary down), and who can touch what.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -11,6 +11,7 @@ import { promisify } from 'node:util';
 import { loadProject } from '../../src/project/load.js';
 import { replicateJobs, replicationStatus } from '../../src/replicate/index.js';
 import { openStore } from '../../src/store/db.js';
+import { runBerth } from './harness.js';
 import { createWorld, replicationUnavailable, restic, snapshotsOf, type World } from './replicate-harness.js';
 
 const execFileP = promisify(execFile);
@@ -340,6 +341,18 @@ describe('berth replicate', { skip }, () => {
       assert.deepEqual((JSON.parse(pruned.stdout) as { removed: unknown[] }).removed, []);
       const after = await ids();
       for (const id of before) assert.ok(after.includes(id), `copy ${id} kept`);
+
+      // Its verify drills its own config snapshot, not the copies, and lists the replica once:
+      // the listing that looked for copies under its name is the one it drills from.
+      const log = path.join(w.root, 'restic-calls.log');
+      const bin = fs.mkdtempSync(path.join(w.root, 'bin-'));
+      const real = execFileSync('sh', ['-c', 'command -v restic'], { encoding: 'utf8' }).trim();
+      fs.writeFileSync(path.join(bin, 'restic'), `#!/bin/sh\necho "$*" >> '${log}'\nexec '${real}' "$@"\n`, { mode: 0o755 });
+      const verified = await runBerth(w.projectDir, ['-C', w.projectDir, '--json', 'backup', 'verify'], { PATH: `${bin}:${process.env.PATH}` });
+      assert.equal(verified.code, 0, verified.stderr);
+      assert.deepEqual((JSON.parse(verified.stdout) as { drills: Array<{ source: string; ok: boolean }> }).drills.map((d) => [d.source, d.ok]), [['config', true]]);
+      const listings = fs.readFileSync(log, 'utf8').split('\n').filter((l) => /(^| )snapshots( |$)/.test(l));
+      assert.equal(listings.length, 1, `restic snapshots run once, not:\n${listings.join('\n')}`);
     } finally {
       fs.writeFileSync(berthYaml, original);
     }
