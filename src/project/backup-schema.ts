@@ -30,6 +30,32 @@ const ratio = leaf('a number between 0 and 1', (v) => {
   return v;
 });
 
+/** A table of the source's database: `orders`; on PostgreSQL also `schema.orders` (without a schema: `public`). */
+const tableName = leaf('a table name such as orders (postgres: also audit.orders)', (v) => {
+  if (typeof v !== 'string' || v === '' || v.startsWith('-') || /[\0-\x1f]/.test(v)) throw new SpecError();
+  const parts = v.split('.');
+  if (parts.length > 2 || parts.some((p) => p === '')) throw new SpecError(`"${v}": a table name, or on PostgreSQL schema.table`);
+  return v;
+});
+
+/** `tables:` of a database source, each name once. */
+const tableNames = z.array(tableName).transform((names) => [...new Set(names)]);
+
+/** The types `tables:` applies to. */
+export const tableSubsetTypes: readonly SourceType[] = ['mariadb', 'mysql', 'postgres'];
+
+/** What is wrong with `tables` on a source of `type`, or undefined. */
+export function tablesProblem(type: SourceType, tables: readonly string[] | undefined): string | undefined {
+  if (tables === undefined) return undefined;
+  if (!tableSubsetTypes.includes(type)) return `applies to a ${tableSubsetTypes.join(', ')} source only, not ${type}`;
+  if (tables.length === 0) return 'an empty list would back up nothing; leave `tables` out to back up the whole database';
+  if (type !== 'postgres') {
+    const dotted = tables.find((t) => t.includes('.'));
+    if (dotted) return `"${dotted}": name a table of \`database\` without a database in front (one database per source)`;
+  }
+  return undefined;
+}
+
 const sourceSchema = section({
   type: z.enum(sourceTypes).describe('what kind of data this is'),
   service: text.optional().describe('dump inside this compose service\'s container (docker exec); else over TCP on the host'),
@@ -40,6 +66,7 @@ const sourceSchema = section({
   password_env: text.optional().describe('environment variable holding the database password'),
   password_file: text.optional().describe('file holding the database password, relative to the project folder'),
   database: text.optional().describe('the database to dump (mariadb, postgres)'),
+  tables: tableNames.optional().describe('mariadb, mysql, postgres: back up only these tables of `database` (with their triggers, indexes and sequences); an in-place restore replaces only them'),
   volume: text.optional().describe('volume source: a compose volume key or an engine volume name'),
   path: text.optional().describe('volume source: a bind path on the host, read through a helper container'),
   exclude: excludePatterns.optional().describe('volume source: files and directories left out, e.g. ["cache", "*.tmp", "/logs"] (a leading "/" anchors at the volume\'s root)'),
@@ -69,6 +96,7 @@ const serviceSourceSchema = section({
   password_env: text.optional().describe('environment variable holding the database password'),
   password_file: text.optional().describe('file holding the database password, relative to the project folder'),
   database: text.optional().describe('the database to dump (default: from the image\'s environment, e.g. MARIADB_DATABASE)'),
+  tables: tableNames.optional().describe('back up only these tables of `database`, as `tables` of a source in backup.sources'),
   writers: z.array(text).optional().describe('services stopped while this source is restored'),
   volumes: z.array(serviceVolumeSchema).optional().describe('named volumes of this service to back up, each as its own volume source: a name, or { volume: NAME, exclude: [PATTERN, ...] }'),
 });
@@ -134,6 +162,8 @@ export interface BackupSource {
   readonly user?: string;
   readonly password?: RepositoryPassword;
   readonly database?: string;
+  /** Only these tables of `database` (PostgreSQL's as schema.table); absent: the whole database. */
+  readonly tables?: readonly string[];
   readonly volume?: string;
   readonly path?: string;
   /** Volume source: patterns left out of the snapshot (`path-pattern.ts`). */
@@ -193,6 +223,8 @@ export function resolveBackup(raw: RawBackup, dir: string): { config: BackupConf
     if (s.type === 'config' && key !== configSourceName) problems.push({ path: at, message: `the project's config source must be named \`${configSourceName}\` (\`berth restore --all\` looks for it by that name on a fresh host); rename \`${key}\` to \`${configSourceName}\`` });
     if (s.type === 'volume' && !s.volume === !s.path) problems.push({ path: at, message: 'a volume source needs exactly one of `volume` or `path`' });
     if (s.exclude !== undefined && s.type !== 'volume') problems.push({ path: [...at, 'exclude'], message: `applies to a volume source only, not ${s.type}` });
+    const tablesWrong = tablesProblem(s.type, s.tables);
+    if (tablesWrong) problems.push({ path: [...at, 'tables'], message: tablesWrong });
     if ((s.type === 'mariadb' || s.type === 'mysql' || s.type === 'postgres') && !s.database) {
       problems.push({ path: at, message: `a ${s.type} source needs \`database\` (one database per source, so a restore drill can load it into a scratch database)` });
     }
@@ -216,6 +248,7 @@ export function resolveBackup(raw: RawBackup, dir: string): { config: BackupConf
       user: s.user,
       password: password(s.password_file, s.password_env, at),
       database: s.database,
+      tables: qualifiedTables(s.type, s.tables),
       volume: s.volume,
       path: s.path === undefined ? undefined : abs(s.path),
       exclude: s.exclude?.length ? s.exclude : undefined,
@@ -238,6 +271,12 @@ export function resolveBackup(raw: RawBackup, dir: string): { config: BackupConf
     sources,
   };
   return { config, problems };
+}
+
+/** PostgreSQL's tables as schema.table (`public` when none is given); the others as written. */
+export function qualifiedTables(type: SourceType, tables: readonly string[] | undefined): readonly string[] | undefined {
+  if (!tables?.length) return undefined;
+  return type === 'postgres' ? [...new Set(tables.map((t) => (t.includes('.') ? t : `public.${t}`)))] : tables;
 }
 
 function dropEmpty<T extends object>(value: T): T {

@@ -7,7 +7,7 @@
  * A source name given twice is a problem naming both places; nothing is silently replaced.
  */
 import path from 'node:path';
-import { type BackupSource, besideConfig, configSourceName, databaseTypes, detectSources, type DetectableService, type RawServiceBackup, type RepositoryPassword } from './backup-schema.js';
+import { type BackupSource, besideConfig, configSourceName, databaseTypes, detectSources, type DetectableService, type RawServiceBackup, type RepositoryPassword, qualifiedTables, tableSubsetTypes, tablesProblem } from './backup-schema.js';
 
 export type ConfigKeyPath = ReadonlyArray<string | number>;
 
@@ -93,8 +93,12 @@ export function resolveBackupSources(input: SourcesInput): { sources: Record<str
         problems.push({ path: at, message: `a ${type} source needs \`database\` (none found in the service's environment)` });
       }
       if (raw.password_file && raw.password_env) problems.push({ path: at, message: 'give password_file or password_env, not both' });
+      const tablesWrong = tablesProblem(type, raw.tables);
+      if (tablesWrong) problems.push({ path: [...at, 'tables'], message: tablesWrong });
       const password: RepositoryPassword | undefined = raw.password_env ? { env: raw.password_env } : raw.password_file ? { file: path.resolve(input.dir, raw.password_file) } : undefined;
-      add(dropUndefined({ name: raw.name ?? besideConfig(name, type), type, service: name, host: '127.0.0.1', user: raw.user, password, database: type === 'redis' ? undefined : database, writers: raw.writers, includeEnv: false }), at);
+      add(dropUndefined({ name: raw.name ?? besideConfig(name, type), type, service: name, host: '127.0.0.1', user: raw.user, password, database: type === 'redis' ? undefined : database, tables: qualifiedTables(type, raw.tables), writers: raw.writers, includeEnv: false }), at);
+    } else if (raw.tables) {
+      problems.push({ path: [...at, 'tables'], message: `service \`${name}\` (image ${svc.image}) is no database berth recognises; give \`type:\` (${tableSubsetTypes.join(', ')}) with \`tables\`` });
     } else if (!raw.volumes?.length) {
       problems.push({ path: at, message: `service \`${name}\` (image ${svc.image}) is no database berth recognises and lists no \`volumes\`; give \`type:\` (${databaseTypes.join(', ')}) or \`volumes:\`` });
     }

@@ -2,14 +2,20 @@
  * MariaDB / MySQL: a logical dump of one database (`--single-transaction --routines --triggers
  * --events`), with per-table row counts and `CHECKSUM TABLE` values recorded just before the dump.
  * Under concurrent writes those may differ from the dumped state; the drill then reports it.
+ *
+ * With `tables:` only those tables (and their triggers) are dumped, as the spec's numbering
+ * backup does; routines and events belong to the database and are left out. Such a snapshot is
+ * stored as `mariadb/tables/<db>.sql` (not `mariadb/<db>.sql`), and restoring it replaces those tables only: the database is not
+ * dropped, whatever berth.yaml says by then.
  */
 import type { Readable, Writable } from 'node:stream';
 import { BerthError } from '../../lib/errors.js';
 import type { Cmd } from '../process.js';
 import { pipeFrom, pipeInto, query } from './io.js';
-import type { DrillOutcome, Facts, SourceContext, SourceDriver } from './types.js';
+import type { DrillOutcome, Facts, RestoreOptions, SourceContext, SourceDriver } from './types.js';
 import { inWhere, resolveWhere, scratchName, sourcePassword, type ToolConn } from './where.js';
 import { counted } from '../../lib/plural.js';
+import { holdsSubset, missingTables, subsetFilename, subsetRestored } from './table-subset.js';
 
 export interface TableFact {
   readonly name: string;
@@ -42,10 +48,12 @@ const ident = (name: string) => `\`${name.replaceAll('`', '``')}\``;
 /** A string literal; a backslash escapes in MariaDB's default sql_mode. */
 const literal = (value: string) => `'${value.replaceAll('\\', '\\\\').replaceAll("'", "''")}'`;
 
-/** Tables with row count and CHECKSUM TABLE value, sorted by name. */
-export async function tableFacts(c: Conn, db: string, what: string): Promise<TableFact[]> {
-  const list = await query(sql(c, db, `SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE() AND table_type = 'BASE TABLE' ORDER BY table_name`), `${what}: list tables`);
+/** Tables with row count and CHECKSUM TABLE value, sorted by name; only those of `only` when given, each of which must be there. */
+export async function tableFacts(c: Conn, db: string, what: string, only?: readonly string[]): Promise<TableFact[]> {
+  const among = only ? ` AND table_name IN (${only.map(literal).join(', ')})` : '';
+  const list = await query(sql(c, db, `SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE() AND table_type = 'BASE TABLE'${among} ORDER BY table_name`), `${what}: list tables`);
   const tables = list.split('\n').filter(Boolean);
+  if (only) missingTables(only, tables, db, what);
   if (tables.length === 0) return [];
   const counts = await query(sql(c, db, tables.map((t) => `SELECT ${literal(t)}, COUNT(*) FROM ${ident(t)}`).join(' UNION ALL ')), `${what}: count rows`);
   const sums = await query(sql(c, db, `CHECKSUM TABLE ${tables.map(ident).join(', ')}`), `${what}: checksum tables`);
@@ -71,16 +79,18 @@ export function compareTables(recorded: readonly TableFact[], restored: readonly
 }
 
 export const mariadbSource: SourceDriver = {
-  filename: (s) => `${s.type}/${s.database}.sql`,
+  filename: (s) => (s.tables ? subsetFilename(s.type, s.database!, 'sql') : `${s.type}/${s.database}.sql`),
 
   async dump(ctx, out: Writable, signal) {
     const db = ctx.source.database!;
+    const only = ctx.source.tables;
     const c = await connect(ctx);
     const what = `${ctx.source.name}: ${c.dumper} ${db}`;
-    const tables = await tableFacts(c, db, what);
-    const argv = [c.dumper, ...c.args, '--single-transaction', '--routines', '--triggers', '--events', '--hex-blob', '--default-character-set=utf8mb4', db];
+    const tables = await tableFacts(c, db, what, only);
+    const whole = ['--routines', '--events', db];
+    const argv = [c.dumper, ...c.args, '--single-transaction', '--triggers', '--hex-blob', '--default-character-set=utf8mb4', ...(only ? [db, '--tables', ...only] : whole)];
     await pipeFrom(inWhere(c.where, argv, c.env), out, signal, what);
-    return { database: db, tables };
+    return { database: db, tables, ...(only && { only }) };
   },
 
   async drill(ctx, input: Readable, facts): Promise<DrillOutcome> {
@@ -107,6 +117,7 @@ export const mariadbSource: SourceDriver = {
     if (opts.to && (await query(sql(c, undefined, `SHOW DATABASES LIKE ${literal(db)}`), what)).trim()) {
       throw new BerthError('CONFLICT', `${what}: database ${db} already exists`, '--to restores into a new database; choose another name, or restore over the source database without --to');
     }
+    if (holdsSubset(opts)) return restoreSubset(ctx, c, db, input, opts, what);
     if (!opts.to) await endOtherSessions(ctx, c, db, what);
     // Dropped and recreated so tables created after the dump do not survive the restore. A lock
     // held by a client berth did not end would make DROP wait lock_wait_timeout (a day by default).
@@ -125,6 +136,23 @@ export const mariadbSource: SourceDriver = {
 };
 
 const dropLockWaitS = 120;
+
+/**
+ * A table subset is loaded into the database as it is: the dump drops and recreates each of its
+ * tables, and the database's other tables, routines and events stay. Other clients keep their
+ * connections (they may use those other tables); one holding a lock on a table being replaced
+ * fails the restore after `dropLockWaitS` instead of making it wait a day.
+ */
+async function restoreSubset(ctx: SourceContext, c: Conn, db: string, input: Readable, opts: RestoreOptions, what: string): Promise<string> {
+  await query(sql(c, undefined, `CREATE DATABASE IF NOT EXISTS ${ident(db)}`), what);
+  opts.onBegin?.();
+  await pipeInto(inWhere(c.where, [c.client, ...c.args, `--init-command=SET SESSION lock_wait_timeout = ${dropLockWaitS}`, db], c.env), input, what).catch((err: Error) => {
+    if (!/lock wait timeout/i.test(err.message)) throw err;
+    throw new BerthError('CONFLICT', `${what}: another connection held a lock on a table being restored for ${dropLockWaitS} s`, 'find it with SHOW PROCESSLIST, end it with KILL, and restore again');
+  });
+  const only = ctx.source.tables;
+  return subsetRestored(db, only ? await tableFacts(c, db, what, only).catch(() => undefined) : undefined);
+}
 
 /**
  * Other connections using the database (clients berth does not manage: the services writing to

@@ -2,15 +2,21 @@
  * PostgreSQL: `pg_dumpall --globals-only` (roles, tablespaces) in front of `pg_dump -Fc` of one
  * database (see `frame.ts`). Recorded per table: the row count, and for tables up to
  * `md5RowLimit` rows the md5 of all rows as text in sorted order; bigger tables get the count only.
+ *
+ * With `tables:` only those tables are dumped (`pg_dump -t`, with their indexes, constraints,
+ * triggers and owned sequences), under `postgres/tables/<db>.pgdump`; restoring such a snapshot
+ * replaces them in one transaction (`pg_restore --clean --single-transaction`) and leaves the
+ * database's other objects as they are.
  */
 import path from 'node:path';
-import type { Writable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import { BerthError } from '../../lib/errors.js';
 import { readFrame, writeFrameHeader } from '../frame.js';
 import { capture, type Cmd } from '../process.js';
 import { pipeFrom, pipeInto, query } from './io.js';
 import { compareTables, dependents, type TableFact } from './mariadb.js';
-import type { DrillOutcome, SourceContext, SourceDriver } from './types.js';
+import { holdsSubset, missingTables, subsetFilename, subsetRestored } from './table-subset.js';
+import type { DrillOutcome, RestoreOptions, SourceContext, SourceDriver } from './types.js';
 import { inWhere, resolveWhere, scratchName, sourcePassword, type ToolConn } from './where.js';
 import { counted } from '../../lib/plural.js';
 
@@ -40,12 +46,15 @@ const psql = (c: Conn, db: string, statement: string): Cmd =>
 const ident = (name: string) => name.split('.').map((p) => `"${p.replaceAll('"', '""')}"`).join('.');
 const literal = (s: string) => `'${s.replaceAll("'", "''")}'`;
 
-export async function pgTableFacts(c: Conn, db: string, what: string): Promise<TableFact[]> {
+/** Per table (schema.table) its row count and, up to `md5RowLimit` rows, the md5 of its rows; only those of `only` when given, each of which must be there. */
+export async function pgTableFacts(c: Conn, db: string, what: string, only?: readonly string[]): Promise<TableFact[]> {
+  const among = only ? ` AND schemaname || '.' || tablename IN (${only.map(literal).join(', ')})` : '';
   const list = await query(
-    psql(c, db, `SELECT schemaname || '.' || tablename FROM pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema') ORDER BY 1`),
+    psql(c, db, `SELECT schemaname || '.' || tablename FROM pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema')${among} ORDER BY 1`),
     `${what}: list tables`,
   );
   const tables = list.split('\n').filter(Boolean);
+  if (only) missingTables(only, tables, db, what);
   if (tables.length === 0) return [];
   const counts = await query(psql(c, db, tables.map((t) => `SELECT ${literal(t)}, count(*) FROM ${ident(t)}`).join(' UNION ALL ')), `${what}: count rows`);
   const rows = new Map(counts.split('\n').filter(Boolean).map((l) => l.split('\t') as [string, string]));
@@ -77,25 +86,32 @@ async function dropDb(c: Conn, name: string, what: string): Promise<void> {
 }
 
 export const postgresSource: SourceDriver = {
-  filename: (s) => `postgres/${s.database}.pgdump`,
+  filename: (s) => (s.tables ? subsetFilename('postgres', s.database!, 'pgdump') : `postgres/${s.database}.pgdump`),
 
   async dump(ctx, out: Writable, signal) {
     const db = ctx.source.database!;
+    const only = ctx.source.tables;
     const c = await connect(ctx);
     const what = `${ctx.source.name}: pg_dump ${db}`;
-    const tables = await pgTableFacts(c, db, what);
-    writeFrameHeader(out, [{ name: 'globals.sql', data: await globals(c, what) }]);
-    await pipeFrom(inWhere(c.where, ['pg_dump', ...c.args, '-Fc', '-d', db], c.env), out, signal, what);
-    return { database: db, tables, md5RowLimit };
+    const tables = await pgTableFacts(c, db, what, only);
+    // pg_dump -t leaves out the tables' schemas: the frame carries them, for a drill or a new database.
+    const schemas = [...new Set((only ?? []).map((t) => t.split('.')[0]!).filter((n) => n !== 'public'))];
+    const schemaSql = schemas.map((n) => `CREATE SCHEMA IF NOT EXISTS ${ident(n)};\n`).join('');
+    writeFrameHeader(out, [{ name: 'globals.sql', data: await globals(c, what) }, ...(schemaSql ? [{ name: schemasPart, data: Buffer.from(schemaSql) }] : [])]);
+    // Each name quoted, so pg_dump takes it as it is, not as a pattern.
+    const picked = (only ?? []).flatMap((t) => ['-t', t.split('.').map((p) => `"${p.replaceAll('"', '""')}"`).join('.')]);
+    await pipeFrom(inWhere(c.where, ['pg_dump', ...c.args, '-Fc', ...picked, '-d', db], c.env), out, signal, what);
+    return { database: db, tables, md5RowLimit, ...(only && { only }) };
   },
 
   async drill(ctx, input, facts): Promise<DrillOutcome> {
     const c = await connect(ctx);
     const scratch = scratchName('berth_drill');
     const what = `${ctx.source.name}: restore drill into ${scratch}`;
-    const { rest } = await readFrame(input);
+    const { parts, rest } = await readFrame(input);
     await createDb(c, scratch, what);
     try {
+      await createSchemas(c, scratch, parts, what);
       await pipeInto(inWhere(c.where, ['pg_restore', ...c.args, '--no-owner', '--no-privileges', '--exit-on-error', '-d', scratch], c.env), rest, what);
       const restored = await pgTableFacts(c, scratch, what);
       const mismatches = compareTables((facts?.tables ?? []) as TableFact[], restored);
@@ -117,6 +133,7 @@ export const postgresSource: SourceDriver = {
     const roles = parts.get('globals.sql');
     // Roles first (errors such as "role already exists" are expected and ignored), so owners resolve.
     if (roles?.length) await capture(inWhere(c.where, ['psql', ...c.args, '-d', 'postgres', '-X', '-q'], c.env), { input: roles });
+    if (holdsSubset(opts)) return restoreSubset(ctx, c, db, rest, parts, opts, what);
     opts.onBegin?.();
     await dropDb(c, db, what);
     await createDb(c, db, what);
@@ -127,3 +144,32 @@ export const postgresSource: SourceDriver = {
 
   writers: (ctx) => dependents(ctx),
 };
+
+const subsetLockWait = '120s';
+
+/** The frame part of a table subset's dump that creates the schemas its tables are in. */
+const schemasPart = 'schemas.sql';
+
+async function createSchemas(c: Conn, db: string, parts: ReadonlyMap<string, Buffer>, what: string): Promise<void> {
+  const sql = parts.get(schemasPart);
+  if (sql?.length) await query(inWhere(c.where, ['psql', ...c.args, '-d', db, '-X', '-q', '-v', 'ON_ERROR_STOP=1'], c.env), `${what}: create its schemas`, sql.toString('utf8'));
+}
+
+/**
+ * A table subset is restored into the database as it is (created when missing): pg_restore drops
+ * and recreates the snapshot's tables in one transaction, so a failure changes nothing. Other
+ * clients keep their connections; one holding a lock on a table being replaced fails the
+ * restore after `subsetLockWait` instead of making it wait for ever.
+ */
+async function restoreSubset(ctx: SourceContext, c: Conn, db: string, input: Readable, parts: ReadonlyMap<string, Buffer>, opts: RestoreOptions, what: string): Promise<string> {
+  if (!(await query(psql(c, 'postgres', `SELECT 1 FROM pg_database WHERE datname = ${literal(db)}`), what)).trim()) await createDb(c, db, what);
+  opts.onBegin?.();
+  await createSchemas(c, db, parts, what);
+  const env = { ...c.env, PGOPTIONS: `-c lock_timeout=${subsetLockWait}` };
+  await pipeInto(inWhere(c.where, ['pg_restore', ...c.args, '--clean', '--if-exists', '--single-transaction', '--exit-on-error', '-d', db], env), input, what).catch((err: Error) => {
+    if (!/lock timeout/i.test(err.message)) throw err;
+    throw new BerthError('CONFLICT', `${what}: another connection held a lock on a table being restored for ${subsetLockWait}; nothing was restored`, 'find it in pg_stat_activity, end it with pg_terminate_backend, and restore again');
+  });
+  const only = ctx.source.tables;
+  return subsetRestored(db, only ? await pgTableFacts(c, db, what, only).catch(() => undefined) : undefined);
+}

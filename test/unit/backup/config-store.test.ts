@@ -33,6 +33,9 @@ describe('backup config', () => {
     const never = await load({ 'compose.yaml': compose, 'berth.yaml': yaml('backup:', '  repository: r', '  retries: 0') });
     assert.equal(never.backup!.retries, 0);
     assert.deepEqual(b.sources.db, { name: 'db', type: 'mariadb', service: 'db', host: '127.0.0.1', database: 'app', includeEnv: false });
+    const subset = await load({ 'compose.yaml': compose, 'berth.yaml': yaml('backup:', '  repository: r', '  sources:', '    seq: { type: mariadb, service: db, database: app, tables: [numbering_sequences, numbering_audit] }', '    pg: { type: postgres, database: app, tables: [items, "audit.log"] }') });
+    assert.deepEqual(subset.backup!.sources.seq!.tables, ['numbering_sequences', 'numbering_audit']);
+    assert.deepEqual(subset.backup!.sources.pg!.tables, ['public.items', 'audit.log']);
     assert.deepEqual(backupJobs(p).map((j) => [j.name, j.cron]), [[`backup:${p.name}`, '0 2 * * *'], [`verify:${p.name}`, '0 3 * * 0']]);
     assert.equal(b.verifySchedule, '0 3 * * 0');
     const noVerify = await load({ 'compose.yaml': compose, 'berth.yaml': yaml('backup:', '  repository: r', '  verify: false') });
@@ -175,6 +178,10 @@ describe('backup config', () => {
     ['an exclude with a character class', ['backup:', '  repository: r', '  sources:', '    x: { type: volume, path: d, exclude: [ok, "log[0-9]"] }'], /berth.yaml:4:\d+ backup.sources.x.exclude\[1\]: "log\[0-9\]": character classes/],
     ['an exclude that climbs out', ['backup:', '  repository: r', '  sources:', '    x: { type: volume, path: d, exclude: [../etc] }'], /backup.sources.x.exclude\[0\]: "..\/etc": write names separated by single "\/", without "." or ".." parts/],
     ['an exclude of everything', ['backup:', '  repository: r', '  sources:', '    x: { type: volume, path: d, exclude: [/] }'], /backup.sources.x.exclude\[0\]: should be a pattern such as "cache".*; an empty pattern would leave out everything/],
+    ['tables on a volume source', ['backup:', '  repository: r', '  sources:', '    x: { type: volume, path: d, tables: [t] }'], /berth.yaml:4:\d+ backup.sources.x.tables: applies to a mariadb, mysql, postgres source only, not volume/],
+    ['an empty tables list', ['backup:', '  repository: r', '  sources:', '    x: { type: postgres, database: d, tables: [] }'], /berth.yaml:4:\d+ backup.sources.x.tables: an empty list would back up nothing; leave `tables` out to back up the whole database/],
+    ['a table name with two dots', ['backup:', '  repository: r', '  sources:', '    x: { type: postgres, database: d, tables: [a.b.c] }'], /berth.yaml:4:\d+ backup.sources.x.tables\[0\]: "a.b.c": a table name, or on PostgreSQL schema.table/],
+    ['a table name like an option', ['backup:', '  repository: r', '  sources:', '    x: { type: mariadb, database: d, tables: [--all] }'], /berth.yaml:4:\d+ backup.sources.x.tables\[0\]: should be a table name such as orders/],
     ['config source under another name', ['backup:', '  repository: r', '  sources:', '    settings: { type: config }'], /berth.yaml:4:\d+ backup.sources.settings: the project's config source must be named `config` \(`berth restore --all` looks for it by that name/],
   ];
   for (const [name, lines, want] of bad) {

@@ -156,6 +156,17 @@ describe('per-service backup sources', () => {
     assert.match(await wrong('7'), /^berth\.yaml:5:\d+ services\.web\.backup\.volumes\[0\]: should be a named volume of the service, or a mapping/);
   });
 
+  it('a per-service database source can name the tables it backs up; a service without a database cannot', async () => {
+    const berth = yaml('backup:', '  repository: repo', 'services:', '  db:', '    backup: { tables: [seq, audit_log, seq] }', '  pg:', '    backup: { tables: [items, billing.invoices] }');
+    const s = (await load({ 'compose.yaml': compose, 'berth.yaml': berth })).backup!.sources;
+    assert.deepEqual(s.db!.tables, ['seq', 'audit_log'], 'each name once');
+    assert.deepEqual(s.pg!.tables, ['public.items', 'billing.invoices'], 'PostgreSQL names qualified, public by default');
+    const wrong = (service: string, value: string) => loadError({ 'compose.yaml': compose, 'berth.yaml': yaml('backup:', '  repository: repo', 'services:', `  ${service}:`, `    backup: ${value}`) });
+    assert.match(await wrong('cache', '{ tables: [k] }'), /^berth\.yaml:5:\d+ services\.cache\.backup\.tables: applies to a mariadb, mysql, postgres source only, not redis$/);
+    assert.match(await wrong('web', '{ tables: [t], volumes: [uploads] }'), /^berth\.yaml:5:\d+ services\.web\.backup\.tables: service `web` \(image nginx\) is no database berth recognises; give `type:` \(mariadb, mysql, postgres\) with `tables`$/);
+    assert.match(await wrong('db', '{ tables: [shop.seq] }'), /^berth\.yaml:5:\d+ services\.db\.backup\.tables: "shop\.seq": name a table of `database` without a database in front/);
+  });
+
   it('backup.ssh: resolved for an sftp repository, refused for a local one', async () => {
     const p = await load({ 'compose.yaml': compose, 'berth.yaml': yaml('backup:', '  repository: sftp:bk@10.0.0.2:/srv/repo', '  ssh: { port: 2222, identity_file: keys/id, known_hosts: kh }') });
     assert.deepEqual(p.backup!.ssh, { port: 2222, identityFile: path.join(p.dir, 'keys/id'), knownHosts: path.join(p.dir, 'kh') });

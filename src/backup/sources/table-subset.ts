@@ -1,0 +1,30 @@
+/**
+ * A database source with `tables:` backs up only those tables. Its snapshot's file sits under
+ * `<type>/tables/`, so a restore of it replaces those tables and leaves the database's others,
+ * whatever berth.yaml says by the time it is restored.
+ */
+import { BerthError } from '../../lib/errors.js';
+import { counted } from '../../lib/plural.js';
+import type { TableFact } from './mariadb.js';
+import type { RestoreOptions } from './types.js';
+
+/** Fails naming the tables of `wanted` that `found` lacks. */
+export function missingTables(wanted: readonly string[], found: readonly string[], db: string, what: string): void {
+  const missing = wanted.filter((t) => !found.includes(t));
+  if (missing.length === 0) return;
+  // Said in the message itself: a source's failure in a run is recorded and shown by its message.
+  throw new BerthError('BACKUP', `${what}: no table ${missing.join(', ')} in database ${db}; correct \`tables\` of the source in berth.yaml (a view is no table), or create the table`);
+}
+
+/** A table-subset dump is stored under this name, so a restore knows to leave the database's other tables alone. */
+export const subsetFilename = (type: string, db: string, ext: string) => `${type}/tables/${db}.${ext}`;
+
+/** Whether the snapshot being restored holds a table subset (by its file name; berth.yaml may have changed since). */
+export const holdsSubset = (opts: RestoreOptions) => /^\/?[a-z]+\/tables\//.test(opts.snapshot?.paths?.[0] ?? '');
+
+
+/** What a subset restore says: the tables berth.yaml names now, counted, when they can be (else the snapshot's, unnamed). */
+export function subsetRestored(db: string, tables: readonly TableFact[] | undefined): string {
+  const what = tables ? `${counted(tables.length, 'table')} (${tables.map((t) => t.name).join(', ')}), ${counted(tables.reduce((n, t) => n + t.rows, 0), 'row')}` : 'the tables of the snapshot';
+  return `database ${db}: ${what} restored; its other tables left as they were`;
+}
