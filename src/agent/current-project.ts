@@ -4,7 +4,7 @@
  * CLI would. A file that no longer loads fails that run with the loader's own error (file:line)
  * and the agent keeps running. The project's name and state dir cannot change under a running
  * agent (its lock, store and socket belong to them), and a new schedule (`backup.schedule`,
- * `backup.verify.schedule`, `backup.replicate.cron`) takes effect at the agent's restart: both are said, not silently ignored.
+ * `backup.verify.schedule`, `backup.replicate.cron`, a source's own `schedule`) takes effect at the agent's restart: both are said, not silently ignored.
  */
 import { BerthError } from '../lib/errors.js';
 import type { Project } from '../project/model.js';
@@ -13,7 +13,12 @@ import type { Log } from './log.js';
 export type CurrentProject = () => Promise<Project>;
 
 export function currentProject(started: Project, load: () => Promise<Project>, log: Log): CurrentProject {
-  const schedules = (p: Project) => ({ 'backup.schedule': p.backup?.schedule ?? null, 'backup.verify.schedule': p.backup?.verifySchedule ?? null, 'backup.replicate.cron': p.replicate?.cron ?? null });
+  const schedules = (p: Project) => ({
+    'backup.schedule': p.backup?.schedule ?? null,
+    'backup.verify.schedule': p.backup?.verifySchedule ?? null,
+    'backup.replicate.cron': p.replicate?.cron ?? null,
+    ...Object.fromEntries(Object.values(p.backup?.sources ?? {}).flatMap((s) => (s.schedule ? [[`backup.sources.${s.name}.schedule`, s.schedule]] : []))),
+  });
   const running = schedules(started);
   const runningKey = JSON.stringify(running);
   let lastKey = runningKey;

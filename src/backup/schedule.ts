@@ -8,6 +8,7 @@ import { silentReporter } from '../lib/reporter.js';
 import type { RetryComing } from '../store/backups.js';
 import { formatMs } from '../lib/time.js';
 import type { Project } from '../project/model.js';
+import { effectiveSources } from '../project/backup-schema.js';
 import { type BackupContext, openBackupContext, requireBackup } from './context.js';
 import { pruneBackups } from './prune.js';
 import { type RunOutcome, runBackup, runnerMayBeAlive } from './run.js';
@@ -46,6 +47,8 @@ export function backupJobs(project: Project, report: Reporter = silentReporter, 
   const cfg = requireBackup(project);
   // The nightly job holds restic's lock from its backup run through its prune; the verify waits for all of it.
   const nightly = { active: false };
+  // The sources with a job of their own: those scheduled when the agent started (a schedule added since waits for its restart).
+  const ownJobs = new Set(effectiveSources(cfg).flatMap((s) => (s.schedule ? [s.name] : [])));
   return [
     {
       name: `backup:${project.name}`,
@@ -54,10 +57,11 @@ export function backupJobs(project: Project, report: Reporter = silentReporter, 
         const { ctx, close } = openBackupContext(await current(), report, signal);
         nightly.active = true;
         try {
-          const outcome = await withRetries(ctx, await runBackup(ctx), signal);
-          if (outcome.status !== 'succeeded') {
-            const failed = outcome.results.filter((r) => r.status === 'failed').map((r) => `${r.source} (${r.error})`);
-            throw new BerthError('BACKUP', `backup run ${outcome.runId} ${outcome.status}: ${failed.join(', ')}`);
+          // Sources with a job of their own (still scheduled) are backed up by it, not here; the prune is for all.
+          const sources = effectiveSources(requireBackup(ctx.project)).filter((s) => !(s.schedule && ownJobs.has(s.name))).map((s) => s.name);
+          if (sources.length) {
+            const outcome = await withRetries(ctx, await runBackup(ctx, { sources }), signal);
+            if (outcome.status !== 'succeeded') throw runFailed(outcome);
           }
           if (!signal.aborted) await pruneBackups(ctx);
         } finally {
@@ -66,8 +70,43 @@ export function backupJobs(project: Project, report: Reporter = silentReporter, 
         }
       },
     },
+    ...effectiveSources(cfg).flatMap((s) => (s.schedule ? [sourceJob(project.name, s.name, s.schedule, report, current)] : [])),
     ...(cfg.verifySchedule ? [verifyJob(project, cfg.verifySchedule, report, current, wait, () => nightly.active)] : []),
   ];
+}
+
+function runFailed(outcome: RunOutcome): BerthError {
+  const failed = outcome.results.filter((r) => r.status === 'failed').map((r) => `${r.source} (${r.error})`);
+  return new BerthError('BACKUP', `backup run ${outcome.runId} ${outcome.status}: ${failed.join(', ')}`);
+}
+
+/**
+ * A source with a schedule of its own (`schedule:` on it, e.g. every 15 minutes for a recovery
+ * point the nightly run cannot give): a backup run of that source alone on it. No retries (the
+ * next run comes soon) and no prune (the nightly job's forgets and prunes every source by the
+ * retention). A source no longer in berth.yaml, or no longer scheduled, is skipped until the
+ * agent restarts and drops the job.
+ */
+function sourceJob(project: string, source: string, cron: string, report: Reporter, current: () => Promise<Project>): AgentJob {
+  return {
+    name: `backup:${project}:${source}`,
+    cron,
+    async run(signal) {
+      const now = await current();
+      const still = now.backup && effectiveSources(requireBackup(now)).find((s) => s.name === source && s.schedule);
+      if (!still) {
+        report.warn(`backup:${project}:${source}: source ${source} has no schedule of its own in berth.yaml any more; skipped (restart the agent to drop this job)`);
+        return;
+      }
+      const { ctx, close } = openBackupContext(now, report, signal);
+      try {
+        const outcome = await runBackup(ctx, { sources: [source] });
+        if (outcome.status !== 'succeeded') throw runFailed(outcome);
+      } finally {
+        close();
+      }
+    },
+  };
 }
 
 /**

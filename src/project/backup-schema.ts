@@ -19,6 +19,8 @@ export const sourceTypes = ['mariadb', 'mysql', 'postgres', 'redis', 'volume', '
 export type SourceType = (typeof sourceTypes)[number];
 
 const cron = cronSchedule('0 2 * * *');
+/** A source's own schedule: typically more often than the nightly run (a recovery point of 15 minutes). */
+const sourceCron = cronSchedule('*/15 * * * *');
 
 const name = leaf('a name of letters, digits, "-" and "_"', (v) => {
   if (typeof v !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9_-]*$/.test(v)) throw new SpecError();
@@ -71,6 +73,7 @@ const sourceSchema = section({
   path: text.optional().describe('volume source: a bind path on the host, read through a helper container'),
   exclude: excludePatterns.optional().describe('volume source: files and directories left out, e.g. ["cache", "*.tmp", "/logs"] (a leading "/" anchors at the volume\'s root)'),
   writers: z.array(text).optional().describe('services stopped while this source is restored (default: services depending on `service`)'),
+  schedule: sourceCron.optional().describe('`berth agent` backs up this source on its own cron schedule (e.g. "*/15 * * * *") instead of in the nightly run'),
   include_env: z.boolean().optional().describe('config source: include .env (only if you accept storing it in the encrypted repository)'),
 });
 
@@ -98,6 +101,7 @@ const serviceSourceSchema = section({
   database: text.optional().describe('the database to dump (default: from the image\'s environment, e.g. MARIADB_DATABASE)'),
   tables: tableNames.optional().describe('back up only these tables of `database`, as `tables` of a source in backup.sources'),
   writers: z.array(text).optional().describe('services stopped while this source is restored'),
+  schedule: sourceCron.optional().describe('`berth agent` backs up this source on its own cron schedule instead of in the nightly run'),
   volumes: z.array(serviceVolumeSchema).optional().describe('named volumes of this service to back up, each as its own volume source: a name, or { volume: NAME, exclude: [PATTERN, ...] }'),
 });
 
@@ -169,6 +173,8 @@ export interface BackupSource {
   /** Volume source: patterns left out of the snapshot (`path-pattern.ts`). */
   readonly exclude?: readonly string[];
   readonly writers?: readonly string[];
+  /** Backed up by `berth agent` on this cron schedule of its own, not in the nightly run. */
+  readonly schedule?: string;
   readonly includeEnv: boolean;
 }
 
@@ -253,6 +259,7 @@ export function resolveBackup(raw: RawBackup, dir: string): { config: BackupConf
       path: s.path === undefined ? undefined : abs(s.path),
       exclude: s.exclude?.length ? s.exclude : undefined,
       writers: s.writers,
+      schedule: s.schedule,
       includeEnv: s.include_env ?? false,
     });
   }

@@ -134,7 +134,8 @@ function resolveProject(input: ResolveInput): Omit<Project, 'composeFiles' | 'be
   const backup = resolveBackupSection({ ...input, issues: checking('backup', 'services') }, services, volumes);
   const perService = Object.fromEntries(Object.entries(berth.services ?? {}).map(([k, v]) => [k, v.monitor]));
   const backupSources = backup && effectiveSources(backup).map((s) => s.name);
-  const monitor = resolveMonitor({ raw: berth.monitor, perService, services, edge, replicating: replicate !== undefined, ...(backupSources && { backupSources }) }, input.berthTree, checking('monitor', 'services', 'deploy', 'edge', 'backup'));
+  const backupSchedules = backup && Object.fromEntries(effectiveSources(backup).flatMap((s) => (s.schedule ? [[s.name, s.schedule]] : [])));
+  const monitor = resolveMonitor({ raw: berth.monitor, perService, services, edge, replicating: replicate !== undefined, ...(backupSources && { backupSources }), ...(backupSchedules && { backupSchedules }) }, input.berthTree, checking('monitor', 'services', 'deploy', 'edge', 'backup'));
   return {
     name,
     dir: root,

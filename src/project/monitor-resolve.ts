@@ -4,6 +4,7 @@
  * (every service gets a container-state probe, routed ones an HTTP probe). Problems are reported
  * with file:line through the loader's IssueList.
  */
+import { Cron } from 'croner';
 import type { EdgeConfig, Service } from './model.js';
 import {
   type AlertSettings,
@@ -29,6 +30,8 @@ export interface MonitorInput {
   readonly replicating?: boolean;
   /** The backup sources (with the implicit config one); undefined without a `backup:` section. */
   readonly backupSources?: readonly string[];
+  /** The sources backed up on a schedule of their own: source → cron. */
+  readonly backupSchedules?: Readonly<Record<string, string>>;
 }
 
 export function resolveMonitor(input: MonitorInput, berthRoot: unknown, issues: IssueList): MonitorConfig {
@@ -39,13 +42,13 @@ export function resolveMonitor(input: MonitorInput, berthRoot: unknown, issues: 
   for (const [name, service] of Object.entries(input.services)) probes.push(...serviceProbes(service, input.perService[name], raw, input.edge, fail));
   probes.push(...hostProbes(raw));
   probes.push(...replicationProbe(raw, input.replicating ?? false, fail));
-  probes.push(...defaultBackupProbe(raw, input.backupSources, fail));
+  probes.push(...defaultBackupProbe(raw, input.backupSources, fail).map((spec) => heldToSchedules(spec, input.backupSchedules, false)));
   for (const [name, p] of Object.entries(raw.probes ?? {})) {
     const at = (k: string[], m: string) => fail(['monitor', 'probes', name, ...k], m);
     if (p.type === 'backup' && !backupProbeChecks(p, input.backupSources, at)) continue;
     const spec = customProbeSpec(name, p, input.services, at);
     // A backup probe without `source:` watches every source of the project.
-    if (spec) probes.push(spec.kind === 'backup' && !spec.source && input.backupSources ? { ...spec, sources: input.backupSources } : spec);
+    if (spec) probes.push(spec.kind === 'backup' ? heldToSchedules(!spec.source && input.backupSources ? { ...spec, sources: input.backupSources } : spec, input.backupSchedules, p.source !== undefined && p.max_age !== undefined) : spec);
   }
   const ids = probes.map((p) => p.id);
   const rules: RuleSpec[] = [];
@@ -198,7 +201,7 @@ function replicationProbe(top: RawMonitor, replicating: boolean, fail: Fail): Pr
  * retry's time from the run), so a database that was restarting at 02:00 and is backed up at 02:10
  * alerts nobody, while a failed verify or the retry's own failure alerts within the probe interval.
  */
-function defaultBackupProbe(top: RawMonitor, sources: readonly string[] | undefined, fail: Fail): ProbeSpec[] {
+function defaultBackupProbe(top: RawMonitor, sources: readonly string[] | undefined, fail: Fail): BackupProbeSpec[] {
   const b = top.backup;
   if (b === false) return [];
   if (!sources) {
@@ -217,6 +220,29 @@ function defaultBackupProbe(top: RawMonitor, sources: readonly string[] | undefi
   }
   const d = monitorDefaults;
   return [{ ...alertSettings(b), severity: b?.severity ?? 'warning', id: 'backup', kind: 'backup', sources, maxAgeMs: b?.max_age ?? d.backupMaxAgeMs, intervalMs: b?.interval ?? d.backupIntervalMs, timeoutMs: d.timeoutMs }];
+}
+
+type BackupProbeSpec = Extract<ProbeSpec, { kind: 'backup' }>;
+
+/**
+ * A source backed up on a schedule of its own (every 15 minutes, say) is held to that schedule:
+ * its newest good backup may be at most twice the longest gap between two of its runs old, not
+ * the nightly `max_age` (26 h by default, which would hide a day of missed runs, or alert on a
+ * weekly source). A probe of one source with its own `max_age` keeps that.
+ */
+function heldToSchedules(spec: BackupProbeSpec, schedules: Readonly<Record<string, string>> | undefined, explicit: boolean): BackupProbeSpec {
+  if (explicit || !schedules) return spec;
+  const watched = spec.source ? [spec.source] : (spec.sources ?? []);
+  const limits = Object.fromEntries(watched.flatMap((s) => (schedules[s] ? [[s, 2 * longestGapMs(schedules[s])]] : [])));
+  return Object.keys(limits).length ? { ...spec, sourceMaxAgeMs: limits } : spec;
+}
+
+/** The longest time between two consecutive runs of `cron` over its next 100 runs. */
+export function longestGapMs(cron: string, from = new Date()): number {
+  const runs = new Cron(cron, { paused: true }).nextRuns(100, from).map((d) => d.getTime());
+  let gap = 0;
+  for (let i = 1; i < runs.length; i++) gap = Math.max(gap, runs[i]! - runs[i - 1]!);
+  return gap;
 }
 
 function hostProbes(top: RawMonitor): ProbeSpec[] {

@@ -175,7 +175,15 @@ export type ProbeSpec = ProbeBase &
     | { readonly kind: 'tls'; readonly target: Target; readonly serverName: string; readonly warnDays: number }
     | { readonly kind: 'host'; readonly metric: 'cpu' | 'memory' | 'disk'; readonly path?: string; readonly threshold: number }
     | { readonly kind: 'stats'; readonly cpu: number; readonly memory: number }
-    | { readonly kind: 'backup'; readonly source?: string; /** Without `source`: every source of the project, each watched. */ readonly sources?: readonly string[]; readonly maxAgeMs: number }
+    | {
+        readonly kind: 'backup';
+        readonly source?: string;
+        /** Without `source`: every source of the project, each watched. */
+        readonly sources?: readonly string[];
+        readonly maxAgeMs: number;
+        /** A source with a schedule of its own is held to its own limit (twice the longest gap between its runs), not `maxAgeMs`. */
+        readonly sourceMaxAgeMs?: Readonly<Record<string, number>>;
+      }
     | { readonly kind: 'replication' }
     | { readonly kind: 'query'; readonly driver?: 'postgres' | 'mariadb'; readonly url: string; readonly sql?: string; readonly jsonPath?: string; readonly condition: ValueCondition }
   );

@@ -9,6 +9,9 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { backupJobs } from '../../src/backup/schedule.js';
+import { silentReporter } from '../../src/lib/reporter.js';
+import { loadProject } from '../../src/project/load.js';
 import { db, dbEnv, mariadb, psql, restic } from './backup-harness.js';
 import { createTestProject, type TestProject } from './harness.js';
 import { createResticRepository } from './restic-repo.js';
@@ -143,6 +146,68 @@ describe('a table subset of a database', { timeout: 240_000 }, () => {
     // The safety snapshot taken first is a subset too.
     const safety = JSON.parse(restic(repo, pass, 'snapshots', '--json', '--tag', 'safety-of=numbering').out) as Array<{ paths: string[] }>;
     assert.deepEqual(safety.map((s) => s.paths), [[`/mariadb/tables/${mdb}.sql`]]);
+  });
+
+  it('on a schedule of its own: the agent’s job for the source backs it up alone; the nightly job leaves it out, and prunes', async () => {
+    p.write(
+      'berth.yaml',
+      [
+        'name: {{NAME}}',
+        'backup:',
+        '  repository: repo',
+        '  password_file: backup.pass',
+        '  retries: 0',
+        '  sources:',
+        source('numbering', 'mariadb', mdb, ', tables: [numbering_configs, numbering_sequences], schedule: "*/15 * * * *"'),
+        source('catalog', 'postgres', pdb, ', tables: [items, audit.log]'),
+        '',
+      ].join('\n'),
+    );
+    const saved = process.env.BT_DB_PASSWORD;
+    process.env.BT_DB_PASSWORD = dbEnv.BT_DB_PASSWORD;
+    try {
+      const project = await loadProject(p.dir, { env: { ...process.env } });
+      const jobs = backupJobs(project);
+      assert.deepEqual(jobs.map((j) => [j.name, j.cron]), [[`backup:${p.name}`, '0 2 * * *'], [`backup:${p.name}:numbering`, '*/15 * * * *'], [`verify:${p.name}`, '0 3 * * 0']]);
+      const newest = () => {
+        const all = JSON.parse(restic(repo, pass, 'snapshots', '--json').out) as Array<{ id: string; time: string; tags?: string[] }>;
+        const of = (src: string) => all.filter((x) => x.tags?.includes(`source=${src}`)).sort((a, b) => (a.time < b.time ? 1 : -1))[0]?.id;
+        return { numbering: of('numbering'), catalog: of('catalog'), config: of('config') };
+      };
+      const before = newest();
+      await jobs[1]!.run(new AbortController().signal);
+      const afterSource = newest();
+      assert.notEqual(afterSource.numbering, before.numbering, 'a new snapshot of numbering');
+      assert.deepEqual([afterSource.catalog, afterSource.config], [before.catalog, before.config], 'nothing else backed up');
+
+      await jobs[0]!.run(new AbortController().signal);
+      const afterNightly = newest();
+      assert.equal(afterNightly.numbering, afterSource.numbering, 'the nightly run left numbering out');
+      assert.notEqual(afterNightly.catalog, afterSource.catalog);
+      assert.ok(afterNightly.config, 'the config backed up by the nightly run');
+      const numberingSnaps = (JSON.parse(restic(repo, pass, 'snapshots', '--json', '--tag', 'source=numbering').out) as unknown[]).length;
+      assert.equal(numberingSnaps, 1, 'pruned by the retention with the rest: one a day is kept');
+
+      // A schedule added while an agent runs: no job of its own until the agent restarts, so the nightly run still takes it.
+      const startedWithout = { ...project, backup: { ...project.backup!, sources: Object.fromEntries(Object.entries(project.backup!.sources).map(([k, v]) => [k, { ...v, schedule: undefined }])) } };
+      const [oldNightly] = backupJobs(startedWithout, silentReporter, async () => project);
+      await oldNightly!.run(new AbortController().signal);
+      assert.notEqual(newest().numbering, afterNightly.numbering, 'backed up by the nightly run of an agent started before its schedule');
+
+      const sched = await run(['backup', 'schedule', '-n', '2']);
+      assert.equal(sched.code, 0, sched.stderr);
+      const out = JSON.parse(sched.stdout) as { sources: Array<{ source: string; schedule: string; next: string[] }>; jobs: string[] };
+      assert.deepEqual(out.sources.map((x) => [x.source, x.schedule, x.next.length]), [['numbering', '*/15 * * * *', 2]]);
+      assert.ok(out.sources[0]!.next.every((t) => /:(00|15|30|45):00\.000Z$/.test(t)), out.sources[0]!.next.join(' '));
+      assert.deepEqual(out.jobs, [`backup:${p.name}`, `backup:${p.name}:numbering`, `verify:${p.name}`]);
+      const text = await p.berth(['backup', 'schedule', '-n', '1'], dbEnv);
+      assert.match(text.stdout, /^schedule "0 2 \* \* \*" \(run by `berth agent`: backup run of the sources without a schedule of their own, then prune of all\)$/m);
+      assert.match(text.stdout, /^source numbering: "\*\/15 \* \* \* \*" \(its own schedule/m);
+    } finally {
+      if (saved === undefined) delete process.env.BT_DB_PASSWORD;
+      else process.env.BT_DB_PASSWORD = saved;
+      p.write('berth.yaml', berthYaml);
+    }
   });
 
   it('the snapshot decides: a subset snapshot restored after `tables` is gone from berth.yaml still leaves the other tables', async () => {

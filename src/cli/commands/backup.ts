@@ -163,15 +163,16 @@ export function registerBackupCommands(program: Command): void {
 
   backup
     .command('schedule')
-    .description('the cron schedules `berth agent` runs backups (backup.schedule, default "0 2 * * *") and verifies (backup.verify.schedule, default "0 3 * * 0") on, with the next run times')
+    .description('the cron schedules `berth agent` runs backups (backup.schedule, default "0 2 * * *"; a source\'s own `schedule`) and verifies (backup.verify.schedule, default "0 3 * * 0") on, with the next run times')
     .option('-n, --count <n>', 'how many next runs', positiveInt, 5)
     .action((o: { count: number }, cmd: Command) =>
       runWithContext(cmd, async (base, g) => {
         const cfg = requireBackup(base.project);
         const next = nextRuns(cfg.schedule, o.count).map((d) => d.toISOString());
         const verify = cfg.verifySchedule ? { schedule: cfg.verifySchedule, next: nextRuns(cfg.verifySchedule, o.count).map((d) => d.toISOString()) } : undefined;
-        const jobs = [`backup:${base.project.name}`, ...(verify ? [`verify:${base.project.name}`] : [])];
-        const out = { schedule: cfg.schedule, next, retries: cfg.retries, retryWaitMs: cfg.retryWaitMs, retention: cfg.retention, verify: verify ?? null, jobs };
+        const own = effectiveSources(cfg).flatMap((s) => (s.schedule ? [{ source: s.name, schedule: s.schedule, next: nextRuns(s.schedule, o.count).map((d) => d.toISOString()) }] : []));
+        const jobs = [`backup:${base.project.name}`, ...own.map((x) => `backup:${base.project.name}:${x.source}`), ...(verify ? [`verify:${base.project.name}`] : [])];
+        const out = { schedule: cfg.schedule, next, retries: cfg.retries, retryWaitMs: cfg.retryWaitMs, retention: cfg.retention, sources: own, verify: verify ?? null, jobs };
         const retries = cfg.retries
           ? `failed sources backed up again ${cfg.retries === 1 ? `once, ${formatMs(cfg.retryWaitMs)} after the run` : `${cfg.retries} times, ${formatMs(cfg.retryWaitMs)} apart`} (backup.retries, backup.retry_wait)`
           : 'failed sources are not retried (backup.retries: 0)';
@@ -179,7 +180,9 @@ export function registerBackupCommands(program: Command): void {
         const verifyText = verify
           ? `verify "${verify.schedule}" (run by \`berth agent\`: restic check of 10 % of the data, then a restore drill of every source)\nnext runs:\n${list(verify.next)}\n`
           : 'verify: not scheduled (backup.verify: false); run `berth backup verify` yourself\n';
-        g.json ? printJson(out) : process.stdout.write(`schedule "${cfg.schedule}" (run by \`berth agent\`: backup run, then prune)\n${retries}\nnext runs:\n${list(next)}\n${verifyText}`);
+        const nightly = own.length ? `backup run of the sources without a schedule of their own, then prune of all` : 'backup run, then prune';
+        const ownText = own.map((x) => `source ${x.source}: "${x.schedule}" (its own schedule, run by \`berth agent\`: backup run of ${x.source} alone; not retried, pruned by the nightly job)\nnext runs:\n${list(x.next)}\n`).join('');
+        g.json ? printJson(out) : process.stdout.write(`schedule "${cfg.schedule}" (run by \`berth agent\`: ${nightly})\n${retries}\nnext runs:\n${list(next)}\n${ownText}${verifyText}`);
       }),
     );
 

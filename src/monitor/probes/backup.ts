@@ -29,6 +29,9 @@ export interface BackupRecords {
 export function createBackupProbe(spec: BackupSpec, deps: { backups?: BackupRecords; clock: () => number }): PolledProbe {
   const what = spec.source ? `backup ${spec.source}` : 'backup';
   const maxH = spec.maxAgeMs / 3_600_000;
+  // A source backed up on a schedule of its own is held to that schedule's limit.
+  const maxAgeOf = (source: string) => spec.sourceMaxAgeMs?.[source] ?? spec.maxAgeMs;
+  const limitOf = (source: string) => (spec.sourceMaxAgeMs?.[source] === undefined ? `${maxH} h` : ageLimit(spec.sourceMaxAgeMs[source]!));
   return {
     id: spec.id,
     kind: 'backup',
@@ -71,14 +74,16 @@ export function createBackupProbe(spec: BackupSpec, deps: { backups?: BackupReco
         if (attempt && !attempt.ok && retryAt === undefined) return [`${own(source)}last backup FAILED at ${iso(attempt.at)}: ${attempt.error ?? 'no reason recorded'} (${good})`];
         if (attempt?.suspect) return [`${own(source)}last backup (${iso(attempt.at)}) is SUSPECT: ${attempt.suspect} (${good})`];
         if (last === undefined) return [spec.source ? good : `${source} has ${good}`];
-        if (at - last > spec.maxAgeMs) return [spec.source ? `${good}, older than ${maxH} h` : `${source}'s newest good one is ${when(last)}, older than ${maxH} h`];
+        if (at - last > maxAgeOf(source)) return [spec.source ? `${good}, older than ${limitOf(source)}` : `${source}'s newest good one is ${when(last)}, older than ${limitOf(source)}`];
         return [];
       });
       const known = states.filter((s) => s.last !== undefined);
       const oldest = known.length === states.length ? known.reduce((a, b) => (b.last! < a.last! ? b : a)) : undefined;
       const value = oldest ? { value: ageH(oldest.last!) } : {};
       // Without problems every source has a good backup, so `oldest` is there.
-      const said = problems.length ? problems.join('; ') : spec.source ? `newest good one ${when(oldest!.last!)}` : `every source (${watched.length}) has a good one within ${maxH} h; the oldest, ${oldest!.source}'s, is ${when(oldest!.last!)}`;
+      const scheduled = watched.filter((s) => spec.sourceMaxAgeMs?.[s] !== undefined).map((s) => `${s}'s within ${limitOf(s)}`);
+      const within = scheduled.length ? `within ${maxH} h (${scheduled.join(', ')}, by ${scheduled.length === 1 ? 'its' : 'their'} own schedule)` : `within ${maxH} h`;
+      const said = problems.length ? problems.join('; ') : spec.source ? `newest good one ${when(oldest!.last!)}` : `every source (${watched.length}) has a good one ${within}; the oldest, ${oldest!.source}'s, is ${when(oldest!.last!)}`;
       const pending = due.length ? `; ${due.join('; ')}` : '';
       return { ok: !problems.length && verify?.ok !== false, ...value, summary: `${what}: ${said}${pending}${verified}`, atMs: at };
     },
@@ -86,3 +91,6 @@ export function createBackupProbe(spec: BackupSpec, deps: { backups?: BackupReco
 }
 
 const iso = (ms: number) => new Date(ms).toISOString();
+
+/** A limit as said: whole minutes under an hour, else hours. */
+const ageLimit = (ms: number) => (ms < 3_600_000 ? `${Math.round(ms / 60_000)} min` : `${Math.round((ms / 3_600_000) * 10) / 10} h`);

@@ -36,6 +36,18 @@ describe('backup config', () => {
     const subset = await load({ 'compose.yaml': compose, 'berth.yaml': yaml('backup:', '  repository: r', '  sources:', '    seq: { type: mariadb, service: db, database: app, tables: [numbering_sequences, numbering_audit] }', '    pg: { type: postgres, database: app, tables: [items, "audit.log"] }') });
     assert.deepEqual(subset.backup!.sources.seq!.tables, ['numbering_sequences', 'numbering_audit']);
     assert.deepEqual(subset.backup!.sources.pg!.tables, ['public.items', 'audit.log']);
+    const own = await load({ 'compose.yaml': compose, 'berth.yaml': yaml('backup:', '  repository: r', '  sources:', '    seq: { type: mariadb, service: db, database: app, schedule: "*/15  * * * *" }', '    db: { type: mariadb, service: db, database: app }') });
+    assert.equal(own.backup!.sources.seq!.schedule, '*/15 * * * *');
+    assert.deepEqual(backupJobs(own).map((j) => [j.name, j.cron]), [[`backup:${own.name}`, '0 2 * * *'], [`backup:${own.name}:seq`, '*/15 * * * *'], [`verify:${own.name}`, '0 3 * * 0']]);
+    const probe = own.monitor.probes.find((x) => x.id === 'backup');
+    assert.ok(probe?.kind === 'backup');
+    assert.deepEqual(probe.sourceMaxAgeMs, { seq: 30 * 60_000 }, 'held to twice its schedule’s gap, the others to max_age');
+    const declared = await load({
+      'compose.yaml': compose,
+      'berth.yaml': yaml('backup:', '  repository: r', '  sources:', '    seq: { type: mariadb, service: db, database: app, schedule: "0 */6 * * *" }', 'monitor:', '  probes:', '    every: { type: backup }', '    seqwatch: { type: backup, source: seq, max_age: 2h }', '    seqdefault: { type: backup, source: seq }'),
+    });
+    const limits = Object.fromEntries(declared.monitor.probes.flatMap((x) => (x.kind === 'backup' ? [[x.id, x.sourceMaxAgeMs]] : [])));
+    assert.deepEqual(limits, { every: { seq: 12 * 3_600_000 }, seqwatch: undefined, seqdefault: { seq: 12 * 3_600_000 } }, 'a probe of one source with its own max_age keeps it');
     assert.deepEqual(backupJobs(p).map((j) => [j.name, j.cron]), [[`backup:${p.name}`, '0 2 * * *'], [`verify:${p.name}`, '0 3 * * 0']]);
     assert.equal(b.verifySchedule, '0 3 * * 0');
     const noVerify = await load({ 'compose.yaml': compose, 'berth.yaml': yaml('backup:', '  repository: r', '  verify: false') });
@@ -178,6 +190,7 @@ describe('backup config', () => {
     ['an exclude with a character class', ['backup:', '  repository: r', '  sources:', '    x: { type: volume, path: d, exclude: [ok, "log[0-9]"] }'], /berth.yaml:4:\d+ backup.sources.x.exclude\[1\]: "log\[0-9\]": character classes/],
     ['an exclude that climbs out', ['backup:', '  repository: r', '  sources:', '    x: { type: volume, path: d, exclude: [../etc] }'], /backup.sources.x.exclude\[0\]: "..\/etc": write names separated by single "\/", without "." or ".." parts/],
     ['an exclude of everything', ['backup:', '  repository: r', '  sources:', '    x: { type: volume, path: d, exclude: [/] }'], /backup.sources.x.exclude\[0\]: should be a pattern such as "cache".*; an empty pattern would leave out everything/],
+    ['a bad source schedule', ['backup:', '  repository: r', '  sources:', '    x: { type: postgres, database: d, schedule: "every 15 minutes" }'], /berth.yaml:4:\d+ backup.sources.x.schedule: should be a cron expression like "\*\/15 \* \* \* \*"/],
     ['tables on a volume source', ['backup:', '  repository: r', '  sources:', '    x: { type: volume, path: d, tables: [t] }'], /berth.yaml:4:\d+ backup.sources.x.tables: applies to a mariadb, mysql, postgres source only, not volume/],
     ['an empty tables list', ['backup:', '  repository: r', '  sources:', '    x: { type: postgres, database: d, tables: [] }'], /berth.yaml:4:\d+ backup.sources.x.tables: an empty list would back up nothing; leave `tables` out to back up the whole database/],
     ['a table name with two dots', ['backup:', '  repository: r', '  sources:', '    x: { type: postgres, database: d, tables: [a.b.c] }'], /berth.yaml:4:\d+ backup.sources.x.tables\[0\]: "a.b.c": a table name, or on PostgreSQL schema.table/],

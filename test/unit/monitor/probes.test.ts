@@ -232,6 +232,21 @@ describe('resources and backups', () => {
     assert.match(drill.summary, /^backup: every source \(1\) has a good one within 26 h; .*; last verify 2026-11-23T12:00:00.000Z FAILED: drill of db failed$/);
   });
 
+  it('a source on a schedule of its own is held to its own limit, the others to max_age', async () => {
+    const now = Date.UTC(2026, 10, 23, 12);
+    const h = 3_600_000;
+    const spec = { ...common, id: 'backup', kind: 'backup' as const, maxAgeMs: 26 * h, sources: ['numbering', 'db'], sourceMaxAgeMs: { numbering: 30 * 60_000 } };
+    const probe = (ages: Record<string, number>) => createBackupProbe(spec, { clock: () => now, backups: records({ lastGoodAt: (source) => (source ? now - ages[source]! : undefined) }) }).run(signal);
+    const fresh = await probe({ numbering: 10 * 60_000, db: 20 * h });
+    assert.equal(fresh.ok, true, fresh.summary);
+    assert.equal(fresh.summary, "backup: every source (2) has a good one within 26 h (numbering's within 30 min, by its own schedule); the oldest, db's, is 20 h old (2026-11-22T16:00:00.000Z)");
+    const missed = await probe({ numbering: 45 * 60_000, db: 20 * h });
+    assert.equal(missed.ok, false);
+    assert.equal(missed.summary, "backup: numbering's newest good one is 0.8 h old (2026-11-23T11:15:00.000Z), older than 30 min");
+    const one = await createBackupProbe({ ...spec, source: 'numbering', sources: undefined }, { clock: () => now, backups: records({ lastGoodAt: () => now - 2 * h }) }).run(signal);
+    assert.equal(one.summary, 'backup numbering: newest good one 2 h old (2026-11-23T10:00:00.000Z), older than 30 min');
+  });
+
   it('a last backup that failed or came out suspect fails the probe at once, with the reason, however fresh the good one before it', async () => {
     const now = Date.UTC(2026, 10, 23, 12);
     const h = 3_600_000;

@@ -167,6 +167,12 @@ describe('per-service backup sources', () => {
     assert.match(await wrong('db', '{ tables: [shop.seq] }'), /^berth\.yaml:5:\d+ services\.db\.backup\.tables: "shop\.seq": name a table of `database` without a database in front/);
   });
 
+  it('a per-service schedule is the schedule of the service\'s database source and of its volumes', async () => {
+    const berth = yaml('backup:', '  repository: repo', 'services:', '  db:', '    backup: { schedule: "*/15 * * * *" }', '  web:', '    backup: { volumes: [uploads], schedule: "0 * * * *" }');
+    const s = (await load({ 'compose.yaml': compose, 'berth.yaml': berth })).backup!.sources;
+    assert.deepEqual([s.db!.schedule, s.uploads!.schedule, s.pg!.schedule], ['*/15 * * * *', '0 * * * *', undefined]);
+  });
+
   it('backup.ssh: resolved for an sftp repository, refused for a local one', async () => {
     const p = await load({ 'compose.yaml': compose, 'berth.yaml': yaml('backup:', '  repository: sftp:bk@10.0.0.2:/srv/repo', '  ssh: { port: 2222, identity_file: keys/id, known_hosts: kh }') });
     assert.deepEqual(p.backup!.ssh, { port: 2222, identityFile: path.join(p.dir, 'keys/id'), knownHosts: path.join(p.dir, 'kh') });
