@@ -20,6 +20,7 @@ import { extractPaths, refusePathsOf } from './sources/path-patterns.js';
 import { runBackup } from './run.js';
 import { sourceDrivers } from './sources/index.js';
 import { missingVolumeData } from './sources/where.js';
+import { oldestFirstPerDatabase } from './sources/table-subset.js';
 import { snapshotSource, snapshotsToUse } from './verify.js';
 
 export interface RestoreOptions {
@@ -80,7 +81,7 @@ export async function planRestore(ctx: BackupContext, opts: RestoreOptions): Pro
   }
   if (opts.to && plan.length > 1) throw new BerthError('CONFIG', '--to needs exactly one source; add --source NAME');
   for (const { source } of plan) refusePathsOf(source, opts.paths);
-  return plan;
+  return oldestFirstPerDatabase(plan);
 }
 
 export function restorePlanned(ctx: BackupContext, plan: readonly RestorePlanItem[], opts: RestoreOptions): Promise<RestoredSource[]> {

@@ -76,6 +76,7 @@ describe('a table subset of a database', { timeout: 240_000 }, () => {
       source('numbering', 'mariadb', mdb, ', tables: [numbering_configs, numbering_sequences]'),
       source('catalog', 'postgres', pdb, ', tables: [items, audit.log]'),
       source('typo', 'mariadb', mdb, ', tables: [numbering_configs, numbering_seqs]'),
+      source('whole', 'mariadb', mdb, ''),
       '',
     ].join('\n');
     p.write('berth.yaml', berthYaml);
@@ -146,6 +147,32 @@ describe('a table subset of a database', { timeout: 240_000 }, () => {
     // The safety snapshot taken first is a subset too.
     const safety = JSON.parse(restic(repo, pass, 'snapshots', '--json', '--tag', 'safety-of=numbering').out) as Array<{ paths: string[] }>;
     assert.deepEqual(safety.map((s) => s.paths), [[`/mariadb/tables/${mdb}.sql`]]);
+  });
+
+  it('the whole database and a subset of it restored together: the older snapshot first, so each table ends as its newest snapshot has it', async () => {
+    const pattern = () => mariadb(mdb, 'SELECT pattern FROM numbering_configs WHERE id = 1');
+    const both = ['restore', 'latest', '--source', 'numbering', '--source', 'whole', '--yes', '--no-safety'];
+    mariadb(mdb, "UPDATE numbering_configs SET pattern = 'A' WHERE id = 1");
+    assert.equal((await run(['backup', 'run', '--source', 'whole'])).code, 0);
+    const ordersAtWhole = mariadb(mdb, 'SELECT total FROM orders WHERE id = 1');
+    mariadb(mdb, "UPDATE numbering_configs SET pattern = 'B' WHERE id = 1; UPDATE orders SET total = total + 5 WHERE id = 1");
+    assert.equal((await run(['backup', 'run', '--source', 'numbering'])).code, 0);
+    mariadb(mdb, "UPDATE numbering_configs SET pattern = 'C' WHERE id = 1; UPDATE orders SET total = total + 9 WHERE id = 1");
+    // The subset is newer: the whole database first (its own older numbering tables), then the subset over it.
+    let r = await run(both);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual((JSON.parse(r.stdout) as Array<{ source: string }>).map((x) => x.source), ['whole', 'numbering']);
+    assert.equal(pattern(), 'B');
+    assert.equal(mariadb(mdb, 'SELECT total FROM orders WHERE id = 1'), ordersAtWhole, 'the rest as the whole snapshot has it');
+
+    // The whole database is newer: the subset first, then the whole one over everything.
+    mariadb(mdb, "UPDATE numbering_configs SET pattern = 'E' WHERE id = 1");
+    assert.equal((await run(['backup', 'run', '--source', 'whole'])).code, 0);
+    mariadb(mdb, "UPDATE numbering_configs SET pattern = 'F' WHERE id = 1");
+    r = await run(both);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual((JSON.parse(r.stdout) as Array<{ source: string }>).map((x) => x.source), ['numbering', 'whole']);
+    assert.equal(pattern(), 'E');
   });
 
   it('on a schedule of its own: the agent’s job for the source backs it up alone; the nightly job leaves it out, and prunes', async () => {

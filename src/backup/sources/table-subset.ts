@@ -6,6 +6,7 @@
 import { BerthError } from '../../lib/errors.js';
 import { counted } from '../../lib/plural.js';
 import type { TableFact } from './mariadb.js';
+import { type BackupSource, tableSubsetTypes } from '../../project/backup-schema.js';
 import type { RestoreOptions } from './types.js';
 
 /** Fails naming the tables of `wanted` that `found` lacks. */
@@ -21,6 +22,31 @@ export const subsetFilename = (type: string, db: string, ext: string) => `${type
 
 /** Whether the snapshot being restored holds a table subset (by its file name; berth.yaml may have changed since). */
 export const holdsSubset = (opts: RestoreOptions) => /^\/?[a-z]+\/tables\//.test(opts.snapshot?.paths?.[0] ?? '');
+
+/** Where a database source's data lives: sources with the same place dump the same database (a whole one, a subset of it). */
+export function databasePlace(s: BackupSource): string | undefined {
+  if (!tableSubsetTypes.includes(s.type) || !s.database) return undefined;
+  return `${s.type === 'postgres' ? 'postgres' : 'mariadb'} ${s.service ? `service ${s.service}` : (s.socket ?? `${s.host}:${s.port ?? ''}`)} ${s.database}`;
+}
+
+/**
+ * Restores of one database (a whole one and a table subset of it, say) go oldest snapshot first,
+ * so each table ends as the newest snapshot holding it has it: a whole database restored after a
+ * newer subset would drop the subset's fresher tables. Other items keep their places.
+ */
+export function oldestFirstPerDatabase<T extends { source: BackupSource; snapshot: { time: string } }>(plan: readonly T[]): T[] {
+  const places = new Map<string, number[]>();
+  plan.forEach((item, i) => {
+    const place = databasePlace(item.source);
+    if (place) places.set(place, [...(places.get(place) ?? []), i]);
+  });
+  const out = [...plan];
+  for (const at of places.values()) {
+    const byTime = at.map((i) => plan[i]!).sort((a, b) => Date.parse(a.snapshot.time) - Date.parse(b.snapshot.time));
+    at.forEach((i, k) => (out[i] = byTime[k]!));
+  }
+  return out;
+}
 
 
 /** What a subset restore says: the tables berth.yaml names now, counted, when they can be (else the snapshot's, unnamed). */
