@@ -71,7 +71,7 @@ describe('berth up / deploy / rollback (real dockerd + haproxy)', () => {
     const r = await p.berth(['deploy', 'web', '--image', 'berth-test/app:never-healthy']);
     assert.notEqual(r.code, 0);
     assert.match(r.stderr, /GET \/healthz answered 404/);
-    assert.match(r.stderr, /not healthy after 20 s|answered 404/);
+    assert.match(r.stderr, /not healthy after 10 s|answered 404/);
     assert.equal((await p.get()).body.trim(), 'app v2');
     assert.deepEqual(await dockerPs(p.name), [`${p.name}-edge running`, `${p.name}-web-green running`]);
   });

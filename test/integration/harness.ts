@@ -193,6 +193,6 @@ services:
   web:
     route: { hosts: [app.localhost], port: 80 }
     health: { path: /healthz, interval: 500ms, timeout: 1s }
-    deploy: { drain: 1s, verify: 3s, health_timeout: 20s }
+    deploy: { drain: 1s, verify: 3s, health_timeout: 10s }
 `,
 };
