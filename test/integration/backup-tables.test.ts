@@ -230,6 +230,12 @@ describe('a table subset of a database', { timeout: 240_000 }, () => {
       const text = await p.berth(['backup', 'schedule', '-n', '1'], dbEnv);
       assert.match(text.stdout, /^schedule "0 2 \* \* \*" \(run by `berth agent`: backup run of the sources without a schedule of their own, then prune of all\)$/m);
       assert.match(text.stdout, /^source numbering: "\*\/15 \* \* \* \*" \(its own schedule/m);
+      const status = await p.berth(['backup', 'status'], dbEnv);
+      assert.match(status.stdout, /^numbering +mariadb, 2 tables, every "\*\/15 \* \* \* \*" +\d{4}-/m);
+      assert.match(status.stdout, /^catalog +postgres, 2 tables +\d{4}-/m);
+      const statusJson = JSON.parse((await run(['backup', 'status'])).stdout) as { sources: Array<{ source: string; tables?: string[]; schedule?: string }> };
+      assert.deepEqual(statusJson.sources.find((x) => x.source === 'catalog')?.tables, ['public.items', 'audit.log']);
+      assert.equal(statusJson.sources.find((x) => x.source === 'numbering')?.schedule, '*/15 * * * *');
     } finally {
       if (saved === undefined) delete process.env.BT_DB_PASSWORD;
       else process.env.BT_DB_PASSWORD = saved;

@@ -126,7 +126,7 @@ export function registerBackupCommands(program: Command): void {
           // The newest attempt, whether or not it stored anything: a night that failed is said, not hidden behind the last good one.
           const attempt = lastBackupAttempt(base.store.db, ctx.project.name, s.name, retryComing);
           const failed = attempt && !attempt.ok ? { failed: { at: new Date(attempt.at).toISOString(), error: attempt.error ?? 'no reason recorded', ...(attempt.retryAt !== undefined && { retryAt: new Date(attempt.retryAt).toISOString() }) } } : {};
-          return { source: s.name, type: s.type, lastSnapshot: last?.snapshotId, lastAt: last?.finishedAt, bytes: last?.bytes, suspect: last?.suspect, ...failed, ...(partly && { partlyRestored: { since: new Date(partly.sinceMs).toISOString(), by: partly.by, snapshot: partly.snapshot || undefined, heldStopped: partly.held } }) };
+          return { source: s.name, type: s.type, ...(s.tables && { tables: s.tables }), ...(s.schedule && { schedule: s.schedule }), lastSnapshot: last?.snapshotId, lastAt: last?.finishedAt, bytes: last?.bytes, suspect: last?.suspect, ...failed, ...(partly && { partlyRestored: { since: new Date(partly.sinceMs).toISOString(), by: partly.by, snapshot: partly.snapshot || undefined, heldStopped: partly.held } }) };
         });
         const [verify] = ctx.backups.verifies(ctx.project.name, 1);
         const last = verify && withDrills(ctx.backups, verify);
@@ -136,7 +136,9 @@ export function registerBackupCommands(program: Command): void {
         const validation = validationRate(validationSince(base.store.db, ctx.project.name, validationWindowStart(ctx.clock())));
         if (g.json) return printJson({ repository: cfg.repository, lastRun, sources, lastVerify: last, otherVerifies: others, validation });
         const rows = [['SOURCE', 'TYPE', 'LAST GOOD', 'SNAPSHOT', 'SIZE', 'STATE']];
-        for (const s of sources) rows.push([s.source, s.type, time(s.lastAt), s.lastSnapshot ?? '-', s.bytes !== undefined ? formatBytes(s.bytes) : '-', s.partlyRestored ? `PARTLY RESTORED since ${formatUtcMinute(Date.parse(s.partlyRestored.since))} (${s.partlyRestored.heldStopped.length ? `${s.partlyRestored.heldStopped.join(', ')} held stopped; ` : ''}not backed up)` : s.failed ? `FAILED ${formatUtcMinute(Date.parse(s.failed.at))}${s.failed.retryAt ? ` (retry due ${formatUtcMinute(Date.parse(s.failed.retryAt))})` : ''}: ${s.failed.error.slice(0, 100)}` : s.suspect ? `SUSPECT: ${s.suspect}` : s.lastAt ? 'ok' : 'never backed up']);
+        // A table subset and a schedule of its own are said with the type: they change what "LAST GOOD" covers and how old it may be.
+        const kind = (s: (typeof sources)[number]) => [s.type, ...(s.tables ? [counted(s.tables.length, 'table')] : []), ...(s.schedule ? [`every "${s.schedule}"`] : [])].join(', ');
+        for (const s of sources) rows.push([s.source, kind(s), time(s.lastAt), s.lastSnapshot ?? '-', s.bytes !== undefined ? formatBytes(s.bytes) : '-', s.partlyRestored ? `PARTLY RESTORED since ${formatUtcMinute(Date.parse(s.partlyRestored.since))} (${s.partlyRestored.heldStopped.length ? `${s.partlyRestored.heldStopped.join(', ')} held stopped; ` : ''}not backed up)` : s.failed ? `FAILED ${formatUtcMinute(Date.parse(s.failed.at))}${s.failed.retryAt ? ` (retry due ${formatUtcMinute(Date.parse(s.failed.retryAt))})` : ''}: ${s.failed.error.slice(0, 100)}` : s.suspect ? `SUSPECT: ${s.suspect}` : s.lastAt ? 'ok' : 'never backed up']);
         process.stdout.write(`repository ${cfg.repository}\nlast run: ${lastRun ? `${lastRun.id} ${lastRun.status}` : 'none'}\n${table(rows)}\n`);
         const verifyLine = (v: VerifiedWithDrills) =>
           `${v.id} ${v.status} (${v.drills.length ? v.drills.map((x) => `${x.source} ${x.status} ${formatMs(x.restoreMs)}`).join(', ') : (v.error ?? (v.checkOk === false ? 'restic check found damage' : 'nothing drilled'))})`;
