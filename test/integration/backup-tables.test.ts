@@ -149,6 +149,21 @@ describe('a table subset of a database', { timeout: 240_000 }, () => {
     assert.deepEqual(safety.map((s) => s.paths), [[`/mariadb/tables/${mdb}.sql`]]);
   });
 
+  it('a PostgreSQL subset table that a foreign key outside the subset refers to: refused in one transaction, nothing changed, not held partly restored', async () => {
+    psql(pdb, "CREATE TABLE refs (id int PRIMARY KEY, item int REFERENCES items(id)); INSERT INTO refs VALUES (1, 1); UPDATE audit.log SET what = 'kept'");
+    try {
+      const r = await run(['restore', 'latest', '--source', 'catalog', '--yes', '--no-safety']);
+      assert.equal(r.code, 7, r.stderr);
+      assert.match(r.stderr, /because other objects depend on it; nothing was restored/);
+      assert.match(r.stderr, /hint: a foreign key of a table outside the subset refers to a table being replaced: add that table to the source's `tables`/);
+      assert.equal(psql(pdb, "SELECT count(*) FROM audit.log WHERE what = 'kept'"), '40', 'the other table of the subset as it was');
+      const status = JSON.parse((await run(['backup', 'status'])).stdout) as { sources: Array<{ source: string; partlyRestored?: unknown }> };
+      assert.equal(status.sources.find((x) => x.source === 'catalog')?.partlyRestored, undefined);
+    } finally {
+      psql(pdb, 'DROP TABLE refs');
+    }
+  });
+
   it('the whole database and a subset of it restored together: the older snapshot first, so each table ends as its newest snapshot has it', async () => {
     const pattern = () => mariadb(mdb, 'SELECT pattern FROM numbering_configs WHERE id = 1');
     const both = ['restore', 'latest', '--source', 'numbering', '--source', 'whole', '--yes', '--no-safety'];

@@ -133,7 +133,7 @@ export const postgresSource: SourceDriver = {
     const roles = parts.get('globals.sql');
     // Roles first (errors such as "role already exists" are expected and ignored), so owners resolve.
     if (roles?.length) await capture(inWhere(c.where, ['psql', ...c.args, '-d', 'postgres', '-X', '-q'], c.env), { input: roles });
-    if (holdsSubset(opts)) return restoreSubset(ctx, c, db, rest, parts, opts, what);
+    if (holdsSubset(opts)) return restoreSubset(ctx, c, db, rest, parts, what);
     opts.onBegin?.();
     await dropDb(c, db, what);
     await createDb(c, db, what);
@@ -157,18 +157,25 @@ async function createSchemas(c: Conn, db: string, parts: ReadonlyMap<string, Buf
 
 /**
  * A table subset is restored into the database as it is (created when missing): pg_restore drops
- * and recreates the snapshot's tables in one transaction, so a failure changes nothing. Other
+ * and recreates the snapshot's tables in one transaction, so a failure changes nothing and the
+ * source is not held as partly restored. Other
  * clients keep their connections; one holding a lock on a table being replaced fails the
  * restore after `subsetLockWait` instead of making it wait for ever.
  */
-async function restoreSubset(ctx: SourceContext, c: Conn, db: string, input: Readable, parts: ReadonlyMap<string, Buffer>, opts: RestoreOptions, what: string): Promise<string> {
+async function restoreSubset(ctx: SourceContext, c: Conn, db: string, input: Readable, parts: ReadonlyMap<string, Buffer>, what: string): Promise<string> {
   if (!(await query(psql(c, 'postgres', `SELECT 1 FROM pg_database WHERE datname = ${literal(db)}`), what)).trim()) await createDb(c, db, what);
-  opts.onBegin?.();
+  // No onBegin: in one transaction, a failure (or berth killed, the connection gone) changes
+  // nothing, so the source is never left partly restored. Only missing schemas are created first.
   await createSchemas(c, db, parts, what);
   const env = { ...c.env, PGOPTIONS: `-c lock_timeout=${subsetLockWait}` };
   await pipeInto(inWhere(c.where, ['pg_restore', ...c.args, '--clean', '--if-exists', '--single-transaction', '--exit-on-error', '-d', db], env), input, what).catch((err: Error) => {
-    if (!/lock timeout/i.test(err.message)) throw err;
-    throw new BerthError('CONFLICT', `${what}: another connection held a lock on a table being restored for ${subsetLockWait}; nothing was restored`, 'find it in pg_stat_activity, end it with pg_terminate_backend, and restore again');
+    if (/lock timeout/i.test(err.message)) {
+      throw new BerthError('CONFLICT', `${what}: another connection held a lock on a table being restored for ${subsetLockWait}; nothing was restored`, 'find it in pg_stat_activity, end it with pg_terminate_backend, and restore again');
+    }
+    if (/because other objects depend on it/i.test(err.message)) {
+      throw new BerthError('CONFLICT', `${err.message}; nothing was restored`, 'a foreign key of a table outside the subset refers to a table being replaced: add that table to the source\'s `tables`, or restore the whole database');
+    }
+    throw new BerthError('BACKUP', `${err.message}; nothing was restored (one transaction)`);
   });
   const only = ctx.source.tables;
   return subsetRestored(db, only ? await pgTableFacts(c, db, what, only).catch(() => undefined) : undefined);
