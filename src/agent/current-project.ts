@@ -7,6 +7,7 @@
  * `backup.verify.schedule`, `backup.replicate.cron`, a source's own `schedule`) takes effect at the agent's restart: both are said, not silently ignored.
  */
 import { BerthError } from '../lib/errors.js';
+import { ownSchedules } from '../project/backup-schema.js';
 import type { Project } from '../project/model.js';
 import type { Log } from './log.js';
 
@@ -17,7 +18,7 @@ export function currentProject(started: Project, load: () => Promise<Project>, l
     'backup.schedule': p.backup?.schedule ?? null,
     'backup.verify.schedule': p.backup?.verifySchedule ?? null,
     'backup.replicate.cron': p.replicate?.cron ?? null,
-    ...Object.fromEntries(Object.values(p.backup?.sources ?? {}).flatMap((s) => (s.schedule ? [[`backup.sources.${s.name}.schedule`, s.schedule]] : []))),
+    ...Object.fromEntries(Object.entries(p.backup ? ownSchedules(p.backup) : {}).map(([source, cron]) => [`backup.sources.${source}.schedule`, cron])),
   });
   const running = schedules(started);
   const runningKey = JSON.stringify(running);

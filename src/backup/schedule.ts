@@ -8,7 +8,7 @@ import { silentReporter } from '../lib/reporter.js';
 import type { RetryComing } from '../store/backups.js';
 import { formatMs } from '../lib/time.js';
 import type { Project } from '../project/model.js';
-import { effectiveSources } from '../project/backup-schema.js';
+import { effectiveSources, ownSchedules } from '../project/backup-schema.js';
 import { type BackupContext, openBackupContext, requireBackup } from './context.js';
 import { pruneBackups } from './prune.js';
 import { type RunOutcome, runBackup, runnerMayBeAlive } from './run.js';
@@ -48,7 +48,7 @@ export function backupJobs(project: Project, report: Reporter = silentReporter, 
   // The nightly job holds restic's lock from its backup run through its prune; the verify waits for all of it.
   const nightly = { active: false };
   // The sources with a job of their own: those scheduled when the agent started (a schedule added since waits for its restart).
-  const ownJobs = new Set(effectiveSources(cfg).flatMap((s) => (s.schedule ? [s.name] : [])));
+  const own = ownSchedules(cfg);
   return [
     {
       name: `backup:${project.name}`,
@@ -58,7 +58,7 @@ export function backupJobs(project: Project, report: Reporter = silentReporter, 
         nightly.active = true;
         try {
           // Sources with a job of their own (still scheduled) are backed up by it, not here; the prune is for all.
-          const sources = effectiveSources(requireBackup(ctx.project)).filter((s) => !(s.schedule && ownJobs.has(s.name))).map((s) => s.name);
+          const sources = effectiveSources(requireBackup(ctx.project)).filter((s) => !(s.schedule && s.name in own)).map((s) => s.name);
           if (sources.length) {
             const outcome = await withRetries(ctx, await runBackup(ctx, { sources }), signal);
             if (outcome.status !== 'succeeded') throw runFailed(outcome);
@@ -70,7 +70,7 @@ export function backupJobs(project: Project, report: Reporter = silentReporter, 
         }
       },
     },
-    ...effectiveSources(cfg).flatMap((s) => (s.schedule ? [sourceJob(project.name, s.name, s.schedule, report, current)] : [])),
+    ...Object.entries(own).map(([source, cron]) => sourceJob(project.name, source, cron, report, current)),
     ...(cfg.verifySchedule ? [verifyJob(project, cfg.verifySchedule, report, current, wait, () => nightly.active)] : []),
   ];
 }
@@ -93,7 +93,7 @@ function sourceJob(project: string, source: string, cron: string, report: Report
     cron,
     async run(signal) {
       const now = await current();
-      const still = now.backup && effectiveSources(requireBackup(now)).find((s) => s.name === source && s.schedule);
+      const still = now.backup && ownSchedules(now.backup)[source];
       if (!still) {
         report.warn(`backup:${project}:${source}: source ${source} has no schedule of its own in berth.yaml any more; skipped (restart the agent to drop this job)`);
         return;

@@ -332,6 +332,11 @@ export function detectSources(services: readonly DetectableService[], volumeKeys
   return out;
 }
 
+/** The sources with a schedule of their own (`schedule:` on them), in source order: name → cron. */
+export function ownSchedules(cfg: BackupConfig): Record<string, string> {
+  return Object.fromEntries(effectiveSources(cfg).flatMap((s) => (s.schedule ? [[s.name, s.schedule]] : [])));
+}
+
 /** Declared sources, plus the project's own config when no `config` source is declared (a fresh host needs it first). */
 export function effectiveSources(cfg: BackupConfig): BackupSource[] {
   const declared = Object.values(cfg.sources);

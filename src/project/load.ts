@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ConfigError } from '../lib/errors.js';
-import { effectiveSources, resolveBackup } from './backup-schema.js';
+import { effectiveSources, ownSchedules, resolveBackup } from './backup-schema.js';
 import { resolveBackupSources } from './backup-services.js';
 import { berthSchema, berthSections, type RawBerth } from './berth-schema.js';
 import { applyBerthServices } from './berth-services.js';
@@ -134,7 +134,7 @@ function resolveProject(input: ResolveInput): Omit<Project, 'composeFiles' | 'be
   const backup = resolveBackupSection({ ...input, issues: checking('backup', 'services') }, services, volumes);
   const perService = Object.fromEntries(Object.entries(berth.services ?? {}).map(([k, v]) => [k, v.monitor]));
   const backupSources = backup && effectiveSources(backup).map((s) => s.name);
-  const backupSchedules = backup && Object.fromEntries(effectiveSources(backup).flatMap((s) => (s.schedule ? [[s.name, s.schedule]] : [])));
+  const backupSchedules = backup && ownSchedules(backup);
   const monitor = resolveMonitor({ raw: berth.monitor, perService, services, edge, replicating: replicate !== undefined, ...(backupSources && { backupSources }), ...(backupSchedules && { backupSchedules }) }, input.berthTree, checking('monitor', 'services', 'deploy', 'edge', 'backup'));
   return {
     name,

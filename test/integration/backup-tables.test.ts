@@ -33,6 +33,9 @@ describe('a table subset of a database', { timeout: 240_000 }, () => {
   const run = (args: string[]) => p.berth(['--json', ...args], dbEnv);
   const source = (name: string, type: string, database: string, extra: string) =>
     `    ${name}: { type: ${type}, host: 127.0.0.1, database: ${database}, user: ${db.user}, password_env: BT_DB_PASSWORD${extra} }`;
+  /** berth.yaml with these lines of `backup:` and these sources. */
+  const berthFile = (settings: readonly string[], sources: readonly string[]) =>
+    ['name: {{NAME}}', 'backup:', '  repository: repo', '  password_file: backup.pass', ...settings, '  sources:', ...sources, ''].join('\n');
 
   before(async () => {
     mariadb(undefined, `CREATE DATABASE ${mdb}`);
@@ -67,18 +70,12 @@ describe('a table subset of a database', { timeout: 240_000 }, () => {
     pass = path.join(p.dir, 'backup.pass');
     fs.writeFileSync(pass, `pw-${tag}\n`, { mode: 0o600 });
     createResticRepository(repo, pass);
-    berthYaml = [
-      'name: {{NAME}}',
-      'backup:',
-      '  repository: repo',
-      '  password_file: backup.pass',
-      '  sources:',
+    berthYaml = berthFile([], [
       source('numbering', 'mariadb', mdb, ', tables: [numbering_configs, numbering_sequences]'),
       source('catalog', 'postgres', pdb, ', tables: [items, audit.log]'),
       source('typo', 'mariadb', mdb, ', tables: [numbering_configs, numbering_seqs]'),
       source('whole', 'mariadb', mdb, ''),
-      '',
-    ].join('\n');
+    ]);
     p.write('berth.yaml', berthYaml);
   });
   after(async () => {
@@ -193,17 +190,10 @@ describe('a table subset of a database', { timeout: 240_000 }, () => {
   it('on a schedule of its own: the agent’s job for the source backs it up alone; the nightly job leaves it out, and prunes', async () => {
     p.write(
       'berth.yaml',
-      [
-        'name: {{NAME}}',
-        'backup:',
-        '  repository: repo',
-        '  password_file: backup.pass',
-        '  retries: 0',
-        '  sources:',
-        source('numbering', 'mariadb', mdb, ', tables: [numbering_configs, numbering_sequences], schedule: "*/15 * * * *"'),
-        source('catalog', 'postgres', pdb, ', tables: [items, audit.log]'),
-        '',
-      ].join('\n'),
+      berthFile(
+        ['  retries: 0'],
+        [source('numbering', 'mariadb', mdb, ', tables: [numbering_configs, numbering_sequences], schedule: "*/15 * * * *"'), source('catalog', 'postgres', pdb, ', tables: [items, audit.log]')],
+      ),
     );
     const saved = process.env.BT_DB_PASSWORD;
     process.env.BT_DB_PASSWORD = dbEnv.BT_DB_PASSWORD;

@@ -5,8 +5,8 @@
  *
  * With `tables:` only those tables (and their triggers) are dumped, as the spec's numbering
  * backup does; routines and events belong to the database and are left out. Such a snapshot is
- * stored as `mariadb/tables/<db>.sql` (not `mariadb/<db>.sql`), and restoring it replaces those tables only: the database is not
- * dropped, whatever berth.yaml says by then.
+ * stored as `mariadb/tables/<db>.sql` (not `mariadb/<db>.sql`), and restoring it replaces those
+ * tables only: the database is not dropped, whatever berth.yaml says by then.
  */
 import type { Readable, Writable } from 'node:stream';
 import { BerthError } from '../../lib/errors.js';
@@ -150,8 +150,7 @@ async function restoreSubset(ctx: SourceContext, c: Conn, db: string, input: Rea
     if (!/lock wait timeout/i.test(err.message)) throw err;
     throw new BerthError('CONFLICT', `${what}: another connection held a lock on a table being restored for ${dropLockWaitS} s`, 'find it with SHOW PROCESSLIST, end it with KILL, and restore again');
   });
-  const only = ctx.source.tables;
-  return subsetRestored(db, only ? await tableFacts(c, db, what, only).catch(() => undefined) : undefined);
+  return subsetRestored(db, ctx.source.tables, (only) => tableFacts(c, db, what, only));
 }
 
 /**

@@ -16,7 +16,7 @@ import { capture, type Cmd } from '../process.js';
 import { pipeFrom, pipeInto, query } from './io.js';
 import { compareTables, dependents, type TableFact } from './mariadb.js';
 import { holdsSubset, missingTables, subsetFilename, subsetRestored } from './table-subset.js';
-import type { DrillOutcome, RestoreOptions, SourceContext, SourceDriver } from './types.js';
+import type { DrillOutcome, SourceContext, SourceDriver } from './types.js';
 import { inWhere, resolveWhere, scratchName, sourcePassword, type ToolConn } from './where.js';
 import { counted } from '../../lib/plural.js';
 
@@ -99,7 +99,7 @@ export const postgresSource: SourceDriver = {
     const schemaSql = schemas.map((n) => `CREATE SCHEMA IF NOT EXISTS ${ident(n)};\n`).join('');
     writeFrameHeader(out, [{ name: 'globals.sql', data: await globals(c, what) }, ...(schemaSql ? [{ name: schemasPart, data: Buffer.from(schemaSql) }] : [])]);
     // Each name quoted, so pg_dump takes it as it is, not as a pattern.
-    const picked = (only ?? []).flatMap((t) => ['-t', t.split('.').map((p) => `"${p.replaceAll('"', '""')}"`).join('.')]);
+    const picked = (only ?? []).flatMap((t) => ['-t', ident(t)]);
     await pipeFrom(inWhere(c.where, ['pg_dump', ...c.args, '-Fc', ...picked, '-d', db], c.env), out, signal, what);
     return { database: db, tables, md5RowLimit, ...(only && { only }) };
   },
@@ -158,9 +158,9 @@ async function createSchemas(c: Conn, db: string, parts: ReadonlyMap<string, Buf
 /**
  * A table subset is restored into the database as it is (created when missing): pg_restore drops
  * and recreates the snapshot's tables in one transaction, so a failure changes nothing and the
- * source is not held as partly restored. Other
- * clients keep their connections; one holding a lock on a table being replaced fails the
- * restore after `subsetLockWait` instead of making it wait for ever.
+ * source is not held as partly restored. Other clients keep their connections; one holding a
+ * lock on a table being replaced fails the restore after `subsetLockWait` instead of making it
+ * wait for ever.
  */
 async function restoreSubset(ctx: SourceContext, c: Conn, db: string, input: Readable, parts: ReadonlyMap<string, Buffer>, what: string): Promise<string> {
   if (!(await query(psql(c, 'postgres', `SELECT 1 FROM pg_database WHERE datname = ${literal(db)}`), what)).trim()) await createDb(c, db, what);
@@ -177,6 +177,5 @@ async function restoreSubset(ctx: SourceContext, c: Conn, db: string, input: Rea
     }
     throw new BerthError('BACKUP', `${err.message}; nothing was restored (one transaction)`);
   });
-  const only = ctx.source.tables;
-  return subsetRestored(db, only ? await pgTableFacts(c, db, what, only).catch(() => undefined) : undefined);
+  return subsetRestored(db, ctx.source.tables, (only) => pgTableFacts(c, db, what, only));
 }

@@ -48,9 +48,12 @@ export function oldestFirstPerDatabase<T extends { source: BackupSource; snapsho
   return out;
 }
 
-
-/** What a subset restore says: the tables berth.yaml names now, counted, when they can be (else the snapshot's, unnamed). */
-export function subsetRestored(db: string, tables: readonly TableFact[] | undefined): string {
+/**
+ * What a subset restore says: the tables berth.yaml names now (`only`), counted by `factsOf`,
+ * when it names any and they can be counted; else the snapshot's, unnamed.
+ */
+export async function subsetRestored(db: string, only: readonly string[] | undefined, factsOf: (only: readonly string[]) => Promise<readonly TableFact[]>): Promise<string> {
+  const tables = only ? await factsOf(only).catch(() => undefined) : undefined;
   const what = tables ? `${counted(tables.length, 'table')} (${tables.map((t) => t.name).join(', ')}), ${counted(tables.reduce((n, t) => n + t.rows, 0), 'row')}` : 'the tables of the snapshot';
   return `database ${db}: ${what} restored; its other tables left as they were`;
 }

@@ -5,7 +5,7 @@ import readline from 'node:readline/promises';
 import { Option, type Command } from 'commander';
 import { controlSocketPath, requestBackupRun } from '../../agent/control-protocol.js';
 import { createBackupContext, requireBackup, selectSources, type RepositoryOverride } from '../../backup/context.js';
-import { effectiveSources } from '../../project/backup-schema.js';
+import { effectiveSources, ownSchedules } from '../../project/backup-schema.js';
 import { parseRestorePath } from '../../project/path-pattern.js';
 import { SpecError } from '../../project/schema-kit.js';
 import { snapshotFiles } from '../../backup/files.js';
@@ -172,7 +172,7 @@ export function registerBackupCommands(program: Command): void {
         const cfg = requireBackup(base.project);
         const next = nextRuns(cfg.schedule, o.count).map((d) => d.toISOString());
         const verify = cfg.verifySchedule ? { schedule: cfg.verifySchedule, next: nextRuns(cfg.verifySchedule, o.count).map((d) => d.toISOString()) } : undefined;
-        const own = effectiveSources(cfg).flatMap((s) => (s.schedule ? [{ source: s.name, schedule: s.schedule, next: nextRuns(s.schedule, o.count).map((d) => d.toISOString()) }] : []));
+        const own = Object.entries(ownSchedules(cfg)).map(([source, schedule]) => ({ source, schedule, next: nextRuns(schedule, o.count).map((d) => d.toISOString()) }));
         const jobs = [`backup:${base.project.name}`, ...own.map((x) => `backup:${base.project.name}:${x.source}`), ...(verify ? [`verify:${base.project.name}`] : [])];
         const out = { schedule: cfg.schedule, next, retries: cfg.retries, retryWaitMs: cfg.retryWaitMs, retention: cfg.retention, sources: own, verify: verify ?? null, jobs };
         const retries = cfg.retries
