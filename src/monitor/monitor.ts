@@ -44,6 +44,12 @@ export interface Monitor {
 
 /** A failing probe whose reason changes has its row rewritten at once, but not more often than this. */
 const failingReasonEveryMs = 5_000;
+/**
+ * Probes whose summary says a state, not a measurement: a changed summary is news (a backup
+ * stored, a retry now due, a replica caught up) and is written like a changed reason, while an HTTP
+ * probe's "200 in 12 ms" changes with every run and waits for the 15 s flush.
+ */
+const stateSummaryKinds: ReadonlySet<string> = new Set(['backup', 'replication']);
 
 export function createMonitor(o: MonitorOptions): Monitor {
   const { rules, probes } = compileRules(o.meta, o.project.monitor.rules);
@@ -71,14 +77,16 @@ export function createMonitor(o: MonitorOptions): Monitor {
   };
   // Probe rows (what `berth probes` shows) are written in the step when a probe is new or flips
   // (a row that says "stopped on purpose" counts as a flip when a real result follows), and when
-  // a failing probe's reason changes (a backup that failed after being stale), at most every 5 s
-  // a probe; other results are kept here and written together every 15 s, in one transaction.
+  // a failing probe's reason or a backup or replication probe's summary changes (a backup that
+  // failed after being stale, a retry now due), at most every 5 s a probe; other results are kept
+  // here and written together every 15 s, in one transaction.
   const probeWritten = new Map<string, { ok: boolean; intended: boolean; summary: string; atMs: number }>();
   const probeUnwritten = new Map<string, ProbeResult>();
   const probeRowDue = (id: string, r: ProbeResult, intended: boolean): boolean => {
     const last = probeWritten.get(id);
     if (!last || last.ok !== r.ok || last.intended !== intended) return true;
-    return !r.ok && r.summary !== last.summary && o.clock() - last.atMs >= failingReasonEveryMs;
+    const news = !r.ok || stateSummaryKinds.has(probes.get(id)?.kind ?? '');
+    return news && r.summary !== last.summary && o.clock() - last.atMs >= failingReasonEveryMs;
   };
   const probeRowDone = (id: string, r: ProbeResult, written: boolean, intended: boolean) => {
     if (written) {

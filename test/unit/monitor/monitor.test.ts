@@ -107,7 +107,11 @@ it('a service stopped on purpose (berth down) does not alert; once started again
   }
 });
 
-it("a failing probe's new reason is written at once, at most every 5 s; the same reason again waits for the batch", async () => {
+/** A started monitor on a fake clock, with one probe of `probe`'s kind, whose results the test reports; always stopped. */
+async function withRowWrites(
+  probe: ProbeMeta,
+  use: (h: { report(text: string, ok: boolean): Promise<void>; summary(): string | undefined; atMs(): number | undefined; advance(ms: number): void }) => Promise<void>,
+): Promise<void> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bmon-'));
   const store = openStore(dir);
   try {
@@ -121,37 +125,67 @@ it("a failing probe's new reason is written at once, at most every 5 s; the same
       clock: () => now,
       polled: [],
       events: [],
-      meta: [meta],
+      meta: [probe],
       tickMs: 20,
     });
     await m.start();
-    const summary = () => monitorStore.probes()[0]?.summary;
-    const report = async (text: string, ok = false) => {
-      m.report('api', { ok, summary: text, atMs: now });
-      await settle();
-    };
-    await report('backup: db has no good backup yet');
-    assert.equal(summary(), 'backup: db has no good backup yet');
-    now += 6_000;
-    await report("backup: db's last backup FAILED at 02:00: connection refused");
-    assert.equal(summary(), "backup: db's last backup FAILED at 02:00: connection refused", 'a new reason 6 s after the last write: at once');
-    now += 1_000;
-    await report("backup: db's last backup FAILED at 02:01: access denied");
-    assert.equal(summary(), "backup: db's last backup FAILED at 02:00: connection refused", '1 s later: left to the batch');
-    now += 5_000;
-    await report("backup: db's last backup FAILED at 02:01: access denied");
-    assert.equal(summary(), "backup: db's last backup FAILED at 02:01: access denied", 'once 5 s have passed, the next result writes it');
-    now += 10_000;
-    await report('GET / → 200 in 3 ms', true);
-    now += 10_000;
-    await report('GET / → 200 in 4 ms', true);
-    assert.equal(summary(), 'GET / → 200 in 3 ms', 'a passing probe whose text changes still waits for the batch');
-    await m.stop();
+    try {
+      await use({
+        async report(text, ok) {
+          m.report(probe.id, { ok, summary: text, atMs: now });
+          await settle();
+        },
+        summary: () => monitorStore.probes()[0]?.summary,
+        atMs: () => monitorStore.probes()[0]?.atMs,
+        advance: (ms) => void (now += ms),
+      });
+    } finally {
+      await m.stop();
+    }
   } finally {
     store.close();
     fs.rmSync(dir, { recursive: true, force: true });
   }
-});
+}
+
+it("a failing probe's new reason is written at once, at most every 5 s; the same reason again waits for the batch", () =>
+  withRowWrites(meta, async ({ report, summary, advance }) => {
+    await report('backup: db has no good backup yet', false);
+    assert.equal(summary(), 'backup: db has no good backup yet');
+    advance(6_000);
+    await report("backup: db's last backup FAILED at 02:00: connection refused", false);
+    assert.equal(summary(), "backup: db's last backup FAILED at 02:00: connection refused", 'a new reason 6 s after the last write: at once');
+    advance(1_000);
+    await report("backup: db's last backup FAILED at 02:01: access denied", false);
+    assert.equal(summary(), "backup: db's last backup FAILED at 02:00: connection refused", '1 s later: left to the batch');
+    advance(5_000);
+    await report("backup: db's last backup FAILED at 02:01: access denied", false);
+    assert.equal(summary(), "backup: db's last backup FAILED at 02:01: access denied", 'once 5 s have passed, the next result writes it');
+    advance(10_000);
+    await report('GET / → 200 in 3 ms', true);
+    advance(10_000);
+    await report('GET / → 200 in 4 ms', true);
+    assert.equal(summary(), 'GET / → 200 in 3 ms', 'a passing probe whose text changes still waits for the batch');
+  }));
+
+it("a backup probe's changed summary is news even while passing: written at once, at most every 5 s", () =>
+  withRowWrites({ ...meta, id: 'backups', kind: 'backup' }, async ({ report, summary, atMs, advance }) => {
+    const retryDue = 'backup db: newest good one 0 h old; last backup failed at 02:00, retry due 02:30';
+    await report('backup db: newest good one 0.1 h old', true);
+    advance(6_000);
+    await report('backup db: newest good one 0 h old', true);
+    assert.equal(summary(), 'backup db: newest good one 0 h old', 'a new backup 6 s after the last write: at once');
+    advance(1_000);
+    await report(retryDue, true);
+    assert.equal(summary(), 'backup db: newest good one 0 h old', '1 s later: left to the batch');
+    advance(5_000);
+    await report(retryDue, true);
+    assert.equal(summary(), retryDue, 'once 5 s have passed, the next result writes it');
+    const written = atMs();
+    advance(10_000);
+    await report(retryDue, true);
+    assert.equal(atMs(), written, 'the same summary again waits for the batch');
+  }));
 
 it('in the steady state writes a probe row when it is new or flips, the rest on stop, and still alerts', async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bmon-'));
