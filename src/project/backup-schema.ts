@@ -79,6 +79,9 @@ const sourceSchema = section({
 
 export const databaseTypes = ['mariadb', 'mysql', 'postgres', 'redis'] as const;
 
+/** The TCP port a host database source reaches without a `port:` of its own. */
+export const defaultDatabasePort: Readonly<Record<(typeof databaseTypes)[number], number>> = { mariadb: 3306, mysql: 3306, postgres: 5432, redis: 6379 };
+
 /** An entry of `services.<name>.backup.volumes`: a named volume, or one with patterns left out. */
 const serviceVolumeSchema = byKind<{ volume: string; exclude?: string[] }>('a named volume of the service, or a mapping like { volume: uploads, exclude: ["*.tmp"] }', {
   scalar: (v) => {

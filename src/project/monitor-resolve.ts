@@ -17,6 +17,7 @@ import {
   type Severity,
   type Target,
 } from './monitor-schema.js';
+import { defaultDatabasePort } from './backup-schema.js';
 import type { IssueList } from './positions.js';
 
 type Fail = (path: ReadonlyArray<string | number>, message: string) => void;
@@ -291,7 +292,7 @@ function customProbeSpec(name: string, p: RawProbe, services: Readonly<Record<st
   }
   const base = { ...alertSettings(p), labels: { ...(p.labels ?? {}), ...(p.service ? { service: p.service } : {}) }, id: name, intervalMs: p.interval ?? d.intervalMs, timeoutMs: p.timeout ?? d.timeoutMs, ...opt('service', p.service) };
   const target = (): Target | undefined => {
-    const defaultPorts: Record<string, number> = { mariadb: 3306, postgres: 5432, redis: 6379, tls: 443 };
+    const defaultPorts: Record<string, number> = { ...defaultDatabasePort, tls: 443 };
     const port = p.port ?? defaultPorts[p.type];
     if (port === undefined) return void fail(['port'], 'is required for this probe type');
     if (p.host) return { host: p.host, port };

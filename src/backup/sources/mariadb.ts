@@ -10,6 +10,7 @@
  */
 import type { Readable, Writable } from 'node:stream';
 import { BerthError } from '../../lib/errors.js';
+import { defaultDatabasePort } from '../../project/backup-schema.js';
 import type { Cmd } from '../process.js';
 import { pipeFrom, pipeInto, query } from './io.js';
 import type { DrillOutcome, Facts, RestoreOptions, SourceContext, SourceDriver } from './types.js';
@@ -34,7 +35,7 @@ async function connect(ctx: SourceContext): Promise<Conn> {
   const password = sourcePassword(ctx, ['MARIADB_ROOT_PASSWORD', 'MYSQL_ROOT_PASSWORD']);
   const mysql = s.type === 'mysql';
   const args = [
-    ...(where.kind === 'host' ? (s.socket ? ['--socket', s.socket, '--protocol=SOCKET'] : ['-h', s.host, '-P', String(s.port ?? 3306), '--protocol=TCP']) : []),
+    ...(where.kind === 'host' ? (s.socket ? ['--socket', s.socket, '--protocol=SOCKET'] : ['-h', s.host, '-P', String(s.port ?? defaultDatabasePort.mariadb), '--protocol=TCP']) : []),
     '-u',
     s.user ?? 'root',
   ];

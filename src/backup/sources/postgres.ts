@@ -11,6 +11,7 @@
 import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { BerthError } from '../../lib/errors.js';
+import { defaultDatabasePort } from '../../project/backup-schema.js';
 import { readFrame, writeFrameHeader } from '../frame.js';
 import { capture, type Cmd } from '../process.js';
 import { pipeFrom, pipeInto, query } from './io.js';
@@ -30,14 +31,14 @@ async function connect(ctx: SourceContext): Promise<Conn> {
   const password = sourcePassword(ctx, ['POSTGRES_PASSWORD']);
   const svcEnv = s.service ? ctx.project.services[s.service]?.environment : undefined;
   const user = s.user ?? svcEnv?.POSTGRES_USER ?? 'postgres';
-  const args = [...(where.kind === 'host' ? (s.socket ? socketArgs(s.socket, s.port) : ['-h', s.host, '-p', String(s.port ?? 5432)]) : []), '-U', user];
+  const args = [...(where.kind === 'host' ? (s.socket ? socketArgs(s.socket, s.port) : ['-h', s.host, '-p', String(s.port ?? defaultDatabasePort.postgres)]) : []), '-U', user];
   return { where, args, env: password ? { PGPASSWORD: password } : {} };
 }
 
 /** libpq takes the socket's directory as host and its port from the file name (`.s.PGSQL.5432`). */
 export function socketArgs(socket: string, port: number | undefined): string[] {
   const file = /^\.s\.PGSQL\.(\d+)$/.exec(path.basename(socket));
-  return file ? ['-h', path.dirname(socket), '-p', file[1]!] : ['-h', socket, '-p', String(port ?? 5432)];
+  return file ? ['-h', path.dirname(socket), '-p', file[1]!] : ['-h', socket, '-p', String(port ?? defaultDatabasePort.postgres)];
 }
 
 const psql = (c: Conn, db: string, statement: string): Cmd =>

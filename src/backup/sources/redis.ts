@@ -11,6 +11,7 @@ import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { BerthError } from '../../lib/errors.js';
 import { label } from '../../engine/labels.js';
+import { defaultDatabasePort } from '../../project/backup-schema.js';
 import type { Cmd } from '../process.js';
 import { extractTar, pipeFrom, pipeInto, query } from './io.js';
 import { connectResp, describeAddress, type RespAddress, type RespClient, RespError, type RespValue } from './resp.js';
@@ -26,7 +27,7 @@ async function connect(ctx: SourceContext): Promise<Conn> {
   const s = ctx.source;
   const where = await resolveWhere(ctx);
   const password = sourcePassword(ctx, ['REDIS_PASSWORD']);
-  const args = where.kind === 'host' ? (s.socket ? ['-s', s.socket] : ['-h', s.host, '-p', String(s.port ?? 6379)]) : [];
+  const args = where.kind === 'host' ? (s.socket ? ['-s', s.socket] : ['-h', s.host, '-p', String(s.port ?? defaultDatabasePort.redis)]) : [];
   return { where, args, env: password ? { REDISCLI_AUTH: password } : {} };
 }
 
@@ -166,7 +167,7 @@ const copyBatch = 500;
  */
 async function restoreOnHost(ctx: SourceContext, input: Readable, opts: RestoreOptions): Promise<string> {
   const s = ctx.source;
-  const target: RespAddress = s.socket ? { path: s.socket } : { host: s.host, port: s.port ?? 6379 };
+  const target: RespAddress = s.socket ? { path: s.socket } : { host: s.host, port: s.port ?? defaultDatabasePort.redis };
   const what = `${s.name}: restore into redis ${describeAddress(target)}`;
   const password = sourcePassword(ctx, ['REDIS_PASSWORD']);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-redis-restore-'));

@@ -6,7 +6,7 @@
 import { BerthError } from '../../lib/errors.js';
 import { counted } from '../../lib/plural.js';
 import type { TableFact } from './mariadb.js';
-import { type BackupSource, tableSubsetTypes } from '../../project/backup-schema.js';
+import { type BackupSource, defaultDatabasePort, tableSubsetTypes } from '../../project/backup-schema.js';
 import type { RestoreOptions } from './types.js';
 
 /** Fails naming the tables of `wanted` that `found` lacks. */
@@ -26,7 +26,7 @@ export const holdsSubset = (opts: RestoreOptions) => /^\/?[a-z]+\/tables\//.test
 /** Where a database source's data lives: sources with the same place dump the same database (a whole one, a subset of it). */
 export function databasePlace(s: BackupSource): string | undefined {
   if (!tableSubsetTypes.includes(s.type) || !s.database) return undefined;
-  return `${s.type === 'postgres' ? 'postgres' : 'mariadb'} ${s.service ? `service ${s.service}` : (s.socket ?? `${s.host}:${s.port ?? ''}`)} ${s.database}`;
+  return `${s.type === 'postgres' ? 'postgres' : 'mariadb'} ${s.service ? `service ${s.service}` : (s.socket ?? `${s.host}:${s.port ?? defaultDatabasePort[s.type === 'postgres' ? 'postgres' : 'mariadb']}`)} ${s.database}`;
 }
 
 /**
