@@ -37,6 +37,8 @@ export interface SnapshotFiles {
 export interface FilesOptions {
   /** "latest" or a snapshot id. */
   readonly snapshot: string;
+  /** With "latest": the newest snapshot taken before this moment (ms since the epoch). */
+  readonly before?: number;
   readonly source: string;
   /** Only these paths and what is below them (`parseRestorePath` form). */
   readonly paths?: readonly string[];
@@ -53,7 +55,7 @@ const nodeSchema = z.object({
 const entryType = (t: string): SnapshotEntry['type'] => (t === 'file' || t === 'dir' || t === 'symlink' ? t : t === 'directory' ? 'dir' : 'other');
 
 export async function snapshotFiles(ctx: BackupContext, opts: FilesOptions): Promise<SnapshotFiles> {
-  const [item] = await planRestore(ctx, { snapshot: opts.snapshot, sources: [opts.source] });
+  const [item] = await planRestore(ctx, { snapshot: opts.snapshot, sources: [opts.source], ...(opts.before !== undefined && { before: opts.before }) });
   if (!item) throw new BerthError('NOT_FOUND', `no snapshot of source "${opts.source}"`, 'run `berth backup list` to see what there is');
   const { source, snapshot } = item;
   const restic = ctx.restic();

@@ -25,7 +25,8 @@ import { planRestore, restorePlanned, restoreSideBySide, type RestoredSource } f
 import { tagValue } from './verify.js';
 
 export interface RecoverOptions {
-  readonly snapshot: string;
+  /** Each source's newest snapshot: taken before this moment (ms since the epoch) when given. */
+  readonly before?: number;
   readonly repository?: string;
   readonly passwordFile?: string;
   /** How to reach an sftp `repository` (the fresh host has no berth.yaml to say so yet). */
@@ -63,6 +64,7 @@ const notReady = /connect|socket|starting|not running|no running container|shutd
 export async function recoverAll(open: () => Promise<Opened>, dir: string, opts: RecoverOptions): Promise<RecoverOutcome> {
   const t0 = Date.now();
   const sources: RestoredSource[] = [];
+  const newest = { snapshot: 'latest', ...(opts.before !== undefined && { before: opts.before }) };
   const bootstrap = await bootstrapConfig(open, dir, opts);
   const bootstrapBytes = bootstrap?.bytes;
   let opened = await openRestored(open);
@@ -73,8 +75,8 @@ export async function recoverAll(open: () => Promise<Opened>, dir: string, opts:
       // Before anything is recorded here: the old host's audit trail, and its newest backup records, from the config snapshot.
       takeUpCopies(ctx, configSourceName, bootstrap.snapshot);
     } else {
-      const plan = await planRestore(ctx, { snapshot: opts.snapshot, sources: [configSourceName] }).catch((err: unknown) => otherProjects(ctx, dir, err));
-      sources.push(...(await restorePlanned(ctx, plan, { snapshot: opts.snapshot, noSafety: true })));
+      const plan = await planRestore(ctx, { ...newest, sources: [configSourceName] }).catch((err: unknown) => otherProjects(ctx, dir, err));
+      sources.push(...(await restorePlanned(ctx, plan, { ...newest, noSafety: true })));
       opened.close();
       opened = await openRestored(open); // the restored config may differ from what was loaded
     }
@@ -96,13 +98,13 @@ export async function recoverAll(open: () => Promise<Opened>, dir: string, opts:
       if (!v.external) await ctx.engine.ensureVolume(volumeSpec(ctx.project.name, v));
     }
     // One look at the repository's snapshots for volumes and databases (each look costs restic a key derivation).
-    const plan = await planRestore(ctx, { snapshot: opts.snapshot, types: ['volume', ...databaseTypes] });
+    const plan = await planRestore(ctx, { ...newest, types: ['volume', ...databaseTypes] });
     const volumes = plan.filter((p) => p.source.type === 'volume');
     const databases = plan.filter((p) => p.source.type !== 'volume');
     // A database on the host needs nothing of `up`: it is restored alongside the volumes, before its clients start.
     const onHost = databases.filter((p) => !p.source.service);
     const inContainers = databases.filter((p) => p.source.service);
-    const restoreOpts = { snapshot: opts.snapshot, noSafety: true };
+    const restoreOpts = { ...newest, noSafety: true };
     sources.push(...(await restoreSideBySide(ctx, [{ plan: volumes }, { plan: onHost, attempt: (restore) => untilReady(ctx, restore) }], restoreOpts)));
     const tUp = Date.now();
     ctx.report.step('berth up');
@@ -189,12 +191,13 @@ async function bootstrapConfig(open: () => Promise<Opened>, dir: string, opts: R
   const restic = openRestic(opts.repository, { file: opts.passwordFile }, opts.ssh ?? {});
   // No berth.yaml yet, so no backup.lock_wait: its default.
   const wait: LockWait = { maxMs: backupDefaults.lockWaitMs, clock: systemClock, report: opts.report ?? silentReporter, unlockStale: () => restic.unlockStale(), locksNow: () => restic.locksNow(), remoteLocks: !restic.local };
-  const snaps = (await waitingForLock('config', wait, () => restic.snapshots(['berth', `source=${configSourceName}`, ...(opts.project ? [`project=${opts.project}`] : [])]))).filter((s) => opts.snapshot === 'latest' || s.id.startsWith(opts.snapshot));
+  const snaps = (await waitingForLock('config', wait, () => restic.snapshots(['berth', `source=${configSourceName}`, ...(opts.project ? [`project=${opts.project}`] : [])]))).filter((s) => opts.before === undefined || Date.parse(s.time) < opts.before);
   const projects = [...new Set(snaps.map((s) => tagValue(s, 'project')))];
   if (projects.length !== 1) {
-    throw new BerthError('NOT_FOUND', projects.length ? `the repository holds several projects: ${projects.join(', ')}` : `no config snapshot in ${opts.repository}`, projects.length ? 'pass --project NAME' : 'was `berth backup run` ever run with this repository?');
+    const before = opts.before === undefined ? '' : ` before ${new Date(opts.before).toISOString()}`;
+    throw new BerthError('NOT_FOUND', projects.length ? `the repository holds several projects: ${projects.join(', ')}` : `no config snapshot${before} in ${opts.repository}`, projects.length ? 'pass --project NAME' : before ? 'give a later --before (`restic snapshots --tag source=config` lists them)' : 'was `berth backup run` ever run with this repository?');
   }
-  const newest = snaps.reduce((a, b) => (b.time > a.time ? b : a));
+  const newest = snaps.reduce((a, b) => (Date.parse(b.time) > Date.parse(a.time) ? b : a));
   makeDirs(dir);
   const dump = await waitingForLock('config', wait, () => startDump(restic, newest.id, newest.paths?.[0] ?? ''));
   const { bytes, manifest } = await consumeDump(dump, (input) => extractConfig(input, dir, 'config'));

@@ -21,11 +21,14 @@ import { runBackup } from './run.js';
 import { sourceDrivers } from './sources/index.js';
 import { missingVolumeData } from './sources/where.js';
 import { oldestFirstPerDatabase } from './sources/table-subset.js';
+import { ownSnapshots } from './replica-name.js';
 import { snapshotSource, snapshotsToUse } from './verify.js';
 
 export interface RestoreOptions {
   /** "latest" or a snapshot id. */
   readonly snapshot: string;
+  /** With "latest": the newest snapshot of each source taken before this moment (ms since the epoch). */
+  readonly before?: number;
   readonly sources?: readonly string[];
   readonly to?: string;
   /** With `to` and one volume source: only these paths (from the volume's root, `parseRestorePath`). */
@@ -39,6 +42,8 @@ export interface RestoreOptions {
 export interface RestoredSource {
   readonly source: string;
   readonly snapshot: string;
+  /** When the snapshot was taken (ISO 8601, UTC). */
+  readonly snapshotTime: string;
   readonly safetySnapshot?: string;
   readonly stopped: readonly string[];
   readonly bytes: number;
@@ -51,6 +56,9 @@ export interface RestorePlanItem {
   readonly snapshot: Snapshot;
 }
 
+/** What `restore latest` restores when no source is named: all but the config. */
+const defaultTypes: readonly string[] = ['mariadb', 'mysql', 'postgres', 'redis', 'volume'];
+
 /** Which snapshot of which source will be restored, resolved before anything is touched. */
 export async function planRestore(ctx: BackupContext, opts: RestoreOptions): Promise<RestorePlanItem[]> {
   const cfg = requireBackup(ctx.project);
@@ -59,7 +67,9 @@ export async function planRestore(ctx: BackupContext, opts: RestoreOptions): Pro
   // In place, the rest of the volume would have to be left as it is: a different restore, not offered.
   if (opts.paths?.length && !opts.to) throw new BerthError('CONFIG', '--path restores some files beside the data, not over it: add --to DIR', 'then copy what you need back into place');
   const restic = ctx.restic();
-  const snaps = await snapshotsToUse(ctx, restic, { snapshot: opts.snapshot, sources: opts.sources });
+  if (opts.before !== undefined && opts.snapshot !== 'latest') throw new BerthError('CONFIG', `--before picks each source's newest snapshot before a time; snapshot ${opts.snapshot} is one already`, 'drop --before, or the snapshot id');
+  const listed = await ownSnapshots(ctx.project, restic);
+  const snaps = await snapshotsToUse(ctx, restic, { snapshot: opts.snapshot, sources: opts.sources, before: opts.before }, listed);
   const all = effectiveSources(cfg);
   const plan: RestorePlanItem[] = [];
   for (const snapshot of snaps) {
@@ -67,7 +77,7 @@ export async function planRestore(ctx: BackupContext, opts: RestoreOptions): Pro
     const source = all.find((s) => s.name === name);
     if (!source) throw new BerthError('CONFIG', `snapshot ${snapshot.short_id} belongs to source "${name}", which is not in berth.yaml`, 'add the source back, or restore its files with `restic dump`');
     if (!opts.sources?.length && opts.snapshot === 'latest') {
-      if (!(opts.types ?? ['mariadb', 'mysql', 'postgres', 'redis', 'volume']).includes(source.type)) continue;
+      if (!(opts.types ?? defaultTypes).includes(source.type)) continue;
       if (source.type === 'redis' && !source.service && !opts.to) {
         // It empties the whole server (which other programs may share): only when asked for by name.
         ctx.report.warn(`${source.name}: a redis on the host is restored only when named (--source ${source.name}: the server is flushed and its keys copied back); skipped`);
@@ -76,8 +86,14 @@ export async function planRestore(ctx: BackupContext, opts: RestoreOptions): Pro
     }
     plan.push({ source, snapshot });
   }
+  const before = opts.before === undefined ? '' : ` before ${new Date(opts.before).toISOString()}`;
   for (const n of opts.sources ?? []) {
-    if (!plan.some((p) => p.source.name === n)) throw new BerthError('NOT_FOUND', `no snapshot of source "${n}" in ${restic.repository}`, 'run `berth backup list` to see what there is');
+    if (!plan.some((p) => p.source.name === n)) throw new BerthError('NOT_FOUND', `no snapshot of source "${n}"${before} in ${restic.repository}`, 'run `berth backup list --snapshots` to see what there is');
+  }
+  // A source backed up only since then did not exist as it is now: said, and left as it is.
+  if (opts.before !== undefined && !opts.sources?.length) {
+    const later = [...new Set(listed.filter((s) => !s.tags?.includes('kind=safety')).map(snapshotSource))].filter((n) => n !== undefined && !snaps.some((s) => snapshotSource(s) === n) && all.some((x) => x.name === n && (opts.types ?? defaultTypes).includes(x.type)));
+    for (const n of later) ctx.report.warn(`${n}: no snapshot${before} (its first is newer); left as it is`);
   }
   if (opts.to && plan.length > 1) throw new BerthError('CONFIG', '--to needs exactly one source; add --source NAME');
   for (const { source } of plan) refusePathsOf(source, opts.paths);
@@ -195,7 +211,7 @@ async function restoreOne(ctx: BackupContext, { source, snapshot }: RestorePlanI
   const ms = ctx.clock() - t0;
   ctx.audit.append({ user: ctx.user, action: 'backup.restore', project: ctx.project.name, target: source.name, outcome: 'succeeded', details: { snapshot: snapshot.short_id, ...(safetySnapshot && { safety: safetySnapshot }), ...(opts.to && { to: opts.to }), ...(opts.paths?.length && { paths: opts.paths }), bytes } });
   ctx.report.done(`${source.name}: ${summary} — ${formatBytes(bytes)} in ${formatMs(ms)}${safetySnapshot ? `; safety snapshot ${safetySnapshot}` : ''}`);
-  return { source: source.name, snapshot: snapshot.short_id, ...(safetySnapshot && { safetySnapshot }), stopped: writers, bytes, ms, summary };
+  return { source: source.name, snapshot: snapshot.short_id, snapshotTime: new Date(Date.parse(snapshot.time)).toISOString(), ...(safetySnapshot && { safetySnapshot }), stopped: writers, bytes, ms, summary };
 }
 
 /** A restore that failed part-way (its writers left stopped, if any): what happened and the ways out. */

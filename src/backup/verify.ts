@@ -79,8 +79,11 @@ export function pickSnapshot(all: readonly Snapshot[], id: string, sources: read
   return snap;
 }
 
-/** Newest non-safety snapshot per source of this project, or the one snapshot asked for; `listed` is the project's snapshots when already listed. */
-export async function snapshotsToUse(ctx: BackupContext, restic: Restic, opts: { snapshot?: string; sources?: readonly string[] }, listed?: readonly Snapshot[]): Promise<Snapshot[]> {
+/**
+ * Newest non-safety snapshot per source of this project (taken before `before`, ms since the
+ * epoch, when given), or the one snapshot asked for; `listed` is the project's snapshots when already listed.
+ */
+export async function snapshotsToUse(ctx: BackupContext, restic: Restic, opts: { snapshot?: string; sources?: readonly string[]; before?: number }, listed?: readonly Snapshot[]): Promise<Snapshot[]> {
   const all = listed ?? (await ownSnapshots(ctx.project, restic));
   if (opts.snapshot && opts.snapshot !== 'latest') return [pickSnapshot(all, opts.snapshot, opts.sources, ctx.project.name, restic.repository)];
   const newest = new Map<string, Snapshot>();
@@ -88,8 +91,9 @@ export async function snapshotsToUse(ctx: BackupContext, restic: Restic, opts: {
     const src = tagValue(s, 'source');
     if (!src || s.tags?.includes('kind=safety')) continue;
     if (opts.sources?.length && !opts.sources.includes(src)) continue;
+    if (opts.before !== undefined && !(Date.parse(s.time) < opts.before)) continue;
     const cur = newest.get(src);
-    if (!cur || s.time > cur.time) newest.set(src, s);
+    if (!cur || Date.parse(s.time) > Date.parse(cur.time)) newest.set(src, s); // by the moment: restic writes the local offset, which DST changes
   }
   return [...newest.values()].sort((a, b) => (tagValue(a, 'source')! < tagValue(b, 'source')! ? -1 : 1));
 }

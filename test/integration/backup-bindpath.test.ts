@@ -72,6 +72,53 @@ describe('bind-path volume read on the host', { timeout: 180_000 }, () => {
     assert.equal(fs.readFileSync(path.join(to, data, 'a.txt'), 'utf8'), 'alpha\n');
   });
 
+  it('restore --before: each source as its newest snapshot before that time had it; a source backed up only since is left alone', async () => {
+    fs.writeFileSync(path.join(data, 'a.txt'), 'beta\n');
+    assert.equal((await p.run(['backup', 'run', '--source', 'host_files'])).code, 0);
+    const snaps = p.snapshots('host_files').sort((a, b) => Date.parse(a.time) - Date.parse(b.time));
+    const [beforeBeta, beta] = snaps.slice(-2) as [(typeof snaps)[0], (typeof snaps)[0]];
+    const t = Date.parse(beta.time);
+    // The times `backup list --snapshots` shows are UTC, as --before takes them without a zone.
+    const list = await p.run(['backup', 'list', '--snapshots']);
+    assert.match(list.stdout, new RegExp(`^${beta.short_id} +${new Date(t).toISOString().slice(0, 19).replace('T', ' ')} UTC +host_files `, 'm'));
+    // A source first backed up after that time.
+    const later = path.join(p.dir, 'laterdata');
+    fs.mkdirSync(later);
+    fs.writeFileSync(path.join(later, 'c.txt'), 'backed up later\n');
+    p.write('berth.yaml', fs.readFileSync(path.join(p.dir, 'berth.yaml'), 'utf8').replace('    host_files:', '    later_files: { type: volume, path: laterdata }\n    host_files:'));
+    assert.equal((await p.run(['backup', 'run', '--source', 'later_files'])).code, 0);
+    fs.writeFileSync(path.join(data, 'a.txt'), 'gamma\n');
+    fs.writeFileSync(path.join(later, 'c.txt'), 'changed since\n');
+
+    const files = await p.json<{ snapshot: string }>(['backup', 'files', '--source', 'host_files', '--before', new Date(t).toISOString()]);
+    assert.equal(files.value.snapshot, beforeBeta.short_id, `backup files --before looks at the same snapshot: ${files.stderr}`);
+    const r = await p.run(['restore', '--before', new Date(t).toISOString(), '--yes', '--no-safety']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(fs.readFileSync(path.join(data, 'a.txt'), 'utf8'), 'alpha\n', 'the snapshot before beta');
+    assert.match(r.stdout, new RegExp(`^host_files: restored ${beforeBeta.short_id} of \\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d UTC — `, 'm'));
+    assert.match(r.stderr, new RegExp(`later_files: no snapshot before ${new Date(t).toISOString()} \\(its first is newer\\); left as it is`));
+    assert.equal(fs.readFileSync(path.join(later, 'c.txt'), 'utf8'), 'changed since\n', 'left alone');
+
+    const json = await p.json<Array<{ source: string; snapshot: string; snapshotTime: string }>>(['restore', '--source', 'host_files', '--before', new Date(t + 1).toISOString(), '--yes', '--no-safety']);
+    assert.equal(json.code, 0, json.stderr);
+    assert.deepEqual(json.value.map((x) => [x.source, x.snapshot, x.snapshotTime]), [['host_files', beta.short_id, new Date(t).toISOString()]], 'a moment after it: beta itself');
+    assert.equal(fs.readFileSync(path.join(data, 'a.txt'), 'utf8'), 'beta\n');
+
+    const none = await p.run(['restore', '--source', 'later_files', '--before', new Date(t).toISOString(), '--yes', '--no-safety']);
+    assert.equal(none.code, 6, none.stderr);
+    assert.match(none.stderr, /no snapshot of source "later_files" before \S+ in /);
+    const both = await p.run(['restore', beta.short_id, '--before', '1h', '--yes']);
+    assert.equal(both.code, 2, both.stderr);
+    assert.match(both.stderr, new RegExp(`--before picks each source's newest snapshot before a time; ${beta.short_id} is one snapshot already`));
+    const typo = await p.run(['restore', '--before', 'yesterday', '--yes']);
+    assert.equal(typo.code, 2, typo.stderr);
+    assert.match(typo.stderr, /--before "yesterday" is not a point in time; give "2026-12-06"/);
+    const allId = await p.run(['restore', '--all', beta.short_id, '--yes']);
+    assert.equal(allId.code, 2, allId.stderr);
+    assert.match(allId.stderr, /--all restores every source's newest snapshot; it takes no snapshot id/);
+    assert.equal(fs.readFileSync(path.join(data, 'a.txt'), 'utf8'), 'beta\n', 'refusals change nothing');
+  });
+
   it('a berth killed mid-backup leaves no snapshot behind', async () => {
     // Enough new data that restic is still reading when berth dies.
     for (let i = 0; i < 40; i++) fs.writeFileSync(path.join(data, `big-${i}.bin`), randomBytes(8 * 1024 * 1024));

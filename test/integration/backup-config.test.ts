@@ -123,6 +123,22 @@ describe('the config source', () => {
     assert.equal(fs.statSync(path.join(to, 'db/password.txt')).mode & 0o777, fs.statSync(path.join(dir, 'db/password.txt')).mode & 0o777);
   });
 
+  it('restore --all --before rebuilds from the config snapshot of that time: here the one before include_env, which lacks the secret', async () => {
+    const listed = await berth(dir, ['--json', 'backup', 'list', '--snapshots']);
+    const times = (JSON.parse(listed.stdout) as Array<{ time: string; tags: string[] }>).filter((x) => x.tags.includes('source=config')).map((x) => Date.parse(x.time)).sort((a, b) => a - b);
+    const withSecrets = times.at(-1)!;
+    const fresh = path.join(fs.mkdtempSync(path.join(root, 'host3-')), 'shop');
+    fs.mkdirSync(path.join(fresh, 'conf'), { recursive: true });
+    fs.copyFileSync(path.join(dir, 'conf/app.env'), path.join(fresh, 'conf/app.env'));
+    const none = await berth(fresh, ['restore', '--all', '--yes', '--before', '2000-01-01', '--repository', repo, '--password-file', pass]);
+    assert.equal(none.code, 6, none.stderr);
+    assert.match(none.stderr, /no config snapshot before 2000-01-01T00:00:00\.000Z in \S+\n\s+hint: give a later --before/);
+    assert.equal(fs.existsSync(path.join(fresh, 'compose.yaml')), false, 'nothing restored');
+    const r = await berth(fresh, ['restore', '--all', '--yes', '--before', new Date(withSecrets).toISOString(), '--repository', repo, '--password-file', pass]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /the config snapshot does not hold: db\/password\.txt/, 'the snapshot taken before the secrets were included');
+  });
+
   it('audit verify --against a copy from a snapshot catches a trail rewritten with its hashes and head recomputed', async () => {
     assert.equal((await berth(dir, ['backup', 'run'])).code, 0);
     const to = path.join(root, 'copy');

@@ -114,7 +114,7 @@ describe('a named volume with exclude patterns', { timeout: 300_000 }, () => {
     writeVolume(p.volume, 'echo changed > /d/a.txt; rm /d/sub/keep; echo stray > /d/stray; echo c2 > /d/cache/x/c; echo new > /d/cache/new; echo t3 > /d/sub/new.tmp');
     const r = await p.run(['restore', 'latest', '--source', 'ex', '--yes', '--no-safety']);
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, /ex: restored [0-9a-f]{8} — volume \S+ replaced; 6 excluded path\(s\) \(exclude: cache, \*\.tmp, \/logs\) left as they were/);
+    assert.match(r.stdout, /ex: restored [0-9a-f]{8} of \d{4}-\d\d-\d\d \d\d:\d\d UTC — volume \S+ replaced; 6 excluded path\(s\) \(exclude: cache, \*\.tmp, \/logs\) left as they were/);
     assert.equal(
       listing(),
       ['./a.txt hello', './b.tmp t1', './cache/new new', './cache/x/c c2', './logs/l l1', './sub/b.txt world', './sub/cache/y y1', './sub/d.tmp t2', './sub/keep k1', './sub/logs/l s1', './sub/new.tmp t3'].join('\n'),
@@ -213,7 +213,7 @@ describe('a tar-stream snapshot restored in place into a source that now has pat
     writeVolume(p.volume, 'echo changed > /d/a.txt; echo c2 > /d/cache/x/c; echo new > /d/cache/new; echo t2 > /d/b.tmp; echo late > /d/late.tmp; echo stray > /d/stray');
     const r = await p.run(['restore', 'latest', '--source', 'ex', '--yes', '--no-safety']);
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, /ex: restored [0-9a-f]{8} — volume \S+ replaced; 1 excluded path\(s\) \(exclude: cache, \*\.tmp\) left as they were/);
+    assert.match(r.stdout, /ex: restored [0-9a-f]{8} of \d{4}-\d\d-\d\d \d\d:\d\d UTC — volume \S+ replaced; 1 excluded path\(s\) \(exclude: cache, \*\.tmp\) left as they were/);
     // cache and b.tmp are in the snapshot (made before the patterns): its copies win, whole.
     assert.equal(listing(), ['./a.txt hello', './b.tmp t1', './cache/x/c c1', './late.tmp late', './sub/b.txt world'].join('\n'));
   });

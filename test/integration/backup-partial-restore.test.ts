@@ -69,8 +69,8 @@ for (const way of ['read by restic', 'streamed as tar'] as const) {
       // restic puts the files under the path it recorded; a tar stream's members are from the volume's root.
       const under = way === 'read by restic' ? path.join(to, 'volume/files') : to;
       assert.deepEqual(filesUnder(under), ['a.txt hello', 'logs/x.gz g1', 'photos/2024/a.jpg j1', 'photos/2024/b.jpg j2']);
-      if (way === 'read by restic') assert.match(r.stdout, /files: restored [0-9a-f]{8} — 4 file\(s\) of photos\/2024, logs\/\*\.gz, a\.txt restored under /);
-      else assert.match(r.stdout, /files: restored [0-9a-f]{8} — photos\/2024, logs\/\*\.gz, a\.txt extracted into /);
+      if (way === 'read by restic') assert.match(r.stdout, /files: restored [0-9a-f]{8} of \d{4}-\d\d-\d\d \d\d:\d\d UTC — 4 file\(s\) of photos\/2024, logs\/\*\.gz, a\.txt restored under /);
+      else assert.match(r.stdout, /files: restored [0-9a-f]{8} of \d{4}-\d\d-\d\d \d\d:\d\d UTC — photos\/2024, logs\/\*\.gz, a\.txt extracted into /);
     });
 
     it('a path that matches nothing is an error naming it', async () => {
@@ -105,7 +105,7 @@ describe('some files of the config', { timeout: 120_000 }, () => {
     const to = path.join(p.dir, 'old-config');
     const r = await p.run(['restore', 'latest', '--source', 'config', '--to', to, '--path', 'compose.yaml', '--yes']);
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, /config: restored [0-9a-f]{8} — compose\.yaml extracted into /);
+    assert.match(r.stdout, /config: restored [0-9a-f]{8} of \d{4}-\d\d-\d\d \d\d:\d\d UTC — compose\.yaml extracted into /);
     assert.deepEqual(fs.readdirSync(to), ['compose.yaml']);
     assert.equal(fs.readFileSync(path.join(to, 'compose.yaml'), 'utf8'), fs.readFileSync(path.join(p.dir, 'compose.yaml'), 'utf8'));
     const both = path.join(p.dir, 'both');

@@ -20,6 +20,7 @@ import { formatBytes } from '../../lib/bytes.js';
 import { lastBackupAttempt, validationSince, validationWindowDays, validationWindowStart, type BackupStore, type DrillRecord, type ValidationTally, type VerifyRecord } from '../../store/backups.js';
 import { counted } from '../../lib/plural.js';
 import { BerthError, exitCodes } from '../../lib/errors.js';
+import { parsePointInTime, pointInTimeForms } from '../../lib/point-in-time.js';
 import { formatMs, formatUtcMinute } from '../../lib/time.js';
 import { openContext, reporterFor } from '../context.js';
 import { printJson, reportError, table } from '../output.js';
@@ -78,7 +79,7 @@ export function registerBackupCommands(program: Command): void {
           const snaps = await ctx.restic().snapshots(['berth', `project=${ctx.project.name}`]);
           if (g.json) return printJson(snaps);
           const rows = [['SNAPSHOT', 'TIME', 'SOURCE', 'FILE', 'KIND']];
-          for (const s of snaps) rows.push([s.short_id, s.time.slice(0, 19).replace('T', ' '), snapshotSource(s) ?? '-', s.paths?.[0] ?? '-', s.tags?.includes('kind=safety') ? 'safety' : 'backup']);
+          for (const s of snaps) rows.push([s.short_id, `${new Date(Date.parse(s.time)).toISOString().slice(0, 19).replace('T', ' ')} UTC`, snapshotSource(s) ?? '-', s.paths?.[0] ?? '-', s.tags?.includes('kind=safety') ? 'safety' : 'backup']);
           return void process.stdout.write(`${table(rows)}\n`);
         }
         const runs = ctx.backups.runs(ctx.project.name, o.limit).map((r) => ({ ...r, results: ctx.backups.results(r.id).map(({ facts: _f, ...x }) => x) }));
@@ -99,11 +100,13 @@ export function registerBackupCommands(program: Command): void {
     .description('what one source\'s snapshot ("latest" by default, or an id) holds: a volume\'s files from its root, the config\'s from the project folder, as `restore --path` takes them; a dump\'s file')
     .requiredOption('-s, --source <name>', 'the source')
     .option('--path <path>', 'a volume or the config: only this file or folder and what is below it, from the volume\'s root or the project folder; * and ? within a name (repeatable)', collect)
-    .action((snapshot: string | undefined, o: { source: string; path?: string[] }, cmd: Command) =>
+    .option('--before <time>', 'the source\'s newest snapshot taken before this time, as `restore --before` takes it')
+    .action((snapshot: string | undefined, o: { source: string; path?: string[]; before?: string }, cmd: Command) =>
       runWithContext(cmd, async (base, g) => {
+        const before = beforeOption(o, snapshot);
         const ctx = createBackupContext(base);
         const paths = o.path && restorePaths(o.path);
-        const listed = await snapshotFiles(ctx, { snapshot: snapshot ?? 'latest', source: o.source, ...(paths && { paths }) });
+        const listed = await snapshotFiles(ctx, { snapshot: snapshot ?? 'latest', ...(before !== undefined && { before }), source: o.source, ...(paths && { paths }) });
         if (g.json) return printJson(listed);
         const rows = [['TYPE', 'SIZE', 'MODIFIED', 'PATH']];
         for (const e of listed.entries) rows.push([e.type, e.size !== undefined ? formatBytes(e.size) : '-', e.mtime ? e.mtime.slice(0, 19).replace('T', ' ') : '-', e.path]);
@@ -223,10 +226,11 @@ export function registerBackupCommands(program: Command): void {
 
   program
     .command('restore [snapshot]')
-    .description('restore a snapshot ("latest" or an id): databases into their service (writers stopped, safety snapshot first), volumes, config; --all rebuilds the project on a fresh host')
+    .description('restore a snapshot ("latest", an id, or each source\'s newest --before a time): databases into their service (writers stopped, safety snapshot first), volumes, config; --all rebuilds the project on a fresh host')
     .option('-s, --source <name>', 'only this source (repeatable)', collect)
     .option('--to <target>', 'restore elsewhere: a directory (volume, redis, config) or a database name')
     .option('--path <path>', 'with --to and one volume or config source: only this file or folder, from the volume\'s root or the project folder; * and ? within a name (repeatable)', collect)
+    .option('--before <time>', `each source's newest snapshot taken before this time (not one after a bad change): ${pointInTimeForms}`)
     .option('--all', 'fresh host: config, volumes, `berth up`, then databases; timed end to end')
     .option('--repository <repo>', 'use this restic repository instead of backup.repository (needed by --all in an empty folder)')
     .addOption(passwordFileOption)
@@ -239,9 +243,11 @@ export function registerBackupCommands(program: Command): void {
     .action(async (snapshot: string | undefined, o: RestoreOptions, cmd: Command) => {
       const g = globals(cmd);
       let override: RepositoryOverride;
+      let before: number | undefined;
       try {
         refuseOptionsOfOtherMode(o);
         override = repositoryOverride(o);
+        before = beforeOption(o, snapshot);
       } catch (err) {
         process.exitCode = reportError(err, g);
         return;
@@ -253,7 +259,7 @@ export function registerBackupCommands(program: Command): void {
             const base = await openContext(g);
             return { ctx: createBackupContext(base, override), close: () => base.close() };
           };
-          const outcome = await recoverAll(open, path.resolve(g.dir), { snapshot: snapshot ?? 'latest', ...override, project: o.project, report: reporterFor(g) });
+          const outcome = await recoverAll(open, path.resolve(g.dir), { ...(before !== undefined && { before }), ...override, project: o.project, report: reporterFor(g) });
           g.json ? printJson(outcome) : process.stdout.write(`restored ${outcome.sources.length} source(s), ${formatBytes(outcome.bytes)} in ${formatMs(outcome.totalMs)} (${formatBytes(outcome.bytesPerSecond)}/s); projected for 500 GB at this rate: ${(outcome.projected500GbHours).toFixed(2)} h\n`);
         } catch (err) {
           process.exitCode = reportError(err, g);
@@ -261,15 +267,15 @@ export function registerBackupCommands(program: Command): void {
         return;
       }
       await runWithContext(cmd, async (base) => {
-        if (!snapshot) throw new BerthError('CONFIG', 'which snapshot? give "latest" or a snapshot id', 'see `berth backup list --snapshots`');
+        if (!snapshot && before === undefined) throw new BerthError('CONFIG', 'which snapshot? give "latest", a snapshot id, or --before TIME', 'see `berth backup list --snapshots`');
         const ctx = createBackupContext(base, override);
-        const opts = { snapshot, sources: o.source, to: o.to, noSafety: !o.safety, ...(o.path && { paths: restorePaths(o.path) }) };
+        const opts = { snapshot: snapshot ?? 'latest', ...(before !== undefined && { before }), sources: o.source, to: o.to, noSafety: !o.safety, ...(o.path && { paths: restorePaths(o.path) }) };
         const plan = await planRestore(ctx, opts);
         if (plan.length === 0) throw new BerthError('NOT_FOUND', 'nothing to restore', 'name a source with --source');
         const what = o.path ? `${o.path.join(', ')} of ` : '';
-        await confirm(o.yes, `restore ${what}${plan.map((p) => `${p.source.name} from ${p.snapshot.short_id}`).join(', ')}${o.to ? ` to ${o.to}` : ' over the current data'}`);
+        await confirm(o.yes, `restore ${what}${plan.map((p) => `${p.source.name} from ${p.snapshot.short_id} (${formatUtcMinute(Date.parse(p.snapshot.time))})`).join(', ')}${o.to ? ` to ${o.to}` : ' over the current data'}`);
         const restored = await restorePlanned(ctx, plan, opts);
-        g.json ? printJson(restored) : process.stdout.write(restored.map((r) => `${r.source}: restored ${r.snapshot} — ${r.summary}${r.safetySnapshot ? ` (safety snapshot ${r.safetySnapshot})` : ''}\n`).join(''));
+        g.json ? printJson(restored) : process.stdout.write(restored.map((r) => `${r.source}: restored ${r.snapshot} of ${formatUtcMinute(Date.parse(r.snapshotTime))} — ${r.summary}${r.safetySnapshot ? ` (safety snapshot ${r.safetySnapshot})` : ''}\n`).join(''));
       });
     });
 }
@@ -289,6 +295,7 @@ const sshIdentityOption = new Option('--ssh-identity <file>', 'with an sftp --re
 const sshKnownHostsOption = new Option('--ssh-known-hosts <file>', "with an sftp --repository: a known_hosts file holding the repository host's key (strict checking)");
 
 interface RestoreOptions extends RepositoryFlags {
+  before?: string;
   source?: string[];
   to?: string;
   path?: string[];
@@ -308,6 +315,19 @@ function restorePaths(values: readonly string[]): string[] {
       throw err;
     }
   });
+}
+
+/** --before as ms since the epoch; a snapshot id beside it (or beside --all) is an error: each source's snapshot is picked. */
+function beforeOption(o: { before?: string; all?: boolean }, snapshot: string | undefined): number | undefined {
+  const id = snapshot !== undefined && snapshot !== 'latest' ? snapshot : undefined;
+  if (o.all && id) throw new BerthError('CONFIG', `--all restores every source's newest snapshot; it takes no snapshot id (${id})`, 'drop the id, or give --before TIME to rebuild the project as it was then');
+  if (o.before === undefined) return undefined;
+  if (id) throw new BerthError('CONFIG', `--before picks each source's newest snapshot before a time; ${id} is one snapshot already`, 'drop --before, or the snapshot id');
+  try {
+    return parsePointInTime(o.before, Date.now());
+  } catch (err) {
+    throw new BerthError('CONFIG', `--before ${(err as Error).message}`, 'e.g. --before "2026-12-06 10:00" (UTC) or --before 36h; `berth backup list --snapshots` shows when each was taken');
+  }
 }
 
 /** Options that only one of the two restores takes, given to the other: an error, not silently ignored. */

@@ -13,8 +13,9 @@ import { socketArgs } from '../../../src/backup/sources/postgres.js';
 import { lastLine } from '../../../src/backup/sources/io.js';
 import { keyCount } from '../../../src/backup/sources/redis.js';
 import { compareManifests, digestTar } from '../../../src/backup/tar-digest.js';
-import { pickSnapshot } from '../../../src/backup/verify.js';
-import type { Snapshot } from '../../../src/backup/restic.js';
+import { pickSnapshot, snapshotsToUse } from '../../../src/backup/verify.js';
+import type { BackupContext } from '../../../src/backup/context.js';
+import type { Restic, Snapshot } from '../../../src/backup/restic.js';
 
 describe('restic argv', () => {
   it('backs up stdin under a file name with tags and host', () => {
@@ -85,6 +86,35 @@ describe('a snapshot named by id', () => {
     assert.throws(() => pick('0a'), (e: Error & { code: string; hint: string }) => e.code === 'CONFIG' && e.message === '2 snapshots of project shop start with 0a (0a1b2c3d, 0a9f8e7d)' && e.hint === 'give more of the snapshot id');
     assert.throws(() => pick('ff'), (e: Error & { code: string }) => e.code === 'NOT_FOUND' && e.message === 'no snapshot ff of project shop in /srv/repo');
     assert.throws(() => pick('5f', ['pg', 'cache']), (e: Error & { code: string }) => e.code === 'CONFIG' && e.message === 'snapshot 5f5f5f5f is of source db, not pg, cache');
+  });
+});
+
+describe('the newest snapshot of each source', () => {
+  const snap = (id: string, source: string, time: string, kind = 'backup') => ({ id: `${id}${'0'.repeat(56)}`, short_id: id, time, tags: ['berth', 'project=shop', `source=${source}`, ...(kind === 'safety' ? ['kind=safety'] : [])], paths: ['/x'] }) as unknown as Snapshot;
+  const all = [
+    snap('aaaaaaa1', 'db', '2026-12-05T02:00:00.5+00:00'),
+    snap('aaaaaaa2', 'db', '2026-12-06T02:00:00.123456789+00:00'),
+    snap('aaaaaaa3', 'db', '2026-12-06T09:59:00+00:00', 'safety'),
+    snap('aaaaaaa4', 'db', '2026-12-07T02:00:00+01:00'),
+    snap('bbbbbbb1', 'files', '2026-12-06T03:00:00Z'),
+    snap('ccccccc1', 'cache', '2026-12-07T01:00:00Z'),
+  ];
+  const ctx = { project: { name: 'shop' } } as unknown as BackupContext;
+  const restic = { repository: '/srv/repo' } as unknown as Restic;
+  const ids = async (opts: { sources?: string[]; before?: number }) => (await snapshotsToUse(ctx, restic, { snapshot: 'latest', ...opts }, all)).map((s) => s.short_id);
+  it('without --before: the newest of each, never a safety snapshot', async () => {
+    assert.deepEqual(await ids({}), ['ccccccc1', 'aaaaaaa4', 'bbbbbbb1']);
+    assert.deepEqual(await ids({ sources: ['db'] }), ['aaaaaaa4']);
+  });
+  it('with --before: the newest taken before it, by the time with its offset; a source with none is left out', async () => {
+    assert.deepEqual(await ids({ before: Date.parse('2026-12-06T10:00:00Z') }), ['aaaaaaa2', 'bbbbbbb1']);
+    assert.deepEqual(await ids({ before: Date.parse('2026-12-07T01:30:00Z') }), ['ccccccc1', 'aaaaaaa4', 'bbbbbbb1'], '02:00+01:00 is 01:00 UTC');
+    assert.deepEqual(await ids({ before: Date.parse('2026-12-06T02:00:00.123Z') }), ['aaaaaaa1'], 'strictly before');
+    assert.deepEqual(await ids({ before: Date.parse('2026-12-05T00:00:00Z') }), []);
+  });
+  it('by the moment, not the text: the hour after a DST change writes a smaller offset', async () => {
+    const autumn = [snap('ddddddd1', 'db', '2026-10-25T02:30:00+02:00'), snap('ddddddd2', 'db', '2026-10-25T02:10:00+01:00')];
+    assert.deepEqual((await snapshotsToUse(ctx, restic, { snapshot: 'latest' }, autumn)).map((s) => s.short_id), ['ddddddd2']);
   });
 });
 
