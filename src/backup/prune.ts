@@ -5,7 +5,7 @@
  * process pays the repository's key derivation (~0.7 s here).
  */
 import { describeRetention } from '../project/retention-schema.js';
-import { effectiveSources } from '../project/backup-schema.js';
+import { effectiveSources, sourceRetention, type Retention } from '../project/backup-schema.js';
 import { requireBackup, lockWaitOf, type BackupContext } from './context.js';
 import { waitingForLock } from './lock-wait.js';
 import { ownSnapshots } from './replica-name.js';
@@ -18,7 +18,9 @@ export interface PrunedSnapshot {
 }
 
 export interface PruneOutcome {
-  readonly retention: { daily: number; weekly: number; monthly: number };
+  /** `backup.retention`; sources with their own are in `ownRetention`. */
+  readonly retention: Retention;
+  readonly ownRetention: Readonly<Record<string, Retention>>;
   readonly kept: number;
   readonly removed: readonly PrunedSnapshot[];
 }
@@ -31,15 +33,17 @@ export async function pruneBackups(ctx: BackupContext): Promise<PruneOutcome> {
   const wait = lockWaitOf(ctx);
   // One listing says which groups hold snapshots, so only those pay a forget (and its key derivation).
   const present = new Set((await ownSnapshots(ctx.project, restic)).flatMap((s) => s.tags ?? []));
-  const policy = describeRetention(cfg.retention);
   // One forget per source: grouping by restic's tag set would split groups on berth-version changes.
   // Safety snapshots are a group of their own (see snapshotTags): the same policy, but a restore's
   // safety snapshot never takes the place of that day's regular backup.
+  const ownRetention: Record<string, Retention> = {};
   for (const s of effectiveSources(cfg)) {
+    const retention = sourceRetention(cfg, s);
+    if (s.retention) ownRetention[s.name] = retention;
     for (const [kind, tag] of [['backup', `source=${s.name}`], ['safety', `safety-of=${s.name}`]] as const) {
       if (!present.has(tag)) continue;
-      ctx.report.step(`${s.name}${kind === 'safety' ? ' (safety snapshots)' : ''}: applying ${policy}`);
-      for (const g of await waitingForLock(`${s.name}: forget`, wait, () => restic.forget(cfg.retention, ['berth', `project=${ctx.project.name}`, tag]))) {
+      ctx.report.step(`${s.name}${kind === 'safety' ? ' (safety snapshots)' : ''}: applying ${describeRetention(retention)}${s.retention ? ' (its own)' : ''}`);
+      for (const g of await waitingForLock(`${s.name}: forget`, wait, () => restic.forget(retention, ['berth', `project=${ctx.project.name}`, tag]))) {
         kept += g.keep?.length ?? 0;
         for (const r of g.remove ?? []) removed.push({ source: s.name, snapshot: r.short_id, time: r.time, kind });
       }
@@ -51,5 +55,5 @@ export async function pruneBackups(ctx: BackupContext): Promise<PruneOutcome> {
   }
   ctx.audit.append({ user: ctx.user, action: 'backup.prune', project: ctx.project.name, target: '*', outcome: 'succeeded', details: { removed: removed.length, kept } });
   ctx.report.done(`kept ${kept} snapshot(s), removed ${removed.length}`);
-  return { retention: cfg.retention, kept, removed };
+  return { retention: cfg.retention, ownRetention, kept, removed };
 }

@@ -1,5 +1,6 @@
 /** restic argv arrays as pure data (STYLE.md habit 1); `restic.ts` runs them. Targets restic ≥ 0.14. */
 import type { Retention } from '../project/backup-schema.js';
+import { keepArgs } from '../project/retention-schema.js';
 
 export interface StdinBackupArgs {
   /** Path of the single file inside the snapshot, e.g. `mariadb/app.sql`. */
@@ -39,12 +40,7 @@ export const resticArgs = {
     // on host names and berth versions.
     '--group-by',
     '',
-    '--keep-daily',
-    String(r.daily),
-    '--keep-weekly',
-    String(r.weekly),
-    '--keep-monthly',
-    String(r.monthly),
+    ...keepArgs(r),
     ...(tags.length ? ['--tag', tags.join(',')] : []),
   ],
   prune: (): string[] => ['prune'],

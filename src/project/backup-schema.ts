@@ -6,7 +6,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { excludePatterns } from './path-pattern.js';
 import { replicateSection, type ReplicateSsh } from './replicate-schema.js';
-import { type Retention, resolveRetention, retentionDefaults, retentionSection } from './retention-schema.js';
+import { type RawRetention, type Retention, resolveRetention, retentionDefaults, retentionSection } from './retention-schema.js';
 import { byKind, count, cronSchedule, duration, leaf, port, section, SpecError, text } from './schema-kit.js';
 
 /** The name of the project's own config source: declared with it, or added under it. */
@@ -74,6 +74,7 @@ const sourceSchema = section({
   exclude: excludePatterns.optional().describe('volume source: files and directories left out, e.g. ["cache", "*.tmp", "/logs"] (a leading "/" anchors at the volume\'s root)'),
   writers: z.array(text).optional().describe('services stopped while this source is restored (default: services depending on `service`)'),
   schedule: sourceCron.optional().describe('`berth agent` backs up this source on its own cron schedule (e.g. "*/15 * * * *") instead of in the nightly run'),
+  retention: retentionSection.optional().describe("this source's own retention, e.g. { hourly: 24, within: 48h } beside a schedule of its own; keys left out take backup.retention's"),
   include_env: z.boolean().optional().describe('config source: include .env (only if you accept storing it in the encrypted repository)'),
 });
 
@@ -105,6 +106,7 @@ const serviceSourceSchema = section({
   tables: tableNames.optional().describe('back up only these tables of `database`, as `tables` of a source in backup.sources'),
   writers: z.array(text).optional().describe('services stopped while this source is restored'),
   schedule: sourceCron.optional().describe('`berth agent` backs up this source on its own cron schedule instead of in the nightly run'),
+  retention: retentionSection.optional().describe("this service's sources' own retention (its database and volumes); keys left out take backup.retention's"),
   volumes: z.array(serviceVolumeSchema).optional().describe('named volumes of this service to back up, each as its own volume source: a name, or { volume: NAME, exclude: [PATTERN, ...] }'),
 });
 
@@ -178,6 +180,8 @@ export interface BackupSource {
   readonly writers?: readonly string[];
   /** Backed up by `berth agent` on this cron schedule of its own, not in the nightly run. */
   readonly schedule?: string;
+  /** Its own retention as berth.yaml gives it, over `backup.retention` (`sourceRetention`). */
+  readonly retention?: RawRetention;
   readonly includeEnv: boolean;
 }
 
@@ -263,6 +267,7 @@ export function resolveBackup(raw: RawBackup, dir: string): { config: BackupConf
       exclude: s.exclude?.length ? s.exclude : undefined,
       writers: s.writers,
       schedule: s.schedule,
+      retention: s.retention,
       includeEnv: s.include_env ?? false,
     });
   }
@@ -333,6 +338,11 @@ export function detectSources(services: readonly DetectableService[], volumeKeys
     out.push({ name, type: 'volume', volume: key, host: '127.0.0.1', includeEnv: false });
   }
   return out;
+}
+
+/** The retention `berth backup prune` applies to `source`: its own over `backup.retention`. */
+export function sourceRetention(cfg: BackupConfig, source: BackupSource): Retention {
+  return source.retention ? resolveRetention(source.retention, cfg.retention) : cfg.retention;
 }
 
 /** The sources with a schedule of their own (`schedule:` on them), in source order: name → cron. */

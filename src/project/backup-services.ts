@@ -96,7 +96,7 @@ export function resolveBackupSources(input: SourcesInput): { sources: Record<str
       const tablesWrong = tablesProblem(type, raw.tables);
       if (tablesWrong) problems.push({ path: [...at, 'tables'], message: tablesWrong });
       const password: RepositoryPassword | undefined = raw.password_env ? { env: raw.password_env } : raw.password_file ? { file: path.resolve(input.dir, raw.password_file) } : undefined;
-      add(dropUndefined({ name: raw.name ?? besideConfig(name, type), type, service: name, host: '127.0.0.1', user: raw.user, password, database: type === 'redis' ? undefined : database, tables: qualifiedTables(type, raw.tables), writers: raw.writers, schedule: raw.schedule, includeEnv: false }), at);
+      add(dropUndefined({ name: raw.name ?? besideConfig(name, type), type, service: name, host: '127.0.0.1', user: raw.user, password, database: type === 'redis' ? undefined : database, tables: qualifiedTables(type, raw.tables), writers: raw.writers, schedule: raw.schedule, retention: raw.retention, includeEnv: false }), at);
     } else if (raw.tables) {
       problems.push({ path: [...at, 'tables'], message: `service \`${name}\` (image ${svc.image}) is no database berth recognises; give \`type:\` (${tableSubsetTypes.join(', ')}) with \`tables\`` });
     } else if (!raw.volumes?.length) {
@@ -109,8 +109,8 @@ export function resolveBackupSources(input: SourcesInput): { sources: Record<str
         continue;
       }
       const patterns = exclude?.length ? { exclude } : {};
-      // The service's schedule is its volumes' too.
-      add({ name: besideConfig(key, 'volume'), type: 'volume', volume: key, host: '127.0.0.1', ...patterns, ...(raw.schedule && { schedule: raw.schedule }), includeEnv: false }, [...at, 'volumes', i]);
+      // The service's schedule and retention are its volumes' too.
+      add({ name: besideConfig(key, 'volume'), type: 'volume', volume: key, host: '127.0.0.1', ...patterns, ...(raw.schedule && { schedule: raw.schedule }), ...(raw.retention && { retention: raw.retention }), includeEnv: false }, [...at, 'volumes', i]);
     }
   }
   return { sources: Object.fromEntries(out.map((o) => [o.source.name, o.source])), problems };

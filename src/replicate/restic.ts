@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { spawnTied } from '../lib/child.js';
 import { isLocalRepo, type PasswordSource, type ReplicateSsh } from '../project/replicate-schema.js';
-import type { Retention } from '../project/retention-schema.js';
+import { keepArgs, type Retention } from '../project/retention-schema.js';
 
 export interface RepoRef {
   readonly url: string;
@@ -154,8 +154,7 @@ export function checkArgs(repo: RepoRef, readData: boolean): string[] {
 
 export function forgetArgs(repo: RepoRef, policy: Retention, tags: readonly string[]): string[] {
   // One group per call: restic's own grouping would split a source on host names and berth versions.
-  const keep = ['--keep-daily', String(policy.daily), '--keep-weekly', String(policy.weekly), '--keep-monthly', String(policy.monthly)];
-  return [...repoArgs(repo), 'forget', '--json', '--group-by', '', ...keep, '--tag', tags.join(',')];
+  return [...repoArgs(repo), 'forget', '--json', '--group-by', '', ...keepArgs(policy), '--tag', tags.join(',')];
 }
 
 function repoArgs(repo: RepoRef): string[] {

@@ -175,8 +175,19 @@ describe('backup run, verify, restore', { timeout: 180_000 }, () => {
     const restored = await p.json<Array<{ safetySnapshot?: string }>>(['restore', 'latest', '--source', 'files', '--yes']);
     assert.equal(restored.code, 0, restored.stderr);
     const filesSafety = restored.value[0]!.safetySnapshot!;
-    const r = await p.json<{ kept: number; removed: Array<{ source: string; kind: string }> }>(['backup', 'prune']);
+    // pg keeps a retention of its own: every snapshot of the last hour, over keep-daily.
+    assert.equal((await p.run(['backup', 'run', '--source', 'pg'])).code, 0);
+    const pgBefore = p.snapshots('pg').map((s) => s.short_id).sort();
+    assert.ok(pgBefore.length >= 2, `pg snapshots: ${pgBefore.length}`);
+    const berthYaml = path.join(p.dir, 'berth.yaml');
+    const original = fs.readFileSync(berthYaml, 'utf8');
+    p.write('berth.yaml', original.replace(/^( {4}pg: \{.*) \}$/m, '$1, retention: { within: 1h } }'));
+    const r = await p.json<{ kept: number; removed: Array<{ source: string; kind: string }>; ownRetention: Record<string, unknown> }>(['backup', 'prune']);
+    p.write('berth.yaml', original);
     assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /pg: applying keep-daily 7, weekly 4, monthly 12, all within 1h \(its own\)/);
+    assert.deepEqual(r.value.ownRetention, { pg: { daily: 7, weekly: 4, monthly: 12, withinMs: 3_600_000 } });
+    assert.deepEqual(p.snapshots('pg').map((s) => s.short_id).sort(), pgBefore, 'all within the hour: every one kept');
     // All snapshots are from today: keep-daily keeps one per source.
     assert.equal(p.snapshots('db').length, 1);
     assert.equal(r.value.removed.filter((x) => x.source === 'db' && x.kind === 'backup').length, before - 1);

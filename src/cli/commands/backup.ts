@@ -5,7 +5,8 @@ import readline from 'node:readline/promises';
 import { Option, type Command } from 'commander';
 import { controlSocketPath, requestBackupRun } from '../../agent/control-protocol.js';
 import { createBackupContext, requireBackup, selectSources, type RepositoryOverride } from '../../backup/context.js';
-import { effectiveSources, ownSchedules } from '../../project/backup-schema.js';
+import { effectiveSources, ownSchedules, sourceRetention } from '../../project/backup-schema.js';
+import { describeRetention } from '../../project/retention-schema.js';
 import { parseRestorePath } from '../../project/path-pattern.js';
 import { SpecError } from '../../project/schema-kit.js';
 import { snapshotFiles } from '../../backup/files.js';
@@ -158,7 +159,7 @@ export function registerBackupCommands(program: Command): void {
 
   backup
     .command('prune')
-    .description('forget snapshots beyond the retention (keep-daily 7, weekly 4, monthly 12 unless berth.yaml says otherwise) and free their space')
+    .description("forget snapshots beyond the retention (keep-daily 7, weekly 4, monthly 12 unless berth.yaml says otherwise; a source's own `retention` over it) and free their space")
     .action((_o: unknown, cmd: Command) =>
       runWithContext(cmd, async (base, g) => {
         const outcome = await pruneBackups(createBackupContext(base));
@@ -177,7 +178,8 @@ export function registerBackupCommands(program: Command): void {
         const verify = cfg.verifySchedule ? { schedule: cfg.verifySchedule, next: nextRuns(cfg.verifySchedule, o.count).map((d) => d.toISOString()) } : undefined;
         const own = Object.entries(ownSchedules(cfg)).map(([source, schedule]) => ({ source, schedule, next: nextRuns(schedule, o.count).map((d) => d.toISOString()) }));
         const jobs = [`backup:${base.project.name}`, ...own.map((x) => `backup:${base.project.name}:${x.source}`), ...(verify ? [`verify:${base.project.name}`] : [])];
-        const out = { schedule: cfg.schedule, next, retries: cfg.retries, retryWaitMs: cfg.retryWaitMs, retention: cfg.retention, sources: own, verify: verify ?? null, jobs };
+        const ownRetention = Object.fromEntries(effectiveSources(cfg).flatMap((s) => (s.retention ? [[s.name, sourceRetention(cfg, s)]] : [])));
+        const out = { schedule: cfg.schedule, next, retries: cfg.retries, retryWaitMs: cfg.retryWaitMs, retention: cfg.retention, ownRetention, sources: own, verify: verify ?? null, jobs };
         const retries = cfg.retries
           ? `failed sources backed up again ${cfg.retries === 1 ? `once, ${formatMs(cfg.retryWaitMs)} after the run` : `${cfg.retries} times, ${formatMs(cfg.retryWaitMs)} apart`} (backup.retries, backup.retry_wait)`
           : 'failed sources are not retried (backup.retries: 0)';
@@ -187,7 +189,8 @@ export function registerBackupCommands(program: Command): void {
           : 'verify: not scheduled (backup.verify: false); run `berth backup verify` yourself\n';
         const nightly = own.length ? `backup run of the sources without a schedule of their own, then prune of all` : 'backup run, then prune';
         const ownText = own.map((x) => `source ${x.source}: "${x.schedule}" (its own schedule, run by \`berth agent\`: backup run of ${x.source} alone; not retried, pruned by the nightly job)\nnext runs:\n${list(x.next)}\n`).join('');
-        g.json ? printJson(out) : process.stdout.write(`schedule "${cfg.schedule}" (run by \`berth agent\`: ${nightly})\n${retries}\nnext runs:\n${list(next)}\n${ownText}${verifyText}`);
+        const retention = `retention (prune): ${describeRetention(cfg.retention)}${Object.entries(ownRetention).map(([name, r]) => `; ${name}: ${describeRetention(r)} (its own)`).join('')}\n`;
+        g.json ? printJson(out) : process.stdout.write(`schedule "${cfg.schedule}" (run by \`berth agent\`: ${nightly})\n${retries}\n${retention}next runs:\n${list(next)}\n${ownText}${verifyText}`);
       }),
     );
 

@@ -2,6 +2,8 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { describe, it } from 'node:test';
+import { sourceRetention } from '../../../src/project/backup-schema.js';
+import { describeRetention, keepArgs, resolveRetention } from '../../../src/project/retention-schema.js';
 import { load, loadError, yaml } from './helpers.js';
 
 const compose = yaml(
@@ -171,6 +173,39 @@ describe('per-service backup sources', () => {
     const berth = yaml('backup:', '  repository: repo', 'services:', '  db:', '    backup: { schedule: "*/15 * * * *" }', '  web:', '    backup: { volumes: [uploads], schedule: "0 * * * *" }');
     const s = (await load({ 'compose.yaml': compose, 'berth.yaml': berth })).backup!.sources;
     assert.deepEqual([s.db!.schedule, s.uploads!.schedule, s.pg!.schedule], ['*/15 * * * *', '0 * * * *', undefined]);
+  });
+
+  it("a source's own retention goes over backup.retention, key by key; a service's is its volumes' too", async () => {
+    const berth = yaml(
+      'backup:',
+      '  repository: repo',
+      '  retention: { daily: 14, within: 24h }',
+      '  sources:',
+      '    numbering: { type: mariadb, host: 10.0.0.5, database: shop, tables: [seq], schedule: "*/15 * * * *", retention: { hourly: 48, within: 72h } }',
+      '    files: { type: volume, volume: uploads }',
+      'services:',
+      '  web:',
+      '    backup: { volumes: [tmpfiles], retention: { monthly: 0 } }',
+    );
+    const cfg = (await load({ 'compose.yaml': compose, 'berth.yaml': berth })).backup!;
+    const policy = (name: string) => sourceRetention(cfg, cfg.sources[name]!);
+    assert.deepEqual(cfg.retention, { daily: 14, weekly: 4, monthly: 12, withinMs: 24 * 3_600_000 });
+    assert.deepEqual(policy('numbering'), { daily: 14, weekly: 4, monthly: 12, hourly: 48, withinMs: 72 * 3_600_000 });
+    assert.deepEqual(policy('files'), cfg.retention, 'none of its own');
+    assert.deepEqual(policy('tmpfiles'), { daily: 14, weekly: 4, monthly: 0, withinMs: 24 * 3_600_000 });
+    assert.equal(describeRetention(policy('numbering')), 'keep-hourly 48, daily 14, weekly 4, monthly 12, all within 72h');
+    assert.deepEqual(keepArgs(policy('numbering')), ['--keep-hourly', '48', '--keep-daily', '14', '--keep-weekly', '4', '--keep-monthly', '12', '--keep-within', '72h']);
+    assert.deepEqual(keepArgs(resolveRetention(undefined)), ['--keep-daily', '7', '--keep-weekly', '4', '--keep-monthly', '12'], 'the defaults, as before');
+  });
+
+  it('retention refusals: within in whole hours, a policy that keeps nothing, a misspelt key', async () => {
+    const wrong = (retention: string) => loadError({ 'compose.yaml': compose, 'berth.yaml': yaml('backup:', '  repository: repo', '  sources:', `    files: { type: volume, volume: uploads, retention: ${retention} }`) });
+    assert.match(await wrong('{ within: 90m }'), /^berth\.yaml:4:\d+ backup\.sources\.files\.retention\.within: should be whole hours, at least 1h, like "48h" \(restic keeps by the hour\)$/);
+    assert.match(await wrong('{ within: 30m }'), /retention\.within: should be whole hours/);
+    assert.match(await wrong('{ daily: 0, weekly: 0, monthly: 0 }'), /retention: keeps no snapshot at all .*keep at least one hourly, daily, weekly or monthly, or those `within` a time$/);
+    assert.match(await wrong('{ keep_hourly: 24 }'), /retention\.keep_hourly: unsupported key `keep_hourly`: did you mean `hourly`\?$/);
+    const kept = (await load({ 'compose.yaml': compose, 'berth.yaml': yaml('backup:', '  repository: repo', '  sources:', '    files: { type: volume, volume: uploads, retention: { daily: 0, weekly: 0, monthly: 0, within: 48h } }') })).backup!;
+    assert.deepEqual(sourceRetention(kept, kept.sources.files!), { daily: 0, weekly: 0, monthly: 0, withinMs: 48 * 3_600_000 }, 'only what is within 48h: a policy');
   });
 
   it('backup.ssh: resolved for an sftp repository, refused for a local one', async () => {
