@@ -35,3 +35,18 @@ export function parseDuration(input: string | number): number {
   if (text.length === 0 || !Number.isFinite(total)) throw new Error(`invalid duration "${input}"`);
   return total;
 }
+
+const leadingDays = /^(\d+(?:\.\d+)?)d(.*)$/;
+
+/**
+ * A span of time a person writes for days rather than seconds: days too ("30d", "1d12h"), then
+ * a duration's units ("48h", "90m"). A bare number is refused (seconds or hours?). Returns
+ * milliseconds; throws `Error` naming the input.
+ */
+export function parseSpan(input: string): number {
+  const text = input.trim();
+  const days = leadingDays.exec(text);
+  const rest = days ? days[2]! : text;
+  if (bareNumber.test(rest) || (rest === '' && !days)) throw new Error(`invalid span "${input}"`);
+  return (days ? Number(days[1]) * 86_400_000 : 0) + (rest === '' ? 0 : parseDuration(rest));
+}

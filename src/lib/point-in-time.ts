@@ -3,10 +3,9 @@
  * time, as berth prints them ("2026-12-06 10:00 UTC"), an ISO 8601 time with its offset, or a
  * span back from now ("36h", "2d", "90m"). Returns milliseconds since the epoch.
  */
-import { parseDuration } from './duration.js';
+import { parseSpan } from './duration.js';
 
 const dateTime = /^(\d{4})-(\d\d)-(\d\d)(?:[T ](\d\d):(\d\d)(?::(\d\d)(?:\.(\d+))?)?)?\s*(Z|UTC|[+-]\d\d:?\d\d)?$/i;
-const daysAgo = /^(\d+(?:\.\d+)?)d(.*)$/;
 
 export const pointInTimeForms = '"2026-12-06", "2026-12-06 10:00" (UTC), "2026-12-06T10:00:00+01:00", or a span back from now like "36h" or "2d"';
 
@@ -23,8 +22,12 @@ export function parsePointInTime(input: string, now: number): number {
     if (back.getUTCMonth() !== Number(mo) - 1 || back.getUTCDate() !== Number(d) || Number(h) > 23 || Number(mi) > 59 || Number(s) > 59) throw new Error(`"${input}" is not a date and time that exists`);
     return ms - offset;
   }
-  const span = spanMs(text);
-  if (span === undefined) throw new Error(`"${input}" is not a point in time; give ${pointInTimeForms}`);
+  let span: number;
+  try {
+    span = parseSpan(text);
+  } catch {
+    throw new Error(`"${input}" is not a point in time; give ${pointInTimeForms}`);
+  }
   return now - span;
 }
 
@@ -32,16 +35,4 @@ function offsetMs(zone: string): number {
   const sign = zone.startsWith('-') ? -1 : 1;
   const digits = zone.slice(1).replace(':', '');
   return sign * (Number(digits.slice(0, 2)) * 60 + Number(digits.slice(2))) * 60_000;
-}
-
-/** "2d", "36h", "1d12h", "90m": days as well as the units of a duration; a bare number is not taken (seconds or hours?). */
-function spanMs(text: string): number | undefined {
-  const days = daysAgo.exec(text);
-  const rest = days ? days[2]! : text;
-  if (/^\d+(?:\.\d*)?$/.test(rest.trim()) || (rest === '' && !days)) return undefined;
-  try {
-    return (days ? Number(days[1]) * 86_400_000 : 0) + (rest === '' ? 0 : parseDuration(rest));
-  } catch {
-    return undefined;
-  }
 }

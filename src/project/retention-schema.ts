@@ -4,7 +4,7 @@
  * keep-hourly/daily/weekly/monthly and keep-within.
  */
 import { z } from 'zod';
-import { count, duration, section } from './schema-kit.js';
+import { count, section, span } from './schema-kit.js';
 
 export interface Retention {
   readonly daily: number;
@@ -22,8 +22,8 @@ export const retentionDefaults: Retention = { daily: 7, weekly: 4, monthly: 12 }
 const hourMs = 3_600_000;
 
 /** restic's --keep-within counts whole hours (and days, months, years): a finer duration is refused, not rounded. */
-const wholeHours = duration.superRefine((ms, ctx) => {
-  if (ms < hourMs || ms % hourMs !== 0) ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'should be whole hours, at least 1h, like "48h" (restic keeps by the hour)' });
+const wholeHours = span.superRefine((ms, ctx) => {
+  if (ms < hourMs || ms % hourMs !== 0) ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'should be whole hours, at least 1h, like "30d" or "48h" (restic keeps by the hour)' });
 });
 
 export const retentionSection = section({
@@ -31,7 +31,7 @@ export const retentionSection = section({
   daily: count.optional().describe(`newest snapshot of each of the last N days that have one (default ${retentionDefaults.daily})`),
   weekly: count.optional().describe(`… of each of the last N weeks (default ${retentionDefaults.weekly})`),
   monthly: count.optional().describe(`… of each of the last N months (default ${retentionDefaults.monthly})`),
-  within: wholeHours.optional().describe('every snapshot taken within this long of the newest, e.g. "48h" (default none)'),
+  within: wholeHours.optional().describe('every snapshot taken within this long of the newest, e.g. "30d" or "48h" (default none)'),
 }).superRefine((v, ctx) => {
   // restic takes an all-zero policy as no policy: prune would keep everything while reporting "removed 0".
   if (v.daily === 0 && v.weekly === 0 && v.monthly === 0 && !v.hourly && v.within === undefined) {
@@ -54,8 +54,11 @@ export function resolveRetention(raw: RawRetention | undefined, base: Retention 
   };
 }
 
+/** Whole days as days ("30d"), else hours ("36h"): as berth.yaml takes it, and as restic's --keep-within does. */
+const withinText = (ms: number) => (ms % (24 * hourMs) === 0 ? `${ms / (24 * hourMs)}d` : `${ms / hourMs}h`);
+
 export function describeRetention(r: Retention): string {
-  return `keep-${r.hourly ? `hourly ${r.hourly}, daily` : 'daily'} ${r.daily}, weekly ${r.weekly}, monthly ${r.monthly}${r.withinMs ? `, all within ${r.withinMs / hourMs}h` : ''}`;
+  return `keep-${r.hourly ? `hourly ${r.hourly}, daily` : 'daily'} ${r.daily}, weekly ${r.weekly}, monthly ${r.monthly}${r.withinMs ? `, all within ${withinText(r.withinMs)}` : ''}`;
 }
 
 /** restic forget's --keep-* arguments for `r`. */
@@ -68,6 +71,6 @@ export function keepArgs(r: Retention): string[] {
     String(r.weekly),
     '--keep-monthly',
     String(r.monthly),
-    ...(r.withinMs ? ['--keep-within', `${r.withinMs / hourMs}h`] : []),
+    ...(r.withinMs ? ['--keep-within', withinText(r.withinMs)] : []),
   ];
 }

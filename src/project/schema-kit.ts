@@ -6,7 +6,7 @@
 import { Cron } from 'croner';
 import { z } from 'zod';
 import { parseBytes } from '../lib/bytes.js';
-import { parseDuration } from '../lib/duration.js';
+import { parseDuration, parseSpan } from '../lib/duration.js';
 import { knownKeysMessage } from './known-keys.js';
 
 /** Thrown by leaf parsers; the message replaces the generic `should be …` text when given. */
@@ -110,6 +110,12 @@ export const count = leaf('a whole number (0 or more)', (v) => {
 export const duration = leaf('a duration like "10s"', (v) => {
   if (typeof v !== 'string' && typeof v !== 'number') throw new SpecError();
   return parseDuration(v);
+});
+
+/** A duration with days too ("30d", "1d12h", "48h"): retention spans. */
+export const span = leaf('a span like "30d" or "48h"', (v) => {
+  if (typeof v !== 'string') throw new SpecError();
+  return parseSpan(v);
 });
 
 export const bytes = leaf('a size like "512M"', (v) => {

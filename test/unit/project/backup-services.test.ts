@@ -179,9 +179,9 @@ describe('per-service backup sources', () => {
     const berth = yaml(
       'backup:',
       '  repository: repo',
-      '  retention: { daily: 14, within: 24h }',
+      '  retention: { daily: 14, within: 30d }',
       '  sources:',
-      '    numbering: { type: mariadb, host: 10.0.0.5, database: shop, tables: [seq], schedule: "*/15 * * * *", retention: { hourly: 48, within: 72h } }',
+      '    numbering: { type: mariadb, host: 10.0.0.5, database: shop, tables: [seq], schedule: "*/15 * * * *", retention: { hourly: 48, within: 1d12h } }',
       '    files: { type: volume, volume: uploads }',
       'services:',
       '  web:',
@@ -189,19 +189,21 @@ describe('per-service backup sources', () => {
     );
     const cfg = (await load({ 'compose.yaml': compose, 'berth.yaml': berth })).backup!;
     const policy = (name: string) => sourceRetention(cfg, cfg.sources[name]!);
-    assert.deepEqual(cfg.retention, { daily: 14, weekly: 4, monthly: 12, withinMs: 24 * 3_600_000 });
-    assert.deepEqual(policy('numbering'), { daily: 14, weekly: 4, monthly: 12, hourly: 48, withinMs: 72 * 3_600_000 });
+    assert.deepEqual(cfg.retention, { daily: 14, weekly: 4, monthly: 12, withinMs: 30 * 86_400_000 });
+    assert.equal(describeRetention(cfg.retention), 'keep-daily 14, weekly 4, monthly 12, all within 30d', 'whole days said as days');
+    assert.deepEqual(policy('numbering'), { daily: 14, weekly: 4, monthly: 12, hourly: 48, withinMs: 36 * 3_600_000 });
     assert.deepEqual(policy('files'), cfg.retention, 'none of its own');
-    assert.deepEqual(policy('tmpfiles'), { daily: 14, weekly: 4, monthly: 0, withinMs: 24 * 3_600_000 });
-    assert.equal(describeRetention(policy('numbering')), 'keep-hourly 48, daily 14, weekly 4, monthly 12, all within 72h');
-    assert.deepEqual(keepArgs(policy('numbering')), ['--keep-hourly', '48', '--keep-daily', '14', '--keep-weekly', '4', '--keep-monthly', '12', '--keep-within', '72h']);
+    assert.deepEqual(policy('tmpfiles'), { daily: 14, weekly: 4, monthly: 0, withinMs: 30 * 86_400_000 });
+    assert.equal(describeRetention(policy('numbering')), 'keep-hourly 48, daily 14, weekly 4, monthly 12, all within 36h');
+    assert.deepEqual(keepArgs(policy('numbering')), ['--keep-hourly', '48', '--keep-daily', '14', '--keep-weekly', '4', '--keep-monthly', '12', '--keep-within', '36h']);
     assert.deepEqual(keepArgs(resolveRetention(undefined)), ['--keep-daily', '7', '--keep-weekly', '4', '--keep-monthly', '12'], 'the defaults, as before');
   });
 
   it('retention refusals: within in whole hours, a policy that keeps nothing, a misspelt key', async () => {
     const wrong = (retention: string) => loadError({ 'compose.yaml': compose, 'berth.yaml': yaml('backup:', '  repository: repo', '  sources:', `    files: { type: volume, volume: uploads, retention: ${retention} }`) });
-    assert.match(await wrong('{ within: 90m }'), /^berth\.yaml:4:\d+ backup\.sources\.files\.retention\.within: should be whole hours, at least 1h, like "48h" \(restic keeps by the hour\)$/);
+    assert.match(await wrong('{ within: 90m }'), /^berth\.yaml:4:\d+ backup\.sources\.files\.retention\.within: should be whole hours, at least 1h, like "30d" or "48h" \(restic keeps by the hour\)$/);
     assert.match(await wrong('{ within: 30m }'), /retention\.within: should be whole hours/);
+    assert.match(await wrong('{ within: 720 }'), /retention\.within: should be a span like "30d" or "48h"/);
     assert.match(await wrong('{ daily: 0, weekly: 0, monthly: 0 }'), /retention: keeps no snapshot at all .*keep at least one hourly, daily, weekly or monthly, or those `within` a time$/);
     assert.match(await wrong('{ keep_hourly: 24 }'), /retention\.keep_hourly: unsupported key `keep_hourly`: did you mean `hourly`\?$/);
     const kept = (await load({ 'compose.yaml': compose, 'berth.yaml': yaml('backup:', '  repository: repo', '  sources:', '    files: { type: volume, volume: uploads, retention: { daily: 0, weekly: 0, monthly: 0, within: 48h } }') })).backup!;
