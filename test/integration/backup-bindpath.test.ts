@@ -90,6 +90,14 @@ describe('bind-path volume read on the host', { timeout: 180_000 }, () => {
     fs.writeFileSync(path.join(data, 'a.txt'), 'gamma\n');
     fs.writeFileSync(path.join(later, 'c.txt'), 'changed since\n');
 
+    // Which snapshots --before can pick from: those taken before it.
+    const listedBefore = await p.json<Array<{ short_id: string }>>(['backup', 'list', '--snapshots', '--source', 'host_files', '--before', new Date(t).toISOString()]);
+    assert.equal(listedBefore.code, 0, listedBefore.stderr);
+    assert.deepEqual(listedBefore.value.map((s) => s.short_id).sort(), snaps.filter((s) => Date.parse(s.time) < t).map((s) => s.short_id).sort());
+    assert.ok(listedBefore.value.some((s) => s.short_id === beforeBeta.short_id) && !listedBefore.value.some((s) => s.short_id === beta.short_id));
+    const notSnapshots = await p.run(['backup', 'list', '--source', 'host_files']);
+    assert.equal(notSnapshots.code, 2, notSnapshots.stderr);
+    assert.match(notSnapshots.stderr, /--source applies to --snapshots only/);
     const files = await p.json<{ snapshot: string }>(['backup', 'files', '--source', 'host_files', '--before', new Date(t).toISOString()]);
     assert.equal(files.value.snapshot, beforeBeta.short_id, `backup files --before looks at the same snapshot: ${files.stderr}`);
     const r = await p.run(['restore', '--before', new Date(t).toISOString(), '--yes', '--no-safety']);

@@ -67,9 +67,14 @@ export function registerBackupCommands(program: Command): void {
     .option('-n, --limit <n>', 'how many runs (or verifies)', positiveInt, 10)
     .option('--snapshots', 'list the snapshots in the repository instead')
     .option('--verifies', "list the verifies instead, of backup.repository and of others (`verify --repository`): restic check, and each drill's result, restore time and rate")
-    .action((o: { limit: number; snapshots?: boolean; verifies?: boolean }, cmd: Command) =>
+    .option('-s, --source <name>', 'with --snapshots: only this source\'s (repeatable)', collect)
+    .option('--before <time>', 'with --snapshots: only those taken before this time, as `restore --before` takes it')
+    .action((o: { limit: number; snapshots?: boolean; verifies?: boolean; source?: string[]; before?: string }, cmd: Command) =>
       runWithContext(cmd, async (base, g) => {
         if (o.snapshots && o.verifies) throw new BerthError('CONFIG', '--snapshots and --verifies do not go together', 'list one, then the other');
+        const filters = [o.source?.length && '--source', o.before !== undefined && '--before'].filter(Boolean);
+        if (filters.length && !o.snapshots) throw new BerthError('CONFIG', `${filters.join(' and ')} ${filters.length === 1 ? 'applies' : 'apply'} to --snapshots only`, 'add --snapshots');
+        const before = beforeOption(o, undefined);
         const ctx = createBackupContext(base);
         if (o.verifies) {
           const verifies = ctx.backups.allVerifies(ctx.project.name, o.limit).map((v) => withDrills(ctx.backups, v));
@@ -77,7 +82,10 @@ export function registerBackupCommands(program: Command): void {
           return void process.stdout.write(`${table(verifyRows(verifies))}\n`);
         }
         if (o.snapshots) {
-          const snaps = await ctx.restic().snapshots(['berth', `project=${ctx.project.name}`]);
+          if (o.source?.length) selectSources(ctx, o.source); // a typo is named as one, with the sources there are
+          const snaps = (await ctx.restic().snapshots(['berth', `project=${ctx.project.name}`])).filter(
+            (s) => (!o.source?.length || o.source.includes(snapshotSource(s) ?? '')) && (before === undefined || Date.parse(s.time) < before),
+          );
           if (g.json) return printJson(snaps);
           const rows = [['SNAPSHOT', 'TIME', 'SOURCE', 'FILE', 'KIND']];
           for (const s of snaps) rows.push([s.short_id, `${new Date(Date.parse(s.time)).toISOString().slice(0, 19).replace('T', ' ')} UTC`, snapshotSource(s) ?? '-', s.paths?.[0] ?? '-', s.tags?.includes('kind=safety') ? 'safety' : 'backup']);
