@@ -5,7 +5,7 @@
  * process pays the repository's key derivation (~0.7 s here).
  */
 import { describeRetention } from '../project/retention-schema.js';
-import { effectiveSources, sourceRetention, type Retention } from '../project/backup-schema.js';
+import { effectiveSources, ownRetentions, type Retention } from '../project/backup-schema.js';
 import { requireBackup, lockWaitOf, type BackupContext } from './context.js';
 import { waitingForLock } from './lock-wait.js';
 import { ownSnapshots } from './replica-name.js';
@@ -36,13 +36,12 @@ export async function pruneBackups(ctx: BackupContext): Promise<PruneOutcome> {
   // One forget per source: grouping by restic's tag set would split groups on berth-version changes.
   // Safety snapshots are a group of their own (see snapshotTags): the same policy, but a restore's
   // safety snapshot never takes the place of that day's regular backup.
-  const ownRetention: Record<string, Retention> = {};
+  const ownRetention = ownRetentions(cfg);
   for (const s of effectiveSources(cfg)) {
-    const retention = sourceRetention(cfg, s);
-    if (s.retention) ownRetention[s.name] = retention;
+    const retention = ownRetention[s.name] ?? cfg.retention;
     for (const [kind, tag] of [['backup', `source=${s.name}`], ['safety', `safety-of=${s.name}`]] as const) {
       if (!present.has(tag)) continue;
-      ctx.report.step(`${s.name}${kind === 'safety' ? ' (safety snapshots)' : ''}: applying ${describeRetention(retention)}${s.retention ? ' (its own)' : ''}`);
+      ctx.report.step(`${s.name}${kind === 'safety' ? ' (safety snapshots)' : ''}: applying ${describeRetention(retention)}${ownRetention[s.name] ? ' (its own)' : ''}`);
       for (const g of await waitingForLock(`${s.name}: forget`, wait, () => restic.forget(retention, ['berth', `project=${ctx.project.name}`, tag]))) {
         kept += g.keep?.length ?? 0;
         for (const r of g.remove ?? []) removed.push({ source: s.name, snapshot: r.short_id, time: r.time, kind });

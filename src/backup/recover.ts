@@ -22,7 +22,7 @@ import { openRestic, type BackupContext } from './context.js';
 import { consumeDump, startDump } from './restic.js';
 import { waitingForLock, type LockWait } from './lock-wait.js';
 import { planRestore, restorePlanned, restoreSideBySide, type RestoredSource } from './restore.js';
-import { tagValue } from './verify.js';
+import { tagValue, takenAt, takenBefore } from './verify.js';
 
 export interface RecoverOptions {
   /** Each source's newest snapshot: taken before this moment (ms since the epoch) when given. */
@@ -191,15 +191,15 @@ async function bootstrapConfig(open: () => Promise<Opened>, dir: string, opts: R
   const restic = openRestic(opts.repository, { file: opts.passwordFile }, opts.ssh ?? {});
   // No berth.yaml yet, so no backup.lock_wait: its default.
   const wait: LockWait = { maxMs: backupDefaults.lockWaitMs, clock: systemClock, report: opts.report ?? silentReporter, unlockStale: () => restic.unlockStale(), locksNow: () => restic.locksNow(), remoteLocks: !restic.local };
-  const snaps = (await waitingForLock('config', wait, () => restic.snapshots(['berth', `source=${configSourceName}`, ...(opts.project ? [`project=${opts.project}`] : [])]))).filter((s) => opts.before === undefined || Date.parse(s.time) < opts.before);
+  const snaps = (await waitingForLock('config', wait, () => restic.snapshots(['berth', `source=${configSourceName}`, ...(opts.project ? [`project=${opts.project}`] : [])]))).filter((s) => takenBefore(s, opts.before));
   const projects = [...new Set(snaps.map((s) => tagValue(s, 'project')))];
   if (projects.length !== 1) {
     const before = opts.before === undefined ? '' : ` before ${new Date(opts.before).toISOString()}`;
     throw new BerthError('NOT_FOUND', projects.length ? `the repository holds several projects: ${projects.join(', ')}` : `no config snapshot${before} in ${opts.repository}`, projects.length ? 'pass --project NAME' : before ? 'give a later --before (`restic snapshots --tag source=config` lists them)' : 'was `berth backup run` ever run with this repository?');
   }
-  const newest = snaps.reduce((a, b) => (Date.parse(b.time) > Date.parse(a.time) ? b : a));
+  const newest = snaps.reduce((a, b) => (takenAt(b) > takenAt(a) ? b : a));
   makeDirs(dir);
   const dump = await waitingForLock('config', wait, () => startDump(restic, newest.id, newest.paths?.[0] ?? ''));
   const { bytes, manifest } = await consumeDump(dump, (input) => extractConfig(input, dir, 'config'));
-  return { bytes, project: projects[0]!, snapshot: { id: newest.id, time: Date.parse(newest.time), bytes, manifest } };
+  return { bytes, project: projects[0]!, snapshot: { id: newest.id, time: takenAt(newest), bytes, manifest } };
 }

@@ -22,7 +22,7 @@ import { sourceDrivers } from './sources/index.js';
 import { missingVolumeData } from './sources/where.js';
 import { oldestFirstPerDatabase } from './sources/table-subset.js';
 import { ownSnapshots } from './replica-name.js';
-import { snapshotSource, snapshotsToUse } from './verify.js';
+import { snapshotSource, snapshotsToUse, takenAt } from './verify.js';
 
 export interface RestoreOptions {
   /** "latest" or a snapshot id. */
@@ -67,7 +67,7 @@ export async function planRestore(ctx: BackupContext, opts: RestoreOptions): Pro
   // In place, the rest of the volume would have to be left as it is: a different restore, not offered.
   if (opts.paths?.length && !opts.to) throw new BerthError('CONFIG', '--path restores some files beside the data, not over it: add --to DIR', 'then copy what you need back into place');
   const restic = ctx.restic();
-  if (opts.before !== undefined && opts.snapshot !== 'latest') throw new BerthError('CONFIG', `--before picks each source's newest snapshot before a time; snapshot ${opts.snapshot} is one already`, 'drop --before, or the snapshot id');
+  if (opts.before !== undefined && opts.snapshot !== 'latest') throw new BerthError('CONFIG', `--before picks each source's newest snapshot before a time; ${opts.snapshot} is one snapshot already`, 'drop --before, or the snapshot id');
   const listed = await ownSnapshots(ctx.project, restic);
   const snaps = await snapshotsToUse(ctx, restic, { snapshot: opts.snapshot, sources: opts.sources, before: opts.before }, listed);
   const all = effectiveSources(cfg);
@@ -92,8 +92,10 @@ export async function planRestore(ctx: BackupContext, opts: RestoreOptions): Pro
   }
   // A source backed up only since then did not exist as it is now: said, and left as it is.
   if (opts.before !== undefined && !opts.sources?.length) {
-    const later = [...new Set(listed.filter((s) => !s.tags?.includes('kind=safety')).map(snapshotSource))].filter((n) => n !== undefined && !snaps.some((s) => snapshotSource(s) === n) && all.some((x) => x.name === n && (opts.types ?? defaultTypes).includes(x.type)));
-    for (const n of later) ctx.report.warn(`${n}: no snapshot${before} (its first is newer); left as it is`);
+    const picked = new Set(snaps.map(snapshotSource));
+    const restorable = new Set(all.filter((x) => (opts.types ?? defaultTypes).includes(x.type)).map((x) => x.name));
+    const later = new Set(listed.filter((s) => !s.tags?.includes('kind=safety')).map(snapshotSource));
+    for (const n of later) if (n !== undefined && !picked.has(n) && restorable.has(n)) ctx.report.warn(`${n}: no snapshot${before} (its first is newer); left as it is`);
   }
   if (opts.to && plan.length > 1) throw new BerthError('CONFIG', '--to needs exactly one source; add --source NAME');
   for (const { source } of plan) refusePathsOf(source, opts.paths);
@@ -211,7 +213,7 @@ async function restoreOne(ctx: BackupContext, { source, snapshot }: RestorePlanI
   const ms = ctx.clock() - t0;
   ctx.audit.append({ user: ctx.user, action: 'backup.restore', project: ctx.project.name, target: source.name, outcome: 'succeeded', details: { snapshot: snapshot.short_id, ...(safetySnapshot && { safety: safetySnapshot }), ...(opts.to && { to: opts.to }), ...(opts.paths?.length && { paths: opts.paths }), bytes } });
   ctx.report.done(`${source.name}: ${summary} — ${formatBytes(bytes)} in ${formatMs(ms)}${safetySnapshot ? `; safety snapshot ${safetySnapshot}` : ''}`);
-  return { source: source.name, snapshot: snapshot.short_id, snapshotTime: new Date(Date.parse(snapshot.time)).toISOString(), ...(safetySnapshot && { safetySnapshot }), stopped: writers, bytes, ms, summary };
+  return { source: source.name, snapshot: snapshot.short_id, snapshotTime: new Date(takenAt(snapshot)).toISOString(), ...(safetySnapshot && { safetySnapshot }), stopped: writers, bytes, ms, summary };
 }
 
 /** A restore that failed part-way (its writers left stopped, if any): what happened and the ways out. */

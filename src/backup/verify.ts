@@ -55,6 +55,12 @@ export function recordedFacts(backups: Pick<BackupStore, 'resultBySnapshot'>, sn
   return result?.facts as Record<string, unknown> | undefined;
 }
 
+/** When restic took `s`, ms since the epoch: by the moment, not the text (restic writes the local offset, which DST changes). */
+export const takenAt = (s: Snapshot): number => Date.parse(s.time);
+
+/** Taken strictly before `before` (ms since the epoch); any snapshot when it is undefined. */
+export const takenBefore = (s: Snapshot, before: number | undefined): boolean => before === undefined || takenAt(s) < before;
+
 export function tagValue(s: Snapshot, key: string): string | undefined {
   return s.tags?.find((t) => t.startsWith(`${key}=`))?.slice(key.length + 1);
 }
@@ -91,9 +97,9 @@ export async function snapshotsToUse(ctx: BackupContext, restic: Restic, opts: {
     const src = tagValue(s, 'source');
     if (!src || s.tags?.includes('kind=safety')) continue;
     if (opts.sources?.length && !opts.sources.includes(src)) continue;
-    if (opts.before !== undefined && !(Date.parse(s.time) < opts.before)) continue;
+    if (!takenBefore(s, opts.before)) continue;
     const cur = newest.get(src);
-    if (!cur || Date.parse(s.time) > Date.parse(cur.time)) newest.set(src, s); // by the moment: restic writes the local offset, which DST changes
+    if (!cur || takenAt(s) > takenAt(cur)) newest.set(src, s);
   }
   return [...newest.values()].sort((a, b) => (tagValue(a, 'source')! < tagValue(b, 'source')! ? -1 : 1));
 }

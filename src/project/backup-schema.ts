@@ -345,6 +345,11 @@ export function sourceRetention(cfg: BackupConfig, source: BackupSource): Retent
   return source.retention ? resolveRetention(source.retention, cfg.retention) : cfg.retention;
 }
 
+/** The sources with a retention of their own, in source order: name → the policy prune applies to it. */
+export function ownRetentions(cfg: BackupConfig): Record<string, Retention> {
+  return Object.fromEntries(effectiveSources(cfg).flatMap((s) => (s.retention ? [[s.name, sourceRetention(cfg, s)]] : [])));
+}
+
 /** The sources with a schedule of their own (`schedule:` on them), in source order: name → cron. */
 export function ownSchedules(cfg: BackupConfig): Record<string, string> {
   return Object.fromEntries(effectiveSources(cfg).flatMap((s) => (s.schedule ? [[s.name, s.schedule]] : [])));

@@ -26,7 +26,8 @@ export const holdsSubset = (opts: RestoreOptions) => /^\/?[a-z]+\/tables\//.test
 /** Where a database source's data lives: sources with the same place dump the same database (a whole one, a subset of it). */
 export function databasePlace(s: BackupSource): string | undefined {
   if (!tableSubsetTypes.includes(s.type) || !s.database) return undefined;
-  return `${s.type === 'postgres' ? 'postgres' : 'mariadb'} ${s.service ? `service ${s.service}` : (s.socket ?? `${s.host}:${s.port ?? defaultDatabasePort[s.type === 'postgres' ? 'postgres' : 'mariadb']}`)} ${s.database}`;
+  const server = s.type === 'postgres' ? 'postgres' : 'mariadb'; // mysql and mariadb: one kind of server
+  return `${server} ${s.service ? `service ${s.service}` : (s.socket ?? `${s.host}:${s.port ?? defaultDatabasePort[server]}`)} ${s.database}`;
 }
 
 /**

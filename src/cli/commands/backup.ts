@@ -5,7 +5,7 @@ import readline from 'node:readline/promises';
 import { Option, type Command } from 'commander';
 import { controlSocketPath, requestBackupRun } from '../../agent/control-protocol.js';
 import { createBackupContext, requireBackup, selectSources, type RepositoryOverride } from '../../backup/context.js';
-import { effectiveSources, ownSchedules, sourceRetention } from '../../project/backup-schema.js';
+import { effectiveSources, ownRetentions, ownSchedules } from '../../project/backup-schema.js';
 import { describeRetention } from '../../project/retention-schema.js';
 import { parseRestorePath } from '../../project/path-pattern.js';
 import { SpecError } from '../../project/schema-kit.js';
@@ -16,7 +16,7 @@ import { recoverAll } from '../../backup/recover.js';
 import { planRestore, restorePlanned } from '../../backup/restore.js';
 import { runBackup, runOutcomeSchema, type RunOutcome } from '../../backup/run.js';
 import { nextRuns, retryComing } from '../../backup/schedule.js';
-import { snapshotSource, verifyBackups, type VerifyOutcome } from '../../backup/verify.js';
+import { snapshotSource, takenAt, takenBefore, verifyBackups, type VerifyOutcome } from '../../backup/verify.js';
 import { formatBytes } from '../../lib/bytes.js';
 import { lastBackupAttempt, validationSince, validationWindowDays, validationWindowStart, type BackupStore, type DrillRecord, type ValidationTally, type VerifyRecord } from '../../store/backups.js';
 import { counted } from '../../lib/plural.js';
@@ -84,11 +84,11 @@ export function registerBackupCommands(program: Command): void {
         if (o.snapshots) {
           if (o.source?.length) selectSources(ctx, o.source); // a typo is named as one, with the sources there are
           const snaps = (await ctx.restic().snapshots(['berth', `project=${ctx.project.name}`])).filter(
-            (s) => (!o.source?.length || o.source.includes(snapshotSource(s) ?? '')) && (before === undefined || Date.parse(s.time) < before),
+            (s) => (!o.source?.length || o.source.includes(snapshotSource(s) ?? '')) && takenBefore(s, before),
           );
           if (g.json) return printJson(snaps);
           const rows = [['SNAPSHOT', 'TIME', 'SOURCE', 'FILE', 'KIND']];
-          for (const s of snaps) rows.push([s.short_id, `${new Date(Date.parse(s.time)).toISOString().slice(0, 19).replace('T', ' ')} UTC`, snapshotSource(s) ?? '-', s.paths?.[0] ?? '-', s.tags?.includes('kind=safety') ? 'safety' : 'backup']);
+          for (const s of snaps) rows.push([s.short_id, `${new Date(takenAt(s)).toISOString().slice(0, 19).replace('T', ' ')} UTC`, snapshotSource(s) ?? '-', s.paths?.[0] ?? '-', s.tags?.includes('kind=safety') ? 'safety' : 'backup']);
           return void process.stdout.write(`${table(rows)}\n`);
         }
         const runs = ctx.backups.runs(ctx.project.name, o.limit).map((r) => ({ ...r, results: ctx.backups.results(r.id).map(({ facts: _f, ...x }) => x) }));
@@ -186,7 +186,7 @@ export function registerBackupCommands(program: Command): void {
         const verify = cfg.verifySchedule ? { schedule: cfg.verifySchedule, next: nextRuns(cfg.verifySchedule, o.count).map((d) => d.toISOString()) } : undefined;
         const own = Object.entries(ownSchedules(cfg)).map(([source, schedule]) => ({ source, schedule, next: nextRuns(schedule, o.count).map((d) => d.toISOString()) }));
         const jobs = [`backup:${base.project.name}`, ...own.map((x) => `backup:${base.project.name}:${x.source}`), ...(verify ? [`verify:${base.project.name}`] : [])];
-        const ownRetention = Object.fromEntries(effectiveSources(cfg).flatMap((s) => (s.retention ? [[s.name, sourceRetention(cfg, s)]] : [])));
+        const ownRetention = ownRetentions(cfg);
         const out = { schedule: cfg.schedule, next, retries: cfg.retries, retryWaitMs: cfg.retryWaitMs, retention: cfg.retention, ownRetention, sources: own, verify: verify ?? null, jobs };
         const retries = cfg.retries
           ? `failed sources backed up again ${cfg.retries === 1 ? `once, ${formatMs(cfg.retryWaitMs)} after the run` : `${cfg.retries} times, ${formatMs(cfg.retryWaitMs)} apart`} (backup.retries, backup.retry_wait)`
@@ -328,12 +328,10 @@ function restorePaths(values: readonly string[]): string[] {
   });
 }
 
-/** --before as ms since the epoch; a snapshot id beside it (or beside --all) is an error: each source's snapshot is picked. */
+/** --before as ms since the epoch; a snapshot id beside --all is an error (one beside --before is planRestore's). */
 function beforeOption(o: { before?: string; all?: boolean }, snapshot: string | undefined): number | undefined {
-  const id = snapshot !== undefined && snapshot !== 'latest' ? snapshot : undefined;
-  if (o.all && id) throw new BerthError('CONFIG', `--all restores every source's newest snapshot; it takes no snapshot id (${id})`, 'drop the id, or give --before TIME to rebuild the project as it was then');
+  if (o.all && snapshot !== undefined && snapshot !== 'latest') throw new BerthError('CONFIG', `--all restores every source's newest snapshot; it takes no snapshot id (${snapshot})`, 'drop the id, or give --before TIME to rebuild the project as it was then');
   if (o.before === undefined) return undefined;
-  if (id) throw new BerthError('CONFIG', `--before picks each source's newest snapshot before a time; ${id} is one snapshot already`, 'drop --before, or the snapshot id');
   try {
     return parsePointInTime(o.before, Date.now());
   } catch (err) {
